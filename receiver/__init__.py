@@ -1,0 +1,72 @@
+"""The webhook receiver: `gunicorn 'receiver:create_app()'`.
+
+create_app() builds everything once per worker (after gunicorn forks): the
+settings, the one emitter, the dedup cache, the sources. Nothing happens at
+import time. Tests inject settings and an emitter; production reads the env.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import orjson
+from flask import Flask, Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from orgpulse import config, logs
+from orgpulse.emit import Emitter, build_sink
+from receiver.capture import Capture
+from receiver.dedup import Dedup
+from receiver.envelope import Envelope, Source
+from receiver.routes import bp
+from receiver.sources.github import GithubSource
+from receiver.sources.github.context import GithubContext
+
+log = logging.getLogger("orgpulse.receiver")
+
+
+@dataclass
+class ReceiverState:
+    settings: config.Settings
+    envelope: Envelope
+    sources: dict[str, Source]
+
+
+def build_sources(settings: config.Settings) -> dict[str, Source]:
+    """The source registry: URL name → Source."""
+    return {
+        "github": GithubSource(settings.github_secrets,
+                               GithubContext.from_options(settings.section("github"))),
+    }
+
+
+def create_app(settings: config.Settings | None = None, emitter: Emitter | None = None) -> Flask:
+    settings = settings or config.load()
+    logs.setup(settings.log_level)
+    emitter = emitter or Emitter(build_sink(settings))
+    opts = settings.section("receiver")
+    capture = Capture(settings.data_dir / "captures", opts["capture_max_bytes"]) \
+        if opts["capture"] else None
+    envelope = Envelope(emitter, Dedup(opts["dedup_ttl_seconds"], opts["dedup_max_entries"]),
+                        capture)
+    sources = build_sources(settings)
+
+    app = Flask("orgpulse")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions["orgpulse"] = ReceiverState(settings, envelope, sources)
+    app.register_blueprint(bp)
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_exc):  # a chunked body that outgrew the limit while being read
+        endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
+        source = endpoint if endpoint in sources else "unknown"
+        outcome = envelope.reject(source, "too_large", time.perf_counter())
+        return Response(orjson.dumps(outcome.body()), status=413, mimetype="application/json")
+
+    for name, source in sources.items():
+        if not source.configured():
+            log.warning("source not configured; its webhooks answer 503", extra={"source": name})
+    log.info("receiver ready", extra={"sink": settings.sink, "sources": sorted(
+        n for n, s in sources.items() if s.configured())})
+    return app

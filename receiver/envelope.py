@@ -1,0 +1,163 @@
+"""The delivery envelope, written once for every source:
+
+    configured? → verify → parse → dedup → handle → emit (+ own counters) → capture
+
+A source supplies only what differs (how to verify, where the delivery id is,
+how to read the event, the handlers); this module decides status codes, counts
+the receiver's own metrics, and logs one structured line per delivery.
+A 4xx/5xx emits no source metric, only the receiver's own counters.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Protocol
+
+from orgpulse import metrics as m
+from orgpulse.emit import Emitter
+from receiver.capture import Capture
+from receiver.dedup import Dedup
+
+log = logging.getLogger("orgpulse.receiver")
+
+# Results of a delivery, mapped to the HTTP status the sender sees.
+STATUS = {
+    "accepted": 200, "duplicate": 200, "ignored": 202, "ping": 200,
+    "missing_signature": 401, "bad_signature": 401,
+    "malformed": 400, "missing_header": 400, "too_large": 413,
+    "not_configured": 503, "handler_error": 500,
+}
+
+
+class Rejected(Exception):
+    """Raised by a source's verify/parse: `reason` is a key of STATUS."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(detail or reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass
+class Event:
+    name: str                      # bounded: the provider's event type
+    action: str | None
+    payload: Any
+    delivery_id: str               # for logs and dedup; never a tag
+
+
+@dataclass
+class Handled:
+    result: str                    # a key of STATUS below 400
+    metrics: list[m.Metric] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # response headers a source must send
+
+
+class Source(Protocol):
+    name: str
+    capture_headers: tuple[str, ...]
+
+    def configured(self) -> bool: ...
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None: ...
+    def parse(self, headers: Mapping[str, str], body: bytes) -> Event: ...
+    def dedup_key(self, event: Event, body: bytes) -> str | bytes: ...
+    def handle(self, event: Event) -> Handled: ...
+
+
+@dataclass
+class Outcome:
+    status: int
+    result: str
+    event: str | None = None
+    delivery_id: str | None = None
+    metrics: list[m.Metric] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"result": self.result}
+        if self.delivery_id:
+            out["delivery"] = self.delivery_id
+        if self.status < 400:
+            out["emitted"] = [x.name for x in self.metrics]
+        return out
+
+
+class Envelope:
+    def __init__(self, emitter: Emitter, dedup: Dedup, capture: Capture | None = None,
+                 clock=time.perf_counter):
+        self.emitter = emitter
+        self.dedup = dedup
+        self.capture = capture
+        self.clock = clock
+
+    def own_metrics(self, source: str, result: str, event: str | None, seconds: float,
+                    emitted: int) -> list[m.Metric]:
+        ev = event or "unknown"
+        out = [m.count("orgpulse.receiver.received", source=source, event=ev),
+               m.distribution("orgpulse.receiver.handling_time", seconds,
+                              source=source, outcome=result)]
+        status = STATUS[result]
+        if status >= 400:
+            out.append(m.count("orgpulse.receiver.rejected", source=source, reason=result))
+        elif result == "duplicate":
+            out.append(m.count("orgpulse.receiver.duplicates", source=source))
+        elif result == "ignored":
+            out.append(m.count("orgpulse.receiver.ignored", source=source, event=ev))
+        if emitted:
+            out.append(m.count("orgpulse.receiver.emitted", emitted, source=source))
+        return out
+
+    def reject(self, source: str, reason: str, started: float, detail: str = "") -> Outcome:
+        """Count and log a delivery refused before it reached a handler (e.g. 413 from Flask)."""
+        outcome = Outcome(STATUS[reason], reason)
+        self._finish(source, outcome, started, detail=detail)
+        return outcome
+
+    def process(self, source: Source, path: str, headers: Mapping[str, str],
+                body: bytes) -> Outcome:
+        started = self.clock()
+        if not source.configured():
+            return self.reject(source.name, "not_configured", started)
+        try:
+            source.verify(headers, body)
+            event = source.parse(headers, body)
+        except Rejected as exc:
+            return self.reject(source.name, exc.reason, started, exc.detail)
+        key = source.dedup_key(event, body)
+        if not self.dedup.claim(key):
+            outcome = Outcome(200, "duplicate", event.name, event.delivery_id)
+            return self._finish(source.name, outcome, started, event)
+        try:
+            handled = source.handle(event)
+        except Rejected as exc:
+            self.dedup.release(key)
+            return self.reject(source.name, exc.reason, started, exc.detail)
+        except Exception:  # noqa: BLE001 - a handler bug must not lose the delivery for good
+            self.dedup.release(key)  # so a redelivery after the fix is handled
+            log.exception("handler failed", extra={"source": source.name,
+                          "delivery": event.delivery_id, "event": event.name})
+            return self._finish(source.name, Outcome(500, "handler_error", event.name,
+                                                     event.delivery_id), started, event)
+        outcome = Outcome(STATUS[handled.result], handled.result, event.name,
+                          event.delivery_id, handled.metrics, handled.headers)
+        if self.capture is not None:
+            kept = {k: v for k, v in headers.items() if k.lower() in source.capture_headers}
+            self.capture.write(source.name, path, kept, body)
+        return self._finish(source.name, outcome, started, event)
+
+    def _finish(self, source: str, outcome: Outcome, started: float,
+                event: Event | None = None, detail: str = "") -> Outcome:
+        seconds = self.clock() - started
+        outcome.metrics, invalid = self.emitter.partition(outcome.metrics)
+        own = self.own_metrics(source, outcome.result, outcome.event, seconds,
+                               len(outcome.metrics))
+        self.emitter.send(outcome.metrics + invalid + own)
+        level = logging.WARNING if outcome.status >= 400 else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(level, "delivery", extra={
+                "source": source, "delivery": outcome.delivery_id, "event": outcome.event,
+                "action": event.action if event else None, "outcome": outcome.result,
+                "status": outcome.status, "emitted": len(outcome.metrics),
+                "ms": round(seconds * 1000, 3), **({"detail": detail} if detail else {})})
+        return outcome

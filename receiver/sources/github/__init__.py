@@ -1,0 +1,98 @@
+"""The GitHub webhook source: verification, event parsing and the handler table.
+
+Handlers are pure functions (payload, ctx) -> [Metric] | None; None means the
+event's action is not one orgpulse measures (answered 2xx, counted as ignored).
+Adding an event: a handler here, its catalog rows, its fixture test.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Callable, Mapping
+
+import orjson
+
+from orgpulse import metrics as m
+from orgpulse.config import Secret
+from receiver.envelope import Event, Handled, Rejected
+from receiver.sources.github import ci, deploys, prs, refs
+from receiver.sources.github.context import GithubContext
+
+Handler = Callable[[dict, GithubContext], "list[m.Metric] | None"]
+
+HANDLERS: dict[str, Handler] = {
+    "pull_request": prs.pull_request,
+    "pull_request_review": prs.pull_request_review,
+    "push": refs.push,
+    "create": refs.create,
+    "delete": refs.delete,
+    "workflow_run": ci.workflow_run,
+    "workflow_job": ci.workflow_job,
+    "check_run": ci.check_run,
+    "check_suite": ci.check_suite,
+    "deployment_status": deploys.deployment_status,
+}
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    """The X-Hub-Signature-256 value GitHub sends for `body`."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+class GithubSource:
+    name = "github"
+    capture_headers = ("x-github-event", "x-github-delivery", "x-github-hook-id",
+                       "content-type", "user-agent")
+
+    def __init__(self, secrets: tuple[Secret, ...], ctx: GithubContext):
+        self._secrets = tuple(s.reveal() for s in secrets)
+        self.ctx = ctx
+
+    def configured(self) -> bool:
+        return bool(self._secrets)
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        # Only SHA-256: the legacy SHA-1 X-Hub-Signature alone is refused.
+        given = headers.get("X-Hub-Signature-256")
+        if not given:
+            raise Rejected("missing_signature")
+        given_bytes = given.encode("ascii", "replace")
+        # Every secret is tried (no early exit), each compare in constant time.
+        matches = [hmac.compare_digest(signature(s, body).encode(), given_bytes)
+                   for s in self._secrets]
+        if not any(matches):
+            raise Rejected("bad_signature")
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> Event:
+        name = headers.get("X-GitHub-Event")
+        if not name:
+            raise Rejected("missing_header", "X-GitHub-Event is required")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise Rejected("malformed", f"body is not JSON: {exc.msg}") from None
+        if not isinstance(payload, dict):
+            raise Rejected("malformed", "body is not a JSON object")
+        action = payload.get("action")
+        return Event(name=name, action=action if isinstance(action, str) else None,
+                     payload=payload, delivery_id=headers.get("X-GitHub-Delivery") or "")
+
+    def dedup_key(self, event: Event, body: bytes) -> str | bytes:
+        # The delivery GUID is kept on redelivery; without one, the body identifies it.
+        if event.delivery_id:
+            return "github:" + event.delivery_id
+        return b"github-body:" + hashlib.blake2b(body, digest_size=16).digest()
+
+    def handle(self, event: Event) -> Handled:
+        if event.name == "ping":
+            return Handled("ping")
+        handler = HANDLERS.get(event.name)
+        if handler is None:
+            return Handled("ignored")
+        try:
+            out = handler(event.payload, self.ctx)
+        except (KeyError, TypeError, AttributeError) as exc:
+            # The event type is one we handle but the payload lacks what GitHub
+            # always sends: a malformed delivery, not a handler crash.
+            raise Rejected("malformed", f"{event.name} payload missing {exc}") from None
+        return Handled("ignored") if out is None else Handled("accepted", out)

@@ -1,0 +1,122 @@
+"""workflow_run, workflow_job, check_run and check_suite → CI metrics.
+
+Definitions fix the seed's (W6–W8): run time excludes queue time, queue time
+is measured on first attempts only (a re-run keeps the original created_at),
+cancelled and timed-out are told apart by conclusion, and "tests passing on
+main" is per workflow, on the repository's own default branch, and only moved
+by decisive conclusions (a cancelled or skipped run says nothing about tests).
+"""
+from __future__ import annotations
+
+from orgpulse import metrics as m
+from orgpulse.timeutil import seconds_between
+from receiver.sources.github.context import GithubContext
+
+CONCLUSIONS = {"success", "failure", "cancelled", "timed_out", "skipped", "neutral",
+               "action_required", "stale", "startup_failure"}
+DECISIVE = {"success": 1.0, "failure": 0.0, "timed_out": 0.0, "startup_failure": 0.0}
+FAILED = {"failure", "timed_out", "startup_failure"}
+
+
+def _conclusion(value: object) -> str:
+    return value if value in CONCLUSIONS else "other"
+
+
+def _on_default_branch(run: dict, payload: dict) -> bool:
+    repo = payload.get("repository") or {}
+    # A fork's PR from its own "main" also has head_branch == "main": require
+    # the run's head to be this repository.
+    head_repo = (run.get("head_repository") or {}).get("id", repo.get("id"))
+    return run.get("head_branch") == repo.get("default_branch") and head_repo == repo.get("id")
+
+
+def workflow_run(payload: dict, ctx: GithubContext) -> list[m.Metric] | None:
+    if payload.get("action") != "completed":
+        return None
+    run = payload["workflow_run"]
+    name = run.get("name") or run.get("path") or "unnamed"
+    repo, workflow = ctx.repo(payload), ctx.workflows(name)
+    on_default = _on_default_branch(run, payload)
+    conclusion = _conclusion(run.get("conclusion"))
+    tags = {"repo": repo, "workflow": workflow, "conclusion": conclusion,
+            "branch_type": "default" if on_default else "other"}
+    out = [m.count("github.ci.runs", **tags)]
+    run_time = seconds_between(run.get("run_started_at"), run.get("updated_at"))
+    if run_time is not None:
+        out.append(m.distribution("github.ci.run_time", run_time, **tags))
+    attempt = run.get("run_attempt") or 1
+    if attempt == 1:
+        queued = seconds_between(run.get("created_at"), run.get("run_started_at"))
+        if queued is not None:
+            out.append(m.distribution("github.ci.queue_time", queued, repo=repo, workflow=workflow))
+    else:
+        out.append(m.count("github.ci.reruns", repo=repo, workflow=workflow, conclusion=conclusion))
+    out += _flaky(("run", repo, run.get("id")), conclusion, attempt > 1, ctx,
+                  repo=repo, kind="workflow_run")
+    if on_default and conclusion in DECISIVE:
+        out.append(m.gauge("github.ci.tests_passing_on_main", DECISIVE[conclusion],
+                           repo=repo, workflow=workflow))
+        if ctx.benchmark.search(name):
+            out.append(m.gauge("github.ci.benchmarks_passing", DECISIVE[conclusion],
+                               repo=repo, workflow=workflow))
+    return out
+
+
+def _flaky(key: tuple, conclusion: str, is_rerun: bool, ctx: GithubContext,
+           **tags: str) -> list[m.Metric]:
+    """A failure is remembered; success of the same thing on a re-run is a flake."""
+    if conclusion in FAILED:
+        ctx.recall.put(key, "failed")
+    elif conclusion == "success" and ctx.recall.pop(key) == "failed" and is_rerun:
+        return [m.count("github.ci.flaky_checks", **tags)]
+    return []
+
+
+def runner_class(job: dict) -> str:
+    """A bounded class from runner labels: <hosting>_<os>, e.g. github_hosted_linux."""
+    labels = [str(x).lower() for x in job.get("labels") or []]
+    hosting = "self_hosted" if "self-hosted" in labels else "github_hosted"
+    text = " ".join(labels)
+    osname = next((os for os, words in (("linux", ("ubuntu", "linux")),
+                                        ("windows", ("windows",)),
+                                        ("macos", ("macos", "mac")))
+                   if any(w in text for w in words)), "other")
+    return f"{hosting}_{osname}"
+
+
+def workflow_job(payload: dict, ctx: GithubContext) -> list[m.Metric] | None:
+    if payload.get("action") != "completed":
+        return None
+    job = payload["workflow_job"]
+    repo = ctx.repo(payload)
+    tags = {"repo": repo, "workflow": ctx.workflows(job.get("workflow_name") or "unnamed"),
+            "runner_class": runner_class(job)}
+    conclusion = _conclusion(job.get("conclusion"))
+    out = [m.count("github.ci.jobs", conclusion=conclusion, **tags)]
+    queued = seconds_between(job.get("created_at"), job.get("started_at"))
+    if queued is not None:
+        out.append(m.distribution("github.ci.job_queue_time", queued, **tags))
+    ran = seconds_between(job.get("started_at"), job.get("completed_at"))
+    if ran is not None and conclusion != "skipped":
+        out.append(m.distribution("github.ci.job_run_time", ran, conclusion=conclusion, **tags))
+    return out
+
+
+def _check(kind: str, identity):
+    def handler(payload: dict, ctx: GithubContext) -> list[m.Metric] | None:
+        if payload.get("action") != "completed":
+            return None
+        check = payload[kind]
+        repo = ctx.repo(payload)
+        conclusion = _conclusion(check.get("conclusion"))
+        key = (kind, repo, check.get("head_sha"), identity(check))
+        # A re-run of the same check on the same head_sha is what a flake looks
+        # like: a success right after a remembered failure is a re-run by definition.
+        out = [m.count("github.checks.completed", repo=repo, kind=kind, conclusion=conclusion)]
+        return out + _flaky(key, conclusion, True, ctx, repo=repo, kind=kind)
+    return handler
+
+
+# A check run is identified by its name, a check suite by the app that runs it.
+check_run = _check("check_run", lambda c: c.get("name"))
+check_suite = _check("check_suite", lambda c: (c.get("app") or {}).get("id"))
