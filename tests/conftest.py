@@ -1,0 +1,80 @@
+"""Shared fixtures: a real DogStatsD listener, settings from an explicit env, the app.
+
+No monkeypatching: the code under test gets its settings and emitter injected,
+and talks to real sockets.
+"""
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import pytest
+
+from orgpulse import config
+from orgpulse.emit import DogStatsdSink, Emitter
+from orgpulse.metrics import catalog
+from receiver import create_app
+from receiver.sources.github import signature
+from tests.dogstatsd import PRODUCED, udp_listener
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GITHUB = FIXTURES / "github"
+SECRET = "It's a Secret to Everybody"
+
+
+@pytest.fixture
+def statsd():
+    listener = udp_listener()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture
+def make_settings(tmp_path):
+    """Settings from an explicit environment (never the test process's own)."""
+    def make(env: dict | None = None, options: dict | None = None) -> config.Settings:
+        full = {"ORGPULSE_DATA_DIR": str(tmp_path / "data"), "DD_ENV": "test"}
+        if options is not None:
+            path = tmp_path / f"orgpulse-{uuid.uuid4().hex}.yaml"
+            path.write_text(json.dumps(options))  # JSON is YAML
+            full["ORGPULSE_CONFIG"] = str(path)
+        full.update(env or {})
+        return config.load(full)
+    return make
+
+
+@pytest.fixture
+def receiver_env(statsd):
+    host, port = statsd.address
+    return {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "GITHUB_WEBHOOK_SECRET": SECRET}
+
+
+@pytest.fixture
+def app(make_settings, receiver_env):
+    settings = make_settings(receiver_env)
+    flask_app = create_app(settings, Emitter(DogStatsdSink(settings), strict=True))
+    flask_app.config["TESTING"] = True
+    return flask_app
+
+
+def github_headers(body: bytes, event: str, delivery: str | None = None,
+                   secret: str = SECRET) -> dict[str, str]:
+    return {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+            "X-Hub-Signature-256": signature(secret.encode(), body),
+            "Content-Type": "application/json"}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The catalog contract, the other way round: every catalog row must be
+    produced by some test. Checked only when the whole suite ran."""
+    cfg = session.config
+    narrowed = cfg.option.keyword or cfg.option.markexpr or cfg.option.lf or any(
+        Path(a).resolve() != Path(cfg.rootpath, "tests").resolve()
+        for a in cfg.args if not a.startswith("-"))
+    if narrowed or exitstatus != 0:
+        return
+    missing = sorted(set(catalog()) - PRODUCED)
+    if missing:
+        print("\ncatalog rows that no test produced:\n  " + "\n  ".join(missing))
+        session.exitstatus = 1
