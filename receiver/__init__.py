@@ -7,12 +7,9 @@ import time. Tests inject settings and an emitter; production reads the env.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
-import orjson
-from flask import Flask, Response, request
-from werkzeug.exceptions import RequestEntityTooLarge
+from flask import Flask
 
 from orgpulse import config, logs
 from orgpulse.emit import Emitter, build_sink
@@ -53,16 +50,8 @@ def create_app(settings: config.Settings | None = None, emitter: Emitter | None 
     sources = build_sources(settings)
 
     app = Flask("orgpulse")
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions["orgpulse"] = ReceiverState(settings, envelope, sources)
     app.register_blueprint(bp)
-
-    @app.errorhandler(RequestEntityTooLarge)
-    def too_large(_exc):  # a chunked body that outgrew the limit while being read
-        endpoint = (request.endpoint or "").rsplit(".", 1)[-1]
-        source = endpoint if endpoint in sources else "unknown"
-        outcome = envelope.reject(source, "too_large", time.perf_counter())
-        return Response(orjson.dumps(outcome.body()), status=413, mimetype="application/json")
 
     for name, source in sources.items():
         if not source.configured():

@@ -35,7 +35,8 @@ class Capture:
         except UnicodeDecodeError:
             return  # every supported source sends UTF-8 JSON; such a body was not handled
         line = orjson.dumps({"received_at": time.time(), "source": source, "path": path,
-                             "headers": dict(headers), **text}) + b"\n"
+                             "headers": {k.lower(): v for k, v in headers.items()},
+                             **text}) + b"\n"
         with self._lock:
             target = self.path_for(source)
             size = target.stat().st_size if target.exists() else 0

@@ -14,16 +14,28 @@ def _json(status: int, body: dict, headers: dict | None = None) -> Response:
                     mimetype="application/json")
 
 
+def read_body(limit: int) -> bytes | None:
+    """The request body, or None when it is larger than `limit` bytes.
+
+    A Content-Length over the limit is refused before anything is read. A
+    chunked body (no Content-Length) is read to at most limit + 1 bytes from
+    the server's terminated stream: Werkzeug's own limit would silently
+    truncate it instead (then fail as a bad signature, not as a 413)."""
+    if request.content_length is not None:
+        return None if request.content_length > limit else request.get_data(cache=False)
+    if not request.environ.get("wsgi.input_terminated"):
+        return b""  # a server that cannot end a chunked stream: never read unbounded
+    data = request.environ["wsgi.input"].read(limit + 1)
+    return None if len(data) > limit else data
+
+
 def deliver(source_name: str) -> Response:
     state = current_app.extensions["orgpulse"]
     envelope, source = state.envelope, state.sources[source_name]
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    # Refuse an oversize delivery from its Content-Length, before reading it;
-    # a chunked body is cut at the same limit by Werkzeug (-> 413 handler).
-    if request.content_length is not None and request.content_length > limit:
+    body = read_body(state.settings.max_body_bytes)
+    if body is None:
         outcome = envelope.reject(source_name, "too_large", time.perf_counter())
         return _json(outcome.status, outcome.body(), {"Connection": "close"})
-    body = request.get_data(cache=False)
     outcome = envelope.process(source, request.path, request.headers, body)
     return _json(outcome.status, outcome.body(), outcome.headers)
 

@@ -1,0 +1,61 @@
+"""Real processes on loopback for end-to-end tests and benchmarks."""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(url)
+
+
+def clean_env(extra: dict[str, str]) -> dict[str, str]:
+    """The child's environment: only what a process needs plus `extra`, none of
+    the Datadog/orgpulse variables of the shell that runs the tests."""
+    keep = {k: v for k, v in os.environ.items()
+            if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")}
+    return {**keep, **extra}
+
+
+def start_gunicorn(env: dict[str, str], cwd: Path, app: str = "receiver:create_app()",
+                   extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver" / "gunicorn_conf.py"),
+         "--bind", f"127.0.0.1:{port}", *extra_args, app],
+        cwd=cwd, env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz", proc)
+    return proc, url
+
+
+def stop(proc: subprocess.Popen) -> tuple[str, str]:
+    proc.terminate()
+    try:
+        return proc.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()

@@ -1,0 +1,161 @@
+"""End to end: a real gunicorn on loopback, real DogStatsD sockets, the real CLI."""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import stat
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from orgpulse.config import Secret
+from receiver.replay import github_example
+from tests.conftest import GITHUB, SECRET
+from tests.dogstatsd import uds_listener
+from tests.servers import ROOT, clean_env, free_port, start_gunicorn, stop, wait_http
+
+
+def send(url: str, path: Path, event: str | None = None, secret: str = SECRET) -> tuple[int, dict]:
+    delivery = github_example(path, event)
+    request = urllib.request.Request(url + "/webhooks/github", data=delivery.body,
+                                     headers=delivery.signed(Secret(secret)), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+@pytest.fixture
+def server(tmp_path, statsd):
+    host, port = statsd.address
+    env = {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "GITHUB_WEBHOOK_SECRET": SECRET,
+           "DD_ENV": "e2e", "ORGPULSE_MAX_BODY_BYTES": "100000",
+           "ORGPULSE_DATA_DIR": str(tmp_path / "data")}
+    proc, url = start_gunicorn(env, tmp_path)
+    yield url
+    stop(proc)
+
+
+def test_gunicorn_delivery_to_udp_agent(server, statsd):
+    status, body = send(server, GITHUB / "workflow_job/completed.success.with-organization.payload.json")
+    assert status == 200 and body["emitted"][0] == "github.ci.jobs"
+    jobs = statsd.metrics("github.ci.jobs", wait_for=1)
+    assert jobs[0].tag_map["env"] == "e2e" and jobs[0].tag_map["conclusion"] == "success"
+
+
+def test_gunicorn_refuses_oversize_chunked_body(server):
+    host, port = server.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.putrequest("POST", "/webhooks/github")
+    for key, value in {"X-GitHub-Event": "push", "X-GitHub-Delivery": "chunked-1",
+                       "X-Hub-Signature-256": "sha256=00", "Transfer-Encoding": "chunked",
+                       "Content-Type": "application/json"}.items():
+        conn.putheader(key, value)
+    conn.endheaders()
+    chunk = b"x" * 50_000
+    try:
+        for _ in range(4):  # 200 KB > the 100 KB limit
+            conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        conn.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server may close as soon as it has answered 413
+    assert conn.getresponse().status == 413
+
+
+def test_unreachable_agent_never_fails_a_delivery(tmp_path):
+    env = {"DD_DOGSTATSD_URL": f"unix://{tmp_path}/no-agent/dsd.socket",
+           "GITHUB_WEBHOOK_SECRET": SECRET, "ORGPULSE_DATA_DIR": str(tmp_path / "d")}
+    proc, url = start_gunicorn(env, tmp_path)
+    try:
+        for _ in range(3):
+            status, body = send(url, GITHUB / "pull_request/opened.payload.json")
+            assert status == 200 and body["result"] == "accepted"
+    finally:
+        stop(proc)
+
+
+def test_uds_agent(tmp_path):
+    sock = str(tmp_path / "dsd.socket")
+    listener = uds_listener(sock)
+    env = {"DD_DOGSTATSD_URL": f"unix://{sock}", "GITHUB_WEBHOOK_SECRET": SECRET,
+           "ORGPULSE_DATA_DIR": str(tmp_path / "d"), "DD_SERVICE": "orgpulse-uds"}
+    proc, url = start_gunicorn(env, tmp_path)
+    try:
+        assert send(url, GITHUB / "create/payload.json")[0] == 200
+        [line] = listener.metrics("github.refs.created", wait_for=1)
+        assert line.tag_map["service"] == "orgpulse-uds" and line.tag_map["ref_type"] == "tag"
+    finally:
+        stop(proc)
+        listener.close()
+
+
+def orgpulse(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60):
+    return subprocess.run([sys.executable, "-m", "orgpulse.cli", *args], cwd=cwd,
+                          env=clean_env({**env, "PYTHONPATH": str(ROOT)}), capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_replay_cli_against_a_running_receiver(server, tmp_path, statsd):
+    result = orgpulse("replay", str(GITHUB / "pull_request"), str(GITHUB / "push"),
+                      "--url", server, env={"GITHUB_WEBHOOK_SECRET": SECRET}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    files = len(list((GITHUB / "pull_request").glob("*.json"))) + len(list((GITHUB / "push").glob("*.json")))
+    assert f"replayed {files} deliveries, 0 refused" in result.stderr
+    assert "200 accepted" in result.stdout and "github.prs.opened" in result.stdout
+    assert statsd.metrics("github.prs.opened", wait_for=1)
+
+
+def test_capture_then_replay_round_trip(tmp_path, statsd):
+    config = tmp_path / "orgpulse.yaml"
+    config.write_text("receiver:\n  capture: true\n")
+    data = tmp_path / "data"
+    host, port = statsd.address
+    env = {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "GITHUB_WEBHOOK_SECRET": SECRET,
+           "ORGPULSE_CONFIG": str(config), "ORGPULSE_DATA_DIR": str(data)}
+    proc, url = start_gunicorn(env, tmp_path)
+    try:
+        assert send(url, GITHUB / "pull_request/opened.payload.json")[0] == 200
+        assert send(url, GITHUB / "push/with-new-branch.payload.json")[0] == 200
+        assert send(url, GITHUB / "push/payload.json", secret="forged")[0] == 401
+    finally:
+        stop(proc)
+    capture = data / "captures" / "github.jsonl"
+    assert stat.S_IMODE(capture.stat().st_mode) == 0o600
+    records = [json.loads(x) for x in capture.read_text().splitlines()]
+    assert [r["headers"]["x-github-event"] for r in records] == ["pull_request", "push"]
+    assert all("x-hub-signature-256" not in r["headers"] for r in records)
+    assert records[0]["body"].encode() == (GITHUB / "pull_request/opened.payload.json").read_bytes()
+    # Replayed in-process with the log sink: the same deliveries, the same metrics.
+    result = orgpulse("replay", str(capture), env={"GITHUB_WEBHOOK_SECRET": "another",
+                                                   "ORGPULSE_DATA_DIR": str(tmp_path / "r")},
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "github.prs.opened:1|c|" in result.stdout
+    assert "replayed 2 deliveries, 0 refused" in result.stderr
+
+
+def test_serve_generates_a_private_secret_and_replay_signs_with_it(tmp_path):
+    port = free_port()
+    env = {"ORGPULSE_DATA_DIR": str(tmp_path / "data")}
+    proc = subprocess.Popen([sys.executable, "-m", "orgpulse.cli", "serve", "--port", str(port)],
+                            cwd=tmp_path, env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz", proc)
+        secret_file = tmp_path / "data" / "github-webhook-secret"
+        assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+        assert len(secret_file.read_text().strip()) == 64
+        result = orgpulse("replay", str(GITHUB / "pull_request/opened.payload.json"),
+                          "--url", f"http://127.0.0.1:{port}", env=env, cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+    finally:
+        out, err = stop(proc)
+    assert str(secret_file) in err
+    assert secret_file.read_text().strip() not in out + err  # the path is printed, never the value
+    # The log sink printed the metric as a DogStatsD line on stdout.
+    assert "github.prs.opened:1|c|#service:orgpulse" in out
