@@ -6,14 +6,20 @@ secret, as a guard against a careless `extra=`.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 import time
 
 import orjson
 
-_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 _REDACT = ("secret", "token", "signature", "password", "authorization", "body")
+
+
+@functools.lru_cache(maxsize=512)
+def _redacted(key: str) -> bool:
+    return any(word in key.lower() for word in _REDACT)
 
 
 class JsonFormatter(logging.Formatter):
@@ -25,10 +31,9 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        for key, value in vars(record).items():
-            if key in _STANDARD or key.startswith("_"):
-                continue
-            out[key] = "***" if any(word in key.lower() for word in _REDACT) else value
+        for key in vars(record).keys() - _STANDARD:
+            if not key.startswith("_"):
+                out[key] = "***" if _redacted(key) else getattr(record, key)
         if record.exc_info:
             out["error"] = self.formatException(record.exc_info)
         return orjson.dumps(out, default=str).decode()

@@ -39,7 +39,12 @@ class Metric:
 
 def tag_value(raw: object) -> str:
     """A tag value Datadog stores as given: lowercase, no separators, bounded length."""
-    text = str(raw).strip().lower()
+    return _clean_tag_value(str(raw))
+
+
+@functools.lru_cache(maxsize=4096)  # tag values repeat; this is on every delivery's path
+def _clean_tag_value(raw: str) -> str:
+    text = raw.strip().lower()
     text = _TAG_VALUE_UNSAFE.sub("_", text).strip("_")
     return text[:MAX_TAG_VALUE_LEN] or "none"
 

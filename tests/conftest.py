@@ -58,6 +58,12 @@ def app(make_settings, receiver_env):
     return flask_app
 
 
+def received(app, statsd, quiet: float = 0.1):
+    """Every line the listener got once the app's emitter has flushed its buffer."""
+    app.extensions["orgpulse"].envelope.emitter.flush()
+    return statsd.settle(quiet)
+
+
 def github_headers(body: bytes, event: str, delivery: str | None = None,
                    secret: str = SECRET) -> dict[str, str]:
     return {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),

@@ -31,7 +31,7 @@ def test_production_emitter_drops_and_counts_bad_metrics(make_settings, statsd):
     assert lines["orgpulse.metrics.invalid"].tag_map["reason"] == "not_in_catalog"
 
 
-def test_one_datagram_per_batch_and_distribution_wire_type(make_settings, statsd):
+def test_buffered_metrics_share_a_datagram_and_keep_wire_types(make_settings, statsd):
     host, port = statsd.address
     emitter = Emitter(DogStatsdSink(make_settings({"DD_DOGSTATSD_URL": f"udp://{host}:{port}"})))
     emitter.emit([m.count("github.prs.merged", repo="a/b"),

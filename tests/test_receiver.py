@@ -12,7 +12,7 @@ from orgpulse.emit import DogStatsdSink, Emitter
 from receiver import create_app
 from receiver.replay import github_example
 from receiver.sources.github import signature
-from tests.conftest import GITHUB, SECRET, github_headers
+from tests.conftest import GITHUB, SECRET, github_headers, received
 
 
 def post(client, body: bytes, headers: dict, path="/webhooks/github"):
@@ -23,8 +23,8 @@ def pr_opened() -> bytes:
     return (GITHUB / "pull_request/opened.payload.json").read_bytes()
 
 
-def source_metrics(statsd, quiet=0.15):
-    return [x for x in statsd.settle(quiet) if not x.name.startswith("orgpulse.")]
+def source_metrics(app, statsd):
+    return [x for x in received(app, statsd) if not x.name.startswith("orgpulse.")]
 
 
 def test_github_published_signature_vector():
@@ -55,16 +55,15 @@ def test_accepted_delivery_emits_metrics_with_constant_tags(client, statsd):
     ({"X-Hub-Signature-256": "sha256=" + "0" * 64}, "bad_signature"),
     ({"X-Hub-Signature-256": "not-even-a-signature"}, "bad_signature"),
 ])
-def test_bad_or_missing_signature_is_401_and_emits_no_source_metric(
-        client, statsd, headers_change, reason):
+def test_bad_or_missing_signature_is_401_and_emits_no_source_metric(app, client, statsd, headers_change, reason):
     body = pr_opened()
     headers = {k: v for k, v in {**github_headers(body, "pull_request"), **headers_change}.items()
                if v is not None}
     response = post(client, body, headers)
     assert response.status_code == 401
     assert response.json == {"result": reason}
-    lines = statsd.settle()
-    assert source_metrics(statsd) == []
+    lines = received(app, statsd)
+    assert source_metrics(app, statsd) == []
     rejected = [x for x in lines if x.name == "orgpulse.receiver.rejected"]
     assert [x.tag_map["reason"] for x in rejected] == [reason]
 
@@ -91,14 +90,14 @@ def test_rotated_secrets_any_one_verifies(make_settings, receiver_env, statsd):
     assert post(client, body, github_headers(body, "pull_request", secret=SECRET)).status_code == 401
 
 
-def test_duplicate_delivery_is_2xx_and_emits_nothing_again(client, statsd):
+def test_duplicate_delivery_is_2xx_and_emits_nothing_again(app, client, statsd):
     body = pr_opened()
     headers = github_headers(body, "pull_request", delivery="72d3162e-cc78-11e3-81ab-4c9367dc0958")
     assert post(client, body, headers).json["result"] == "accepted"
     second = post(client, body, headers)
     assert second.status_code == 200 and second.json == {
         "result": "duplicate", "delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "emitted": []}
-    lines = statsd.settle()
+    lines = received(app, statsd)
     assert [x.name for x in lines if x.name.startswith("github.")] == ["github.prs.opened"]
     assert [x.name for x in lines if x.name == "orgpulse.receiver.duplicates"] == [
         "orgpulse.receiver.duplicates"]
@@ -152,7 +151,7 @@ def test_no_secret_configured_is_503(make_settings, statsd):
     assert client.get("/healthz").status_code == 200
 
 
-def test_ping_and_unknown_events(client, statsd):
+def test_ping_and_unknown_events(app, client, statsd):
     body = (GITHUB / "ping/payload.json").read_bytes()
     assert post(client, body, github_headers(body, "ping")).json["result"] == "ping"
     body = (GITHUB / "star/created.payload.json").read_bytes()
@@ -160,7 +159,7 @@ def test_ping_and_unknown_events(client, statsd):
     assert response.status_code == 202 and response.json["result"] == "ignored"
     ignored = statsd.metrics("orgpulse.receiver.ignored", wait_for=1)
     assert ignored[0].tag_map["event"] == "star"
-    assert source_metrics(statsd) == []
+    assert source_metrics(app, statsd) == []
 
 
 def test_health_and_readiness(client):
@@ -172,7 +171,7 @@ def corpus_files():
     return sorted(p for p in GITHUB.rglob("*.json"))
 
 
-def test_every_corpus_delivery_is_2xx(client, statsd):
+def test_every_corpus_delivery_is_2xx(app, client, statsd):
     statuses = {}
     for path in corpus_files():
         delivery = github_example(path)
@@ -180,7 +179,7 @@ def test_every_corpus_delivery_is_2xx(client, statsd):
         statuses[str(path.relative_to(GITHUB))] = response.status_code
     assert len(statuses) > 200
     assert {k: v for k, v in statuses.items() if not 200 <= v < 300} == {}
-    emitted = {x.name for x in statsd.settle()}
+    emitted = {x.name for x in received(app, statsd)}
     assert {"github.prs.opened", "github.ci.runs", "github.ci.jobs", "github.refs.created",
             "github.checks.completed", "github.deployments.statuses"} <= emitted
 

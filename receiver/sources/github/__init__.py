@@ -36,7 +36,18 @@ HANDLERS: dict[str, Handler] = {
 
 def signature(secret: bytes, body: bytes) -> str:
     """The X-Hub-Signature-256 value GitHub sends for `body`."""
-    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+    return "sha256=" + hmac.digest(secret, body, "sha256").hex()
+
+
+def _signature_bytes(header: str) -> bytes | None:
+    """The raw digest in a 'sha256=<64 hex>' header, or None if it is not one."""
+    prefix, _, hexdigest = header.partition("=")
+    if prefix != "sha256" or len(hexdigest) != 64:
+        return None
+    try:
+        return bytes.fromhex(hexdigest)
+    except ValueError:
+        return None
 
 
 class GithubSource:
@@ -56,9 +67,12 @@ class GithubSource:
         given = headers.get("X-Hub-Signature-256")
         if not given:
             raise Rejected("missing_signature")
-        given_bytes = given.encode("ascii", "replace")
-        # Every secret is tried (no early exit), each compare in constant time.
-        matches = [hmac.compare_digest(signature(s, body).encode(), given_bytes)
+        expected = _signature_bytes(given)
+        if expected is None:
+            raise Rejected("bad_signature")
+        # Every secret is tried (no early exit), each compare in constant time;
+        # hmac.digest is OpenSSL's one-shot HMAC, the fastest on a 25 MB body.
+        matches = [hmac.compare_digest(hmac.digest(s, body, "sha256"), expected)
                    for s in self._secrets]
         if not any(matches):
             raise Rejected("bad_signature")

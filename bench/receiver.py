@@ -1,0 +1,171 @@
+"""HTTP benchmark: orgpulse's receiver vs a bare Flask app on the same gunicorn settings.
+
+Both run under a real gunicorn on loopback (receiver/gunicorn_conf.py), fed
+the same signed real deliveries with distinct delivery ids. Prints, for each:
+requests/s at saturation (wrk, bounded in time and count), p50/p99 latency at
+a fixed 200 requests/s (an open-loop generator that measures from the
+scheduled send time), worker RSS and cold start; then the throughput ratio.
+Goals: ratio >= 0.7, p99 <= 20 ms at 200 req/s, RSS <= 80 MB, cold start <= 1 s.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from payloads import ROOT, SECRET, mix  # noqa: I001 - payloads puts the repo on sys.path
+
+from receiver.sources.github import signature
+from tests.servers import clean_env, free_port, stop, wait_http
+
+
+class Drain:
+    """A UDP 'Agent' that reads and counts datagrams, so the kernel never drops them."""
+
+    def __init__(self):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.datagrams = 0
+        self.running = True
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while self.running:
+            try:
+                self.sock.recv(65536)
+                self.datagrams += 1
+            except OSError:
+                pass
+
+
+def start(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str, float]:
+    port = free_port()
+    began = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver/gunicorn_conf.py"),
+         "--bind", f"127.0.0.1:{port}", app],
+        cwd=ROOT, env=clean_env({**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}"}),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz", proc)
+    return proc, url, time.perf_counter() - began
+
+
+def worker_memory_mb(master: int) -> tuple[float, float]:
+    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    status = Path(f"/proc/{children[0]}/status").read_text()
+    field = lambda k: int(re.search(rf"{k}:\s+(\d+) kB", status).group(1)) / 1024  # noqa: E731
+    return field("VmRSS"), field("VmHWM")
+
+
+def wrk(url: str, listing: Path, seconds: int, max_requests: int) -> dict[str, float]:
+    out = subprocess.run(
+        ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench/wrk_mix.lua"),
+         url, "--", str(listing), str(max_requests)],
+        capture_output=True, text=True, timeout=seconds + 30).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {"rps": rate, "non2xx": int(bad.group(1)) if bad else 0}
+
+
+def fixed_rate(url: str, deliveries, rate: int, seconds: float, threads: int = 8) -> list[float]:
+    """Open loop: request k is due at start + k/rate; latency counts from that due time."""
+    host, port = url.removeprefix("http://").split(":")
+    total = int(rate * seconds)
+    start = time.perf_counter() + 0.2
+    latencies: list[float] = []
+    errors = []
+    lock = threading.Lock()
+    next_k = [0]
+
+    def run():
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        while True:
+            with lock:
+                k = next_k[0]
+                next_k[0] += 1
+            if k >= total:
+                return
+            due = start + k / rate
+            time.sleep(max(0.0, due - time.perf_counter()))
+            event, body, sig = deliveries[k % len(deliveries)]
+            conn.request("POST", "/webhooks/github", body, {
+                "X-GitHub-Event": event, "X-Hub-Signature-256": sig,
+                "X-GitHub-Delivery": f"fixed-{os.getpid()}-{k}-{start}",
+                "Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            done = time.perf_counter()
+            with lock:
+                latencies.append(done - due)
+                if response.status >= 300:
+                    errors.append(response.status)
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    if errors:
+        raise RuntimeError(f"{len(errors)} non-2xx responses at fixed rate: {errors[:5]}")
+    return sorted(latencies)
+
+
+def pct(values: list[float], q: float) -> float:
+    return values[min(len(values) - 1, int(q * len(values)))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=10, help="per phase (bounded)")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="wrk cap per run")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("bench/receiver.py needs wrk (apt-get install wrk)")
+
+    drain = Drain()
+    bodies = [(event, body, signature(SECRET.encode(), body)) for event, body in mix()]
+    tmp = Path(tempfile.mkdtemp(prefix="orgpulse-bench-"))
+    lines = []
+    for i, (event, body, sig) in enumerate(bodies):
+        (tmp / f"{i}.json").write_bytes(body)
+        lines.append(f"{event} {sig} {tmp / f'{i}.json'}")
+    listing = tmp / "list.txt"
+    listing.write_text("\n".join(lines) + "\n")
+    env = {"DD_DOGSTATSD_URL": f"udp://127.0.0.1:{drain.sock.getsockname()[1]}",
+           "GITHUB_WEBHOOK_SECRET": SECRET, "ORGPULSE_DATA_DIR": str(tmp / "data")}
+
+    results = {}
+    for name, app in (("bare flask", "bare_app:create_app()"),
+                      ("orgpulse", "receiver:create_app()")):
+        proc, url, cold = start(app, env)
+        try:
+            fixed_rate(url, bodies, 100, 1.0)  # warm up
+            latencies = fixed_rate(url, bodies, 200, args.seconds)
+            sat = wrk(url, listing, args.seconds, args.max_requests)
+            rss, peak = worker_memory_mb(proc.pid)
+        finally:
+            stop(proc)
+        results[name] = sat["rps"]
+        print(f"{name:<11} {sat['rps']:8,.0f} req/s (wrk -t1 -c16, {sat['non2xx']} non-2xx) | "
+              f"at 200 req/s: p50 {pct(latencies, .5):.2f} ms, p99 {pct(latencies, .99):.2f} ms "
+              f"({len(latencies)} requests) | worker RSS {rss:.0f} MB (peak {peak:.0f}) | "
+              f"cold start {cold:.2f} s")
+    print(f"throughput ratio orgpulse / bare flask: {results['orgpulse'] / results['bare flask']:.2f}"
+          f"  (goal >= 0.7); metrics datagrams received by the drain: {drain.datagrams:,}")
+    print(f"payload mix: {', '.join(f'{e} {len(b) // 1024} KB' for e, b, _ in bodies)}")
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
