@@ -40,7 +40,7 @@ def main() -> None:
     host, port = sink_sock.getsockname()
     settings = config.load({"DD_DOGSTATSD_URL": f"udp://{host}:{port}",
                             "GITHUB_WEBHOOK_SECRET": SECRET, "ORGPULSE_LOG_LEVEL": "WARNING"})
-    envelope = Envelope(Emitter(DogStatsdSink(settings)), Dedup(72 * 3600, 200_000))
+    envelope = Envelope(Emitter(DogStatsdSink(settings)), Dedup(72 * 3600, 100_000))
     source = GithubSource(settings.github_secrets, GithubContext.from_options({}))
     body = merged_pr()
     base = {"X-GitHub-Event": "pull_request", "X-Hub-Signature-256": signature(SECRET.encode(), body)}
@@ -65,8 +65,9 @@ def main() -> None:
         dedup.claim(f"github:{uuid.UUID(int=i)}")
     per_entry = (tracemalloc.get_traced_memory()[0] - before) / 100_000
     tracemalloc.stop()
+    default = config.SCHEMA["receiver"]["dedup_max_entries"].default
     print(f"dedup cache: {per_entry:.0f} bytes per remembered delivery "
-          f"({per_entry * 200_000 / 2**20:.0f} MiB at the default 200,000 entries)")
+          f"({per_entry * default / 2**20:.0f} MiB at the default {default:,} entries)")
 
 
 if __name__ == "__main__":

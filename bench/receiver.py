@@ -1,7 +1,8 @@
 """HTTP benchmark: orgpulse's receiver vs a bare Flask app on the same gunicorn settings.
 
-Both run under a real gunicorn on loopback (receiver/gunicorn_conf.py), fed
-the same signed real deliveries with distinct delivery ids. Prints, for each:
+Three apps — bare_app.py, floor_app.py (verify + parse only) and orgpulse —
+run under a real gunicorn on loopback (receiver/gunicorn_conf.py), fed the
+same signed real deliveries with distinct delivery ids. Prints, for each:
 requests/s at saturation (wrk, bounded in time and count), p50/p99 latency at
 a fixed 200 requests/s (an open-loop generator that measures from the
 scheduled send time), worker RSS and cold start; then the throughput ratio.
@@ -48,6 +49,16 @@ class Drain:
                 pass
 
 
+# On a machine with >= 2 cores the server and the load generator get one core
+# each, so the figures compare the apps and not the scheduler's mood.
+PINNED = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+SERVER_CPU, CLIENT_CPU = (sorted(os.sched_getaffinity(0))[:2] if PINNED else (None, None))
+
+
+def _pin(cpu):
+    return (lambda: os.sched_setaffinity(0, {cpu})) if PINNED else None
+
+
 def start(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     began = time.perf_counter()
@@ -55,7 +66,7 @@ def start(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str, float]:
         [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver/gunicorn_conf.py"),
          "--bind", f"127.0.0.1:{port}", app],
         cwd=ROOT, env=clean_env({**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}"}),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_pin(SERVER_CPU))
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz", proc)
     return proc, url, time.perf_counter() - began
@@ -72,7 +83,7 @@ def wrk(url: str, listing: Path, seconds: int, max_requests: int) -> dict[str, f
     out = subprocess.run(
         ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench/wrk_mix.lua"),
          url, "--", str(listing), str(max_requests)],
-        capture_output=True, text=True, timeout=seconds + 30).stdout
+        capture_output=True, text=True, timeout=seconds + 30, preexec_fn=_pin(CLIENT_CPU)).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rate, "non2xx": int(bad.group(1)) if bad else 0}
@@ -133,6 +144,8 @@ def main() -> None:
     if not shutil.which("wrk"):
         sys.exit("bench/receiver.py needs wrk (apt-get install wrk)")
 
+    if PINNED:
+        os.sched_setaffinity(0, {CLIENT_CPU})  # the fixed-rate generator and the drain
     drain = Drain()
     bodies = [(event, body, signature(SECRET.encode(), body)) for event, body in mix()]
     tmp = Path(tempfile.mkdtemp(prefix="orgpulse-bench-"))
@@ -147,6 +160,7 @@ def main() -> None:
 
     results = {}
     for name, app in (("bare flask", "bare_app:create_app()"),
+                      ("floor", "floor_app:create_app()"),
                       ("orgpulse", "receiver:create_app()")):
         proc, url, cold = start(app, env)
         try:
@@ -161,8 +175,12 @@ def main() -> None:
               f"at 200 req/s: p50 {pct(latencies, .5):.2f} ms, p99 {pct(latencies, .99):.2f} ms "
               f"({len(latencies)} requests) | worker RSS {rss:.0f} MB (peak {peak:.0f}) | "
               f"cold start {cold:.2f} s")
-    print(f"throughput ratio orgpulse / bare flask: {results['orgpulse'] / results['bare flask']:.2f}"
-          f"  (goal >= 0.7); metrics datagrams received by the drain: {drain.datagrams:,}")
+    bare = results["bare flask"]
+    print(f"throughput ratio orgpulse / bare flask: {results['orgpulse'] / bare:.2f}  (goal >= 0.7); "
+          f"floor (verify + parse only) / bare flask: {results['floor'] / bare:.2f}")
+    print(f"metrics datagrams received by the drain: {drain.datagrams:,}")
+    print(f"server pinned to CPU {SERVER_CPU}, load generator to CPU {CLIENT_CPU}" if PINNED
+          else "not pinned (fewer than 2 CPUs)")
     print(f"payload mix: {', '.join(f'{e} {len(b) // 1024} KB' for e, b, _ in bodies)}")
     shutil.rmtree(tmp, ignore_errors=True)
 

@@ -143,7 +143,8 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "capture_max_bytes": Option(100 * 1024 * 1024, _at_least(0)),
         # GitHub lets an operator redeliver for 3 days: remember ids that long.
         "dedup_ttl_seconds": Option(72 * 3600, _at_least(72 * 3600)),
-        "dedup_max_entries": Option(200_000, _at_least(1000)),
+        # ~280 bytes an entry (bench/handlers.py): 100,000 entries ≈ 27 MiB of the worker.
+        "dedup_max_entries": Option(100_000, _at_least(1000)),
     },
 }
 OTHER_SECTIONS = ("asana", "wandb", "aws", "skypilot", "kubernetes", "poller", "fom")
