@@ -74,6 +74,11 @@ class Settings:
     github_secret_origin: str = "unset"  # env | file | generated | unset
     wandb_token: Secret | None = None
     wandb_secret: Secret | None = None
+    asana_token: Secret | None = None
+    asana_base_url: str | None = None
+    # The API server as a pod sees it (KUBERNETES_SERVICE_HOST/PORT), for the
+    # Kubernetes secret store; None outside a cluster.
+    kubernetes_api_url: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
@@ -117,6 +122,27 @@ def _at_least(minimum: int) -> Callable[[Any], str | None]:
     return check
 
 
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {list(choices)}, got {value!r}"
+    return check
+
+
+def _sections(value: Any) -> str | None:
+    if isinstance(value, dict) and all(isinstance(k, str) and not _str_list(v)
+                                       for k, v in value.items()):
+        return None
+    return f"must map a bucket name to a list of section names, got {value!r}"
+
+
+def _entity_projects(value: Any) -> str | None:
+    bad = _str_list(value)
+    if bad:
+        return bad
+    wrong = [v for v in value if v.count("/") != 1]
+    return f"entries must be entity/project, got {wrong!r}" if wrong else None
+
+
 def _repositories(value: Any) -> str | None:
     bad = _str_list(value)
     if bad:
@@ -145,9 +171,38 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "dedup_ttl_seconds": Option(72 * 3600, _at_least(72 * 3600)),
         # ~280 bytes an entry (bench/handlers.py): 100,000 entries ≈ 27 MiB of the worker.
         "dedup_max_entries": Option(100_000, _at_least(1000)),
+        # Where handshake secrets (Asana) live: a file in the data dir, or one
+        # Kubernetes Secret shared by every replica (the chart's choice).
+        "secret_store": Option("file", _one_of("file", "kubernetes")),
+        "kubernetes_secret": Option("orgpulse-webhook-secrets", _is(str, "a string")),
+        "kubernetes_namespace": Option("", _is(str, "a string")),  # "" = the pod's own
+        "kubernetes_api_url": Option("", _is(str, "a string")),    # "" = in-cluster
+        "kubernetes_token_file": Option(
+            "/var/run/secrets/kubernetes.io/serviceaccount/token", _is(str, "a path")),
+        "kubernetes_ca_file": Option(
+            "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", _is(str, "a path")),
+    },
+    "asana": {
+        "workspace": Option("", _is(str, "a workspace gid")),
+        "bugs_project": Option("", _is(str, "a project gid")),
+        # Section name (case-insensitive substring) → bucket, for the bugs project.
+        "sections": Option({"triage": ["triage"], "active": ["active", "in progress"],
+                            "backlog": ["backlog"]}, _sections),
+        "projects": Option([], _str_list),          # project-name tag allow-list
+        "max_projects": Option(50, _at_least(1)),
+        "requests_per_minute": Option(150, _at_least(1)),  # Asana's free-plan limit
+        "enrich_workers": Option(2, _at_least(1)),
+        "enrich_queue": Option(10_000, _at_least(10)),
+        "request_timeout_seconds": Option(10, _at_least(1)),
+    },
+    "wandb": {
+        "projects": Option([], _entity_projects),   # entity/project tag allow-list
+        "max_projects": Option(50, _at_least(1)),
+        # W&B sends no delivery id; identical bodies within the TTL count once.
+        "dedup": Option(True, _is(bool, "true or false")),
     },
 }
-OTHER_SECTIONS = ("asana", "wandb", "aws", "skypilot", "kubernetes", "poller", "fom")
+OTHER_SECTIONS = ("aws", "skypilot", "kubernetes", "poller", "fom")
 
 
 def validate_options(raw: Any, problems: list[str]) -> dict[str, Any]:
@@ -267,6 +322,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     generated = data_dir / GENERATED_GITHUB_SECRET
     if not github_text and generated.is_file():
         github_text, origin = generated.read_text(encoding="utf-8").strip(), "generated"
+    asana_token = _secret_text(env, "ASANA_ACCESS_TOKEN", problems)
+    kube_host, kube_port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
+    kube_host = f"[{kube_host}]" if kube_host and ":" in kube_host else kube_host  # IPv6
     wandb_token = _secret_text(env, "WANDB_WEBHOOK_TOKEN", problems)
     wandb_secret = _secret_text(env, "WANDB_WEBHOOK_SECRET", problems)
 
@@ -285,6 +343,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         github_secret_origin=origin,
         wandb_token=Secret(wandb_token) if wandb_token else None,
         wandb_secret=Secret(wandb_secret) if wandb_secret else None,
+        asana_token=Secret(asana_token) if asana_token else None,
+        asana_base_url=env.get("ASANA_BASE_URL") or None,
+        kubernetes_api_url=f"https://{kube_host}:{kube_port or 443}" if kube_host else None,
         options=validate_options(_load_yaml(env, problems), problems),
     )
     if problems:

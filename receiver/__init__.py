@@ -17,8 +17,11 @@ from receiver.capture import Capture
 from receiver.dedup import Dedup
 from receiver.envelope import Envelope, Source
 from receiver.routes import bp
+from receiver import secretstore
+from receiver.sources.asana import AsanaSource
 from receiver.sources.github import GithubSource
 from receiver.sources.github.context import GithubContext
+from receiver.sources.wandb import WandbSource
 
 log = logging.getLogger("orgpulse.receiver")
 
@@ -30,11 +33,31 @@ class ReceiverState:
     sources: dict[str, Source]
 
 
-def build_sources(settings: config.Settings) -> dict[str, Source]:
+def build_enricher(settings: config.Settings, emitter: Emitter):
+    """Asana's background fetcher, when a token allows it (the asana client loads only then)."""
+    if settings.asana_token is None:
+        log.warning("ASANA_ACCESS_TOKEN not set: Asana task completions, cycle times and "
+                    "project names are not measured, only what events carry")
+        return None
+    from receiver.sources.asana.enrich import AsanaApi, AsanaContext, Enricher
+
+    opts = settings.section("asana")
+    api = AsanaApi(settings.asana_token.reveal().decode(), settings.asana_base_url,
+                   opts["request_timeout_seconds"], opts["requests_per_minute"])
+    return Enricher(api, AsanaContext(opts), emitter, opts["enrich_workers"], opts["enrich_queue"])
+
+
+def build_sources(settings: config.Settings, emitter: Emitter) -> dict[str, Source]:
     """The source registry: URL name → Source."""
+    try:
+        store = secretstore.from_settings(settings)
+    except secretstore.StoreError as exc:
+        raise config.ConfigError([str(exc)]) from None
     return {
         "github": GithubSource(settings.github_secrets,
                                GithubContext.from_options(settings.section("github"))),
+        "asana": AsanaSource(store, build_enricher(settings, emitter)),
+        "wandb": WandbSource(settings.wandb_token, settings.wandb_secret, settings.section("wandb")),
     }
 
 
@@ -47,7 +70,7 @@ def create_app(settings: config.Settings | None = None, emitter: Emitter | None 
         if opts["capture"] else None
     envelope = Envelope(emitter, Dedup(opts["dedup_ttl_seconds"], opts["dedup_max_entries"]),
                         capture)
-    sources = build_sources(settings)
+    sources = build_sources(settings, emitter)
 
     app = Flask("orgpulse")
     app.extensions["orgpulse"] = ReceiverState(settings, envelope, sources)

@@ -24,10 +24,16 @@ log = logging.getLogger("orgpulse.receiver")
 # Results of a delivery, mapped to the HTTP status the sender sees.
 STATUS = {
     "accepted": 200, "duplicate": 200, "ignored": 202, "ping": 200,
+    "heartbeat": 200, "handshake": 200,
+    "handshake_refused": 403, "unknown_webhook": 404, "store_unavailable": 503,
     "missing_signature": 401, "bad_signature": 401,
     "malformed": 400, "missing_header": 400, "too_large": 413,
     "not_configured": 503, "handler_error": 500,
 }
+
+
+# What capture writes: never a handshake (its header is the secret itself).
+CAPTURED = ("accepted", "ignored", "heartbeat")
 
 
 class Rejected(Exception):
@@ -61,7 +67,7 @@ class Source(Protocol):
     def configured(self) -> bool: ...
     def verify(self, headers: Mapping[str, str], body: bytes) -> None: ...
     def parse(self, headers: Mapping[str, str], body: bytes) -> Event: ...
-    def dedup_key(self, event: Event, body: bytes) -> str | bytes: ...
+    def dedup_key(self, event: Event, body: bytes) -> str | bytes | None: ...  # None: never a duplicate
     def handle(self, event: Event) -> Handled: ...
 
 
@@ -125,26 +131,30 @@ class Envelope:
         except Rejected as exc:
             return self.reject(source.name, exc.reason, started, exc.detail)
         key = source.dedup_key(event, body)
-        if not self.dedup.claim(key):
+        if key is not None and not self.dedup.claim(key):
             outcome = Outcome(200, "duplicate", event.name, event.delivery_id)
             return self._finish(source.name, outcome, started, event)
         try:
             handled = source.handle(event)
         except Rejected as exc:
-            self.dedup.release(key)
+            self._release(key)
             return self.reject(source.name, exc.reason, started, exc.detail)
         except Exception:  # noqa: BLE001 - a handler bug must not lose the delivery for good
-            self.dedup.release(key)  # so a redelivery after the fix is handled
+            self._release(key)  # so a redelivery after the fix is handled
             log.exception("handler failed", extra={"source": source.name,
                           "delivery": event.delivery_id, "event": event.name})
             return self._finish(source.name, Outcome(500, "handler_error", event.name,
                                                      event.delivery_id), started, event)
         outcome = Outcome(STATUS[handled.result], handled.result, event.name,
                           event.delivery_id, handled.metrics, handled.headers)
-        if self.capture is not None:
+        if self.capture is not None and handled.result in CAPTURED:
             kept = {k: v for k, v in headers.items() if k.lower() in source.capture_headers}
             self.capture.write(source.name, path, kept, body)
         return self._finish(source.name, outcome, started, event)
+
+    def _release(self, key: str | bytes | None) -> None:
+        if key is not None:
+            self.dedup.release(key)
 
     def _finish(self, source: str, outcome: Outcome, started: float,
                 event: Event | None = None, detail: str = "") -> Outcome:

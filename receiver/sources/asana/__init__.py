@@ -1,0 +1,173 @@
+"""The Asana webhook source: handshake, signature, compact events → metrics.
+
+`POST /webhooks/asana/<name>`: one webhook per name. The handshake stores the
+X-Hook-Secret durably (secretstore.py) before answering, and only for a name an
+operator armed. Events are verified against that name's secret. Compact events
+become metrics at once where they carry enough (an event count, comments,
+deletions); what needs the API (project names, a completed task's created_at
+and section) is queued to the Enricher and emitted when the fetch succeeds.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import threading
+import time
+from typing import Mapping
+
+import orjson
+
+from orgpulse import metrics as m
+from receiver import secretstore
+from receiver.envelope import Event, Handled, Rejected
+
+NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RESOURCE_TYPES = {"task", "story", "project", "section", "tag", "attachment", "portfolio",
+                  "project_membership", "team", "user", "workspace", "custom_field", "goal"}
+ACTIONS = {"added", "changed", "removed", "deleted", "undeleted"}
+REFRESH_SECONDS = 2.0  # at most one store read per name this often, on unknown secrets
+
+
+def signature(secret: bytes, body: bytes) -> str:
+    """The X-Hook-Signature Asana sends: hex HMAC-SHA256 of the raw body."""
+    return hmac.digest(secret, body, "sha256").hex()
+
+
+def event_metrics(webhook: str, events: list[dict]) -> tuple[list[m.Metric], list[tuple]]:
+    """Pure: compact events → (metrics now, enrichment jobs for later)."""
+    out: list[m.Metric] = []
+    jobs: list[tuple] = []
+    for ev in events:
+        resource = ev.get("resource") or {}
+        rtype, action = resource.get("resource_type"), ev.get("action")
+        out.append(m.count("asana.events", webhook=webhook,
+                           resource_type=rtype if rtype in RESOURCE_TYPES else "other",
+                           action=action if action in ACTIONS else "other"))
+        parent = ev.get("parent") or {}
+        if rtype == "story" and action == "added" and resource.get("resource_subtype") == "comment_added":
+            out.append(m.count("asana.comments.added", webhook=webhook))
+        elif rtype != "task":
+            continue
+        elif action == "deleted":
+            out.append(m.count("asana.tasks.deleted", webhook=webhook))
+        elif action in ("added", "removed") and parent.get("resource_type") == "project":
+            jobs.append((f"task_{action}", parent["gid"]))
+        elif action == "changed" and (ev.get("change") or {}).get("field") == "completed":
+            # The compact event says only that `completed` changed, not to what:
+            # the task must be fetched (and its created_at gives the cycle time).
+            jobs.append(("completion", resource["gid"]))
+    return out, jobs
+
+
+class AsanaSource:
+    name = "asana"
+    capture_headers = ("content-type", "user-agent")
+
+    def __init__(self, store: secretstore.SecretStore, enricher=None):
+        self.store = store
+        self.enricher = enricher
+        self._secrets: dict[str, bytes] = {}
+        self._read_at: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def configured(self) -> bool:
+        return True  # a handshake can always arrive; events need one completed first
+
+    def webhook(self, name: str) -> "AsanaWebhook":
+        return AsanaWebhook(self, name)
+
+    def secret(self, name: str, refresh: bool = False) -> bytes | None:
+        """The cached secret; re-read from the store (rate-limited) when asked, so a
+        handshake completed on another replica is seen here."""
+        with self._lock:
+            cached = self._secrets.get(name)
+            due = time.monotonic() - self._read_at.get(name, -REFRESH_SECONDS) >= REFRESH_SECONDS
+        if cached is not None and not refresh:
+            return cached
+        if not due:
+            return cached
+        try:
+            stored = secretstore.get_secret(self.store, name)
+        except secretstore.StoreError:
+            return cached
+        with self._lock:
+            self._read_at[name] = time.monotonic()
+            if stored is None:
+                self._secrets.pop(name, None)
+                return None
+            self._secrets[name] = stored.encode("utf-8")
+            return self._secrets[name]
+
+
+class AsanaWebhook:
+    """The Source the envelope sees for one webhook name."""
+
+    name = "asana"
+    capture_headers = AsanaSource.capture_headers
+
+    def __init__(self, source: AsanaSource, webhook: str):
+        self.source = source
+        self.webhook = webhook
+
+    def configured(self) -> bool:
+        return True  # every name is answerable: unknown ones get 404, not 503
+
+    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+        if not NAME.match(self.webhook):
+            raise Rejected("unknown_webhook", "webhook names are [A-Za-z0-9_-]{1,64}")
+        if headers.get("X-Hook-Secret"):
+            try:
+                armed = secretstore.is_armed(self.source.store, self.webhook)
+            except secretstore.StoreError as exc:
+                raise Rejected("store_unavailable", str(exc)) from None
+            if not armed:
+                raise Rejected("handshake_refused",
+                               "not armed: run `orgpulse asana webhooks create` or `arm`")
+            return
+        given = headers.get("X-Hook-Signature", "")
+        for refresh in (False, True):
+            secret = self.source.secret(self.webhook, refresh=refresh)
+            if secret is None and refresh:
+                raise Rejected("unknown_webhook", "no handshake was completed for this name")
+            if secret is not None and hmac.compare_digest(signature(secret, body).encode(),
+                                                          given.encode("utf-8", "replace")):
+                return
+        raise Rejected("missing_signature" if not given else "bad_signature")
+
+    def parse(self, headers: Mapping[str, str], body: bytes) -> Event:
+        if headers.get("X-Hook-Secret"):
+            return Event("handshake", None, headers["X-Hook-Secret"], "")
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise Rejected("malformed", f"body is not JSON: {exc.msg}") from None
+        events = payload.get("events") if isinstance(payload, dict) else None
+        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+            raise Rejected("malformed", 'body is not {"events": [...]}')
+        return Event("events", None, events, "")
+
+    def dedup_key(self, event: Event, body: bytes) -> bytes | None:
+        if event.name == "handshake":
+            return None  # a repeated handshake must be echoed again
+        # No delivery id; Asana retries for 24 h: the body identifies a delivery.
+        return b"asana:" + self.webhook.encode() + b":" + hashlib.blake2b(body, digest_size=16).digest()
+
+    def handle(self, event: Event) -> Handled:
+        tag = {"webhook": self.webhook}
+        if event.name == "handshake":
+            try:  # durable first: answer only once every replica can verify
+                secretstore.complete_handshake(self.source.store, self.webhook, event.payload)
+            except secretstore.StoreError as exc:
+                raise Rejected("store_unavailable", str(exc)) from None
+            self.source.secret(self.webhook, refresh=True)
+            return Handled("handshake", [m.count("asana.webhooks.handshakes", **tag)],
+                           {"X-Hook-Secret": event.payload})
+        if not event.payload:
+            return Handled("heartbeat", [m.count("asana.webhooks.heartbeats", **tag)])
+        metrics, jobs = event_metrics(self.webhook, event.payload)
+        enricher = self.source.enricher
+        for kind, gid in jobs:
+            if enricher is not None:
+                metrics += enricher.submit(kind, gid)
+        return Handled("accepted", metrics)
