@@ -1,4 +1,4 @@
-"""`orgpulse` — serve | replay | catalog.
+"""`orgpulse` — serve | replay | catalog | asana webhooks.
 
 Each command is a function registered in COMMANDS; main() parses arguments,
 loads settings once (a bad setting exits 2 with every problem listed) and
@@ -71,21 +71,24 @@ def replay(args: argparse.Namespace) -> int:
 
     from receiver import replay as stored
 
+    from receiver import secretstore
+
     settings = _ensure_github_secret(_settings())
-    if not settings.github_secrets:
-        print("orgpulse: no GitHub secret to sign with", file=sys.stderr)
-        return 2
-    secret = settings.github_secrets[0]
-    deliveries = list(stored.load([Path(p) for p in args.paths]))
+    store = secretstore.from_settings(settings)
+    signer = stored.Signer(
+        github=settings.github_secrets[0] if settings.github_secrets else None,
+        wandb_token=settings.wandb_token, wandb_secret=settings.wandb_secret,
+        asana_secret=lambda name: secretstore.get_secret(store, name))
+    deliveries = list(stored.load([Path(p) for p in args.paths], args.source))
     if args.url:
-        send = lambda d: _post(args.url.rstrip("/") + d.path, d.body, d.signed(secret))  # noqa: E731
+        send = lambda d: _post(args.url.rstrip("/") + d.path, d.body, signer.headers(d))  # noqa: E731
     else:
         from receiver import create_app
 
         client = create_app(settings).test_client()
 
         def send(d: stored.Delivery) -> tuple[int, bytes]:
-            response = client.post(d.path, data=d.body, headers=d.signed(secret))
+            response = client.post(d.path, data=d.body, headers=signer.headers(d))
             return response.status_code, response.get_data()
 
     failures = 0
@@ -112,7 +115,37 @@ def catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": serve, "replay": replay, "catalog": catalog}
+def asana_webhooks(args: argparse.Namespace) -> int:
+    from receiver import secretstore
+    from receiver.sources.asana import admin
+
+    settings = _settings()
+    store = secretstore.from_settings(settings)
+    if args.action == "arm":
+        secretstore.arm(store, args.name, args.seconds)
+        print(f"armed {args.name} for a handshake within {args.seconds:.0f} s")
+        return 0
+    if settings.asana_token is None:
+        print("orgpulse: ASANA_ACCESS_TOKEN (or _FILE) is required", file=sys.stderr)
+        return 2
+    token = settings.asana_token.reveal().decode()
+    if args.action == "create":
+        hook = admin.create(store, token, settings.asana_base_url, args.name, args.resource,
+                            args.receiver_url, args.filter or [])
+        print(f"created webhook {hook['gid']} for resource {args.resource} → "
+              f"{admin.target_url(args.receiver_url, args.name)} (handshake completed)")
+    elif args.action == "list":
+        workspace = args.workspace or settings.section("asana")["workspace"]
+        for hook in admin.list_webhooks(token, settings.asana_base_url, workspace):
+            print(f"{hook['gid']}  active={hook.get('active')}  "
+                  f"resource={(hook.get('resource') or {}).get('gid')}  {hook.get('target')}")
+    else:
+        admin.delete(store, token, settings.asana_base_url, args.gid, args.name)
+        print(f"deleted webhook {args.gid}" + (f" and forgot {args.name}'s secret" if args.name else ""))
+    return 0
+
+
+COMMANDS = {"serve": serve, "replay": replay, "catalog": catalog, "asana": asana_webhooks}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -124,6 +157,25 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("replay", help="post stored deliveries, signed, and print what was emitted")
     p.add_argument("paths", nargs="+", help=".jsonl capture files, octokit example files or trees")
     p.add_argument("--url", help="receiver base URL (default: an in-process app)")
+    p.add_argument("--source", choices=("github", "wandb"), default="github",
+                   help="what .json example files are (captures say it themselves)")
+    p = sub.add_parser("asana", help="manage Asana webhooks")
+    hooks = p.add_subparsers(dest="what", required=True).add_parser("webhooks").add_subparsers(
+        dest="action", required=True)
+    c = hooks.add_parser("create", help="arm NAME, create the webhook; Asana handshakes at once")
+    c.add_argument("--name", required=True, help="the webhook's name: /webhooks/asana/<name>")
+    c.add_argument("--resource", required=True, help="gid of the project (or other resource)")
+    c.add_argument("--receiver-url", required=True, help="public base URL of the receiver")
+    c.add_argument("--filter", action="append",
+                   help="resource_type[:action[:field,…]], repeatable (e.g. task:changed:completed)")
+    c = hooks.add_parser("list", help="list the workspace's webhooks")
+    c.add_argument("--workspace", help="workspace gid (default: asana.workspace)")
+    c = hooks.add_parser("delete", help="delete a webhook (and forget its name's secret)")
+    c.add_argument("gid")
+    c.add_argument("--name")
+    c = hooks.add_parser("arm", help="allow a handshake for NAME (webhooks made elsewhere)")
+    c.add_argument("name")
+    c.add_argument("--seconds", type=float, default=600)
     p = sub.add_parser("catalog", help="list the metric catalog")
     p.add_argument("--source", help="only this source's metrics")
     return top

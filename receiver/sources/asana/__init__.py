@@ -77,6 +77,10 @@ class AsanaSource:
     def webhook(self, name: str) -> "AsanaWebhook":
         return AsanaWebhook(self, name)
 
+    def remember(self, name: str, secret: str) -> None:
+        with self._lock:
+            self._secrets[name] = secret.encode("utf-8")
+
     def secret(self, name: str, refresh: bool = False) -> bytes | None:
         """The cached secret; re-read from the store (rate-limited) when asked, so a
         handshake completed on another replica is seen here."""
@@ -160,7 +164,7 @@ class AsanaWebhook:
                 secretstore.complete_handshake(self.source.store, self.webhook, event.payload)
             except secretstore.StoreError as exc:
                 raise Rejected("store_unavailable", str(exc)) from None
-            self.source.secret(self.webhook, refresh=True)
+            self.source.remember(self.webhook, event.payload)
             return Handled("handshake", [m.count("asana.webhooks.handshakes", **tag)],
                            {"X-Hook-Secret": event.payload})
         if not event.payload:

@@ -1,0 +1,73 @@
+"""A fake Asana REST API (the subset orgpulse uses), at <url>/api/1.0, for the real `asana` client.
+
+Like Asana, creating a webhook performs the handshake first: it POSTs to the
+target with X-Hook-Secret and creates the webhook only if the target echoes it.
+"""
+from __future__ import annotations
+
+import secrets
+import urllib.request
+
+from tests.fakes.http import FakeServer, Request
+
+BASE = "/api/1.0"
+
+
+class FakeAsana(FakeServer):
+    routes = [
+        ("GET", BASE + r"/tasks/(\w+)", "get_task"),
+        ("GET", BASE + r"/projects/(\w+)", "get_project"),
+        ("GET", BASE + r"/webhooks", "list_webhooks"),
+        ("POST", BASE + r"/webhooks", "create_webhook"),
+        ("DELETE", BASE + r"/webhooks/(\w+)", "delete_webhook"),
+    ]
+
+    def __init__(self, token: str = "asana-test-token"):
+        self.token = token
+        self.tasks: dict[str, dict] = {}
+        self.projects: dict[str, dict] = {}
+        self.webhooks: dict[str, dict] = {}
+        self.handshake_secrets: dict[str, str] = {}
+        super().__init__()
+        self.base_url = self.url + BASE
+
+    def dispatch(self, req: Request):
+        if req.headers.get("authorization") != f"Bearer {self.token}":
+            return 401, {}, {"errors": [{"message": "Not Authorized"}]}
+        return super().dispatch(req)
+
+    def get_task(self, req, match):
+        task = self.tasks.get(match.group(1))
+        return (200, {}, {"data": task}) if task else (404, {}, {"errors": [{"message": "no task"}]})
+
+    def get_project(self, req, match):
+        project = self.projects.get(match.group(1))
+        return (200, {}, {"data": project}) if project else (404, {}, {"errors": [{}]})
+
+    def list_webhooks(self, req, match):
+        workspace = req.query.get("workspace", [""])[0]
+        items = [w for w in self.webhooks.values() if w["workspace"] == workspace]
+        return 200, {}, {"data": items, "next_page": None}
+
+    def create_webhook(self, req, match):
+        data = req.json()["data"]
+        secret = secrets.token_hex(16)
+        handshake = urllib.request.Request(data["target"], data=b"", method="POST",
+                                           headers={"X-Hook-Secret": secret})
+        try:
+            with urllib.request.urlopen(handshake, timeout=5) as resp:
+                echoed = resp.headers.get("X-Hook-Secret")
+        except OSError:
+            echoed = None
+        if echoed != secret:
+            return 400, {}, {"errors": [{"message": "handshake failed"}]}
+        gid = str(1200000000000000 + len(self.webhooks) + 1)
+        self.handshake_secrets[gid] = secret
+        self.webhooks[gid] = {"gid": gid, "resource_type": "webhook", "active": True,
+                              "resource": {"gid": data["resource"]}, "target": data["target"],
+                              "filters": data.get("filters", []), "workspace": "1"}
+        return 201, {}, {"data": self.webhooks[gid]}
+
+    def delete_webhook(self, req, match):
+        self.webhooks.pop(match.group(1), None)
+        return 200, {}, {"data": {}}

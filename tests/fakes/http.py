@@ -1,0 +1,96 @@
+"""A small threaded HTTP server base for wire-level fakes of provider APIs.
+
+Routes are (method, regex) → handler(request, match) -> (status, headers, body).
+Failures can be scripted per route prefix: each queued (status, headers, delay)
+is served once, before the normal answer. Every request is counted by path.
+"""
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections import Counter, defaultdict, deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        return json.loads(self.body or b"null")
+
+
+class FakeServer:
+    routes: list[tuple[str, str, str]] = []  # (method, pattern, method name)
+
+    def __init__(self):
+        self.requests: Counter = Counter()
+        self.log: list[Request] = []
+        self._failures: dict[str, deque] = defaultdict(deque)
+        self._lock = threading.Lock()
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _serve(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                url = urlparse(self.path)
+                req = Request(self.command, url.path, parse_qs(url.query),
+                              {k.lower(): v for k, v in self.headers.items()},
+                              self.rfile.read(length) if length else b"")
+                status, headers, body = fake.dispatch(req)
+                data = body if isinstance(body, bytes) else json.dumps(body).encode()
+                try:
+                    self.send_response(status)
+                    for key, value in {"Content-Type": "application/json", **headers}.items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout test)
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def fail(self, prefix: str, *answers: tuple[int, dict, float]) -> None:
+        """Serve these (status, headers, delay_seconds) answers first for paths under prefix."""
+        with self._lock:
+            self._failures[prefix].extend(answers)
+
+    def dispatch(self, req: Request):
+        with self._lock:
+            self.requests[req.path] += 1
+            self.log.append(req)
+            scripted = next((q.popleft() for p, q in self._failures.items()
+                             if req.path.startswith(p) and q), None)
+        if scripted is not None:
+            status, headers, delay = scripted
+            time.sleep(delay)
+            return status, headers, {"errors": [{"message": f"scripted {status}"}]}
+        for method, pattern, name in self.routes:
+            match = re.fullmatch(pattern, req.path)
+            if method == req.method and match:
+                return getattr(self, name)(req, match)
+        return 404, {}, {"errors": [{"message": f"no route {req.method} {req.path}"}]}
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
