@@ -159,3 +159,50 @@ def test_serve_generates_a_private_secret_and_replay_signs_with_it(tmp_path):
     assert secret_file.read_text().strip() not in out + err  # the path is printed, never the value
     # The log sink printed the metric as a DogStatsD line on stdout.
     assert "github.prs.opened:1|c|#service:orgpulse" in out
+
+
+def test_asana_webhook_lifecycle_through_the_cli(tmp_path, statsd):
+    from tests.fakes.asana_api import FakeAsana
+
+    fake = FakeAsana()
+    host, port = statsd.address
+    env = {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "ORGPULSE_DATA_DIR": str(tmp_path / "data"),
+           "ASANA_ACCESS_TOKEN": fake.token, "ASANA_BASE_URL": fake.base_url,
+           "GITHUB_WEBHOOK_SECRET": SECRET}
+    proc, url = start_gunicorn(env, tmp_path)
+    try:
+        created = orgpulse("asana", "webhooks", "create", "--name", "engineering",
+                           "--resource", "1100", "--receiver-url", url,
+                           "--filter", "task:changed:completed", env=env, cwd=tmp_path)
+        assert created.returncode == 0, created.stderr
+        [gid] = fake.webhooks
+        assert f"created webhook {gid}" in created.stdout
+        assert fake.webhooks[gid]["filters"] == [
+            {"resource_type": "task", "action": "changed", "fields": ["completed"]}]
+        store = json.loads((tmp_path / "data/webhook-secrets.json").read_text())
+        assert store["secrets"] == {"engineering": fake.handshake_secrets[gid]}
+        assert fake.handshake_secrets[gid] not in created.stdout + created.stderr
+        listed = orgpulse("asana", "webhooks", "list", "--workspace", "1", env=env, cwd=tmp_path)
+        assert gid in listed.stdout and "/webhooks/asana/engineering" in listed.stdout
+        # Events the CLI's replay signs with the stored secret reach the running receiver.
+        replayed = orgpulse("replay", str(ROOT / "tests/fixtures/asana/deliveries.jsonl"),
+                            "--url", url, env=env, cwd=tmp_path)
+        assert replayed.returncode == 0, replayed.stderr
+        assert "200 heartbeat" in replayed.stdout and "asana.comments.added" in replayed.stdout
+        assert statsd.metrics("asana.webhooks.heartbeats", wait_for=1)
+        deleted = orgpulse("asana", "webhooks", "delete", gid, "--name", "engineering",
+                           env=env, cwd=tmp_path)
+        assert deleted.returncode == 0 and fake.webhooks == {}
+        assert json.loads((tmp_path / "data/webhook-secrets.json").read_text())["secrets"] == {}
+    finally:
+        stop(proc)
+        fake.close()
+
+
+def test_replay_wandb_examples_in_process(tmp_path):
+    result = orgpulse("replay", "--source", "wandb", str(ROOT / "tests/fixtures/wandb"),
+                      env={"WANDB_WEBHOOK_TOKEN": "t", "ORGPULSE_DATA_DIR": str(tmp_path)},
+                      cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "wandb.runs.state_changes:1|c|" in result.stdout
+    assert "replayed 9 deliveries, 0 refused" in result.stderr
