@@ -30,3 +30,31 @@ def mix() -> list[tuple[str, bytes]]:
         ("push", read("push/with-new-branch.payload.json")),
         ("check_run", read("check_run/completed.payload.json")),
     ]
+
+
+ASANA_WEBHOOK = "bench"
+ASANA_SECRET = "bench-asana-secret"
+WANDB_TOKEN = "bench-wandb-token"
+
+
+def asana_bodies(n: int) -> list[bytes]:
+    """n distinct Asana deliveries (Asana has no delivery id: bodies must differ)."""
+    line = (ROOT / "tests/fixtures/asana/deliveries.jsonl").read_text().splitlines()[6]
+    events = json.loads(json.loads(line)["body"])["events"]
+    out = []
+    for i in range(n):
+        for ev in events:
+            ev["created_at"] = f"2026-11-20T10:{i // 6000 % 60:02d}:{i // 100 % 60:02d}.{i % 100:03d}Z"
+        out.append(json.dumps({"events": events}).encode())
+    return out
+
+
+def wandb_bodies(n: int) -> list[bytes]:
+    """n distinct rendered W&B templates (deduplicated by body, like Asana)."""
+    samples = sorted((ROOT / "tests/fixtures/wandb").glob("*.json"))
+    out = []
+    for i in range(n):
+        payload = json.loads(samples[i % len(samples)].read_text())
+        payload["event_author"] = f"user-{i}"
+        out.append(json.dumps(payload).encode())
+    return out

@@ -2,7 +2,8 @@
 
 Three apps — bare_app.py, floor_app.py (verify + parse only) and orgpulse —
 run under a real gunicorn on loopback (receiver/gunicorn_conf.py), fed the
-same signed real deliveries with distinct delivery ids. Prints, for each:
+same signed real GitHub deliveries with distinct delivery ids; orgpulse is
+then measured again on signed Asana and W&B deliveries. Prints, for each:
 requests/s at saturation (wrk, bounded in time and count), p50/p99 latency at
 a fixed 200 requests/s (an open-loop generator that measures from the
 scheduled send time), worker RSS and cold start; then the throughput ratio.
@@ -23,8 +24,11 @@ import threading
 import time
 from pathlib import Path
 
-from payloads import ROOT, SECRET, mix  # noqa: I001 - payloads puts the repo on sys.path
+from payloads import (ROOT, SECRET, ASANA_SECRET, ASANA_WEBHOOK, WANDB_TOKEN,  # noqa: I001
+                      asana_bodies, mix, wandb_bodies)
 
+from receiver import secretstore
+from receiver.sources import asana
 from receiver.sources.github import signature
 from tests.servers import clean_env, free_port, stop, wait_http
 
@@ -79,6 +83,18 @@ def worker_memory_mb(master: int) -> tuple[float, float]:
     return field("VmRSS"), field("VmHWM")
 
 
+def write_listing(directory: Path, name: str, deliveries) -> Path:
+    """The wrk list file for deliveries [(path, headers, body)]."""
+    lines = []
+    for i, (path, headers, body) in enumerate(deliveries):
+        file = directory / f"{name}-{i}.json"
+        file.write_bytes(body)
+        lines.append("\t".join([path, str(file), *(f"{k}: {v}" for k, v in headers.items())]))
+    listing = directory / f"{name}.txt"
+    listing.write_text("\n".join(lines) + "\n")
+    return listing
+
+
 def wrk(url: str, listing: Path, seconds: int, max_requests: int) -> dict[str, float]:
     out = subprocess.run(
         ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench/wrk_mix.lua"),
@@ -109,11 +125,10 @@ def fixed_rate(url: str, deliveries, rate: int, seconds: float, threads: int = 8
                 return
             due = start + k / rate
             time.sleep(max(0.0, due - time.perf_counter()))
-            event, body, sig = deliveries[k % len(deliveries)]
-            conn.request("POST", "/webhooks/github", body, {
-                "X-GitHub-Event": event, "X-Hub-Signature-256": sig,
-                "X-GitHub-Delivery": f"fixed-{os.getpid()}-{k}-{start}",
-                "Content-Type": "application/json"})
+            path, headers, body = deliveries[k % len(deliveries)]
+            if path == "/webhooks/github":
+                headers = {**headers, "X-GitHub-Delivery": f"fixed-{os.getpid()}-{k}-{start}"}
+            conn.request("POST", path, body, headers)
             response = conn.getresponse()
             response.read()
             done = time.perf_counter()
@@ -136,6 +151,35 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] * 1000
 
 
+def deliveries_by_source(n: int) -> dict[str, list]:
+    github = [("/webhooks/github", {"X-GitHub-Event": event, "Content-Type": "application/json",
+                                    "X-Hub-Signature-256": signature(SECRET.encode(), body)}, body)
+              for event, body in mix()]
+    asana_path = f"/webhooks/asana/{ASANA_WEBHOOK}"
+    return {
+        "github": github,
+        "asana": [(asana_path, {"X-Hook-Signature": asana.signature(ASANA_SECRET.encode(), body),
+                                "Content-Type": "application/json"}, body)
+                  for body in asana_bodies(n)],
+        "wandb": [("/webhooks/wandb", {"Authorization": f"Bearer {WANDB_TOKEN}",
+                                       "Content-Type": "application/json"}, body)
+                  for body in wandb_bodies(n)],
+    }
+
+
+def measure(app: str, env: dict, deliveries: list, listing: Path, args) -> dict:
+    proc, url, cold = start(app, env)
+    try:
+        fixed_rate(url, deliveries[:100], 100, 1.0)  # warm up
+        latencies = fixed_rate(url, deliveries[100:] or deliveries, 200, args.seconds)
+        sat = wrk(url, listing, args.seconds, args.max_requests)
+        rss, peak = worker_memory_mb(proc.pid)
+    finally:
+        stop(proc)
+    return {"rps": sat["rps"], "non2xx": sat["non2xx"], "p50": pct(latencies, .5),
+            "p99": pct(latencies, .99), "n": len(latencies), "rss": rss, "peak": peak, "cold": cold}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="per phase (bounded)")
@@ -143,45 +187,43 @@ def main() -> None:
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/receiver.py needs wrk (apt-get install wrk)")
-
     if PINNED:
         os.sched_setaffinity(0, {CLIENT_CPU})  # the fixed-rate generator and the drain
     drain = Drain()
-    bodies = [(event, body, signature(SECRET.encode(), body)) for event, body in mix()]
     tmp = Path(tempfile.mkdtemp(prefix="orgpulse-bench-"))
-    lines = []
-    for i, (event, body, sig) in enumerate(bodies):
-        (tmp / f"{i}.json").write_bytes(body)
-        lines.append(f"{event} {sig} {tmp / f'{i}.json'}")
-    listing = tmp / "list.txt"
-    listing.write_text("\n".join(lines) + "\n")
+    # Distinct bodies for the sources deduplicated by content: enough that the
+    # fixed-rate phase never repeats one; wrk cycles through them (a repeat is
+    # answered as a duplicate, which is cheaper: the figure is then flattering).
+    by_source = deliveries_by_source(200 * args.seconds + 100)
+    listings = {name: write_listing(tmp, name, items) for name, items in by_source.items()}
+    secretstore.complete_handshake(secretstore.FileStore(tmp / "data"), ASANA_WEBHOOK, ASANA_SECRET)
     env = {"DD_DOGSTATSD_URL": f"udp://127.0.0.1:{drain.sock.getsockname()[1]}",
-           "GITHUB_WEBHOOK_SECRET": SECRET, "ORGPULSE_DATA_DIR": str(tmp / "data")}
+           "GITHUB_WEBHOOK_SECRET": SECRET, "WANDB_WEBHOOK_TOKEN": WANDB_TOKEN,
+           "ORGPULSE_DATA_DIR": str(tmp / "data")}
 
+    runs = [("bare flask", "bare_app:create_app()", "github"),
+            ("floor", "floor_app:create_app()", "github"),
+            ("orgpulse", "receiver:create_app()", "github"),
+            ("orgpulse", "receiver:create_app()", "asana"),
+            ("orgpulse", "receiver:create_app()", "wandb")]
     results = {}
-    for name, app in (("bare flask", "bare_app:create_app()"),
-                      ("floor", "floor_app:create_app()"),
-                      ("orgpulse", "receiver:create_app()")):
-        proc, url, cold = start(app, env)
-        try:
-            fixed_rate(url, bodies, 100, 1.0)  # warm up
-            latencies = fixed_rate(url, bodies, 200, args.seconds)
-            sat = wrk(url, listing, args.seconds, args.max_requests)
-            rss, peak = worker_memory_mb(proc.pid)
-        finally:
-            stop(proc)
-        results[name] = sat["rps"]
-        print(f"{name:<11} {sat['rps']:8,.0f} req/s (wrk -t1 -c16, {sat['non2xx']} non-2xx) | "
-              f"at 200 req/s: p50 {pct(latencies, .5):.2f} ms, p99 {pct(latencies, .99):.2f} ms "
-              f"({len(latencies)} requests) | worker RSS {rss:.0f} MB (peak {peak:.0f}) | "
-              f"cold start {cold:.2f} s")
-    bare = results["bare flask"]
-    print(f"throughput ratio orgpulse / bare flask: {results['orgpulse'] / bare:.2f}  (goal >= 0.7); "
-          f"floor (verify + parse only) / bare flask: {results['floor'] / bare:.2f}")
+    for name, app, source in runs:
+        r = measure(app, env, by_source[source], listings[source], args)
+        results[(name, source)] = r["rps"]
+        print(f"{name:<10} {source:<6} {r['rps']:7,.0f} req/s (wrk -t1 -c16, {r['non2xx']} non-2xx) | "
+              f"at 200 req/s: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms ({r['n']} requests) | "
+              f"worker RSS {r['rss']:.0f} MB (peak {r['peak']:.0f}) | cold start {r['cold']:.2f} s")
+    bare = results[("bare flask", "github")]
+    print(f"throughput ratio orgpulse / bare flask (GitHub mix): "
+          f"{results[('orgpulse', 'github')] / bare:.2f}  (goal >= 0.7); "
+          f"floor (verify + parse only) / bare flask: {results[('floor', 'github')] / bare:.2f}")
     print(f"metrics datagrams received by the drain: {drain.datagrams:,}")
     print(f"server pinned to CPU {SERVER_CPU}, load generator to CPU {CLIENT_CPU}" if PINNED
           else "not pinned (fewer than 2 CPUs)")
-    print(f"payload mix: {', '.join(f'{e} {len(b) // 1024} KB' for e, b, _ in bodies)}")
+    print("GitHub mix: " + ", ".join(f"{h['X-GitHub-Event']} {len(b) // 1024} KB"
+                                     for _, h, b in by_source["github"])
+          + f"; Asana: 3-event deliveries, {len(by_source['asana'][0][2])} B; "
+          f"W&B: rendered templates, ~{len(by_source['wandb'][0][2])} B")
     shutil.rmtree(tmp, ignore_errors=True)
 
 

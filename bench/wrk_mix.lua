@@ -1,13 +1,26 @@
--- Signed GitHub deliveries for wrk, each with a distinct X-GitHub-Delivery.
--- args: <list file: "event signature path" per line> <max requests per thread>
-local bodies, counter, limit, prefix = {}, 0, 0, ""
+-- Signed deliveries for wrk. args: <list file> <max requests per thread>
+-- List lines: path TAB body-file TAB header: value [TAB header: value ...]
+-- GitHub deliveries get a distinct X-GitHub-Delivery per request; Asana and
+-- W&B ones (deduplicated by body) come as distinct pre-signed bodies.
+local items, counter, limit, prefix = {}, 0, 0, ""
+
+local function split(line)
+  local out = {}
+  for field in string.gmatch(line, "[^\t]+") do table.insert(out, field) end
+  return out
+end
 
 function init(args)
   for line in io.lines(args[1]) do
-    local event, sig, path = line:match("(%S+) (%S+) (%S+)")
-    local f = io.open(path, "rb")
-    table.insert(bodies, {event = event, sig = sig, body = f:read("*a")})
-    f:close()
+    local f = split(line)
+    local file = io.open(f[2], "rb")
+    local headers = {}
+    for i = 3, #f do
+      local k, v = f[i]:match("^([^:]+):%s*(.*)$")
+      headers[k] = v
+    end
+    table.insert(items, {path = f[1], body = file:read("*a"), headers = headers})
+    file:close()
   end
   limit = tonumber(args[2])
   prefix = tostring(math.random(1, 1000000000)) .. "-" .. tostring(os.time())
@@ -15,13 +28,11 @@ end
 
 function request()
   counter = counter + 1
-  local b = bodies[(counter % #bodies) + 1]
-  return wrk.format("POST", "/webhooks/github", {
-    ["X-GitHub-Event"] = b.event,
-    ["X-Hub-Signature-256"] = b.sig,
-    ["X-GitHub-Delivery"] = prefix .. "-" .. counter,
-    ["Content-Type"] = "application/json",
-  }, b.body)
+  local item = items[(counter % #items) + 1]
+  if item.path == "/webhooks/github" then
+    item.headers["X-GitHub-Delivery"] = prefix .. "-" .. counter
+  end
+  return wrk.format("POST", item.path, item.headers, item.body)
 end
 
 function response(status, headers, body)
