@@ -135,27 +135,22 @@ def _sections(value: Any) -> str | None:
     return f"must map a bucket name to a list of section names, got {value!r}"
 
 
-def _entity_projects(value: Any) -> str | None:
-    bad = _str_list(value)
-    if bad:
-        return bad
-    wrong = [v for v in value if v.count("/") != 1]
-    return f"entries must be entity/project, got {wrong!r}" if wrong else None
-
-
-def _repositories(value: Any) -> str | None:
-    bad = _str_list(value)
-    if bad:
-        return bad
-    wrong = [v for v in value if v.count("/") != 1]
-    return f"entries must be owner/name, got {wrong!r}" if wrong else None
+def _slash_pairs(form: str) -> Callable[[Any], str | None]:
+    """A list of 'a/b' strings: owner/name repositories, entity/project W&B projects."""
+    def check(value: Any) -> str | None:
+        bad = _str_list(value)
+        if bad:
+            return bad
+        wrong = [v for v in value if v.count("/") != 1]
+        return f"entries must be {form}, got {wrong!r}" if wrong else None
+    return check
 
 
 # The sections orgpulse reads today. The other top-level sections DESIGN.md
 # names are accepted as mappings and validated by the part that uses them.
 SCHEMA: dict[str, dict[str, Option]] = {
     "github": {
-        "repositories": Option([], _repositories),
+        "repositories": Option([], _slash_pairs("owner/name")),
         "hotfix_pattern": Option(r"(?i)\bhot-?fix\b", _regex),
         "benchmark_workflows": Option(r"(?i)bench", _regex),
         "workflows": Option([], _str_list),
@@ -196,7 +191,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "request_timeout_seconds": Option(10, _at_least(1)),
     },
     "wandb": {
-        "projects": Option([], _entity_projects),   # entity/project tag allow-list
+        "projects": Option([], _slash_pairs("entity/project")),   # entity/project tag allow-list
         "max_projects": Option(50, _at_least(1)),
         # W&B sends no delivery id; identical bodies within the TTL count once.
         "dedup": Option(True, _is(bool, "true or false")),
