@@ -1,4 +1,4 @@
-"""`orgpulse` — serve | replay | catalog | asana webhooks.
+"""`orgpulse` — serve | informer | replay | catalog | asana webhooks.
 
 Each command is a function registered in COMMANDS; main() parses arguments,
 loads settings once (a bad setting exits 2 with every problem listed) and
@@ -53,6 +53,47 @@ def serve(args: argparse.Namespace) -> int:
     print(f"orgpulse: receiver on http://{args.host}:{args.port} "
           f"(sink: {settings.sink}), POST /webhooks/github", file=sys.stderr)
     Server().run()
+    return 0
+
+
+def informer(args: argparse.Namespace) -> int:
+    """Run the pod informer alone until SIGTERM/SIGINT (the poller runs it too, later)."""
+    import signal
+    import threading
+
+    from orgpulse import logs
+    from orgpulse.emit import Emitter, build_sink
+    from pollers import kube
+    from pollers.informer import Informer, identity
+    from pollers.lease import LeaderElector
+
+    settings = _settings()
+    logs.setup(settings.log_level)
+    opts = settings.section("kubernetes")
+    try:
+        api = kube.api_client(settings)
+    except Exception as exc:  # noqa: BLE001 - no cluster config: say so and stop
+        print(f"orgpulse: no Kubernetes configuration: {exc}", file=sys.stderr)
+        return 2
+    elector = None
+    if opts["lease_enabled"]:
+        elector = LeaderElector(api, opts["lease_namespace"] or kube.own_namespace(),
+                                opts["lease_name"], identity(), opts["lease_seconds"],
+                                opts["renew_seconds"])
+        elector.start()
+    emitter = Emitter(build_sink(settings))
+    watcher = Informer(api, emitter, opts, elector)
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: done.set())
+    watcher.start()
+    print(f"orgpulse: informer watching {', '.join(opts['namespaces']) or 'all namespaces'}"
+          f"{' (leader election on)' if elector else ''}", file=sys.stderr)
+    done.wait()
+    watcher.stop()
+    if elector:
+        elector.stop()
+    emitter.close()
     return 0
 
 
@@ -145,7 +186,8 @@ def asana_webhooks(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": serve, "replay": replay, "catalog": catalog, "asana": asana_webhooks}
+COMMANDS = {"serve": serve, "informer": informer, "replay": replay, "catalog": catalog,
+            "asana": asana_webhooks}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -154,6 +196,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the webhook receiver (gunicorn)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    sub.add_parser("informer", help="watch pods and emit a metric at every transition")
     p = sub.add_parser("replay", help="post stored deliveries, signed, and print what was emitted")
     p.add_argument("paths", nargs="+", help=".jsonl capture files, octokit example files or trees")
     p.add_argument("--url", help="receiver base URL (default: an in-process app)")

@@ -197,7 +197,19 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "dedup": Option(True, _is(bool, "true or false")),
     },
 }
-OTHER_SECTIONS = ("aws", "skypilot", "kubernetes", "poller", "fom")
+SCHEMA["kubernetes"] = {
+    "namespaces": Option([], _str_list),               # [] = all namespaces
+    "label_selector": Option("", _is(str, "a label selector")),
+    "watch_timeout_seconds": Option(300, _at_least(10)),
+    "gauge_interval_seconds": Option(60, _at_least(5)),
+    # Leader election: only the Lease holder emits (one replica of the chart).
+    "lease_enabled": Option(True, _is(bool, "true or false")),
+    "lease_namespace": Option("", _is(str, "a namespace")),  # "" = the pod's own
+    "lease_name": Option("orgpulse-leader", _is(str, "a name")),
+    "lease_seconds": Option(15, _at_least(3)),
+    "renew_seconds": Option(5, _at_least(1)),
+}
+OTHER_SECTIONS = ("aws", "skypilot", "poller", "fom")
 
 
 def validate_options(raw: Any, problems: list[str]) -> dict[str, Any]:

@@ -46,10 +46,10 @@ def test_unified_service_tags(tmp_path):
 
 def test_secret_from_file_and_comma_rotation(tmp_path):
     path = tmp_path / "gh"
-    path.write_text("new , old\n")
+    path.write_text("Zq9-new-secret , Zq9-old-secret\n")
     s = load({"GITHUB_WEBHOOK_SECRET_FILE": str(path)}, tmp_path)
-    assert [x.reveal() for x in s.github_secrets] == [b"new", b"old"]
-    assert "new" not in repr(s) and "old" not in repr(s)
+    assert [x.reveal() for x in s.github_secrets] == [b"Zq9-new-secret", b"Zq9-old-secret"]
+    assert "Zq9" not in repr(s)
 
 
 def test_generated_secret_is_used_when_none_is_configured(tmp_path):
