@@ -23,6 +23,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/handlers.py
 	$(BIN)/python bench/receiver.py
+	$(BIN)/python bench/informer.py
 
 clean:
 	rm -rf $(VENV) .orgpulse .pytest_cache

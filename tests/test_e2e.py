@@ -5,6 +5,7 @@ import http.client
 import json
 import os
 import stat
+import time
 import subprocess
 import sys
 import urllib.request
@@ -206,3 +207,43 @@ def test_replay_wandb_examples_in_process(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "wandb.runs.state_changes:1|c|" in result.stdout
     assert "replayed 9 deliveries, 0 refused" in result.stderr
+
+
+def test_informer_command_with_a_kubeconfig(tmp_path, statsd):
+    import signal
+
+    from tests.fakes.kube_api import FakeKube
+    from tests.k8s_pods import container_status, oom, pod
+
+    fake = FakeKube()
+    fake.put(pod(uid="p1"))
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
+        "clusters": [{"name": "fake", "cluster": {"server": fake.url}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "u"}}]}))
+    config = tmp_path / "orgpulse.yaml"
+    config.write_text("kubernetes: {lease_namespace: observability, watch_timeout_seconds: 10}\n")
+    host, port = statsd.address
+    env = {"KUBECONFIG": str(kubeconfig), "ORGPULSE_CONFIG": str(config),
+           "DD_DOGSTATSD_URL": f"udp://{host}:{port}", "ORGPULSE_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "orgpulse.cli", "informer"], cwd=tmp_path,
+                            env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (
+                ("observability", "orgpulse-leader") in fake.leases
+                and any(r.path == "/api/v1/pods" and "watch" in r.query for r in fake.log)):
+            time.sleep(0.05)
+        fake.put(pod(uid="p1", statuses=[container_status("main", 1, last=oom())]))
+        [line] = statsd.metrics("k8s.containers.restarts", wait_for=1, timeout=10)
+        assert line.tag_map["reason"] == "oomkilled" and line.tag_map["namespace"] == "ml"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+        fake.drop()
+        fake.close()
+    assert proc.returncode == 0, err
+    assert "leader election on" in err
