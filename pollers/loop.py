@@ -1,0 +1,119 @@
+"""The poller: collectors on a jittered cycle, concurrently, isolated, with self-metrics.
+
+Collectors are registered in one dict (pollers/registry.py); each is
+`collect(now) -> [Metric]` with its client injected. Every cycle each runs in
+its own thread with a timeout: one that fails or hangs never delays the
+others, and a hung one is not started again until it returns. A collector that
+fails emits nothing for what it could not measure, plus
+`orgpulse.collector.errors`; every collector reports success (0/1), duration
+and its last success time, so "no data from a collector for 30 minutes" is a
+monitor. Only the Lease holder emits when leader election is on.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from orgpulse import metrics as m
+from orgpulse.emit import Emitter
+from pollers.values import ValueStore
+
+log = logging.getLogger("orgpulse.poller")
+
+
+@dataclass
+class Collector:
+    name: str
+    collect: Callable[[datetime], list[m.Metric]]
+    timeout: float = 120.0
+
+
+def _errors_in(metrics: list[m.Metric]) -> bool:
+    return any(x.name == "orgpulse.collector.errors" for x in metrics)
+
+
+class Poller:
+    def __init__(self, collectors: dict[str, Collector], emitter: Emitter, values: ValueStore,
+                 score: Callable[[ValueStore, datetime], list[m.Metric]] | None = None,
+                 elector=None, interval: float = 900, clock: Callable[[], float] = time.time):
+        self.collectors, self.emitter, self.values = collectors, emitter, values
+        self.score, self.elector, self.interval, self.clock = score, elector, interval, clock
+        self.last_success: dict[str, float] = {}
+        self._running: dict[str, threading.Thread] = {}
+        self._stop = threading.Event()
+
+    def emit(self, metrics: list[m.Metric]) -> None:
+        self.values.record(metrics)  # every replica keeps fresh inputs; only the leader sends
+        if metrics and (self.elector is None or self.elector.is_leader()):
+            self.emitter.emit(metrics)
+
+    def _run_one(self, c: Collector, now: datetime, results: dict) -> None:
+        started = time.perf_counter()
+        try:
+            out = c.collect(now)
+            results[c.name] = (out, None, time.perf_counter() - started)
+        except Exception as exc:  # noqa: BLE001 - isolated: counted, logged, never fatal
+            log.warning("collector failed", extra={"collector": c.name, "error": type(exc).__name__,
+                                                   "detail": str(exc)[:200]})
+            results[c.name] = ([], type(exc).__name__, time.perf_counter() - started)
+
+    def run_once(self, only: str | None = None) -> dict[str, bool]:
+        """One cycle; returns collector → success."""
+        now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        chosen = [c for n, c in self.collectors.items() if only in (None, n)]
+        results: dict = {}
+        started: list[tuple[Collector, threading.Thread]] = []
+        out: list[m.Metric] = []
+        for c in chosen:
+            previous = self._running.get(c.name)
+            if previous is not None and previous.is_alive():  # still hung from an earlier cycle
+                out += self._outcome(c.name, False, None, "still_running")
+                continue
+            thread = threading.Thread(target=self._run_one, args=(c, now, results), daemon=True,
+                                      name=f"collector-{c.name}")
+            self._running[c.name] = thread
+            thread.start()
+            started.append((c, thread))
+        deadline = time.monotonic()
+        for c, thread in started:
+            thread.join(max(0.0, deadline + c.timeout - time.monotonic()))
+        success = {}
+        for c, thread in started:
+            if c.name not in results:
+                out += self._outcome(c.name, False, c.timeout, "timeout")
+                success[c.name] = False
+                continue
+            metrics, error, seconds = results[c.name]
+            ok = error is None and not _errors_in(metrics)
+            out += metrics + self._outcome(c.name, ok, seconds, None if ok or not error else "exception")
+            success[c.name] = ok
+        self.emit(out)
+        if self.score is not None:
+            self.emit(self.score(self.values, now))
+        return success
+
+    def _outcome(self, name: str, ok: bool, seconds: float | None, reason: str | None) -> list[m.Metric]:
+        out = [m.gauge("orgpulse.collector.success", 1 if ok else 0, collector=name)]
+        if seconds is not None:
+            out.append(m.distribution("orgpulse.collector.duration", seconds, collector=name))
+        if reason:
+            out.append(m.count("orgpulse.collector.errors", collector=name, reason=reason))
+        if ok:
+            self.last_success[name] = self.clock()
+        if name in self.last_success:
+            out.append(m.gauge("orgpulse.collector.last_success", self.last_success[name], collector=name))
+        return out
+
+    def run_forever(self) -> None:
+        while not self._stop.is_set():
+            self.run_once()
+            # ±10 % jitter: replicas and restarts do not line up on the same second.
+            self._stop.wait(self.interval * random.uniform(0.9, 1.1))
+
+    def stop(self) -> None:
+        self._stop.set()

@@ -1,0 +1,38 @@
+"""The poller's memory of the latest value of every series it (or the informer) emitted.
+
+FoM scores read their inputs here — never back from Datadog (seed W17). A value
+older than `max_age` is not an input: a collector that stopped succeeding makes
+its scores disappear instead of freezing them at an old, healthy-looking value.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Iterable
+
+from orgpulse import metrics as m
+
+AGGREGATES: dict[str, Callable[[list[float]], float]] = {
+    "sum": sum, "min": min, "max": max, "avg": lambda v: sum(v) / len(v),
+}
+
+
+class ValueStore:
+    def __init__(self, clock: Callable[[], float] = time.time):
+        self.clock = clock
+        self._latest: dict[tuple[str, tuple], tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, metrics: Iterable[m.Metric]) -> None:
+        now = self.clock()
+        with self._lock:
+            for x in metrics:
+                if x.type == m.GAUGE:  # point-in-time values only; counts are not levels
+                    self._latest[(x.name, x.tags)] = (x.value, now)
+
+    def get(self, name: str, max_age: float, aggregate: str = "sum") -> float | None:
+        """The fresh series of `name` combined across tags, or None when there is none."""
+        now = self.clock()
+        with self._lock:
+            fresh = [v for (n, _), (v, at) in self._latest.items() if n == name and now - at <= max_age]
+        return AGGREGATES[aggregate](fresh) if fresh else None

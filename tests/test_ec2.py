@@ -1,0 +1,146 @@
+"""EC2 against moto's server through real boto3 clients; prices through a fake Pricing API."""
+from __future__ import annotations
+
+import os
+from datetime import datetime, timedelta, timezone
+
+import boto3
+import pytest
+import requests
+
+from orgpulse import metrics as m
+from pollers.aws_prices import CostExplorer, Prices
+from pollers.ec2 import Ec2Collector
+from tests.dogstatsd import PRODUCED
+from tests.fakes.aws_pricing import FakePricing
+
+CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@pytest.fixture(scope="module")
+def moto_url():
+    os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = "false"  # configures the moto peer, not our code
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def clients(moto_url):
+    requests.post(moto_url + "/moto-api/reset")
+    cache = {}
+
+    def make(service: str, region: str):
+        if (service, region) not in cache:
+            cache[(service, region)] = boto3.client(service, region_name=region, endpoint_url=moto_url, **CREDS)
+        return cache[(service, region)]
+    return make
+
+
+@pytest.fixture
+def pricing():
+    fake = FakePricing({("p4d.24xlarge", "US East (N. Virginia)"): 32.7726,
+                        ("t3.large", "US East (N. Virginia)"): 0.0832,
+                        ("g5.xlarge", "US West (Oregon)"): 1.006})
+    yield fake
+    fake.close()
+
+
+def pricing_client(fake):
+    return boto3.client("pricing", region_name="us-east-1", endpoint_url=fake.url, **CREDS)
+
+
+def launch(clients, region, instance_type, count=1, spot=False):
+    ec2 = clients("ec2", region)
+    kwargs = {"InstanceMarketOptions": {"MarketType": "spot"}} if spot else {}
+    return [i["InstanceId"] for i in ec2.run_instances(
+        ImageId="ami-12345678", InstanceType=instance_type, MinCount=count, MaxCount=count,
+        **kwargs)["Instances"]]
+
+
+def by(metrics, name, **tags):
+    found = [x.value for x in metrics if x.name == name and all(x.tag(k) == v for k, v in tags.items())]
+    return found[0] if len(found) == 1 else found
+
+
+def record(metrics):
+    for x in metrics:
+        assert m.problem(x) is None, x
+        PRODUCED.add(x.name)
+    return metrics
+
+
+def test_instances_gpus_idle_ebs_and_cost(clients, pricing):
+    ids = launch(clients, "us-east-1", "p4d.24xlarge", 2)
+    launch(clients, "us-east-1", "t3.large", 3)
+    launch(clients, "us-east-1", "t3.large", 1, spot=True)
+    stopped = launch(clients, "us-east-1", "t3.large")
+    clients("ec2", "us-east-1").stop_instances(InstanceIds=stopped)
+    launch(clients, "us-west-2", "g5.xlarge")
+    ec2 = clients("ec2", "us-east-1")
+    attached = ec2.create_volume(AvailabilityZone="us-east-1a", Size=100)
+    ec2.attach_volume(VolumeId=attached["VolumeId"], InstanceId=ids[0], Device="/dev/sdf")
+    ec2.create_volume(AvailabilityZone="us-east-1a", Size=500)  # forgotten: waste
+    ec2.create_snapshot(VolumeId=attached["VolumeId"])
+    now = datetime.now(timezone.utc)
+    cw = clients("cloudwatch", "us-east-1")
+    for instance, cpu in ((ids[0], 1.5), (ids[1], 87.0)):  # one idle p4d, one busy
+        cw.put_metric_data(Namespace="AWS/EC2", MetricData=[{
+            "MetricName": "CPUUtilization", "Dimensions": [{"Name": "InstanceId", "Value": instance}],
+            "Timestamp": now - timedelta(minutes=10), "Value": cpu, "Unit": "Percent"}])
+    ce = CostExplorer(clients("ce", "us-east-1"))
+    collector = Ec2Collector(clients, ["us-east-1", "us-west-2"],
+                             Prices(pricing_client(pricing), {}), ce)
+    out = record(collector.collect(now))
+    east = {"region": "us-east-1"}
+    assert by(out, "ec2.instances.total", **east) == 7
+    assert by(out, "ec2.instances.running", **east) == 6
+    assert by(out, "ec2.instances.stopped", **east) == 1
+    assert by(out, "ec2.instances.spot", **east) == 1
+    assert by(out, "ec2.instances.vcpus_running", **east) == 2 * 96 + 4 * 2  # describe_instance_types
+    assert by(out, "ec2.instances.gpus_running", accelerator="a100", **east) == 16
+    assert by(out, "ec2.instances.gpus_running", accelerator="a10g", region="us-west-2") == 1
+    assert by(out, "ec2.instances.idle", **east) == 1  # measured: 2; idle: 1
+    assert by(out, "ec2.instances.cpu_measured", **east) == 2
+    assert by(out, "ec2.ebs.volumes.unattached_size_gb", **east) == 500
+    assert by(out, "ec2.ebs.volumes.attached", **east) == 7 + 1  # moto gives each instance a root volume
+    assert by(out, "ec2.ebs.snapshots.total", **east) == 1
+    hourly_east = by(out, "ec2.cost.running_hourly_estimate", **east)
+    assert hourly_east == pytest.approx(2 * 32.7726 + 3 * 0.0832 + 0.00001)  # moto's spot price
+    assert by(out, "ec2.cost.spot_savings_pct", **east) == pytest.approx(100 * (1 - 0.00001 / 0.0832))
+    assert by(out, "ec2.cost.monthly_estimate") == pytest.approx((hourly_east + 1.006) * 730)
+    assert by(out, "ec2.cost.unpriced_instances", **east) == 0
+    assert pricing.requests["/"] == 3  # one GetProducts per (type, region)
+    collector.collect(now)
+    assert pricing.requests["/"] == 3  # cached for a day
+    assert ce.calls == 1  # Cost Explorer: at most every six hours
+
+
+def test_unknown_price_is_counted_not_zero(clients, pricing):
+    launch(clients, "us-east-1", "m5.large")  # not in the fake price list, no fallback
+    out = record(Ec2Collector(clients, ["us-east-1"], Prices(pricing_client(pricing), {}), None)
+                 .collect(datetime.now(timezone.utc)))
+    assert by(out, "ec2.cost.unpriced_instances", region="us-east-1") == 1
+    assert "ec2.cost.running_hourly_estimate" not in {x.name for x in out}
+    with_table = Ec2Collector(clients, ["us-east-1"], Prices(None, {"m5.large": 0.096}), None)
+    out = with_table.collect(datetime.now(timezone.utc))
+    assert by(out, "ec2.cost.running_hourly_estimate", region="us-east-1") == pytest.approx(0.096)
+
+
+def test_a_failing_region_emits_nothing_for_itself(clients, pricing, moto_url):
+    launch(clients, "us-east-1", "t3.large")
+
+    def broken(service, region):
+        if region == "eu-west-1":
+            return boto3.client(service, region_name=region, endpoint_url="http://127.0.0.1:9", **CREDS)
+        return clients(service, region)
+    out = record(Ec2Collector(broken, ["us-east-1", "eu-west-1"], Prices(pricing_client(pricing), {}),
+                              None).collect(datetime.now(timezone.utc)))
+    assert {x.tag("region") for x in out if x.name.startswith("ec2.")} == {"us-east-1"}
+    errors = sorted((x.tag("reason"), x.tag("region")) for x in out if x.name == "orgpulse.collector.errors")
+    assert errors == [("ebs_failed", "eu-west-1"), ("instances_failed", "eu-west-1")]
+    assert "ec2.cost.monthly_estimate" not in {x.name for x in out}  # not a partial bill
