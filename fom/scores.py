@@ -87,8 +87,9 @@ FORMULAS: tuple[Formula, ...] = (
     _f("training", "duration", [("wandb.training.avg_duration_hours", "avg")], duration_hours,
        too_short_hours=1, too_short_score=0.3, good_hours=8, bad_hours=16),
     # --- infrastructure (new)
-    _f("infra", "idle_instances", [("ec2.instances.idle", "sum"), ("ec2.instances.running", "sum")],
-       lambda idle, running, p: clip(1 - idle / running) if running else 1.0),
+    # Idle among the instances CloudWatch measured: none measured is no score, not "all busy".
+    _f("infra", "idle_instances", [("ec2.instances.idle", "sum"), ("ec2.instances.cpu_measured", "sum")],
+       lambda idle, measured, p: clip(1 - idle / measured) if measured else None),
     _f("infra", "unattached_ebs", [("ec2.ebs.volumes.unattached_size_gb", "sum"), ("ec2.ebs.volumes.size_gb", "sum")],
        lambda waste, total, p: clip(1 - waste / total) if total else 1.0),
     _f("infra", "pod_restarts", [("k8s.pods.high_restarts", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=10),

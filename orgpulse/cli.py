@@ -1,4 +1,4 @@
-"""`orgpulse` — serve | informer | replay | catalog | asana webhooks.
+"""`orgpulse` — serve | poll | informer | replay | catalog | asana webhooks.
 
 Each command is a function registered in COMMANDS; main() parses arguments,
 loads settings once (a bad setting exits 2 with every problem listed) and
@@ -64,8 +64,7 @@ def informer(args: argparse.Namespace) -> int:
     from orgpulse import logs
     from orgpulse.emit import Emitter, build_sink
     from pollers import kube
-    from pollers.informer import Informer, identity
-    from pollers.lease import LeaderElector
+    from pollers.informer import Informer
 
     settings = _settings()
     logs.setup(settings.log_level)
@@ -75,12 +74,7 @@ def informer(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - no cluster config: say so and stop
         print(f"orgpulse: no Kubernetes configuration: {exc}", file=sys.stderr)
         return 2
-    elector = None
-    if opts["lease_enabled"]:
-        elector = LeaderElector(api, opts["lease_namespace"] or kube.own_namespace(),
-                                opts["lease_name"], identity(), opts["lease_seconds"],
-                                opts["renew_seconds"])
-        elector.start()
+    elector = _elector(settings)
     emitter = Emitter(build_sink(settings))
     watcher = Informer(api, emitter, opts, elector)
     done = threading.Event()
@@ -95,6 +89,81 @@ def informer(args: argparse.Namespace) -> int:
         elector.stop()
     emitter.close()
     return 0
+
+
+def poll(args: argparse.Namespace) -> int:
+    """Collectors every poller.interval_seconds (jittered), FoM scores after each cycle."""
+    import signal
+    import threading
+
+    from fom.scores import score_metrics
+    from orgpulse import logs
+    from orgpulse.emit import Emitter, build_sink
+    from pollers import registry
+    from pollers.loop import Poller
+    from pollers.values import ValueStore
+
+    settings = _settings()
+    logs.setup(settings.log_level)
+    opts = settings.section("poller")
+    collectors = registry.build(settings)
+    if args.only and args.only not in collectors:
+        print(f"orgpulse: no collector {args.only!r} (configured: {sorted(collectors)})", file=sys.stderr)
+        return 2
+    max_age = opts["interval_seconds"] * opts["max_age_cycles"]
+    fom = settings.section("fom")
+
+    def score(values, now):
+        return score_metrics(lambda name, agg: values.get(name, max_age, agg), fom, now)
+
+    emitter = Emitter(build_sink(settings))
+    values = ValueStore()
+    elector = _elector(settings) if settings.kubernetes_api_url else None
+    poller = Poller(collectors, emitter, values, score, elector, opts["interval_seconds"])
+    if opts["run_informer"] and settings.kubernetes_api_url and not args.once:
+        _start_informer(settings, poller, elector)
+    if args.once:
+        results = poller.run_once(args.only)
+        emitter.close()
+        for name, ok in sorted(results.items()):
+            print(f"{name}: {'ok' if ok else 'FAILED'}", file=sys.stderr)
+        return 0 if all(results.values()) else 1
+    done = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: (done.set(), poller.stop()))
+    worker = threading.Thread(target=poller.run_forever, name="poller", daemon=True)
+    worker.start()
+    done.wait()
+    worker.join(timeout=opts["collector_timeout_seconds"])  # finish the cycle under way
+    emitter.close()
+    return 0
+
+
+def _start_informer(settings: config.Settings, poller, elector) -> None:
+    """The informer inside the poller: its gauges also feed the FoM inputs."""
+    from pollers import kube
+    from pollers.informer import Informer
+
+    class Tap:  # record what the informer emits, then send it
+        def emit(self, metrics):
+            poller.values.record(metrics)
+            return poller.emitter.emit(metrics)
+
+    Informer(kube.api_client(settings), Tap(), settings.section("kubernetes"), elector).start()
+
+
+def _elector(settings: config.Settings):
+    from pollers import kube
+    from pollers.informer import identity
+    from pollers.lease import LeaderElector
+
+    opts = settings.section("kubernetes")
+    if not opts["lease_enabled"]:
+        return None
+    elector = LeaderElector(kube.api_client(settings), opts["lease_namespace"] or kube.own_namespace(),
+                            opts["lease_name"], identity(), opts["lease_seconds"], opts["renew_seconds"])
+    elector.start()
+    return elector
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
@@ -186,7 +255,7 @@ def asana_webhooks(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"serve": serve, "informer": informer, "replay": replay, "catalog": catalog,
+COMMANDS = {"serve": serve, "poll": poll, "informer": informer, "replay": replay, "catalog": catalog,
             "asana": asana_webhooks}
 
 
@@ -196,6 +265,9 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="run the webhook receiver (gunicorn)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8080)
+    p = sub.add_parser("poll", help="run the collectors and FoM scores every cycle")
+    p.add_argument("--once", action="store_true", help="one cycle; exit 1 if any collector failed")
+    p.add_argument("--only", help="run only this collector")
     sub.add_parser("informer", help="watch pods and emit a metric at every transition")
     p = sub.add_parser("replay", help="post stored deliveries, signed, and print what was emitted")
     p.add_argument("paths", nargs="+", help=".jsonl capture files, octokit example files or trees")

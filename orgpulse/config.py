@@ -209,7 +209,51 @@ SCHEMA["kubernetes"] = {
     "lease_seconds": Option(15, _at_least(3)),
     "renew_seconds": Option(5, _at_least(1)),
 }
-OTHER_SECTIONS = ("aws", "skypilot", "poller", "fom")
+SCHEMA["poller"] = {
+    "interval_seconds": Option(900, _at_least(10)),
+    "collector_timeout_seconds": Option(120, _at_least(1)),
+    # Scores use inputs no older than this many cycles, else no score.
+    "max_age_cycles": Option(2, _at_least(1)),
+    "run_informer": Option(True, _is(bool, "true or false")),  # when a cluster is configured
+}
+SCHEMA["aws"] = {
+    "regions": Option([], _str_list),                   # [] = EC2 collector off
+    "prices": Option({}, lambda v: None if isinstance(v, dict) and all(
+        isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in v.values())
+        else f"must map instance types to USD per hour, got {v!r}"),
+    "idle_cpu_pct": Option(5.0, lambda v: None if isinstance(v, (int, float)) and 0 < v < 100
+                           else f"must be a percentage, got {v!r}"),
+    "cost_explorer": Option(True, _is(bool, "true or false")),
+}
+
+
+def _formula_overrides(value: Any) -> str | None:
+    from fom.scores import FORMULAS  # the table is the schema of its own parameters
+
+    if not isinstance(value, dict):
+        return f"must be a mapping of area.name to parameters, got {value!r}"
+    known = {f"{f.area}.{f.name}": f.params for f in FORMULAS}
+    for key, params in value.items():
+        if key not in known:
+            return f"unknown formula {key!r} (known: {sorted(known)})"
+        if not isinstance(params, dict) or set(params) - set(known[key]):
+            return f"{key}: parameters must be among {sorted(known[key])}, got {params!r}"
+    return None
+
+
+def _thresholds(value: Any) -> str | None:
+    ok = (isinstance(value, dict) and set(value) == {"green", "yellow"}
+          and all(isinstance(v, (int, float)) for v in value.values())
+          and 0 <= value["yellow"] <= value["green"] <= 1)
+    return None if ok else f"must be {{green, yellow}} with 0 <= yellow <= green <= 1, got {value!r}"
+
+
+SCHEMA["fom"] = {
+    "thresholds": Option({"green": 0.7, "yellow": 0.3}, _thresholds),
+    "formulas": Option({}, _formula_overrides),
+    "area_weights": Option({}, lambda v: None if isinstance(v, dict) else f"must be a mapping, got {v!r}"),
+}
+OTHER_SECTIONS = ("skypilot",)
 
 
 def validate_options(raw: Any, problems: list[str]) -> dict[str, Any]:

@@ -119,10 +119,13 @@ class Ec2Collector:
         except Exception as exc:  # noqa: BLE001 - idle unmeasured: absent, not zero
             log.warning("cloudwatch failed", extra={"region": region, "error": type(exc).__name__})
             return [error("cloudwatch_failed", region=region)]
-        # An instance with no datapoint in the hour is unmeasured, not idle.
-        idle = sum(v < self.idle_cpu_pct for v in averages.values())
-        return [m.gauge("ec2.instances.idle", idle, region=region),
-                m.gauge("ec2.instances.cpu_measured", len(averages), region=region)]
+        # An instance with no datapoint in the hour is unmeasured, not idle; with none
+        # measured there is no idle count at all (not a reassuring 0).
+        out = [m.gauge("ec2.instances.cpu_measured", len(averages), region=region)]
+        if averages:
+            out.append(m.gauge("ec2.instances.idle", sum(v < self.idle_cpu_pct for v in averages.values()),
+                               region=region))
+        return out
 
     def _cost(self, ec2, region: str, running: list[dict]) -> list[m.Metric]:
         spot_types = sorted({i["InstanceType"] for i in running if i.get("InstanceLifecycle") == "spot"})

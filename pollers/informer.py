@@ -10,6 +10,7 @@ cache warm.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import random
@@ -69,12 +70,17 @@ class Informer:
         self.watermark: dict[str, float] = {}  # scope → time of its last list or event
         self.namespaces_seen: set[str] = set()
         self.events = 0
+        self.ooms: collections.deque = collections.deque()  # (time, namespace) of OOM kills seen
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watches: dict[str, Any] = {}  # scope → its current Watch
 
     # ------------------------------------------------------------- emission
     def emit(self, metrics: list[m.Metric]) -> None:
+        now = self.clock()
+        for x in metrics:
+            if x.name == "k8s.containers.terminations" and x.tag("reason") == "oomkilled":
+                self.ooms.append((now, x.tag("namespace")))
         if metrics and (self.elector is None or self.elector.is_leader()):
             self.emitter.emit(metrics)
 
@@ -202,6 +208,7 @@ class Informer:
             states = list(self.cache.values())
         now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
         out = cluster.pod_gauges(states, now, self.namespaces_seen)
+        out += self._oom_gauges()
         for name, part in (("metrics_server", lambda: cluster.waste_metrics(states, self._usage())),
                            ("nodes", lambda: cluster.gpu_metrics(states, self._get(
                                self.core.list_node))),
@@ -214,6 +221,15 @@ class Informer:
                                                                  "error": type(exc).__name__})
                 out.append(m.count("orgpulse.collector.errors", collector=name, reason="fetch_failed"))
         return out
+
+    def _oom_gauges(self) -> list[m.Metric]:
+        """OOM kills seen in the last 24 h per namespace (since start, if younger)."""
+        horizon = self.clock() - 86400
+        while self.ooms and self.ooms[0][0] < horizon:
+            self.ooms.popleft()
+        counts = collections.Counter(ns for _, ns in self.ooms)
+        return [m.gauge("k8s.containers.oom_kills_24h", counts.get(ns, 0), namespace=ns)
+                for ns in sorted(self.namespaces_seen)]
 
     def _get(self, fn) -> dict:
         return orjson.loads(fn(_preload_content=False, _request_timeout=30).data)

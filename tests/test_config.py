@@ -99,11 +99,24 @@ def test_unreadable_or_invalid_yaml(tmp_path):
 
 def test_sections_of_later_parts_are_accepted(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("aws: {regions: [us-east-1]}\npoller: {interval_seconds: 900}\n"
-                    "github: {repositories: [org/repo], workflows: [Tests]}\n")
+    path.write_text("skypilot: {regions: [us-east-1]}\npoller: {interval_seconds: 600}\n"
+                    "github: {repositories: [org/repo], workflows: [Tests]}\n"
+                    "fom: {formulas: {ci.failing_workflows: {limit: 8}}}\n")
     s = load({"ORGPULSE_CONFIG": str(path)}, tmp_path)
-    assert s.section("aws") == {"regions": ["us-east-1"]}
+    assert s.section("skypilot") == {"regions": ["us-east-1"]}
+    assert s.section("poller")["interval_seconds"] == 600
     assert s.section("github")["repositories"] == ["org/repo"]
+    assert s.section("fom")["formulas"] == {"ci.failing_workflows": {"limit": 8}}
+
+
+def test_fom_overrides_are_checked_against_the_formula_table(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("fom: {formulas: {ci.nope: {}, ci.stale_prs: {limt: 3}}, "
+                    "thresholds: {green: 0.2, yellow: 0.5}}\n")
+    with pytest.raises(config.ConfigError) as err:
+        load({"ORGPULSE_CONFIG": str(path)}, tmp_path)
+    assert "unknown formula 'ci.nope'" in str(err.value)
+    assert "fom.thresholds must be {green, yellow}" in str(err.value)
 
 
 def test_secret_never_prints():

@@ -177,7 +177,10 @@ def test_gauges_with_and_without_metrics_server(fake, make_informer):
     informer, listener, emitter = make_informer()
     informer.start()
     assert wait_until(lambda: "" in informer.synced)
+    fake.put(pod(uid="a", cpu="2", memory="4Gi", gpus=2, statuses=[container_status("main", 1, last=oom())]))
+    assert wait_until(lambda: informer.cache["a"].containers["main"].restarts == 1)
     values = {x.name: x.value for x in informer.gauges()}
+    assert values["k8s.containers.oom_kills_24h"] == 1
     assert values["k8s.resources.cpu_efficiency_pct"] == pytest.approx(12.5)
     assert values["k8s.gpus.allocatable"] == 8 and values["k8s.gpus.requested"] == 2
     assert values["k8s.deployments.unavailable_replicas"] == 1

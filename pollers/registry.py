@@ -1,0 +1,62 @@
+"""The collector registry: one entry per source, built from settings with its client.
+
+A source with no config section (or no credentials) is off and says so once.
+Clients are built once and reused across cycles (connection pools), with the
+SDK's own retry machinery where it has one.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+from orgpulse.config import Settings
+from pollers.loop import Collector
+
+log = logging.getLogger("orgpulse.poller")
+
+
+def _boto_clients() -> Callable[[str, str], object]:
+    """(service, region) → a cached boto3 client: standard retries (backoff with jitter
+    on throttling, 5xx and timeouts; other 4xx not retried), bounded timeouts. boto3
+    reads the AWS SDK's own variables (credentials, AWS_ENDPOINT_URL, …)."""
+    import boto3
+    from botocore.config import Config
+
+    session = boto3.session.Session()
+    config = Config(retries={"mode": "standard", "total_max_attempts": 5},
+                    connect_timeout=5, read_timeout=30, max_pool_connections=20)
+    cache: dict[tuple[str, str], object] = {}
+
+    def client(service: str, region: str):
+        if (service, region) not in cache:
+            cache[(service, region)] = session.client(service, region_name=region, config=config)
+        return cache[(service, region)]
+    return client
+
+
+def ec2(settings: Settings) -> Collector | None:
+    opts = settings.section("aws")
+    if not opts["regions"]:
+        return None
+    from pollers.aws_prices import CostExplorer, Prices
+    from pollers.ec2 import Ec2Collector
+
+    clients = _boto_clients()
+    prices = Prices(clients("pricing", "us-east-1"), opts["prices"])  # the Pricing API lives there
+    ce = CostExplorer(clients("ce", "us-east-1")) if opts["cost_explorer"] else None
+    collector = Ec2Collector(clients, opts["regions"], prices, ce, opts["idle_cpu_pct"])
+    return Collector("ec2", collector.collect, settings.section("poller")["collector_timeout_seconds"])
+
+
+BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {"ec2": ec2}
+
+
+def build(settings: Settings) -> dict[str, Collector]:
+    out = {}
+    for name, builder in BUILDERS.items():
+        collector = builder(settings)
+        if collector is None:
+            log.warning("collector off: no configuration", extra={"collector": name})
+        else:
+            out[name] = collector
+    return out
