@@ -79,6 +79,8 @@ class Settings:
     # The API server as a pod sees it (KUBERNETES_SERVICE_HOST/PORT), for the
     # Kubernetes secret store; None outside a cluster.
     kubernetes_api_url: str | None = None
+    skypilot_endpoint: str | None = None
+    skypilot_token: Secret | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
@@ -253,7 +255,16 @@ SCHEMA["fom"] = {
     "formulas": Option({}, _formula_overrides),
     "area_weights": Option({}, lambda v: None if isinstance(v, dict) else f"must be a mapping, got {v!r}"),
 }
-OTHER_SECTIONS = ("skypilot",)
+SCHEMA["skypilot"] = {
+    "regions": Option([], _str_list),                 # region tag allow-list, else "other"
+    "gpu_prices": Option({}, lambda v: None if isinstance(v, dict) and all(
+        isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in v.values())
+        else f"must map accelerator names to USD per GPU-hour, got {v!r}"),
+    "spot_price_factor": Option(0.35, lambda v: None if isinstance(v, (int, float)) and 0 < v <= 1
+                                else f"must be in (0, 1], got {v!r}"),
+    "request_timeout_seconds": Option(60, _at_least(1)),
+}
+OTHER_SECTIONS: tuple[str, ...] = ()
 
 
 def validate_options(raw: Any, problems: list[str]) -> dict[str, Any]:
@@ -374,6 +385,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     if not github_text and generated.is_file():
         github_text, origin = generated.read_text(encoding="utf-8").strip(), "generated"
     asana_token = _secret_text(env, "ASANA_ACCESS_TOKEN", problems)
+    skypilot_token = _secret_text(env, "SKYPILOT_SERVICE_ACCOUNT_TOKEN", problems)
     kube_host, kube_port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
     kube_host = f"[{kube_host}]" if kube_host and ":" in kube_host else kube_host  # IPv6
     wandb_token = _secret_text(env, "WANDB_WEBHOOK_TOKEN", problems)
@@ -397,6 +409,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         asana_token=Secret(asana_token) if asana_token else None,
         asana_base_url=env.get("ASANA_BASE_URL") or None,
         kubernetes_api_url=f"https://{kube_host}:{kube_port or 443}" if kube_host else None,
+        skypilot_endpoint=env.get("SKYPILOT_API_SERVER_ENDPOINT") or None,
+        skypilot_token=Secret(skypilot_token) if skypilot_token else None,
         options=validate_options(_load_yaml(env, problems), problems),
     )
     if problems:

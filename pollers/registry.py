@@ -48,7 +48,19 @@ def ec2(settings: Settings) -> Collector | None:
     return Collector("ec2", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 
 
-BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {"ec2": ec2}
+def skypilot(settings: Settings) -> Collector | None:
+    if not settings.skypilot_endpoint:
+        return None
+    from pollers.skypilot import SkyPilotApi, SkyPilotCollector
+
+    opts = settings.section("skypilot")
+    token = settings.skypilot_token.reveal().decode() if settings.skypilot_token else None
+    api = SkyPilotApi(settings.skypilot_endpoint, token, opts["request_timeout_seconds"])
+    return Collector("skypilot", SkyPilotCollector(api, opts).collect,
+                     settings.section("poller")["collector_timeout_seconds"])
+
+
+BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {"ec2": ec2, "skypilot": skypilot}
 
 
 def build(settings: Settings) -> dict[str, Collector]:

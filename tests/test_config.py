@@ -103,7 +103,7 @@ def test_sections_of_later_parts_are_accepted(tmp_path):
                     "github: {repositories: [org/repo], workflows: [Tests]}\n"
                     "fom: {formulas: {ci.failing_workflows: {limit: 8}}}\n")
     s = load({"ORGPULSE_CONFIG": str(path)}, tmp_path)
-    assert s.section("skypilot") == {"regions": ["us-east-1"]}
+    assert s.section("skypilot")["regions"] == ["us-east-1"]
     assert s.section("poller")["interval_seconds"] == 600
     assert s.section("github")["repositories"] == ["org/repo"]
     assert s.section("fom")["formulas"] == {"ci.failing_workflows": {"limit": 8}}

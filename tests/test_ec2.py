@@ -74,7 +74,11 @@ def record(metrics):
     return metrics
 
 
-def test_instances_gpus_idle_ebs_and_cost(clients, pricing):
+def test_instances_gpus_idle_ebs_and_cost(clients, pricing, moto_url):
+    requests.post(moto_url + "/moto-api/static/ce/cost-and-usage-results", json={"results": [{
+        "ResultsByTime": [{"TimePeriod": {"Start": "2026-11-01", "End": "2026-11-27"},
+                           "Total": {"UnblendedCost": {"Amount": "1234.5", "Unit": "USD"}},
+                           "Groups": [], "Estimated": True}]}]})
     ids = launch(clients, "us-east-1", "p4d.24xlarge", 2)
     launch(clients, "us-east-1", "t3.large", 3)
     launch(clients, "us-east-1", "t3.large", 1, spot=True)
@@ -118,6 +122,7 @@ def test_instances_gpus_idle_ebs_and_cost(clients, pricing):
     collector.collect(now)
     assert pricing.requests["/"] == 3  # cached for a day
     assert ce.calls == 1  # Cost Explorer: at most every six hours
+    assert by(out, "ec2.cost.month_to_date_usd") == pytest.approx(1234.5)
 
 
 def test_unknown_price_is_counted_not_zero(clients, pricing):
