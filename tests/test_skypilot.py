@@ -145,3 +145,28 @@ def test_poll_once_only_skypilot(tmp_path, statsd, fake):
     assert "skypilot: ok" in result.stderr and fake.token not in result.stderr
     running = statsd.metrics("skypilot.jobs.running", wait_for=1)
     assert running[0].value == 2
+
+
+def test_poll_forever_stops_cleanly_on_sigterm(tmp_path, statsd, fake):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.servers import ROOT, clean_env
+
+    host, port = statsd.address
+    config = tmp_path / "orgpulse.yaml"
+    config.write_text("poller: {interval_seconds: 10}\n")
+    env = {"SKYPILOT_API_SERVER_ENDPOINT": fake.url, "SKYPILOT_SERVICE_ACCOUNT_TOKEN": fake.token,
+           "ORGPULSE_CONFIG": str(config), "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
+           "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-m", "orgpulse.cli", "poll"], cwd=tmp_path,
+                            env=clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert statsd.metrics("orgpulse.collector.success", wait_for=1, timeout=30)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    success = [x for x in statsd.settle(0.3) if x.name == "orgpulse.collector.success"]
+    assert success[0].tag_map["collector"] == "skypilot" and success[0].value == 1
