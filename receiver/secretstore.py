@@ -45,6 +45,10 @@ def get_secret(store: SecretStore, name: str) -> str | None:
     return store.load()["secrets"].get(name)
 
 
+def load_secrets(store: SecretStore) -> dict[str, str]:
+    return dict(store.load()["secrets"])
+
+
 def is_armed(store: SecretStore, name: str, now: float | None = None) -> bool:
     expiry = store.load()["armed"].get(name)
     return expiry is not None and expiry > (time.time() if now is None else now)

@@ -300,3 +300,28 @@ def test_unreachable_kubernetes_store_answers_503_and_keeps_the_old_secret(
     app = create_app(make_settings(asana_env, options))
     response = handshake(app.test_client())
     assert response.status_code == 503 and "X-Hook-Secret" not in response.headers
+
+
+def test_made_up_names_neither_grow_the_cache_nor_hammer_the_store(tmp_path):
+    from receiver.envelope import Rejected
+    from receiver.sources.asana import AsanaSource
+
+    class CountingStore(secretstore.FileStore):
+        reads = 0
+
+        def load(self):
+            CountingStore.reads += 1
+            return super().load()
+
+    store = CountingStore(tmp_path)
+    secretstore.complete_handshake(store, "engineering", HOOK_SECRET)
+    source = AsanaSource(store)
+    body = DELIVERIES["comment_added"]["body"].encode()
+    headers = {"X-Hook-Signature": signature(HOOK_SECRET.encode(), body)}
+    source.webhook("engineering").verify(headers, body)  # first use: one read of the store
+    for i in range(50):
+        with pytest.raises(Rejected) as err:
+            source.webhook(f"probe{i}").verify(headers, body)
+        assert err.value.reason == "unknown_webhook"
+    assert CountingStore.reads <= 2  # ~0.1 s of probes: within one refresh period
+    assert set(source._secrets) == {"engineering"}

@@ -26,7 +26,7 @@ NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 RESOURCE_TYPES = {"task", "story", "project", "section", "tag", "attachment", "portfolio",
                   "project_membership", "team", "user", "workspace", "custom_field", "goal"}
 ACTIONS = {"added", "changed", "removed", "deleted", "undeleted"}
-REFRESH_SECONDS = 2.0  # at most one store read per name this often, on unknown secrets
+REFRESH_SECONDS = 2.0  # at most one store read this often, on unknown or mismatched secrets
 
 
 def signature(secret: bytes, body: bytes) -> str:
@@ -68,7 +68,7 @@ class AsanaSource:
         self.store = store
         self.enricher = enricher
         self._secrets: dict[str, bytes] = {}
-        self._read_at: dict[str, float] = {}
+        self._read_at = -REFRESH_SECONDS  # monotonic time of the last full store read
         self._lock = threading.Lock()
 
     def configured(self) -> bool:
@@ -82,26 +82,22 @@ class AsanaSource:
             self._secrets[name] = secret.encode("utf-8")
 
     def secret(self, name: str, refresh: bool = False) -> bytes | None:
-        """The cached secret; re-read from the store (rate-limited) when asked, so a
-        handshake completed on another replica is seen here."""
+        """The cached secret; with refresh, re-read the whole store — at most once every
+        REFRESH_SECONDS in all, whatever names are asked for — so a handshake completed on
+        another replica is seen here, and requests for made-up names can neither grow this
+        cache nor hammer the store (a Kubernetes API server, in the chart)."""
         with self._lock:
             cached = self._secrets.get(name)
-            due = time.monotonic() - self._read_at.get(name, -REFRESH_SECONDS) >= REFRESH_SECONDS
-        if cached is not None and not refresh:
-            return cached
-        if not due:
-            return cached
+            if not refresh or time.monotonic() - self._read_at < REFRESH_SECONDS:
+                return cached
+            self._read_at = time.monotonic()
         try:
-            stored = secretstore.get_secret(self.store, name)
+            stored = secretstore.load_secrets(self.store)
         except secretstore.StoreError:
             return cached
         with self._lock:
-            self._read_at[name] = time.monotonic()
-            if stored is None:
-                self._secrets.pop(name, None)
-                return None
-            self._secrets[name] = stored.encode("utf-8")
-            return self._secrets[name]
+            self._secrets = {k: v.encode("utf-8") for k, v in stored.items()}
+            return self._secrets.get(name)
 
 
 class AsanaWebhook:
