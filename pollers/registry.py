@@ -60,7 +60,18 @@ def skypilot(settings: Settings) -> Collector | None:
                      settings.section("poller")["collector_timeout_seconds"])
 
 
-BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {"ec2": ec2, "skypilot": skypilot}
+def asana(settings: Settings) -> Collector | None:
+    opts = settings.section("asana")
+    if settings.asana_token is None or not opts["workspace"]:
+        return None
+    from pollers.asana import AsanaPoller
+
+    poller = AsanaPoller(settings.asana_token.reveal().decode(), settings.asana_base_url, opts)
+    return Collector("asana", poller.collect, settings.section("poller")["collector_timeout_seconds"])
+
+
+BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {
+    "ec2": ec2, "skypilot": skypilot, "asana": asana}
 
 
 def build(settings: Settings) -> dict[str, Collector]:

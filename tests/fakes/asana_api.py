@@ -16,7 +16,9 @@ BASE = "/api/1.0"
 class FakeAsana(FakeServer):
     routes = [
         ("GET", BASE + r"/tasks/(\w+)", "get_task"),
+        ("GET", BASE + r"/projects/(\w+)/tasks", "project_tasks"),
         ("GET", BASE + r"/projects/(\w+)", "get_project"),
+        ("GET", BASE + r"/projects", "list_projects"),
         ("GET", BASE + r"/webhooks", "list_webhooks"),
         ("POST", BASE + r"/webhooks", "create_webhook"),
         ("DELETE", BASE + r"/webhooks/(\w+)", "delete_webhook"),
@@ -39,6 +41,31 @@ class FakeAsana(FakeServer):
     def get_task(self, req, match):
         task = self.tasks.get(match.group(1))
         return (200, {}, {"data": task}) if task else (404, {}, {"errors": [{"message": "no task"}]})
+
+    def _page(self, req, items: list[dict]):
+        """Asana's pagination: limit + an opaque offset token, next_page while more remain."""
+        limit = int(req.query.get("limit", ["100"])[0])
+        start = int(req.query.get("offset", ["0"])[0])
+        page = items[start:start + limit]
+        more = start + limit < len(items)
+        return 200, {}, {"data": page, "next_page": {"offset": str(start + limit), "path": req.path,
+                                                     "uri": self.url + req.path} if more else None}
+
+    def list_projects(self, req, match):
+        archived = req.query.get("archived", ["false"])[0] in ("true", "True")
+        return self._page(req, [p for p in self.projects.values()
+                                if bool(p.get("archived")) == archived])
+
+    def project_tasks(self, req, match):
+        since = req.query.get("completed_since", [None])[0]
+        from orgpulse.timeutil import parse_time  # the fake filters as Asana does
+        cutoff = parse_time(since) if since else None
+        items = [t for t in self.tasks.values()
+                 if any((ms.get("project") or {}).get("gid") == match.group(1)
+                        for ms in t.get("memberships") or [])
+                 and (not t.get("completed") or cutoff is None
+                      or parse_time(t.get("completed_at")) >= cutoff)]
+        return self._page(req, items)
 
     def get_project(self, req, match):
         project = self.projects.get(match.group(1))
