@@ -79,6 +79,8 @@ class Settings:
     # The API server as a pod sees it (KUBERNETES_SERVICE_HOST/PORT), for the
     # Kubernetes secret store; None outside a cluster.
     kubernetes_api_url: str | None = None
+    wandb_api_key: Secret | None = None
+    wandb_base_url: str | None = None
     skypilot_endpoint: str | None = None
     skypilot_token: Secret | None = None
     options: dict[str, Any] = field(default_factory=dict)
@@ -197,6 +199,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "max_projects": Option(50, _at_least(1)),
         # W&B sends no delivery id; identical bodies within the TTL count once.
         "dedup": Option(True, _is(bool, "true or false")),
+        # The poller's rolling aggregates: which summary keys hold what, and run
+        # classes by a regular expression on the run's name.
+        "summary_keys": Option({}, lambda v: None if isinstance(v, dict) and set(v) <= {
+            "accuracy", "loss", "steps_per_second"} else f"keys must be among accuracy, loss, "
+            f"steps_per_second, got {v!r}"),
+        "run_classes": Option({}, lambda v: None if isinstance(v, dict) and all(
+            _regex(p) is None for p in v.values()) else f"must map class names to regular expressions, got {v!r}"),
     },
 }
 SCHEMA["kubernetes"] = {
@@ -386,6 +395,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         github_text, origin = generated.read_text(encoding="utf-8").strip(), "generated"
     asana_token = _secret_text(env, "ASANA_ACCESS_TOKEN", problems)
     skypilot_token = _secret_text(env, "SKYPILOT_SERVICE_ACCOUNT_TOKEN", problems)
+    wandb_api_key = _secret_text(env, "WANDB_API_KEY", problems)
     kube_host, kube_port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
     kube_host = f"[{kube_host}]" if kube_host and ":" in kube_host else kube_host  # IPv6
     wandb_token = _secret_text(env, "WANDB_WEBHOOK_TOKEN", problems)
@@ -409,6 +419,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         asana_token=Secret(asana_token) if asana_token else None,
         asana_base_url=env.get("ASANA_BASE_URL") or None,
         kubernetes_api_url=f"https://{kube_host}:{kube_port or 443}" if kube_host else None,
+        wandb_api_key=Secret(wandb_api_key) if wandb_api_key else None,
+        wandb_base_url=env.get("WANDB_BASE_URL") or None,
         skypilot_endpoint=env.get("SKYPILOT_API_SERVER_ENDPOINT") or None,
         skypilot_token=Secret(skypilot_token) if skypilot_token else None,
         options=validate_options(_load_yaml(env, problems), problems),

@@ -70,8 +70,22 @@ def asana(settings: Settings) -> Collector | None:
     return Collector("asana", poller.collect, settings.section("poller")["collector_timeout_seconds"])
 
 
+def wandb(settings: Settings) -> Collector | None:
+    opts = settings.section("wandb")
+    if settings.wandb_api_key is None or not opts["projects"]:
+        return None
+    import wandb as wandb_sdk
+
+    from pollers.wandb import WandbPoller
+
+    overrides = {"base_url": settings.wandb_base_url} if settings.wandb_base_url else {}
+    api = wandb_sdk.Api(api_key=settings.wandb_api_key.reveal().decode(), overrides=overrides, timeout=30)
+    return Collector("wandb", WandbPoller(api, opts).collect,
+                     settings.section("poller")["collector_timeout_seconds"])
+
+
 BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {
-    "ec2": ec2, "skypilot": skypilot, "asana": asana}
+    "ec2": ec2, "skypilot": skypilot, "asana": asana, "wandb": wandb}
 
 
 def build(settings: Settings) -> dict[str, Collector]:
