@@ -79,6 +79,8 @@ class Settings:
     # The API server as a pod sees it (KUBERNETES_SERVICE_HOST/PORT), for the
     # Kubernetes secret store; None outside a cluster.
     kubernetes_api_url: str | None = None
+    github_token: Secret | None = None
+    github_api_url: str | None = None
     wandb_api_key: Secret | None = None
     wandb_base_url: str | None = None
     skypilot_endpoint: str | None = None
@@ -162,6 +164,13 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "environments": Option([], _str_list),
         "max_environments": Option(20, _at_least(1)),
         "max_repositories": Option(200, _at_least(1)),
+        # Repository webhooks whose failed deliveries the poller asks GitHub to redeliver.
+        "hooks": Option({}, lambda v: None if isinstance(v, dict) and all(
+            isinstance(k, str) and k.count("/") == 1 and isinstance(i, int) for k, i in v.items())
+            else f"must map owner/name to a webhook id, got {v!r}"),
+        # The poller's share of the token's hourly rate limit (the rest is for people and CI).
+        "budget_share": Option(0.10, lambda v: None if isinstance(v, (int, float)) and 0 < v <= 1
+                               else f"must be in (0, 1], got {v!r}"),
     },
     "receiver": {
         "capture": Option(False, _is(bool, "true or false")),
@@ -396,6 +405,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     asana_token = _secret_text(env, "ASANA_ACCESS_TOKEN", problems)
     skypilot_token = _secret_text(env, "SKYPILOT_SERVICE_ACCOUNT_TOKEN", problems)
     wandb_api_key = _secret_text(env, "WANDB_API_KEY", problems)
+    github_token = _secret_text(env, "GITHUB_TOKEN", problems)
     kube_host, kube_port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
     kube_host = f"[{kube_host}]" if kube_host and ":" in kube_host else kube_host  # IPv6
     wandb_token = _secret_text(env, "WANDB_WEBHOOK_TOKEN", problems)
@@ -419,6 +429,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         asana_token=Secret(asana_token) if asana_token else None,
         asana_base_url=env.get("ASANA_BASE_URL") or None,
         kubernetes_api_url=f"https://{kube_host}:{kube_port or 443}" if kube_host else None,
+        github_token=Secret(github_token) if github_token else None,
+        github_api_url=env.get("GITHUB_API_URL") or None,
         wandb_api_key=Secret(wandb_api_key) if wandb_api_key else None,
         wandb_base_url=env.get("WANDB_BASE_URL") or None,
         skypilot_endpoint=env.get("SKYPILOT_API_SERVER_ENDPOINT") or None,

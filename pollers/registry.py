@@ -84,8 +84,23 @@ def wandb(settings: Settings) -> Collector | None:
                      settings.section("poller")["collector_timeout_seconds"])
 
 
+def github(settings: Settings) -> Collector | None:
+    opts = settings.section("github")
+    if settings.github_token is None or not opts["repositories"]:
+        return None
+    from github import Auth, Github, GithubRetry
+
+    from pollers.github import GithubCollector
+
+    gh = Github(auth=Auth.Token(settings.github_token.reveal().decode()),
+                base_url=settings.github_api_url or "https://api.github.com",
+                retry=GithubRetry(total=3), timeout=30)
+    collector = GithubCollector(gh.requester, opts["repositories"], opts)
+    return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
+
+
 BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {
-    "ec2": ec2, "skypilot": skypilot, "asana": asana, "wandb": wandb}
+    "ec2": ec2, "skypilot": skypilot, "asana": asana, "wandb": wandb, "github": github}
 
 
 def build(settings: Settings) -> dict[str, Collector]:

@@ -1,0 +1,77 @@
+"""GitHub API requests per cycle: orgpulse's incremental collector vs the old collector's pattern.
+
+The fake GitHub (tests/fakes/github_api.py) is seeded with a small and a large
+repository — 100 and 10,000 pull requests over a year, with runs, commits and
+branches in proportion — and the real collector runs a first (backfill) cycle
+and then steady 15-minute cycles through PyGithub's requester, counting every
+request. The old collector is re-created as a request-count model from
+seed-system.md §4 (not its code): open PRs ⌈O/100⌉, closed PRs 2×⌈C/100⌉,
+branches ⌈B/100⌉, commits 2×⌈M/100⌉ plus one GET per commit, workflow runs
+10 pages + 1 (the 1,000 cap) — the same every cycle.
+Goals: steady state ≤ 20 requests per cycle per repository; 10,000 PRs ≤ 1.5× 100 PRs.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from github import Auth, Github  # noqa: E402
+
+from orgpulse.timeutil import parse_time  # noqa: E402
+from pollers.github import GithubCollector  # noqa: E402
+from tests.fakes.github_api import FakeGithub  # noqa: E402
+from tests.github_history import generated, pull, run  # noqa: E402
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+SIZES = {100: dict(runs_per_day=20, commits=80, commit_every_h=2.0, branches=30),
+         10_000: dict(runs_per_day=2000, commits=8000, commit_every_h=0.02, branches=3000)}
+
+
+def old_model(state: dict, now: datetime) -> int:
+    """seed-system.md §4, one cycle (every cycle)."""
+    week = now - timedelta(days=7)
+    open_prs = sum(p["state"] == "open" for p in state["pulls"])
+    closed_recent = sum(p["state"] == "closed" and parse_time(p["updated_at"]) >= week for p in state["pulls"])
+    commits = sum(parse_time(c["commit"]["committer"]["date"]) >= week for c in state["commits"])
+    return (math.ceil(open_prs / 100) + 2 * max(1, math.ceil(closed_recent / 100))
+            + math.ceil(len(state["branches"]) / 100) + 2 * max(1, math.ceil(commits / 100)) + commits + 11)
+
+
+def measure(prs: int) -> tuple[int, list[int], int]:
+    fake = FakeGithub()
+    try:
+        state = generated(fake, "org/app", NOW, prs, **SIZES[prs])
+        gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0)
+        collector = GithubCollector(gh.requester, ["org/app"], {"budget_share": 1.0})
+        collector.collect(NOW)
+        first = collector.requests
+        steady = []
+        for cycle in range(1, 4):  # three steady cycles with activity between them
+            now = NOW + timedelta(minutes=15 * cycle)
+            state["pulls"].append(pull(prs + cycle, now, merged_h=-0.05, created_h=-5))
+            for k in range(max(1, SIZES[prs]["runs_per_day"] // 96)):
+                state["runs"].append(run(10_000_000 + cycle * 1000 + k, now, created_h=-0.05))
+            before = collector.requests
+            collector.collect(now)
+            steady.append(collector.requests - before)
+        return first, steady, old_model(state, NOW)
+    finally:
+        fake.close()
+
+
+def main() -> None:
+    results = {}
+    for prs in SIZES:
+        first, steady, old = measure(prs)
+        results[prs] = max(steady)
+        print(f"{prs:>6,} PRs: orgpulse first cycle {first:,} requests, steady cycles {steady} "
+              f"(goal <= 20); old collector {old:,} requests every cycle")
+    print(f"steady cost 10,000 PRs / 100 PRs: {results[10_000] / results[100]:.2f} (goal <= 1.5)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,183 @@
+"""GitHub rolling aggregates through PyGithub's requester against the fake GitHub API."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from github import Auth, Github
+
+from orgpulse import metrics as m
+from pollers.github import GithubCollector
+from tests.dogstatsd import PRODUCED
+from tests.fakes.github_api import FakeGithub
+from tests.github_history import BOT, commit, generated, pull, run
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+REPO = "org/app"
+
+
+@pytest.fixture
+def fake():
+    server = FakeGithub()
+    yield server
+    server.close()
+
+
+def collector(fake, **options):
+    gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0)
+    return GithubCollector(gh.requester, [REPO], {"budget_share": 1.0, **options})
+
+
+def collect(c, now=NOW):
+    out = c.collect(now)
+    for x in out:
+        assert m.problem(x) is None, x
+        PRODUCED.add(x.name)
+    return {(x.name, x.tag("workflow")): x.value for x in out}
+
+
+def hand_made(fake):
+    s = fake.add_repo(REPO)
+    s["pulls"] += [
+        pull(1, NOW, merged_h=-10, created_h=-34, first_commit_h=-58),      # 24 h to merge, cycle 48 h
+        pull(2, NOW, merged_h=-20, created_h=-30, reviewers=("octocat",)),  # self-review only
+        pull(3, NOW, merged_h=-24 * 9, created_h=-24 * 10),                 # merged 9 days ago
+        pull(4, NOW, closed_h=-5, created_h=-50),                           # closed, not merged
+        pull(5, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20),  # stale
+        pull(6, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20, draft=True),  # draft: not stale
+        pull(7, NOW, state="open", created_h=-2),
+        pull(8, NOW, merged_h=-3, created_h=-4, user=BOT)]                  # bots: excluded
+    s["commits"] += [commit("a" * 40, NOW, -1, 'Revert "Add cache"'), commit("b" * 40, NOW, -2, "hotfix: nil"),
+                     commit("c" * 40, NOW, -3, "Add", email="x@example.com"),
+                     commit("d" * 40, NOW, -4, "chore: deps", author=BOT),
+                     commit("e" * 40, NOW, -24 * 8, "old")]
+    s["runs"] += [run(1, NOW, conclusion="failure", created_h=-30), run(2, NOW, conclusion="success", created_h=-3),
+                  run(3, NOW, name="Bench", conclusion="timed_out", created_h=-5, run_s=1200),
+                  run(4, NOW, conclusion="cancelled", created_h=-6),
+                  run(5, NOW, conclusion="success", attempt=2, created_h=-7, branch="feature"),
+                  run(6, NOW, conclusion="failure", created_h=-1, branch="main", repo="fork/app"),  # a fork's main
+                  run(7, NOW, status="in_progress", created_h=-0.2),
+                  run(8, NOW, created_h=-24 * 9)]
+    s["activity"] += [{"activity_type": "force_push", "timestamp": (NOW - timedelta(days=2)).isoformat()},
+                      {"activity_type": "force_push", "timestamp": (NOW - timedelta(days=12)).isoformat()}]
+    s["branches"] = [("main", "2026-11-26T11:00:00Z"), ("old", "2026-10-01T00:00:00Z"),
+                     ("feature", "2026-11-20T00:00:00Z")]
+    return s
+
+
+def test_definitions(fake):
+    hand_made(fake)
+    got = collect(collector(fake))
+    assert got[("github.prs.open", None)] == 3
+    assert got[("github.prs.merged_7d", None)] == 2 and got[("github.prs.bot_merged_7d", None)] == 1
+    assert got[("github.prs.closed_without_merge_7d", None)] == 1
+    assert got[("github.prs.stale_count_14d", None)] == 1
+    assert got[("github.prs.time_to_merge_p90_hours", None)] == 24
+    assert got[("github.prs.cycle_time_hours", None)] == 48  # p90 of (48 h, 34 h)
+    assert got[("github.prs.review_coverage_pct", None)] == 50  # PR 2's only review is its author's
+    assert got[("github.code.lines_added_7d", None)] == 20
+    assert got[("github.commits.total_7d", None)] == 3  # bot and 8-day-old commits excluded
+    assert got[("github.commits.reverts", None)] == 1 and got[("github.commits.hotfix", None)] == 1
+    assert got[("github.commits.force_merge_7d", None)] == 1  # from the activity API
+    assert got[("github.developers.active_7d", None)] == 1  # octocat (login wins over e-mails)
+    assert got[("github.branches.active", None)] == 2
+    assert got[("github.ci.workflow_runs_7d", None)] == 7
+    assert got[("github.ci.failed_workflows_7d", None)] == 2
+    assert got[("github.ci.timeout_cancellations_7d", None)] == 1 and got[("github.ci.cancelled_7d", None)] == 1
+    assert got[("github.ci.flaky_checks_7d", None)] == 1
+    assert got[("github.ci.tests_passing_on_main", "tests")] == 1.0  # the fork's failing main ignored
+    assert got[("github.ci.benchmarks_passing", "bench")] == 0.0
+    assert got[("github.ci.duration_p90_minutes", None)] == 20.0  # run time, queue excluded
+    assert got[("github.ci.queue_time_p50_minutes", None)] == 0.5
+
+
+def test_steady_state_is_incremental_and_conditional(fake):
+    generated(fake, REPO, NOW, prs=300)
+    c = collector(fake)
+    before_merged = collect(c)[("github.prs.merged_7d", None)]
+    first = c.requests
+    later = NOW + timedelta(minutes=15)
+    collect(c, later)
+    steady = c.requests - first
+    assert steady <= 20, steady
+    assert fake.not_modified >= 2  # unchanged pages answered 304: no rate limit spent
+    # something changes: a PR merges and a run completes — both are picked up
+    s = fake.repos[REPO]
+    changed = later + timedelta(minutes=5)
+    s["pulls"].append(pull(9999, changed, merged_h=0, created_h=-3))
+    s["runs"].append(run(99999, changed, created_h=0))
+    got = collect(c, later + timedelta(minutes=15))
+    assert got[("github.ci.workflow_runs_7d", None)] == 7 * 20 + 1  # the window slid; the new run is in
+    assert c.states[REPO].pulls[9999]["merged_at"] and 99999 in c.states[REPO].runs
+    assert got[("github.prs.merged_7d", None)] == before_merged + 1
+
+
+def test_a_day_over_the_1000_cap_is_split(fake):
+    s = fake.add_repo(REPO)
+    for i in range(1500):  # 1,500 runs yesterday: one query would see only 1,000
+        s["runs"].append(run(i + 1, NOW, created_h=-24 + (i % 23) + 0.5))
+    got = collect(collector(fake))
+    assert got[("github.ci.workflow_runs_7d", None)] == 1500
+
+
+def test_budget_exhausted_skips_and_counts_never_zeros(fake):
+    hand_made(fake)
+    fake.remaining = 0
+    c = collector(fake)
+    with pytest.raises(RuntimeError):
+        c.collect(NOW)  # every repository failed: the poller counts the collector as failed
+    c = collector(fake, budget_share=0.001)  # 5 requests an hour
+    fake.remaining = 5000
+    with pytest.raises(RuntimeError):
+        c.collect(NOW)
+
+
+def test_a_page_failing_midway_skips_that_repo_and_keeps_its_window(fake):
+    generated(fake, REPO, NOW, prs=300)
+    generated(fake, "org/other", NOW, prs=50)
+    gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0)
+    c = GithubCollector(gh.requester, [REPO, "org/other"], {"budget_share": 1.0})
+    before = {(x.name, x.tag("repo")): x.value for x in c.collect(NOW)}
+    fake.fail(f"/repos/{REPO}/commits", (500, {}, 0))
+    out = c.collect(NOW + timedelta(minutes=15))
+    assert [x.tag("reason") for x in out if x.name == "orgpulse.collector.errors"] == ["fetch_failed"]
+    assert {x.tag("repo") for x in out if x.name.startswith("github.")} == {"org/other"}  # nothing for REPO
+    after = {(x.name, x.tag("repo")): x.value for x in c.collect(NOW + timedelta(minutes=30))}
+    assert after[("github.prs.merged_7d", REPO)] == before[("github.prs.merged_7d", REPO)]
+
+
+def test_failed_deliveries_are_redelivered_once(fake):
+    s = hand_made(fake)
+    t = lambda h: (NOW + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
+    s["deliveries"] = [
+        {"id": 1, "guid": "g-ok", "status_code": 200, "delivered_at": t(-1)},
+        {"id": 2, "guid": "g-failed", "status_code": 502, "delivered_at": t(-2)},
+        {"id": 3, "guid": "g-timeout", "status_code": 0, "delivered_at": t(-3)},
+        {"id": 4, "guid": "g-recovered", "status_code": 500, "delivered_at": t(-5)},
+        {"id": 5, "guid": "g-recovered", "status_code": 200, "delivered_at": t(-4)},  # already redelivered
+        {"id": 6, "guid": "g-too-old", "status_code": 500, "delivered_at": t(-24 * 4)}]
+    c = collector(fake, hooks={REPO: 42})
+    got = collect(c)
+    assert sorted(s["redelivered"]) == [2, 3]
+    assert got[("github.deliveries.redelivered", None)] == 2
+    c.collect(NOW + timedelta(minutes=15))
+    assert sorted(s["redelivered"]) == [2, 3]  # not asked twice
+
+
+def test_poll_once_only_github(tmp_path, statsd, fake):
+    import subprocess
+    import sys
+
+    from tests.servers import ROOT, clean_env
+
+    generated(fake, REPO, NOW, prs=100)
+    config = tmp_path / "orgpulse.yaml"
+    config.write_text(f"github: {{repositories: [{REPO}]}}\n")
+    host, port = statsd.address
+    env = {"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "ORGPULSE_CONFIG": str(config),
+           "DD_DOGSTATSD_URL": f"udp://{host}:{port}", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "orgpulse.cli", "poll", "--once", "--only", "github"],
+                            cwd=tmp_path, env=clean_env(env), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "github: ok" in result.stderr and fake.token not in result.stderr
+    assert statsd.metrics("github.ci.workflow_runs_7d", wait_for=1)[0].tag_map["repo"] == REPO
