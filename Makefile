@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/handlers.py
 	$(BIN)/python bench/receiver.py
 	$(BIN)/python bench/informer.py
+	$(BIN)/python bench/poller_api_cost.py
 
 clean:
 	rm -rf $(VENV) .orgpulse .pytest_cache

@@ -15,6 +15,16 @@ _TYPES = {"c": "count", "g": "gauge", "d": "distribution", "h": "histogram", "ms
           "s": "set"}
 
 
+def produced(metrics):
+    """Check metrics made outside an emitter against the catalog, and record them as produced."""
+    from orgpulse.metrics import problem
+
+    for metric in metrics:
+        assert problem(metric) is None, metric
+        PRODUCED.add(metric.name)
+    return metrics
+
+
 @dataclass(frozen=True)
 class Line:
     name: str
