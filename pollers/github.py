@@ -22,6 +22,8 @@ import time
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
+from cachetools import LRUCache, TTLCache
+
 from orgpulse import metrics as m
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time, seconds_between
@@ -95,9 +97,12 @@ class GithubCollector:
         self.budget = Budget(options.get("budget_share", 0.10), clock)
         self.workflows = BoundedValues(options.get("workflows", []), options.get("max_workflows", 50))
         self.hooks: dict[str, int] = options.get("hooks") or {}  # owner/name -> webhook id
-        self.redelivered: set[str] = set()  # GUIDs asked for once (GitHub keeps the GUID)
+        # GUIDs asked for once (GitHub keeps the GUID); remembered past GitHub's 3-day window.
+        self.redelivered: TTLCache = TTLCache(maxsize=10_000, ttl=4 * 86400)
         self.states: dict[str, RepoState] = {}
-        self.etags: dict[str, tuple[str, Any, dict]] = {}  # url+params -> (etag, data, headers)
+        # url+params -> (etag, data, headers). Bounded: steady queries carry a `since` that
+        # changes every cycle, so their keys never repeat and must age out.
+        self.etags: LRUCache = LRUCache(maxsize=500)
         self.requests = 0
 
     # ------------------------------------------------------------ HTTP
@@ -155,7 +160,7 @@ class GithubCollector:
                 break  # sorted by update: everything further is older
             state.pulls[pr["number"]] = pr
         for number, pr in list(state.pulls.items()):  # slide: keep open ones and last week's closes
-            if pr["state"] == "closed" and parse_time(pr.get("closed_at")) < now - WEEK:
+            if pr["state"] == "closed" and not _within(pr.get("closed_at"), now):
                 del state.pulls[number]
                 state.details.pop(number, None)
 
@@ -236,7 +241,7 @@ class GithubCollector:
             status, _, _ = self.requester.requestJson(
                 "POST", f"/repos/{repo}/hooks/{hook}/deliveries/{d['id']}/attempts")
             if status < 300:
-                self.redelivered.add(guid)
+                self.redelivered[guid] = True
         asked = sum(guid in self.redelivered for guid in wanted)
         return [m.count("github.deliveries.redelivered", asked, repo=repo)] if asked else []
 
