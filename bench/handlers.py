@@ -17,7 +17,7 @@ import orjson
 
 from payloads import SECRET, merged_pr  # noqa: I001 - payloads puts the repo on sys.path
 
-from orgpulse import config
+from orgpulse import config, options
 from orgpulse.emit import DogStatsdSink, Emitter
 from receiver.dedup import Dedup
 from receiver.envelope import Envelope
@@ -65,7 +65,7 @@ def main() -> None:
         dedup.claim(f"github:{uuid.UUID(int=i)}")
     per_entry = (tracemalloc.get_traced_memory()[0] - before) / 100_000
     tracemalloc.stop()
-    default = config.SCHEMA["receiver"]["dedup_max_entries"].default
+    default = options.SCHEMA["receiver"]["dedup_max_entries"].default
     print(f"dedup cache: {per_entry:.0f} bytes per remembered delivery "
           f"({per_entry * default / 2**20:.0f} MiB at the default {default:,} entries)")
 

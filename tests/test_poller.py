@@ -6,9 +6,7 @@ import os
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
-from datetime import datetime
 
 import pytest
 

@@ -1,0 +1,232 @@
+"""The YAML file's schema (ORGPULSE_CONFIG): every section orgpulse reads, each option
+with its default and a check that returns a problem or None. config.load() validates
+the file with validate_options(); unknown sections and keys are errors (typos)."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Option:
+    default: Any
+    check: Callable[[Any], str | None]  # returns a problem, or None
+
+
+def _is(kind: type, what: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+        return None if ok else f"must be {what}, got {value!r}"
+    return check
+
+
+def _str_list(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
+        return None
+    return f"must be a list of non-empty strings, got {value!r}"
+
+
+def _regex(value: Any) -> str | None:
+    if not isinstance(value, str):
+        return f"must be a regular expression string, got {value!r}"
+    try:
+        re.compile(value)
+    except re.error as exc:
+        return f"invalid regular expression {value!r}: {exc}"
+    return None
+
+
+def _at_least(minimum: int) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        bad = _is(int, "an integer")(value)
+        return bad or (None if value >= minimum else f"must be >= {minimum}, got {value}")
+    return check
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    def check(value: Any) -> str | None:
+        return None if value in choices else f"must be one of {list(choices)}, got {value!r}"
+    return check
+
+
+def _sections(value: Any) -> str | None:
+    if isinstance(value, dict) and all(isinstance(k, str) and not _str_list(v)
+                                       for k, v in value.items()):
+        return None
+    return f"must map a bucket name to a list of section names, got {value!r}"
+
+
+def _slash_pairs(form: str) -> Callable[[Any], str | None]:
+    """A list of 'a/b' strings: owner/name repositories, entity/project W&B projects."""
+    def check(value: Any) -> str | None:
+        bad = _str_list(value)
+        if bad:
+            return bad
+        wrong = [v for v in value if v.count("/") != 1]
+        return f"entries must be {form}, got {wrong!r}" if wrong else None
+    return check
+
+
+# The sections orgpulse reads today. The other top-level sections DESIGN.md
+# names are accepted as mappings and validated by the part that uses them.
+SCHEMA: dict[str, dict[str, Option]] = {
+    "github": {
+        "repositories": Option([], _slash_pairs("owner/name")),
+        "hotfix_pattern": Option(r"(?i)\bhot-?fix\b", _regex),
+        "benchmark_workflows": Option(r"(?i)bench", _regex),
+        "workflows": Option([], _str_list),
+        "max_workflows": Option(50, _at_least(1)),
+        "environments": Option([], _str_list),
+        "max_environments": Option(20, _at_least(1)),
+        "max_repositories": Option(200, _at_least(1)),
+        # Repository webhooks whose failed deliveries the poller asks GitHub to redeliver.
+        "hooks": Option({}, lambda v: None if isinstance(v, dict) and all(
+            isinstance(k, str) and k.count("/") == 1 and isinstance(i, int) for k, i in v.items())
+            else f"must map owner/name to a webhook id, got {v!r}"),
+        # The poller's share of the token's hourly rate limit (the rest is for people and CI).
+        "budget_share": Option(0.10, lambda v: None if isinstance(v, (int, float)) and 0 < v <= 1
+                               else f"must be in (0, 1], got {v!r}"),
+    },
+    "receiver": {
+        "capture": Option(False, _is(bool, "true or false")),
+        "capture_max_bytes": Option(100 * 1024 * 1024, _at_least(0)),
+        # GitHub lets an operator redeliver for 3 days: remember ids that long.
+        "dedup_ttl_seconds": Option(72 * 3600, _at_least(72 * 3600)),
+        # ~280 bytes an entry (bench/handlers.py): 100,000 entries ≈ 27 MiB of the worker.
+        "dedup_max_entries": Option(100_000, _at_least(1000)),
+        # Where handshake secrets (Asana) live: a file in the data dir, or one
+        # Kubernetes Secret shared by every replica (the chart's choice).
+        "secret_store": Option("file", _one_of("file", "kubernetes")),
+        "kubernetes_secret": Option("orgpulse-webhook-secrets", _is(str, "a string")),
+        "kubernetes_namespace": Option("", _is(str, "a string")),  # "" = the pod's own
+        "kubernetes_api_url": Option("", _is(str, "a string")),    # "" = in-cluster
+        "kubernetes_token_file": Option(
+            "/var/run/secrets/kubernetes.io/serviceaccount/token", _is(str, "a path")),
+        "kubernetes_ca_file": Option(
+            "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", _is(str, "a path")),
+    },
+    "asana": {
+        "workspace": Option("", _is(str, "a workspace gid")),
+        "bugs_project": Option("", _is(str, "a project gid")),
+        # Section name (case-insensitive substring) → bucket, for the bugs project.
+        "sections": Option({"triage": ["triage"], "active": ["active", "in progress"],
+                            "backlog": ["backlog"]}, _sections),
+        "projects": Option([], _str_list),          # project-name tag allow-list
+        "max_projects": Option(50, _at_least(1)),
+        "requests_per_minute": Option(150, _at_least(1)),  # Asana's free-plan limit
+        "enrich_workers": Option(2, _at_least(1)),
+        "enrich_queue": Option(10_000, _at_least(10)),
+        "request_timeout_seconds": Option(10, _at_least(1)),
+    },
+    "wandb": {
+        "projects": Option([], _slash_pairs("entity/project")),   # entity/project tag allow-list
+        "max_projects": Option(50, _at_least(1)),
+        # W&B sends no delivery id; identical bodies within the TTL count once.
+        "dedup": Option(True, _is(bool, "true or false")),
+        # The poller's rolling aggregates: which summary keys hold what, and run
+        # classes by a regular expression on the run's name.
+        "summary_keys": Option({}, lambda v: None if isinstance(v, dict) and set(v) <= {
+            "accuracy", "loss", "steps_per_second"} else f"keys must be among accuracy, loss, "
+            f"steps_per_second, got {v!r}"),
+        "run_classes": Option({}, lambda v: None if isinstance(v, dict) and all(
+            _regex(p) is None for p in v.values()) else f"must map class names to regular expressions, got {v!r}"),
+    },
+}
+SCHEMA["kubernetes"] = {
+    "namespaces": Option([], _str_list),               # [] = all namespaces
+    "label_selector": Option("", _is(str, "a label selector")),
+    "watch_timeout_seconds": Option(300, _at_least(10)),
+    "gauge_interval_seconds": Option(60, _at_least(5)),
+    # Leader election: only the Lease holder emits (one replica of the chart).
+    "lease_enabled": Option(True, _is(bool, "true or false")),
+    "lease_namespace": Option("", _is(str, "a namespace")),  # "" = the pod's own
+    "lease_name": Option("orgpulse-leader", _is(str, "a name")),
+    "lease_seconds": Option(15, _at_least(3)),
+    "renew_seconds": Option(5, _at_least(1)),
+}
+SCHEMA["poller"] = {
+    "interval_seconds": Option(900, _at_least(10)),
+    "collector_timeout_seconds": Option(120, _at_least(1)),
+    # Scores use inputs no older than this many cycles, else no score.
+    "max_age_cycles": Option(2, _at_least(1)),
+    "run_informer": Option(True, _is(bool, "true or false")),  # when a cluster is configured
+}
+SCHEMA["aws"] = {
+    "regions": Option([], _str_list),                   # [] = EC2 collector off
+    "prices": Option({}, lambda v: None if isinstance(v, dict) and all(
+        isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in v.values())
+        else f"must map instance types to USD per hour, got {v!r}"),
+    "idle_cpu_pct": Option(5.0, lambda v: None if isinstance(v, (int, float)) and 0 < v < 100
+                           else f"must be a percentage, got {v!r}"),
+    "cost_explorer": Option(True, _is(bool, "true or false")),
+}
+
+
+def _formula_overrides(value: Any) -> str | None:
+    from fom.scores import FORMULAS  # the table is the schema of its own parameters
+
+    if not isinstance(value, dict):
+        return f"must be a mapping of area.name to parameters, got {value!r}"
+    known = {f"{f.area}.{f.name}": f.params for f in FORMULAS}
+    for key, params in value.items():
+        if key not in known:
+            return f"unknown formula {key!r} (known: {sorted(known)})"
+        if not isinstance(params, dict) or set(params) - set(known[key]):
+            return f"{key}: parameters must be among {sorted(known[key])}, got {params!r}"
+    return None
+
+
+def _thresholds(value: Any) -> str | None:
+    ok = (isinstance(value, dict) and set(value) == {"green", "yellow"}
+          and all(isinstance(v, (int, float)) for v in value.values())
+          and 0 <= value["yellow"] <= value["green"] <= 1)
+    return None if ok else f"must be {{green, yellow}} with 0 <= yellow <= green <= 1, got {value!r}"
+
+
+SCHEMA["fom"] = {
+    "thresholds": Option({"green": 0.7, "yellow": 0.3}, _thresholds),
+    "formulas": Option({}, _formula_overrides),
+    "area_weights": Option({}, lambda v: None if isinstance(v, dict) else f"must be a mapping, got {v!r}"),
+}
+SCHEMA["skypilot"] = {
+    "regions": Option([], _str_list),                 # region tag allow-list, else "other"
+    "gpu_prices": Option({}, lambda v: None if isinstance(v, dict) and all(
+        isinstance(p, (int, float)) and not isinstance(p, bool) and p >= 0 for p in v.values())
+        else f"must map accelerator names to USD per GPU-hour, got {v!r}"),
+    "spot_price_factor": Option(0.35, lambda v: None if isinstance(v, (int, float)) and 0 < v <= 1
+                                else f"must be in (0, 1], got {v!r}"),
+    "request_timeout_seconds": Option(60, _at_least(1)),
+}
+OTHER_SECTIONS: tuple[str, ...] = ()
+
+
+def validate_options(raw: Any, problems: list[str]) -> dict[str, Any]:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        problems.append(f"ORGPULSE_CONFIG: the top level must be a mapping, got {type(raw).__name__}")
+        return validate_options({}, problems)
+    unknown = sorted(set(raw) - set(SCHEMA) - set(OTHER_SECTIONS))
+    if unknown:
+        problems.append(f"ORGPULSE_CONFIG: unknown section(s) {unknown}")
+    options: dict[str, Any] = {}
+    for section, fields in SCHEMA.items():
+        given = raw.get(section) or {}
+        if not isinstance(given, dict):
+            problems.append(f"ORGPULSE_CONFIG: {section} must be a mapping")
+            given = {}
+        for key in sorted(set(given) - set(fields)):
+            problems.append(f"ORGPULSE_CONFIG: {section}.{key} is not a known setting")
+        values = {}
+        for key, opt in fields.items():
+            value = given.get(key, opt.default)
+            bad = opt.check(value)
+            if bad:
+                problems.append(f"ORGPULSE_CONFIG: {section}.{key} {bad}")
+            values[key] = value
+        options[section] = values
+    for section in OTHER_SECTIONS:
+        if section in raw:
+            options[section] = raw[section]
+    return options
