@@ -3,7 +3,7 @@
 The fake GitHub (tests/fakes/github_api.py) is seeded with a small and a large
 repository — 100 and 10,000 pull requests over a year, with runs, commits and
 branches in proportion — and the real collector runs a first (backfill) cycle
-and then steady 15-minute cycles through PyGithub's requester, counting every
+and then two hours of steady 15-minute cycles through PyGithub's requester, counting every
 request. The old collector is re-created as a request-count model from
 seed-system.md §4 (not its code): open PRs ⌈O/100⌉, closed PRs 2×⌈C/100⌉,
 branches ⌈B/100⌉, commits 2×⌈M/100⌉ plus one GET per commit, workflow runs
@@ -50,7 +50,7 @@ def measure(prs: int) -> tuple[int, list[int], int]:
         collector.collect(NOW)
         first = collector.requests
         steady = []
-        for cycle in range(1, 4):  # three steady cycles with activity between them
+        for cycle in range(1, 9):  # two hours of steady cycles with activity between them
             now = NOW + timedelta(minutes=15 * cycle)
             state["pulls"].append(pull(prs + cycle, now, merged_h=-0.05, created_h=-5))
             for k in range(max(1, SIZES[prs]["runs_per_day"] // 96)):
@@ -67,10 +67,12 @@ def main() -> None:
     results = {}
     for prs in SIZES:
         first, steady, old = measure(prs)
-        results[prs] = max(steady)
+        results[prs] = (sum(steady) / len(steady), max(steady))
         print(f"{prs:>6,} PRs: orgpulse first cycle {first:,} requests, steady cycles {steady} "
               f"(goal <= 20); old collector {old:,} requests every cycle")
-    print(f"steady cost 10,000 PRs / 100 PRs: {results[10_000] / results[100]:.2f} (goal <= 1.5)")
+    (small_mean, small_max), (big_mean, big_max) = results[100], results[10_000]
+    print(f"steady cost 10,000 PRs / 100 PRs: mean {big_mean / small_mean:.2f}, "
+          f"worst cycle {big_max / small_max:.2f} (goal <= 1.5; branches are re-listed hourly)")
 
 
 if __name__ == "__main__":

@@ -26,10 +26,12 @@ from cachetools import LRUCache, TTLCache
 from orgpulse import metrics as m
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time
-from pollers.github_metrics import WEEK, within, repo_metrics
+from pollers.github_metrics import STALE as STALE_BRANCH
+from pollers.github_metrics import WEEK, repo_metrics, within
 
 OVERLAP = timedelta(minutes=5)
 GRAPHQL_BATCH = 50
+BRANCH_REFRESH = timedelta(hours=1)
 
 
 class BudgetExhausted(RuntimeError):
@@ -70,6 +72,7 @@ class RepoState:
         self.runs: dict[int, dict] = {}
         self.force_pushes: list[str] = []
         self.branches: list[tuple[str, str]] = []
+        self.branches_at: datetime | None = None
         self.synced: datetime | None = None
 
 
@@ -198,17 +201,28 @@ class GithubCollector:
             del state.runs[run_id]
 
     def _sync_force_pushes(self, repo: str, state: RepoState) -> None:
-        data, _ = self.get(f"/repos/{repo}/activity", {"activity_type": "force_push",
-                                                       "time_period": "week", "per_page": 100})
-        state.force_pushes = [a["timestamp"] for a in data or []]
+        state.force_pushes = [a["timestamp"] for a in self.pages(
+            f"/repos/{repo}/activity", {"activity_type": "force_push", "time_period": "week"})]
 
-    def _sync_branches(self, repo: str, state: RepoState) -> None:
+    def _sync_branches(self, repo: str, state: RepoState, now: datetime) -> None:
+        """Branches newest commit first, page by page until one is older than 14 days:
+        a busy repository's active branches are not capped at one page of 100. GraphQL
+        has no conditional requests, and a 14-day figure moves slowly: refreshed hourly."""
+        if state.branches_at is not None and now - state.branches_at < BRANCH_REFRESH:
+            return
         owner, name = repo.split("/")
-        query = ("query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { "
-                 "refs(refPrefix: \"refs/heads/\", first: 100, orderBy: {field: TAG_COMMIT_DATE, "
-                 "direction: DESC}) { nodes { name target { ... on Commit { committedDate } } } } } }")
-        nodes = self.graphql(query, {"owner": owner, "name": name})["repository"]["refs"]["nodes"]
-        state.branches = [(n["name"], (n.get("target") or {}).get("committedDate")) for n in nodes]
+        query = ("query($owner: String!, $name: String!, $cursor: String) { repository(owner: $owner, "
+                 "name: $name) { refs(refPrefix: \"refs/heads/\", first: 100, after: $cursor, "
+                 "orderBy: {field: TAG_COMMIT_DATE, direction: DESC}) { nodes { name target { "
+                 "... on Commit { committedDate } } } pageInfo { hasNextPage endCursor } } } }")
+        branches, cursor = [], None
+        while True:
+            refs = self.graphql(query, {"owner": owner, "name": name, "cursor": cursor})["repository"]["refs"]
+            branches += [(n["name"], (n.get("target") or {}).get("committedDate")) for n in refs["nodes"]]
+            if not refs["pageInfo"]["hasNextPage"] or not within(branches[-1][1], now, STALE_BRANCH):
+                break
+            cursor = refs["pageInfo"]["endCursor"]
+        state.branches, state.branches_at = branches, now
 
     def _redeliver(self, repo: str, now: datetime) -> list[m.Metric]:
         """Ask GitHub to redeliver the hook's failed deliveries of the last 3 days (GitHub's
@@ -244,7 +258,7 @@ class GithubCollector:
                 self._sync_commits(repo, state, now)
                 self._sync_runs(repo, state, now)
                 self._sync_force_pushes(repo, state)
-                self._sync_branches(repo, state)
+                self._sync_branches(repo, state, now)
                 out += self._redeliver(repo, now)
             except Exception as exc:  # noqa: BLE001 - this repo unmeasured this cycle, window kept
                 failures += 1

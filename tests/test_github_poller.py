@@ -177,3 +177,16 @@ def test_poll_once_only_github(tmp_path, statsd, fake):
     assert result.returncode == 0, result.stderr
     assert "github: ok" in result.stderr and fake.token not in result.stderr
     assert statsd.metrics("github.ci.workflow_runs_7d", wait_for=1)[0].tag_map["repo"] == REPO
+
+
+def test_active_branches_and_force_pushes_are_not_capped_at_one_page(fake):
+    s = hand_made(fake)
+    recent, old = NOW - timedelta(days=1), NOW - timedelta(days=40)
+    s["branches"] = ([(f"new{i}", recent.strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(250)]
+                     + [(f"old{i}", old.strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(400)])
+    s["activity"] = [{"activity_type": "force_push", "timestamp": recent.isoformat()} for _ in range(150)]
+    got = collect(collector(fake))
+    assert got[("github.branches.active", None)] == 250
+    assert got[("github.commits.force_merge_7d", None)] == 150
+    queries = [r for r in fake.log if r.path == "/graphql" and "refs(" in r.json()["query"]]
+    assert len(queries) == 3  # stops at the first page that reaches branches older than 14 days

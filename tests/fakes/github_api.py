@@ -123,10 +123,14 @@ class FakeGithub(FakeServer):
         v = body.get("variables") or {}
         repo = self.repos[f"{v['owner']}/{v['name']}"]
         query = body.get("query", "")
-        if "refs(" in query:  # branches, newest commit first
-            branches = sorted(repo.get("branches", []), key=lambda b: b[1], reverse=True)[:100]
-            return 200, {}, {"data": {"repository": {"refs": {"nodes": [
-                {"name": n, "target": {"committedDate": d}} for n, d in branches]}}}}
+        if "refs(" in query:  # branches, newest commit first, 100 a page after a cursor
+            branches = sorted(repo.get("branches", []), key=lambda b: b[1], reverse=True)
+            start = int(v.get("cursor") or 0)
+            page = branches[start:start + 100]
+            return 200, {}, {"data": {"repository": {"refs": {
+                "nodes": [{"name": n, "target": {"committedDate": d}} for n, d in page],
+                "pageInfo": {"hasNextPage": start + 100 < len(branches),
+                             "endCursor": str(start + len(page))}}}}}
         by_number = {p["number"]: p for p in repo["pulls"]}
         data = {}
         for alias, number in re.findall(r"(\w+): pullRequest\(number: (\d+)\)", query):
