@@ -4,7 +4,20 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test bench clean
+# Real peer servers that the `peers`-marked tests start once per run (DESIGN.md,
+# "Clarifications"). What needs no root is installed here, under .peers/; the
+# system packages (SYSTEM_PACKAGES) come from .ci/run, and a test that misses one
+# fails with the command that installs it — never skips.
+PEERS            := .peers
+SYSTEM_PACKAGES  := chromium redis-server
+# The OpenAPI spec Prism serves must be the one of the client we pin (pyproject.toml).
+DATADOG_CLIENT   := 2.62.0
+PRISM            := 5.16.0
+# A real SkyPilot API server for the conformance test, in its own venv (never a
+# runtime dependency of orgpulse: README, SkyPilot).
+SKYPILOT         := 0.14.1
+
+.PHONY: setup run test test-core peers system-packages bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +30,36 @@ setup: $(STAMP)
 run: $(STAMP)
 	$(BIN)/orgpulse serve
 
-test: $(STAMP)
+$(PEERS)/prism/.installed:
+	npm install --silent --no-audit --no-fund --prefix $(PEERS)/prism @stoplight/prism-cli@$(PRISM)
+	touch $@
+
+$(PEERS)/datadog-spec/.installed:
+	rm -rf $(PEERS)/datadog-spec && mkdir -p $(PEERS)/datadog-spec
+	$(PYTHON) -m pip download --quiet --no-binary :all: --no-deps \
+	    datadog-api-client==$(DATADOG_CLIENT) -d $(PEERS)/datadog-spec
+	tar -xzf $(PEERS)/datadog-spec/datadog_api_client-$(DATADOG_CLIENT).tar.gz -C $(PEERS)/datadog-spec \
+	    --strip-components=1 datadog_api_client-$(DATADOG_CLIENT)/.generator/schemas \
+	    datadog_api_client-$(DATADOG_CLIENT)/LICENSE
+	touch $@
+
+$(PEERS)/skypilot/.installed:
+	$(PYTHON) -m venv $(PEERS)/skypilot
+	$(PEERS)/skypilot/bin/python -m pip install --quiet skypilot==$(SKYPILOT)
+	touch $@
+
+peers: $(PEERS)/prism/.installed $(PEERS)/datadog-spec/.installed $(PEERS)/skypilot/.installed
+
+# Debian's packages for the peers that need root (CI runs as root: .ci/run).
+system-packages:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)
+
+test: $(STAMP) peers
 	$(BIN)/python -m pytest -q
+
+# The core suite alone (units and in-process fakes): under a minute.
+test-core: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not peers"
 
 bench: $(STAMP)
 	$(BIN)/python bench/handlers.py
@@ -27,4 +68,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/poller_api_cost.py
 
 clean:
-	rm -rf $(VENV) .orgpulse .pytest_cache
+	rm -rf $(VENV) $(PEERS) .orgpulse .pytest_cache

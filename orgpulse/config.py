@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets as _random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 from urllib.parse import urlparse
@@ -86,6 +86,8 @@ class Settings:
     wandb_base_url: str | None = None
     skypilot_endpoint: str | None = None
     skypilot_token: Secret | None = None
+    # Shared dedup and high-water marks for replicas; may carry a password.
+    redis_url: Secret | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
@@ -187,6 +189,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     wandb_token = _secret_text(env, "WANDB_WEBHOOK_TOKEN", problems)
     wandb_secret = _secret_text(env, "WANDB_WEBHOOK_SECRET", problems)
 
+    redis_text = _secret_text(env, "ORGPULSE_REDIS_URL", problems)
+
     level = env.get("ORGPULSE_LOG_LEVEL", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         problems.append(f"ORGPULSE_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
@@ -213,6 +217,13 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         skypilot_token=Secret(skypilot_token) if skypilot_token else None,
         options=validate_options(_load_yaml(env, problems), problems),
     )
+    receiver = settings.section("receiver")
+    redis_text = redis_text or receiver.get("redis_url") or None
+    if redis_text:
+        settings = replace(settings, redis_url=Secret(redis_text))
+    if receiver.get("dedup_backend") == "redis" and not redis_text:
+        problems.append("receiver.dedup_backend is redis but no Redis URL is set "
+                        "(receiver.redis_url or ORGPULSE_REDIS_URL)")
     if problems:
         raise ConfigError(problems)
     return settings

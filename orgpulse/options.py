@@ -105,6 +105,12 @@ SCHEMA: dict[str, dict[str, Option]] = {
             "/var/run/secrets/kubernetes.io/serviceaccount/token", _is(str, "a path")),
         "kubernetes_ca_file": Option(
             "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", _is(str, "a path")),
+        # Deduplication shared by replicas: memory (one replica) or redis. The URL may
+        # also come from ORGPULSE_REDIS_URL(_FILE), the place for one with a password.
+        "dedup_backend": Option("memory", _one_of("memory", "redis")),
+        "redis_url": Option("", lambda v: None if isinstance(v, str) and (
+            v == "" or v.startswith(("redis://", "rediss://", "unix://")))
+            else f"must be redis://host:port/db, rediss://… or unix://…, got {v!r}"),
     },
     "asana": {
         "workspace": Option("", _is(str, "a workspace gid")),

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable
 
 from orgpulse import metrics as m
 from orgpulse.timeutil import parse_time, seconds_between
-from receiver.sources.github.refs import is_revert
+from orgpulse.definitions import is_bot, is_revert
 
 if TYPE_CHECKING:
     from pollers.github import RepoState
@@ -23,11 +23,6 @@ if TYPE_CHECKING:
 WEEK = timedelta(days=7)
 STALE = timedelta(days=14)
 DECISIVE = {"success": 1.0, "failure": 0.0, "timed_out": 0.0, "startup_failure": 0.0}
-
-
-def is_bot(user: dict | None) -> bool:
-    user = user or {}
-    return user.get("type") == "Bot" or str(user.get("login", "")).endswith("[bot]")
 
 
 def pct(values: list[float], q: float) -> float:

@@ -122,3 +122,23 @@ def test_fom_overrides_are_checked_against_the_formula_table(tmp_path):
 def test_secret_never_prints():
     secret = config.Secret("hunter2")
     assert "hunter2" not in repr(secret) + str(secret) + f"{secret}" + repr([secret])
+
+
+def test_redis_url_from_a_secret_file_wins_and_never_shows(tmp_path):
+    secret = tmp_path / "redis-url"
+    secret.write_text("redis://:hunter2@redis:6379/0\n")
+    options = tmp_path / "o.yaml"
+    options.write_text("receiver: {dedup_backend: redis, redis_url: 'redis://other:6379/1'}\n")
+    s = load({"ORGPULSE_REDIS_URL_FILE": str(secret), "ORGPULSE_CONFIG": str(options)}, tmp_path)
+    assert s.redis_url.reveal() == b"redis://:hunter2@redis:6379/0"
+    assert "hunter2" not in repr(s)
+
+
+def test_redis_backend_without_a_url_is_refused(tmp_path):
+    options = tmp_path / "o.yaml"
+    options.write_text("receiver: {dedup_backend: redis}\n")
+    with pytest.raises(config.ConfigError, match="no Redis URL"):
+        load({"ORGPULSE_CONFIG": str(options)}, tmp_path)
+    options.write_text("receiver: {redis_url: 'http://x'}\n")
+    with pytest.raises(config.ConfigError, match="redis_url must be"):
+        load({"ORGPULSE_CONFIG": str(options)}, tmp_path)

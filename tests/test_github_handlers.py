@@ -10,7 +10,7 @@ from orgpulse import metrics as m
 from receiver.sources.github import HANDLERS
 from receiver.sources.github.ci import runner_class
 from receiver.sources.github.context import GithubContext
-from receiver.sources.github.refs import is_revert
+from orgpulse.definitions import is_revert
 from tests.conftest import GITHUB
 from tests.dogstatsd import PRODUCED
 

@@ -8,6 +8,7 @@ from typing import Any, Hashable
 
 from cachetools import TTLCache
 
+from orgpulse.definitions import author_type  # noqa: F401 - handlers import it from here
 from orgpulse.tags import BoundedValues
 
 WEEK = 7 * 24 * 3600
@@ -60,13 +61,6 @@ class GithubContext:
 
     def repo(self, payload: dict) -> str:
         return self.repos((payload.get("repository") or {}).get("full_name", "unknown"))
-
-
-def author_type(user: dict | None) -> str:
-    """bot for GitHub Apps and [bot] accounts (dependabot, renovate…), human otherwise."""
-    user = user or {}
-    login = str(user.get("login", ""))
-    return "bot" if user.get("type") == "Bot" or login.endswith("[bot]") else "human"
 
 
 def branch_type(branch: str | None, payload: dict) -> str:

@@ -1,20 +1,11 @@
 """push, create and delete → metrics: commits, forced pushes, reverts, hotfixes, refs."""
 from __future__ import annotations
 
-import re
-
 from orgpulse import metrics as m
+from orgpulse.definitions import is_revert
 from receiver.sources.github.context import GithubContext, author_type, branch_type
 
-# `git revert` writes 'Revert "<subject>"' and 'This reverts commit <sha>';
-# Conventional Commits write 'revert: …' or 'revert(scope): …'.
-REVERT = re.compile(r'^(revert "|revert(\([^)]*\))?!?:)|^this reverts commit [0-9a-f]{7,40}',
-                    re.IGNORECASE | re.MULTILINE)
 HEADS = "refs/heads/"
-
-
-def is_revert(message: str) -> bool:
-    return bool(REVERT.search(message or ""))
 
 
 def push(payload: dict, ctx: GithubContext) -> list[m.Metric] | None:
