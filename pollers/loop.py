@@ -21,6 +21,7 @@ from typing import Callable
 
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter
+from pollers.series import VanishedSeries
 from pollers.values import ValueStore
 
 log = logging.getLogger("orgpulse.poller")
@@ -44,6 +45,7 @@ class Poller:
         self.collectors, self.emitter, self.values = collectors, emitter, values
         self.score, self.elector, self.interval, self.clock = score, elector, interval, clock
         self.last_success: dict[str, float] = {}
+        self.vanished = VanishedSeries()
         self._running: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
 
@@ -90,6 +92,7 @@ class Poller:
                 continue
             metrics, error, seconds = results[c.name]
             ok = error is None and not _errors_in(metrics)
+            metrics = metrics + self.vanished.fill(c.name, metrics, clean=ok)
             out += metrics + self._outcome(c.name, ok, seconds, None if ok or not error else "exception")
             success[c.name] = ok
         self.emit(out)
