@@ -1,0 +1,17 @@
+"""The one way to reach Redis (shared dedup, high-water marks): short timeouts, so an
+outage or a slow server costs a bounded wait and a counted error, never a stall."""
+from __future__ import annotations
+
+from orgpulse.config import Settings
+
+
+def client(settings: Settings, timeout_seconds: float = 0.25):
+    """A redis.Redis for settings.redis_url, or None when no Redis is configured."""
+    if settings.redis_url is None:
+        return None
+    import redis  # only when configured: the receiver's cold start never pays for it
+
+    return redis.Redis.from_url(settings.redis_url.reveal().decode(),
+                                socket_timeout=timeout_seconds,
+                                socket_connect_timeout=timeout_seconds,
+                                health_check_interval=30)
