@@ -130,6 +130,9 @@ class Envelope:
             event = source.parse(headers, body)
         except Rejected as exc:
             return self.reject(source.name, exc.reason, started, exc.detail)
+        except Exception:  # noqa: BLE001 - a bug: answered as JSON and counted, not Flask's HTML
+            log.exception("parse failed", extra={"source": source.name})
+            return self._finish(source.name, Outcome(500, "handler_error"), started)
         key = source.dedup_key(event, body)
         if key is not None and not self.dedup.claim(key):
             outcome = Outcome(200, "duplicate", event.name, event.delivery_id)
