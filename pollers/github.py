@@ -171,13 +171,18 @@ class GithubCollector:
         return gm.ci_metrics(repo, s, self.benchmark, self.workflows)
 
     def _attempts(self, repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
-        """Earlier attempts of re-run runs (the list shows only the latest), each fetched once:
-        a finished attempt never changes."""
-        for run in list(s.runs.values()):
-            for k in range(1, run.get("run_attempt") or 1):
+        """Earlier attempts of runs re-run to success (the list shows only the latest attempt),
+        newest first until a failed one: that settles whether the run was flaky. Each is
+        fetched once — a finished attempt never changes. Runs whose latest attempt failed are
+        not asked: only a pass between two failures (rare) would make them flaky by themselves,
+        and a later pass on the same SHA is seen anyway."""
+        for run in [r for r in s.runs.values() if r.get("conclusion") == "success"]:
+            for k in range((run.get("run_attempt") or 1) - 1, 0, -1):
                 if (run["id"], k) not in s.attempts:
                     data, _ = self.http.get(f"/repos/{repo}/actions/runs/{run['id']}/attempts/{k}")
                     s.attempts[(run["id"], k)] = _attempt(data)
+                if s.attempts[(run["id"], k)].get("conclusion") in FAILED:
+                    break
         return gm.flaky_metrics(repo, s)
 
     def _force_pushes(self, repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
@@ -226,19 +231,22 @@ class GithubCollector:
         "details": (("pulls",), _details),          # GraphQL
         "commits": (("meta",), _commits),
         "runs": (("meta",), _runs),
-        "attempts": (("runs",), _attempts),
         "force_pushes": ((), _force_pushes),
         "branches": ((), _branches),                # GraphQL
         "redeliver": ((), _redeliver),
+        "attempts": (("runs",), _attempts),
     }
+    # Earlier attempts are many at a busy repository's first cycle (one per re-run): they get
+    # what budget every repository's other parts left, and resume next cycle from what was fetched.
+    LATE = frozenset({"attempts"})
 
-    def _repo(self, repo: str, now: datetime) -> tuple[list[m.Metric], int]:
+    def _parts(self, repo: str, now: datetime, late: bool, failed: set[str]) -> tuple[list[m.Metric], int]:
         """(metrics of the parts that worked and error counts of those that failed, parts measured)."""
         s = self.states.setdefault(repo, RepoState())
-        out, failed, measured = [], set(), 0
+        out, measured = [], 0
         for part, (needs, fetch) in self.PARTS.items():
-            if part == "redeliver" and repo not in self.hooks:
-                continue  # not a part of this repository
+            if (part in self.LATE) != late or (part == "redeliver" and repo not in self.hooks):
+                continue  # not in this phase, or not a part of this repository
             # A failed meta leaves last cycle's default branch usable.
             if any(n in failed and not (n == "meta" and s.default_branch) for n in needs):
                 failed.add(part)  # its input failed (and is counted): absent, never computed from stale data
@@ -259,10 +267,12 @@ class GithubCollector:
 
     def collect(self, now: datetime) -> list[m.Metric]:
         out, measured = [], 0
-        for repo in self.repositories:
-            metrics, parts = self._repo(repo, now)
-            out += metrics
-            measured += parts
+        failed: dict[str, set[str]] = {repo: set() for repo in self.repositories}
+        for late in (False, True):
+            for repo in self.repositories:
+                metrics, parts = self._parts(repo, now, late, failed[repo])
+                out += metrics
+                measured += parts
         if self.repositories and not measured:
             raise RuntimeError("every part of every repository failed")
         return out

@@ -102,8 +102,8 @@ class Points:
 
 
 def _graphql_error(exc: GithubException) -> PartFailed:
-    errors = (exc.data or {}).get("errors") if isinstance(exc.data, dict) else None
-    if not errors:  # an HTTP failure (5xx, timeout): GraphQL is down, not our query
+    errors = exc.data.get("errors") if isinstance(exc.data, dict) else None
+    if exc.status >= 500 or not errors:  # GraphQL is down, not our query
         return PartFailed(f"GraphQL HTTP {exc.status}")
     kinds = {str(e.get("type", "")) for e in errors}
     message = "; ".join(str(e.get("message", ""))[:200] for e in errors[:3])

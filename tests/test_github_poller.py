@@ -6,7 +6,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from github import Auth, Github
 
+from fom.scores import score_metrics
+from orgpulse import metrics as m
 from pollers.github import GithubCollector
+from pollers.values import ValueStore
 from tests.dogstatsd import produced
 from tests.fakes.github_api import FakeGithub
 from tests.github_history import BOT, commit, generated, pull, run
@@ -230,3 +233,69 @@ def test_active_branches_and_force_pushes_are_not_capped_at_one_page(fake):
     assert got[("github.commits.force_merge_7d", None)] == 150
     queries = [r for r in fake.log if r.path == "/graphql" and "refs(" in r.json()["query"]]
     assert len(queries) == 3  # stops at the first page that reaches branches older than 14 days
+
+
+def test_flaky_is_per_workflow_and_head_sha_by_rerun_or_new_run(fake):
+    s = fake.add_repo(REPO)
+    s["runs"] += [
+        run(1, NOW, conclusion="failure", created_h=-10, sha="a" * 40),
+        run(2, NOW, conclusion="success", created_h=-9, sha="a" * 40),               # a new run passes: flaky
+        run(3, NOW, conclusion="success", attempt=2, created_h=-8, sha="b" * 40),    # re-run after a failure: flaky
+        run(4, NOW, conclusion="success", attempt=2, created_h=-7, sha="c" * 40, earlier=["success"]),  # not
+        run(5, NOW, name="Lint", conclusion="failure", created_h=-6, sha="d" * 40),
+        run(6, NOW, conclusion="success", created_h=-5, sha="d" * 40),               # another workflow: not
+        run(7, NOW, conclusion="failure", created_h=-4, sha="e" * 40),
+        run(8, NOW, conclusion="success", created_h=-3, sha="f" * 40),               # another SHA: not
+        run(9, NOW, conclusion="success", attempt=3, created_h=-2, sha="0" * 40,
+            earlier=["failure", "cancelled"]),                                       # flaky
+        run(10, NOW, conclusion="success", created_h=-1, sha="a" * 40),              # flips again: still one
+        run(11, NOW, name="Lint", conclusion="timed_out", created_h=-1, sha="1" * 40, run_s=60),
+        run(12, NOW, name="Lint", conclusion="success", created_h=-0.5, sha="1" * 40)]  # flaky
+    c = collector(fake)
+    assert collect(c)[("github.ci.flaky_checks_7d", None)] == 4
+    fetched = sorted(r.path.split("/runs/")[1] for r in fake.log if "/attempts/" in r.path)
+    assert fetched == ["3/attempts/1", "4/attempts/1", "9/attempts/1", "9/attempts/2"]
+    assert collect(c, NOW + timedelta(minutes=15))[("github.ci.flaky_checks_7d", None)] == 4
+    assert len([r for r in fake.log if "/attempts/" in r.path]) == 4  # a finished attempt is fetched once
+
+
+def test_a_rerun_after_the_last_sync_is_seen(fake):
+    s = fake.add_repo(REPO)
+    s["runs"].append(run(1, NOW, conclusion="failure", created_h=-1))
+    c = collector(fake)
+    got = collect(c)
+    assert got[("github.ci.flaky_checks_7d", None)] == 0 and got[("github.ci.failed_workflows_7d", None)] == 1
+    # re-run to success: the same run and created_at (no `created=` query finds it), attempt 2
+    s["runs"][0] = run(1, NOW, conclusion="success", created_h=-1, attempt=2, run_s=3000)
+    got = collect(c, NOW + timedelta(minutes=15))
+    assert got[("github.ci.flaky_checks_7d", None)] == 1 and got[("github.ci.failed_workflows_7d", None)] == 0
+    collect(c, NOW + timedelta(minutes=30))
+    assert fake.requests[f"/repos/{REPO}/actions/runs/1"] == 1  # re-read while failed only
+
+
+def test_scores_read_human_stale_prs_and_the_minimum_over_test_workflows(fake):
+    s = fake.add_repo(REPO)
+    s["pulls"] += [pull(n, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20) for n in range(1, 21)]
+    s["pulls"] += [pull(n, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20, user=BOT)
+                   for n in range(21, 51)]  # a dependabot backlog
+    s["runs"] += [run(1, NOW, conclusion="success", created_h=-2),
+                  run(2, NOW, name="Benchmarks", conclusion="failure", created_h=-1)]
+    clock = Clock()
+    values = ValueStore(clock)
+    values.record(produced(collector(fake).collect(NOW)))
+    got = {x.name: x.value for x in score_metrics(
+        lambda name, agg, where: values.get(name, 1800, agg, where), {})}
+    assert got["health.ci.stale_prs.fom"] == pytest.approx(0.6)  # 20 human stale PRs of a limit of 50
+    assert got["health.ci.tests_passing.fom"] == 1.0  # the failing benchmark does not count
+    assert got["health.ci.benchmarks_passing.fom"] == 0.0
+
+
+def test_value_store_filters_by_tags():
+    values = ValueStore(Clock())
+    values.record([m.gauge("github.prs.open", 3, repo="a/b", author_type="human"),
+                   m.gauge("github.prs.open", 2, repo="a/b", author_type="bot"),
+                   m.gauge("github.prs.open", 4, repo="c/d", author_type="human")])
+    assert values.get("github.prs.open", 60) == 9  # the seed's figure: every series
+    assert values.get("github.prs.open", 60, "sum", {"author_type": "human"}) == 7
+    assert values.get("github.prs.open", 60, "max", {"author_type": "bot", "repo": "a/b"}) == 2
+    assert values.get("github.prs.open", 60, "sum", {"author_type": "robot"}) is None

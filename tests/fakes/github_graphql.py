@@ -40,10 +40,23 @@ class Rejected(GraphQLError):
         super().__init__(message, extensions={"type": kind})
 
 
-def connection(items: list, name: str, first: int | None = None, last: int | None = None,
+def _selects_items(info) -> bool:
+    """Whether the query asks the connection for nodes or edges (totalCount alone needs no bound)."""
+    pending = [n.selection_set for n in info.field_nodes if n.selection_set]
+    while pending:
+        for selection in pending.pop().selections:
+            if getattr(selection, "name", None) is not None and selection.name.value in ("nodes", "edges"):
+                return True
+            if getattr(selection, "selection_set", None) and not hasattr(selection, "alias"):
+                pending.append(selection.selection_set)  # an inline fragment
+    return False
+
+
+def connection(items: list, name: str, info=None, first: int | None = None, last: int | None = None,
                after: str | None = None, before: str | None = None, **_filters) -> dict:
-    """A GraphQL connection over `items`; cursors are offsets."""
-    if first is None and last is None:
+    """A GraphQL connection over `items`; cursors are offsets. Like GitHub, it refuses to list
+    nodes or edges without `first` or `last`, and either over 100."""
+    if first is None and last is None and (info is None or _selects_items(info)):
         raise Rejected(f"You must provide a `first` or `last` value to properly paginate the `{name}` "
                        "connection.", "MISSING_PAGINATION_BOUNDARIES")
     for arg, value in (("first", first), ("last", last)):
@@ -52,6 +65,8 @@ def connection(items: list, name: str, first: int | None = None, last: int | Non
                            f"limit of {MAX_PAGE} records.", "EXCESSIVE_PAGINATION")
     start = int(after) if after else 0
     window = items[start:int(before) if before else len(items)]
+    if first is None and last is None:
+        first = 0  # totalCount only
     page = window[:first] if first is not None else window[len(window) - last:]
     start += len(window) - len(page) if first is None else 0
     return {"nodes": page, "totalCount": len(items),
@@ -61,7 +76,7 @@ def connection(items: list, name: str, first: int | None = None, last: int | Non
 
 
 def connected(items: list, name: str) -> Callable[..., dict]:
-    return lambda info, **args: connection(items, name, **args)
+    return lambda info, **args: connection(items, name, info, **args)
 
 
 def actor(login: str | None) -> dict | None:
@@ -156,7 +171,7 @@ class GithubGraphql:
             branches = sorted(repo.get("branches", []), key=lambda b: b[1], reverse=bool(newest))
             nodes = [{"name": n, "prefix": refPrefix, "target": {"__typename": "Commit", "committedDate": d}}
                      for n, d in branches]
-            return connection(nodes, "refs", **args)
+            return connection(nodes, "refs", info, **args)
 
         return {"nameWithOwner": full_name, "pullRequest": pull, "refs": refs}
 
