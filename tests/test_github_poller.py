@@ -299,3 +299,11 @@ def test_value_store_filters_by_tags():
     assert values.get("github.prs.open", 60, "sum", {"author_type": "human"}) == 7
     assert values.get("github.prs.open", 60, "max", {"author_type": "bot", "repo": "a/b"}) == 2
     assert values.get("github.prs.open", 60, "sum", {"author_type": "robot"}) is None
+
+
+def test_request_interval_is_validated(make_settings):
+    from orgpulse import config
+
+    assert make_settings(options={"github": {}}).section("github")["request_interval_seconds"] == 0.25
+    with pytest.raises(config.ConfigError, match="github.request_interval_seconds must be in"):
+        make_settings(options={"github": {"request_interval_seconds": -1}})
