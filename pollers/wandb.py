@@ -129,6 +129,7 @@ def _gpu_gauges(runs: list[dict], start: datetime, now: datetime, tag: dict) -> 
 def _model_gauges(runs: list[dict], ended: list[dict], tag: dict) -> list[m.Metric]:
     out = []
     accuracies = [r["accuracy"] for r in runs if isinstance(r["accuracy"], (int, float))]
+    out.append(m.gauge("wandb.metrics.accuracy_runs_7d", len(accuracies), **tag))  # the mean's weight
     if accuracies:
         out += [m.gauge("wandb.metrics.best_accuracy", max(accuracies), **tag),
                 m.gauge("wandb.metrics.avg_accuracy_7d", sum(accuracies) / len(accuracies), **tag)]

@@ -71,6 +71,7 @@ def test_window_metrics_and_incremental_cycles(fake):
     assert got[("wandb.training.total_gpu_hours_7d", None)] == pytest.approx(8.0)
     assert got[("wandb.training.gpu_utilization_avg", None)] == pytest.approx(80.0)
     assert got[("wandb.metrics.best_accuracy", None)] == pytest.approx(0.86)
+    assert got[("wandb.metrics.accuracy_runs_7d", None)] == 2  # r1 and r3: avg_accuracy's weight
     assert got[("wandb.metrics.latest_loss", None)] == pytest.approx(0.35)  # r3 ended last
     assert got[("wandb.metrics.steps_per_second", None)] == 25000  # the newest run reporting it
     assert got[("wandb.runs.class_success_rate_pct", "push_to_main")] == 50.0
