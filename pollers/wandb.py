@@ -81,7 +81,7 @@ def summarize_run(run, keys: dict[str, Any], classes: dict[str, re.Pattern]) -> 
     return {"state": run.state, "created": created, "end": heartbeat or created,
             "accuracy": summary.get(keys["accuracy"]), "loss": summary.get(keys["loss"]),
             "sps": next((summary[k] for k in sps_keys if isinstance(summary.get(k), (int, float))), None),
-            "gpus": len(gpus), "util": None, "util_at": None,
+            "gpus": len(gpus), "util": None, "util_at": None, "util_state": None,
             "run_class": next((c for c, rx in classes.items() if rx.search(name)), "other")}
 
 
@@ -114,11 +114,10 @@ def _state_gauges(runs: list[dict], ended: list[dict], start: datetime, tag: dic
 
 def _gpu_gauges(runs: list[dict], start: datetime, now: datetime, tag: dict) -> list[m.Metric]:
     spent = [(r, gpu_hours_in(r, start, now)) for r in runs if r["gpus"]]
-    out = []
-    if spent:
-        out.append(m.gauge("wandb.training.total_gpu_hours_7d", sum(h for _, h in spent), **tag))
+    # Measured even with no GPU run this week: 0, not a stale last value.
+    out = [m.gauge("wandb.training.total_gpu_hours_7d", sum(h for _, h in spent), **tag)]
     if any(r["util_at"] is None for r, _ in spent):
-        return out  # a GPU run not measured (yet): a partial mean would mislead
+        return out  # a GPU run never measured (yet): a partial mean would mislead
     weighted = [(r["util"], h) for r, h in spent if r["util"] is not None and h > 0]
     if weighted:  # weighted by GPU hours in the window: the share of GPU time kept busy
         out.append(m.gauge("wandb.training.gpu_utilization_avg",
@@ -165,14 +164,17 @@ def window_metrics(window: dict[str, dict], project: str, now: datetime) -> list
             + _model_gauges(runs, ended, tag) + _class_gauges(runs, ended, tag))
 
 
+def _settled(r: dict) -> bool:
+    """Sampled in the state it is in: final once ended; a running run's is refreshed hourly."""
+    return not r["gpus"] or (r["util_at"] is not None and r["util_state"] == r["state"])
+
+
 def _needs_sampling(new: dict, old: dict | None, now: datetime) -> bool:
     if not new["gpus"]:
         return False
-    if old is None or old["util_at"] is None:
-        return True
-    if old["state"] != "running":
-        return False  # ended before: its average is final
-    return new["state"] != "running" or now - old["util_at"] >= UTIL_REFRESH
+    if old is None or old["util_at"] is None or old["util_state"] != new["state"]:
+        return True  # never sampled, or sampled while running and now ended
+    return new["state"] == "running" and now - old["util_at"] >= UTIL_REFRESH
 
 
 class WandbPoller:
@@ -196,7 +198,7 @@ class WandbPoller:
         # Re-read by id what may have changed without moving: running runs (W&B marks a
         # silent one crashed) and GPU runs whose utilisation is still to be sampled.
         recheck = sorted(k for k, r in self.windows[path].items()
-                         if r["state"] == "running" or (r["gpus"] and r["util_at"] is None))
+                         if r["state"] == "running" or not _settled(r))
         changed = [{"createdAt": {"$gte": t}}, {"heartbeatAt": {"$gte": t}}]
         return {"$or": changed + ([{"name": {"$in": recheck}}] if recheck else [])}, set(recheck)
 
@@ -206,7 +208,7 @@ class WandbPoller:
         except Exception as exc:  # noqa: BLE001 - this run unmeasured; retried next cycle
             log.warning("W&B system metrics failed", extra={"error": type(exc).__name__})
             return False
-        record["util"], record["util_at"] = run_utilization(events), now
+        record.update(util=run_utilization(events), util_at=now, util_state=record["state"])
         return True
 
     def _fetch(self, path: str, now: datetime) -> int:
@@ -217,12 +219,13 @@ class WandbPoller:
         for run in self.api.runs(path, filters=flt, per_page=500, lazy=False):
             record, old = summarize_run(run, self.keys, self.classes), window.get(run.id)
             seen.add(run.id)
-            if _needs_sampling(record, old, now):
-                if budget > 0:  # past the budget: left unmeasured, sampled next cycle
-                    budget -= 1
-                    failed += not self._sample(run, record, now)
-            elif old is not None:
-                record["util"], record["util_at"] = old["util"], old["util_at"]
+            sampled = False
+            if _needs_sampling(record, old, now) and budget > 0:  # past the budget: next cycle
+                budget -= 1
+                sampled = self._sample(run, record, now)
+                failed += not sampled
+            if not sampled and old is not None:  # the last average stands until re-sampled
+                record.update(util=old["util"], util_at=old["util_at"], util_state=old["util_state"])
             window[run.id] = record
         start = now - WEEK
         for run_id in [k for k, r in window.items() if (k in asked and k not in seen)

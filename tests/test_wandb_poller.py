@@ -92,6 +92,8 @@ def test_window_metrics_and_incremental_cycles(fake):
     got = collect(p, NOW + timedelta(days=6, hours=23))
     assert got[("wandb.runs.total_7d", None)] == 2
     assert got[("wandb.runs.completed_7d", None)] == 1  # r4
+    assert got[("wandb.training.total_gpu_hours_7d", None)] == 0  # r1, the GPU run, has left
+    assert ("wandb.training.gpu_utilization_avg", None) not in got  # a mean of nothing: absent
 
 
 def test_a_long_run_is_active_and_spends_gpu_hours_this_week(server):
@@ -169,8 +171,15 @@ def test_a_running_run_is_resampled_hourly_and_once_when_it_ends(server):
         run_of(server, "r")["heartbeatAt"] = iso(minutes / 60)
         assert values(p, NOW + timedelta(minutes=minutes))["wandb.training.gpu_utilization_avg"] == 40.0
     run_of(server, "r").update(state="finished", heartbeatAt=iso(0.75))
-    assert values(p, NOW + timedelta(minutes=45))["wandb.training.gpu_utilization_avg"] == 50.0
-    assert len(server.history_queries) == 2
+    server.fail_operation("RunFullHistory", *[(500, RETRY_NOW)] * 3)  # its final sampling fails
+    out = produced(p.collect(NOW + timedelta(minutes=45)))
+    assert [x.tag("reason") for x in out if x.name == "orgpulse.collector.errors"] == ["system_metrics_failed"]
+    assert next(x.value for x in out if x.name == "wandb.training.gpu_utilization_avg") == 40.0  # the last average
+    # ended but not yet sampled as ended: asked for by id, and its final average taken once
+    assert values(p, NOW + timedelta(minutes=60))["wandb.training.gpu_utilization_avg"] == 50.0
+    assert {"name": {"$in": ["r"]}} in json.loads(server.run_queries[-1]["filters"])["$or"]
+    assert values(p, NOW + timedelta(minutes=75))["wandb.training.gpu_utilization_avg"] == 50.0
+    assert len(server.history_queries) == 2  # the failed attempts never reached the query handler
 
 
 def test_unmeasured_utilization_is_withheld_then_measured(server):
