@@ -114,7 +114,7 @@ def store_getter(series: dict[str, dict[str, float]]):
     """The poller's real path: per-project gauges in a ValueStore, read as cli.py reads them."""
     store = ValueStore(clock=lambda: 1000.0)
     store.record(m.gauge(name, v, project=project) for name, by in series.items() for project, v in by.items())
-    return lambda name, agg: store.get(name, 60, agg)
+    return lambda name, agg, where=None: store.get(name, 60, agg)  # training inputs filter no tag
 
 
 def training(series: dict[str, dict[str, float]], name: str) -> float | None:
