@@ -17,7 +17,7 @@ PRISM            := 5.16.0
 # runtime dependency of orgpulse: README, SkyPilot).
 SKYPILOT         := 0.14.1
 
-.PHONY: setup run test test-core peers system-packages bench clean
+.PHONY: setup run test test-core fuzz peers system-packages bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,10 @@ test: $(STAMP) peers
 # The core suite alone (units and in-process fakes): under a minute.
 test-core: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not peers"
+
+# The receiver's fuzz suite at length (tests/test_fuzz.py; make test runs 1,000 per source).
+fuzz: $(STAMP)
+	$(BIN)/python -m pytest -q tests/test_fuzz.py --hypothesis-profile=fuzz
 
 bench: $(STAMP)
 	$(BIN)/python bench/handlers.py

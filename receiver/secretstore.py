@@ -18,6 +18,7 @@ import base64
 import fcntl
 import json
 import os
+import random
 import ssl
 import time
 import urllib.error
@@ -26,6 +27,7 @@ from pathlib import Path
 from typing import Protocol
 
 DOCUMENT_KEY = "webhook-secrets.json"
+CONFLICT_BACKOFF = 0.01  # seconds; doubled per conflict up to 16×, randomised
 
 
 class StoreError(RuntimeError):
@@ -110,10 +112,11 @@ class KubernetesStore:
     """A Secret in the API server; needs get and patch on that one Secret (see the chart's RBAC)."""
 
     def __init__(self, api_url: str, namespace: str, name: str, token: str,
-                 ca_file: str | None = None, timeout: float = 5.0):
+                 ca_file: str | None = None, timeout: float = 5.0, sleep=time.sleep):
         self.url = f"{api_url.rstrip('/')}/api/v1/namespaces/{namespace}/secrets/{name}"
         self.token = token
         self.timeout = timeout
+        self.sleep = sleep
         self.context = ssl.create_default_context(cafile=ca_file) if ca_file else None
 
     def _call(self, method: str, body: dict | None = None,
@@ -130,27 +133,37 @@ class KubernetesStore:
             secret = self._call("GET")
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise StoreError(f"cannot read the Kubernetes Secret: {exc}") from None
-        raw = (secret.get("data") or {}).get(DOCUMENT_KEY)
-        doc = json.loads(base64.b64decode(raw)) if raw else _empty()
-        return doc, secret["metadata"]["resourceVersion"]
+        try:
+            raw = (secret.get("data") or {}).get(DOCUMENT_KEY)
+            doc = json.loads(base64.b64decode(raw)) if raw else _empty()
+            return doc, secret["metadata"]["resourceVersion"]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise StoreError(f"the Kubernetes Secret is not orgpulse's document: {exc!r}") from None
 
     def load(self) -> dict:
         return self._read()[0]
 
-    def update(self, change, attempts: int = 5) -> dict:
-        for _ in range(attempts):
-            doc, version = self._read()
-            change(doc)
-            patch = {"metadata": {"resourceVersion": version},
-                     "data": {DOCUMENT_KEY: base64.b64encode(json.dumps(doc).encode()).decode()}}
+    def update(self, change, attempts: int = 12) -> dict:
+        """Read, change, patch with the resourceVersion read: a 409 means another replica
+        wrote in between, so read again and retry (after a short random pause, so writers
+        that collided do not collide again in step); a failed connection is retried twice."""
+        failures = 0
+        for attempt in range(attempts):
             try:
+                doc, version = self._read()
+                change(doc)
+                patch = {"metadata": {"resourceVersion": version},
+                         "data": {DOCUMENT_KEY: base64.b64encode(json.dumps(doc).encode()).decode()}}
                 self._call("PATCH", patch, "application/merge-patch+json")
                 return doc
             except urllib.error.HTTPError as exc:
-                if exc.code != 409:  # 409: another replica wrote first; read again
+                if exc.code != 409:
                     raise StoreError(f"cannot patch the Kubernetes Secret: HTTP {exc.code}") from None
-            except (urllib.error.URLError, OSError) as exc:
-                raise StoreError(f"cannot patch the Kubernetes Secret: {exc}") from None
+            except (StoreError, urllib.error.URLError, OSError) as exc:
+                failures += 1
+                if failures > 2:
+                    raise StoreError(f"cannot update the Kubernetes Secret: {exc}") from None
+            self.sleep(random.uniform(0, CONFLICT_BACKOFF * 2 ** min(attempt, 4)))
         raise StoreError("the Kubernetes Secret kept changing under us; gave up")
 
 

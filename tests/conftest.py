@@ -10,6 +10,13 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# tests/test_fuzz.py: "ci" in every run (a few thousand deliveries in all), "fuzz" in
+# `make fuzz` (pytest --hypothesis-profile=fuzz).
+settings.register_profile("ci", max_examples=1000)
+settings.register_profile("fuzz", max_examples=20000)
+settings.load_profile("ci")
 
 from orgpulse import config
 from orgpulse.emit import DogStatsdSink, Emitter
