@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any
 
 from orgpulse.timeutil import parse_time
 from receiver.envelope import Rejected
@@ -141,11 +141,3 @@ class View:
     def texts(self, key: str) -> list[str]:
         """The strings of the array at `key`; other elements are skipped."""
         return [v for v in self._get(key, (list,), "an array") or [] if isinstance(v, str)]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-
-def events(values: list[Any]) -> list[View]:
-    """Strict Views over the elements of an event array (Asana): each one checked on its own."""
-    return [View(v, strict=True, where=f"events[{i}]") for i, v in enumerate(values)]

@@ -181,9 +181,13 @@ class BufferingWorker(ThreadWorker):
         super().wait_for_and_dispatch_events(timeout)
 
     def murder_pending(self):
-        """Each loop: requests past their deadline get 408; lingering closes end."""
+        """Each loop: requests past their deadline get 408; lingering closes end; a
+        stopping worker closes connections on which no request has started."""
         super().murder_pending()
         now = time.monotonic()
+        for conn in [c for c in self.waiting if not self.alive and not c.arrival.started]:
+            self._unwait(conn)
+            self._close(conn)
         while self.waiting and self.waiting[0].arrival.deadline <= now:
             conn = self.waiting[0]
             self._unwait(conn)
