@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -23,7 +24,7 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}: {proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(f"server exited with {proc.returncode}: {output(proc)[1]}")
         try:
             with urllib.request.urlopen(url, timeout=1):
                 return
@@ -48,18 +49,39 @@ def start_gunicorn(env: dict[str, str], cwd: Path, app: str = "receiver:create_a
          "--bind", f"127.0.0.1:{port}", *extra_args, app],
         cwd=cwd, env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    drain(proc)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz", proc)
     return proc, url
 
 
+def drain(proc: subprocess.Popen) -> None:
+    """Read the server's stdout and stderr as it writes them: a pipe nobody reads fills
+    after 64 KiB and then blocks the server's next log line (and its request)."""
+    proc.captured = ([], [])
+    proc.drains = [threading.Thread(target=lambda s=stream, into=into: into.extend(s), daemon=True)
+                   for stream, into in ((proc.stdout, proc.captured[0]), (proc.stderr, proc.captured[1]))]
+    for thread in proc.drains:
+        thread.start()
+
+
+def output(proc: subprocess.Popen, timeout: float = 5.0) -> tuple[str, str]:
+    """(stdout, stderr) of a drained process that has exited."""
+    for thread in proc.drains:
+        thread.join(timeout)
+    return "".join(proc.captured[0]), "".join(proc.captured[1])
+
+
 def stop(proc: subprocess.Popen) -> tuple[str, str]:
     proc.terminate()
     try:
-        return proc.communicate(timeout=10)
+        proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
-        return proc.communicate()
+        proc.wait()
+    if hasattr(proc, "captured"):
+        return output(proc)
+    return proc.communicate()
 
 
 class RedisServer:

@@ -15,7 +15,7 @@ import pytest
 from orgpulse.config import Secret
 from receiver.replay import github_example
 from tests.conftest import GITHUB, SECRET
-from tests.dogstatsd import uds_listener
+from tests.dogstatsd import udp_listener, uds_listener
 from tests.servers import ROOT, clean_env, free_port, start_gunicorn, stop, wait_http
 
 
@@ -30,21 +30,31 @@ def send(url: str, path: Path, event: str | None = None, secret: str = SECRET) -
         return exc.code, json.loads(exc.read())
 
 
-@pytest.fixture
-def server(tmp_path, statsd):
-    host, port = statsd.address
+@pytest.fixture(scope="module")
+def agent():
+    """The module's DogStatsD listener, which the shared server sends to."""
+    listener = udp_listener()
+    yield listener
+    listener.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, agent):
+    """One receiver for the tests that only send it deliveries (started once: ~0.5 s)."""
+    tmp = tmp_path_factory.mktemp("e2e")
+    host, port = agent.address
     env = {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "GITHUB_WEBHOOK_SECRET": SECRET,
            "DD_ENV": "e2e", "ORGPULSE_MAX_BODY_BYTES": "100000",
-           "ORGPULSE_DATA_DIR": str(tmp_path / "data")}
-    proc, url = start_gunicorn(env, tmp_path)
+           "ORGPULSE_DATA_DIR": str(tmp / "data")}
+    proc, url = start_gunicorn(env, tmp)
     yield url
     stop(proc)
 
 
-def test_gunicorn_delivery_to_udp_agent(server, statsd):
+def test_gunicorn_delivery_to_udp_agent(server, agent):
     status, body = send(server, GITHUB / "workflow_job/completed.success.with-organization.payload.json")
     assert status == 200 and body["emitted"][0] == "github.ci.jobs"
-    jobs = statsd.metrics("github.ci.jobs", wait_for=1)
+    jobs = agent.metrics("github.ci.jobs", wait_for=1)
     assert jobs[0].tag_map["env"] == "e2e" and jobs[0].tag_map["conclusion"] == "success"
 
 
@@ -100,14 +110,14 @@ def orgpulse(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60):
                           text=True, timeout=timeout)
 
 
-def test_replay_cli_against_a_running_receiver(server, tmp_path, statsd):
+def test_replay_cli_against_a_running_receiver(server, tmp_path, agent):
     result = orgpulse("replay", str(GITHUB / "pull_request"), str(GITHUB / "push"),
                       "--url", server, env={"GITHUB_WEBHOOK_SECRET": SECRET}, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     files = len(list((GITHUB / "pull_request").glob("*.json"))) + len(list((GITHUB / "push").glob("*.json")))
     assert f"replayed {files} deliveries, 0 refused" in result.stderr
     assert "200 accepted" in result.stdout and "github.prs.opened" in result.stdout
-    assert statsd.metrics("github.prs.opened", wait_for=1)
+    assert agent.metrics("github.prs.opened", wait_for=1)
 
 
 def test_capture_then_replay_round_trip(tmp_path, statsd):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+import socket
 import uuid
 
 import pytest
@@ -12,7 +13,7 @@ from orgpulse.emit import DogStatsdSink, Emitter
 from receiver import create_app
 from receiver.replay import github_example
 from receiver.sources.github import signature
-from tests.conftest import GITHUB, SECRET, github_headers, received
+from tests.conftest import GITHUB, SECRET, github_headers
 
 
 def post(client, body: bytes, headers: dict, path="/webhooks/github"):
@@ -21,6 +22,18 @@ def post(client, body: bytes, headers: dict, path="/webhooks/github"):
 
 def pr_opened() -> bytes:
     return (GITHUB / "pull_request/opened.payload.json").read_bytes()
+
+
+def received(app, statsd) -> list:
+    """Every line the app emitted so far: its buffer is flushed (sent before flush()
+    returns), then a marker sent after it arrives — loopback UDP keeps the listener's
+    queue in order — instead of waiting for the listener to go quiet."""
+    app.extensions["orgpulse"].envelope.emitter.flush()
+    marker = f"orgpulse.test.flushed_{uuid.uuid4().hex}"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.sendto(f"{marker}:1|c".encode(), statsd.address)
+    return [x for x in statsd.metrics(marker, wait_for=1) and statsd.metrics()
+            if not x.name.startswith("orgpulse.test.")]
 
 
 def source_metrics(app, statsd):
@@ -33,18 +46,19 @@ def test_github_published_signature_vector():
         "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
 
 
-def test_accepted_delivery_emits_metrics_with_constant_tags(client, statsd):
+def test_accepted_delivery_emits_metrics_with_constant_tags(app, client, statsd):
     body = pr_opened()
     response = post(client, body, github_headers(body, "pull_request"))
     assert response.status_code == 200
     assert response.json["result"] == "accepted"
     assert response.json["emitted"] == ["github.prs.opened"]
-    [line] = statsd.metrics("github.", wait_for=1)
+    lines = received(app, statsd)
+    [line] = [x for x in lines if x.name.startswith("github.")]
     assert (line.name, line.type, line.value) == ("github.prs.opened", "count", 1.0)
     assert line.tag_map == {"env": "test", "service": "orgpulse", "repo": "codertocat/hello-world",
                             "author_type": "human", "branch_type": "default", "draft": "false"}
     assert sorted(t for t in line.tags if t.startswith("env:")) == ["env:test"]  # once
-    own = {x.name: x for x in statsd.metrics("orgpulse.receiver.", wait_for=4)}
+    own = {x.name: x for x in lines if x.name.startswith("orgpulse.receiver.")}
     assert own["orgpulse.receiver.received"].tag_map["event"] == "pull_request"
     assert own["orgpulse.receiver.emitted"].value == 1.0
     assert own["orgpulse.receiver.handling_time"].tag_map["outcome"] == "accepted"
@@ -131,12 +145,12 @@ def test_missing_event_header_is_400(client):
 
 def test_oversize_body_is_413_before_reading(make_settings, receiver_env, statsd):
     settings = make_settings({**receiver_env, "ORGPULSE_MAX_BODY_BYTES": "1000"})
-    client = create_app(settings, Emitter(DogStatsdSink(settings), strict=True)).test_client()
+    small = create_app(settings, Emitter(DogStatsdSink(settings), strict=True))
     body = pr_opened()
     assert len(body) > 1000
-    response = post(client, body, github_headers(body, "pull_request"))
+    response = post(small.test_client(), body, github_headers(body, "pull_request"))
     assert response.status_code == 413 and response.json["result"] == "too_large"
-    rejected = statsd.metrics("orgpulse.receiver.rejected", wait_for=1)
+    rejected = [x for x in received(small, statsd) if x.name == "orgpulse.receiver.rejected"]
     assert rejected[0].tag_map == {"env": "test", "service": "orgpulse", "source": "github",
                                    "reason": "too_large"}
 
@@ -157,7 +171,7 @@ def test_ping_and_unknown_events(app, client, statsd):
     body = (GITHUB / "star/created.payload.json").read_bytes()
     response = post(client, body, github_headers(body, "star"))
     assert response.status_code == 202 and response.json["result"] == "ignored"
-    ignored = statsd.metrics("orgpulse.receiver.ignored", wait_for=1)
+    ignored = [x for x in received(app, statsd) if x.name == "orgpulse.receiver.ignored"]
     assert ignored[0].tag_map["event"] == "star"
     assert source_metrics(app, statsd) == []
 
