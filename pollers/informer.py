@@ -72,6 +72,8 @@ class Informer:
         self.namespaces_seen: set[str] = set()
         self.events = 0
         self.ooms: collections.deque = collections.deque()  # (time, namespace) of OOM kills seen
+        self.restarts: collections.deque = collections.deque()  # (time, count), the last hour's
+        self.last_event: float | None = None  # time of the last watch event (the status page)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watches: dict[str, Any] = {}  # scope → its current Watch
@@ -82,6 +84,8 @@ class Informer:
         for x in metrics:
             if x.name == "k8s.containers.terminations" and x.tag("reason") == "oomkilled":
                 self.ooms.append((now, x.tag("namespace")))
+            elif x.name == "k8s.containers.restarts":
+                self.restarts.append((now, x.value))
         if metrics and (self.elector is None or self.elector.is_leader()):
             self.emitter.emit(metrics)
 
@@ -153,7 +157,7 @@ class Informer:
             if old is None and kind == "ADDED":
                 old = baseline(new)
             self.cache[uid] = new
-            self.watermark[scope] = self.clock()
+            self.watermark[scope] = self.last_event = self.clock()
             self.events += 1
         self.emit(pods.transitions(old, new, pod, self.bounds))
 
@@ -241,17 +245,33 @@ class Informer:
         return cluster.usage_by_namespace(orjson.loads(resp.data))
 
     def gauge_loop(self) -> None:
-        self.beat()
+        self.beat([])
         while not self._stop.wait(self.gauge_interval):
-            self.emit(self.gauges())
-            self.beat()
+            gauges = self.gauges()
+            self.emit(gauges)
+            self.beat(gauges)
 
-    def beat(self) -> None:
+    def details(self, gauges: list[m.Metric]) -> dict:
+        """What the status page shows of the informer: pods cached, the last watch event,
+        restarts and OOM kills seen in the last hour, its latest gauges."""
+        now = self.clock()
+        while self.restarts and self.restarts[0][0] < now - 3600:
+            self.restarts.popleft()
+        with self._lock:
+            pods_cached = len(self.cache)
+        series = [(x.name, x.tags, x.value, now) for x in gauges if x.type == m.GAUGE]
+        return {"pods": pods_cached, "last_event": self.last_event,
+                "restarts_1h": sum(v for _, v in self.restarts),
+                "oom_kills_1h": sum(1 for t, _ in self.ooms if t >= now - 3600),
+                "gauges": states.gauge_rows(series)}
+
+    def beat(self, gauges: list[m.Metric]) -> None:
         """Write the informer's part of the state file (pollers/state.py), if there is one."""
         if self.state is not None:
             synced = all(s in self.synced for s in (self.namespaces or [""]))
             self.state.update(states.informer(self.clock(), self.gauge_interval,
-                                              states.role(self.elector), synced))
+                                              states.role(self.elector), synced,
+                                              self.details(gauges)))
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> list[threading.Thread]:
