@@ -84,6 +84,11 @@ class GithubCollector:
         # GUIDs asked for once (GitHub keeps the GUID); remembered past GitHub's 3-day window.
         self.redelivered: TTLCache = TTLCache(maxsize=10_000, ttl=4 * 86400)
         self.states: dict[str, RepoState] = {}
+        self.progress: Callable[[str], None] | None = None  # called with the repository per request
+
+    def report_pages(self, progress: Callable[[str], None]) -> None:
+        """Have every request report its repository (the first cycle's backfill on a terminal)."""
+        self.progress = progress
 
     @property
     def requests(self) -> int:
@@ -244,6 +249,8 @@ class GithubCollector:
         """(metrics of the parts that worked and error counts of those that failed, parts measured)."""
         s = self.states.setdefault(repo, RepoState())
         out, measured = [], 0
+        progress = self.progress
+        self.http.on_request = (lambda: progress(repo)) if progress else None
         for part, (needs, fetch) in self.PARTS.items():
             if (part in self.LATE) != late or (part == "redeliver" and repo not in self.hooks):
                 continue  # not in this phase, or not a part of this repository

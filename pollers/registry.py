@@ -95,7 +95,8 @@ def github(settings: Settings) -> Collector | None:
                 retry=GithubRetry(total=3), timeout=30,
                 seconds_between_requests=pause, seconds_between_writes=max(pause, 1.0) if pause else 0)
     collector = GithubCollector(gh.requester, opts["repositories"], opts)
-    return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
+    return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"],
+                     on_progress=collector.report_pages)
 
 
 BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {
