@@ -44,6 +44,7 @@ TEMPLATE = """<!doctype html>
 <meta http-equiv="refresh" content="{{ page.refresh_seconds }}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>orgpulse status</title>
+<link rel="icon" href="data:,">
 <style>
  :root { --ok: {{ colours.green }}; --warn: {{ colours.yellow }}; --bad: {{ colours.red }};
          --none: {{ colours.none }}; --ink: #1f2328; --mute: #59636e; --line: #d1d9e0; }
@@ -74,9 +75,7 @@ TEMPLATE = """<!doctype html>
  .banner { padding: 8px 12px; border-radius: 6px; margin: 6px 0; }
  .banner.stale, .banner.unreadable { background: #fff8c5; border: 1px solid var(--warn); }
  .banner.missing { background: var(--none); }
- .sources { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 12px; }
- .source { border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px; }
- .source h3 { margin-top: 0; }
+ .nowrap { white-space: nowrap; }
  .grid td.cell { text-align: center; width: 10%; font-variant-numeric: tabular-nums; font-weight: 600; }
  .grid td.green { background: var(--ok); color: #fff; }
  .grid td.yellow { background: var(--warn); color: var(--ink); }
@@ -98,36 +97,38 @@ TEMPLATE = """<!doctype html>
 <section id="sources"><h2>Webhook sources</h2>
  {% if not public_url %}<p class="mute">Webhook URLs are this page's address; set
  <code>receiver.public_url</code> to show the one providers reach.</p>{% endif %}
- <div class="sources">
+ <table><thead><tr><th>source</th><th>configured</th><th>webhook URL to paste into the provider</th>
+  <th class="num">last hour</th><th>by outcome</th><th>last delivery</th></tr></thead><tbody>
  {% for s in page.sources %}
-  <div class="source" id="source-{{ s.name }}" data-configured="{{ s.configured|lower }}">
-   <h3>{{ s.name }}
-    {% if s.configured %}<span class="badge ok">configured</span>
-    {% else %}<span class="badge bad">not configured</span>{% endif %}</h3>
-   {% for item in s.missing %}<div class="mute">missing: {{ item }}</div>{% endfor %}
-   {% for note in s.notes %}<div class="mute">{{ note }}</div>{% endfor %}
-   {% for url in s.webhooks %}<div>webhook URL: <code>{{ url }}</code></div>{% endfor %}
-   <div class="kv">
-    <div><b>{{ s.last_hour.values()|sum }}</b><span>deliveries in the last hour</span></div>
-    <div><b>{{ ago(s.last_delivery) }}</b><span>last delivery</span></div>
-   </div>
-   <div>{% for outcome, n in s.last_hour.items() %}
-    <span class="badge {{ kind(outcome) }}">{{ outcome }} {{ n }}</span> {% endfor %}</div>
-   {% if s.recent %}
-   <table class="recent"><thead><tr><th>time</th><th>event</th><th>action</th><th>outcome</th>
-    <th class="num">status</th><th>metrics emitted</th><th>delivery</th></tr></thead><tbody>
-   {% for d in s.recent[:10] %}
-    <tr data-delivery="{{ d.delivery or '' }}"><td class="mono">{{ utc(d.at)[11:19] }}</td>
-     <td>{{ d.event or "—" }}</td><td>{{ d.action or "—" }}</td>
-     <td><span class="badge {{ kind(d.outcome) }}">{{ d.outcome }}</span></td>
-     <td class="num">{{ d.status }}</td>
-     <td class="mono">{{ d.metrics|join(", ") or "—" }}</td>
-     <td class="mono">{{ d.delivery or "—" }}</td></tr>
-   {% endfor %}</tbody></table>
-   {% else %}<p class="mute">No delivery since this receiver started.</p>{% endif %}
-  </div>
+  <tr id="source-{{ s.name }}" data-configured="{{ s.configured|lower }}"><td><b>{{ s.name }}</b></td>
+   <td>{% if s.configured %}<span class="badge ok">configured</span>
+    {% else %}<span class="badge bad">not configured</span>{% endif %}
+    {% for item in s.missing %}<div class="mute">missing: {{ item }}</div>{% endfor %}
+    {% for note in s.notes %}<div class="mute">{{ note }}</div>{% endfor %}</td>
+   <td>{% for url in s.webhooks %}<div><code>{{ url }}</code></div>{% else %}—{% endfor %}</td>
+   <td class="num"><b>{{ s.last_hour.values()|sum }}</b></td>
+   <td>{% for outcome, n in s.last_hour.items() %}<span class="badge {{ kind(outcome) }}">{{ outcome }} {{ n }}</span> {% endfor %}</td>
+   <td>{{ ago(s.last_delivery) }}</td></tr>
+ {% endfor %}</tbody></table>
+</section>
+
+<section id="deliveries"><h2>Recent deliveries</h2>
+ <p class="mute">What each delivery was and what it emitted — never its content.</p>
+ {% for s in page.sources %}
+  <h3>{{ s.name }}</h3>
+  {% if s.recent %}
+  <table class="recent" data-source="{{ s.name }}"><thead><tr><th>time (UTC)</th><th>event</th><th>action</th>
+   <th>outcome</th><th class="num">status</th><th>metrics emitted</th><th>delivery id</th></tr></thead><tbody>
+  {% for d in s.recent[:8] %}
+   <tr data-delivery="{{ d.delivery or '' }}"><td class="mono nowrap">{{ utc(d.at)[11:19] }}</td>
+    <td>{{ d.event or "—" }}</td><td>{{ d.action or "—" }}</td>
+    <td><span class="badge {{ kind(d.outcome) }}">{{ d.outcome }}</span></td>
+    <td class="num">{{ d.status }}</td>
+    <td class="mono">{{ d.metrics|join(", ") or "—" }}</td>
+    <td class="mono nowrap">{{ d.delivery or "—" }}</td></tr>
+  {% endfor %}</tbody></table>
+  {% else %}<p class="mute">No delivery since this receiver started.</p>{% endif %}
  {% endfor %}
- </div>
 </section>
 
 {% set p = page.poller %}
