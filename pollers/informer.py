@@ -11,7 +11,6 @@ gauge interval, watch_restarts{reason} and relists{reason} as they happen.
 """
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import random
@@ -33,14 +32,6 @@ log = logging.getLogger("orgpulse.informer")
 CLOCK_SKEW = 60.0  # seconds of slack when deciding a pod was created during a gap
 LIST_PAGE = 500    # pods per list page, as client-go's reflector pages
 OOM_WINDOW = 86400.0
-
-
-def baseline(state: pods.PodState) -> pods.PodState:
-    """What a pod looked like when it was created: the 'old' state of a pod first
-    seen after it was created (live ADDED, or created while we were disconnected)."""
-    fresh = {name: pods.Container(c.kind, 0, None, None) for name, c in state.containers.items()}
-    return dataclasses.replace(state, phase="Pending", reason=None, containers=fresh,
-                               cpu_request=0.0, memory_request=0.0, gpu_request=0.0, bound=False)
 
 
 class Informer:
@@ -133,7 +124,7 @@ class Informer:
                     new = pods.summarize(pod)
                     old = self.cache.get(uid)
                     if old is None and not first and self._created_after(new, since):
-                        old = baseline(new)  # created while we were not watching
+                        old = pods.baseline(new)  # created while we were not watching
                     out += pods.transitions(old, new, pod, self.bounds)
                     self._store(uid, new)
         with self._lock:
@@ -170,7 +161,7 @@ class Informer:
             new = pods.summarize(pod)
             old = self.cache.get(uid)
             if old is None and kind == "ADDED":
-                old = baseline(new)
+                old = pods.baseline(new)
             self._store(uid, new)
             self.watermark[scope] = self.clock()
             self.events += 1

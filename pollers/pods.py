@@ -7,6 +7,7 @@ cache must stay small at 10,000 pods.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -141,6 +142,14 @@ class Bounds:
     @classmethod
     def default(cls) -> "Bounds":
         return cls(owners=BoundedValues(limit=500), containers=BoundedValues(limit=200))
+
+
+def baseline(state: PodState) -> PodState:
+    """What a pod looked like when it was created: the 'old' state of a pod first
+    seen after it was created (live ADDED, or created while we were disconnected)."""
+    fresh = {name: Container(c.kind, 0, None, None) for name, c in state.containers.items()}
+    return dataclasses.replace(state, phase="Pending", reason=None, containers=fresh,
+                               cpu_request=0.0, memory_request=0.0, gpu_request=0.0, bound=False)
 
 
 def _running_since(pod: dict) -> str | None:

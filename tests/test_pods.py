@@ -8,7 +8,6 @@ import pytest
 
 from orgpulse import metrics as m
 from pollers import cluster, pods
-from pollers.informer import baseline
 from pollers.quantity import parse_quantity
 from tests.dogstatsd import PRODUCED, produced
 from tests.k8s_pods import container_status, crashloop, kubelet_steps, oom, pod
@@ -114,7 +113,7 @@ def test_eviction_and_success():
 def test_a_new_pod_compared_with_its_baseline():
     created_then_restarted = pod(statuses=[container_status("main", 2, last=oom())])
     state = pods.summarize(created_then_restarted)
-    out = diff(None, created_then_restarted, old_state=baseline(state))
+    out = diff(None, created_then_restarted, old_state=pods.baseline(state))
     assert ("k8s.containers.restarts", 2.0, (("container", "main"), ("container_type", "app"),
                                              ("reason", "oomkilled"))) in out
     assert ("k8s.pods.phase_changes", 1.0, (("phase", "running"),)) in out
