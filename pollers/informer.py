@@ -84,9 +84,6 @@ class Informer:
         if metrics and (self.elector is None or self.elector.is_leader()):
             self.emitter.emit(metrics)
 
-    def _error(self, collector: str, reason: str) -> None:
-        self.emit([m.count("orgpulse.collector.errors", collector=collector, reason=reason)])
-
     # ------------------------------------------------------------- list/watch
     def _list_fn(self, scope: str):
         if scope:

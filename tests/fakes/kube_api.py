@@ -149,18 +149,19 @@ class FakeKube(FakeServer):
         with self.cond:  # an unreachable server answers nothing, not even headers
             while self.offline:
                 self.cond.wait(0.05)
+            connection = (self.generation, self.expiry)  # a drop from now on cuts this watch
         return 200, {}, self._watch(namespace, int(q.get("resourceVersion") or self.rv),
                                     float(q.get("timeoutSeconds") or 300),
-                                    q.get("allowWatchBookmarks") in ("true", "True"), selected)
+                                    q.get("allowWatchBookmarks") in ("true", "True"), selected, connection)
 
-    def _watch(self, namespace, since, timeout, bookmarks, selected):
+    def _watch(self, namespace, since, timeout, bookmarks, selected, connection):
         if since < self.oldest:
             status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410,
                       "reason": "Expired", "message": f"too old resource version: {since}"}
             yield orjson.dumps({"type": "ERROR", "object": status}) + b"\n"
             return
         deadline = time.monotonic() + timeout
-        generation, expiry, cursor = self.generation, self.expiry, since
+        (generation, expiry), cursor = connection, since
         idle_since = time.monotonic()
         while time.monotonic() < deadline and self.expiry == expiry:
             with self.cond:
