@@ -314,7 +314,7 @@ def test_usage_and_requests_over_the_same_scope(fake, make_informer, scope):
     values.record(informer.gauges())
     assert values.get("k8s.resources.cpu_used_cores", 60) == pytest.approx(5)
     assert values.get("k8s.resources.cpu_requested_cores", 60) == pytest.approx(10)
-    got = scores.evaluate(lambda name, agg: values.get(name, 60, agg))
+    got = scores.evaluate(lambda name, agg, where: values.get(name, 60, agg, where))
     assert got[("infra", "cpu_efficiency")] == pytest.approx(5 / 10 / 0.6)
     assert not [x for x in informer.gauges() if x.tag("namespace") == "team-b"]
 
