@@ -137,12 +137,15 @@ class Informer:
         """Cache a pod's state and note its OOM kills of the last 24 h (caller holds the lock).
         The first list seeds them: a kill an hour before a restart of orgpulse still counts."""
         self.cache[uid] = state
-        horizon = self.clock() - OOM_WINDOW
         for container, identity, finished in pods.oom_kills(state):
+            key = (uid, container, identity)
+            if key in self.ooms:  # the same kill, seen again in a later update of the pod
+                continue
+            now = self.clock()
             when = parse_time(finished)
-            at = when.timestamp() if when else self.clock()
-            if at >= horizon:
-                self.ooms.setdefault((uid, container, identity), (at, state.namespace))
+            at = when.timestamp() if when else now
+            if at >= now - OOM_WINDOW:
+                self.ooms[key] = (at, state.namespace)
 
     @staticmethod
     def _created_after(state: pods.PodState, since: float | None) -> bool:
