@@ -32,6 +32,7 @@ log = logging.getLogger("orgpulse.skypilot")
 ACTIVE = ("PENDING", "STARTING", "RUNNING", "RECOVERING", "CANCELLING", "WINDING_DOWN")
 FAILED = ("FAILED", "FAILED_SETUP", "FAILED_PRECHECKS", "FAILED_NO_RESOURCE", "FAILED_CONTROLLER")
 TERMINAL = ("SUCCEEDED", "CANCELLED") + FAILED
+H1 = 3600
 WEEK = 7 * 86400
 # The one ClusterNotUpError that is an answer: the controller is stopped or was never
 # launched. The other ("Failed to connect to jobs controller…") leaves jobs unmeasured.
@@ -123,17 +124,28 @@ def active_metrics(jobs: list[dict], now: datetime, regions: BoundedValues,
     out += [m.gauge("skypilot.jobs.queued", status.get("PENDING", 0)),
             m.gauge("skypilot.jobs.running", status.get("RUNNING", 0))]
     running = [j for j in jobs if j["status"] == "RUNNING"]
-    runtimes = [j["job_duration"] or ts - j["start_at"] for j in running if j["job_duration"] or j["start_at"]]
-    if runtimes:  # no running job: no runtime figures (not zeros)
-        out += [m.gauge(f"skypilot.jobs.runtime_seconds.{name}", nearest_rank(runtimes, q))
-                for name, q in (("p50", .5), ("p90", .9), ("p99", .99))]
-        out += [m.gauge("skypilot.jobs.runtime_seconds.max", max(runtimes)),
-                m.gauge("skypilot.jobs.runtime_seconds.avg", sum(runtimes) / len(runtimes))]
+    out += _runtimes([j["job_duration"] or ts - j["start_at"] for j in running
+                      if j["job_duration"] or j["start_at"]])
     waits = [ts - j["waiting_since"] for j in jobs if j["status"] == "PENDING" and j["waiting_since"]]
     if waits:
         out += [m.gauge("skypilot.jobs.queue_wait_seconds.p50", nearest_rank(waits, .5)),
                 m.gauge("skypilot.jobs.queue_wait_seconds.max", max(waits))]
     return out + _resources(running, regions, gpu_prices, spot_factor)
+
+
+def _runtimes(runtimes: list[float]) -> list[m.Metric]:
+    """Running jobs by runtime: the seed's buckets (counts, 0 when none) and statistics
+    (absent with no running job, never zeros)."""
+    edges = (("0_1h", 0, H1), ("1_4h", H1, 4 * H1), ("4_24h", 4 * H1, 24 * H1), ("over_24h", 24 * H1, math.inf))
+    out = [m.gauge(f"skypilot.jobs.runtime_buckets.{name}", sum(lo <= r < hi for r in runtimes))
+           for name, lo, hi in edges]
+    if runtimes:
+        out += [m.gauge(f"skypilot.jobs.runtime_seconds.{name}", nearest_rank(runtimes, q))
+                for name, q in (("p50", .5), ("p90", .9), ("p99", .99))]
+        out += [m.gauge("skypilot.jobs.runtime_seconds.min", min(runtimes)),
+                m.gauge("skypilot.jobs.runtime_seconds.max", max(runtimes)),
+                m.gauge("skypilot.jobs.runtime_seconds.avg", sum(runtimes) / len(runtimes))]
+    return out
 
 
 def _resources(running: list[dict], regions: BoundedValues, gpu_prices: dict[str, float],
@@ -160,7 +172,9 @@ def _resources(running: list[dict], regions: BoundedValues, gpu_prices: dict[str
            m.gauge("skypilot.resources.ondemand_jobs", len(running) - spot),
            m.gauge("skypilot.jobs.with_recoveries", sum(j["recovery_count"] > 0 for j in running))]
     if running:
-        out.append(m.gauge("skypilot.jobs.recovery_count.max", max(j["recovery_count"] for j in running)))
+        recoveries = [j["recovery_count"] for j in running]
+        out += [m.gauge("skypilot.jobs.recovery_count.max", max(recoveries)),
+                m.gauge("skypilot.jobs.recovery_count.avg", sum(recoveries) / len(recoveries))]
     out += [m.gauge("skypilot.jobs.running_by_region", n, region=r) for r, n in sorted(by_region.items())]
     out += [m.gauge("skypilot.resources.gpus", n, accelerator=a) for a, n in sorted(gpus.items())]
     out += [m.gauge("skypilot.cost.hourly_estimate", v, accelerator=a) for a, v in sorted(cost.items())]

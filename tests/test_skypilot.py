@@ -103,6 +103,10 @@ def test_jobs_and_clusters(fake, shape):
     assert got[("skypilot.jobs.cancelled_7d", ())] == 1
     assert got[("skypilot.users.active_7d", ())] == 4  # alice, bob, carol and u1 (not "old")
     assert got[("skypilot.jobs.runtime_seconds.max", ())] == 3 * H
+    assert got[("skypilot.jobs.runtime_seconds.min", ())] == H
+    assert got[("skypilot.jobs.runtime_buckets.1_4h", ())] == 2 and got[("skypilot.jobs.runtime_buckets.0_1h", ())] == 0
+    assert got[("skypilot.jobs.runtime_buckets.4_24h", ())] == 0 and got[("skypilot.jobs.runtime_buckets.over_24h", ())] == 0
+    assert got[("skypilot.jobs.recovery_count.avg", ())] == 1  # 2 and 0
     assert got[("skypilot.jobs.queue_wait_seconds.max", ())] == 600
     assert got[("skypilot.resources.gpus", t(accelerator="h100"))] == 8
     assert got[("skypilot.resources.spot_jobs", ())] == 1

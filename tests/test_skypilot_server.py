@@ -29,6 +29,7 @@ HISTORY = ("skypilot.jobs.started_7d", "skypilot.jobs.succeeded_7d", "skypilot.j
            "skypilot.jobs.failed_7d", "skypilot.users.active_7d")
 NOW_ZERO = ("skypilot.jobs.active", "skypilot.jobs.queued", "skypilot.jobs.running",
             "skypilot.resources.spot_jobs", "skypilot.resources.ondemand_jobs", "skypilot.jobs.with_recoveries",
+            "skypilot.jobs.runtime_buckets.0_1h", "skypilot.jobs.runtime_buckets.over_24h",
             "skypilot.clusters.active", "skypilot.clusters.stopped", "skypilot.clusters.init")
 
 
