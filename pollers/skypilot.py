@@ -257,7 +257,8 @@ class SkyPilotCollector:
         except RequestFailed as exc:
             if exc.error_type != "ClusterNotUpError" or exc.message != NO_JOBS:
                 return error(exc, "jobs")
-            log.info("jobs controller not up: no in-progress managed jobs", extra={"error_type": exc.error_type})
+            log.info("jobs controller not up: no in-progress managed jobs",
+                     extra={"error_type": exc.error_type, "error_message": exc.message})
             remembered = [] if self.history is None else history_metrics(self.history, now)
             return active_metrics([], *args) + remembered
         except Exception as exc:  # noqa: BLE001

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -40,9 +41,10 @@ def _start(sky: Path, home: Path, marker: str) -> tuple[subprocess.Popen, str]:
            # The server sizes its workers, and in consolidation mode a pool of jobs
            # controllers, from the machine's memory (12 processes on 24 GB); 2 GB → one.
            "SKYPILOT_POD_MEMORY_GB_LIMIT": "2"}
-    proc = subprocess.Popen([str(sky), "api", "start", "--foreground", "--host", "127.0.0.1", "--port", str(port)],
-                            env=env, stdout=(home / "server.log").open("w"), stderr=subprocess.STDOUT,
-                            start_new_session=True)
+    with (home / "server.log").open("w") as log:  # the child keeps its own descriptor
+        proc = subprocess.Popen([str(sky), "api", "start", "--foreground", "--host", "127.0.0.1",
+                                 "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -57,6 +59,17 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
         except OSError:
             time.sleep(0.2)
     pytest.fail(f"SkyPilot API server not healthy after {timeout} s:\n{log.read_text()[-3000:]}")
+
+
+def _warm(url: str) -> None:
+    """One request through the server's executor: right after it turns healthy the server still
+    runs its boot daemons (status refresh, boot check) and its first request waits on them."""
+    start = urllib.request.Request(url + "/status", method="POST", data=b'{"all_users": true}',
+                                   headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(start, timeout=120) as resp:
+        request_id = resp.headers["X-Skypilot-Request-ID"]
+    with urllib.request.urlopen(f"{url}/api/get?request_id={request_id}", timeout=120):
+        pass
 
 
 def _stop_everything_started_with(marker: str, procs: list[subprocess.Popen]) -> None:
@@ -91,6 +104,11 @@ def skypilot_servers(tmp_path_factory):
             started[state] = (*_start(sky, home, marker), home / "server.log")
         for proc, url, log in started.values():
             _wait_healthy(url, proc, log)
+        warmers = [threading.Thread(target=_warm, args=(url,)) for _, url, _ in started.values()]
+        for thread in warmers:  # both at once: their boots overlap
+            thread.start()
+        for thread in warmers:
+            thread.join()
         yield {state: url for state, (_, url, _) in started.items()}
     finally:
         _stop_everything_started_with(marker, [proc for proc, _, _ in started.values()])
