@@ -38,6 +38,9 @@ WEEK = 7 * 86400
 # launched. The other ("Failed to connect to jobs controller…") leaves jobs unmeasured.
 NO_JOBS = "No in-progress managed jobs."
 _NODES = re.compile(r"^\s*(\d+)\s*x")  # "4x(gpus=H100:8, p5.48xlarge, ...)", "1x AWS(m5.large)"
+# Error reasons come from the server's exception type names: a set its code bounds, capped
+# here too so an odd server cannot mint tag values.
+_REASONS = BoundedValues(limit=30)
 
 
 def nearest_rank(values: list[float], q: float) -> float:
@@ -205,7 +208,7 @@ def reason(exc: BaseException) -> str:
         return f"http_{exc.code}"
     else:
         name = type(exc).__name__
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()  # ClusterNotUpError → cluster_not_up_error
+    return _REASONS(re.sub(r"(?<!^)(?=[A-Z])", "_", name))  # ClusterNotUpError → cluster_not_up_error
 
 
 def error(exc: BaseException, part: str) -> list[m.Metric]:
