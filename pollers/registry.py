@@ -93,9 +93,11 @@ def github(settings: Settings) -> Collector | None:
 
     from pollers.github import GithubCollector
 
+    pause = opts["request_interval_seconds"]
     gh = Github(auth=Auth.Token(settings.github_token.reveal().decode()),
                 base_url=settings.github_api_url or "https://api.github.com",
-                retry=GithubRetry(total=3), timeout=30)
+                retry=GithubRetry(total=3), timeout=30,
+                seconds_between_requests=pause, seconds_between_writes=max(pause, 1.0) if pause else 0)
     collector = GithubCollector(gh.requester, opts["repositories"], opts)
     return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 
