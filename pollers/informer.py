@@ -25,7 +25,7 @@ import orjson
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter
 from orgpulse.timeutil import parse_time
-from pollers import cluster, kube, pods
+from pollers import cluster, kube, pods, state as states
 from pollers.series import VanishedSeries
 
 log = logging.getLogger("orgpulse.informer")
@@ -36,7 +36,7 @@ OOM_WINDOW = 86400.0
 
 class Informer:
     def __init__(self, api_client, emitter: Emitter, options: dict[str, Any] | None = None,
-                 elector=None, clock: Callable[[], float] = time.time,
+                 elector=None, clock: Callable[[], float] = time.time, state=None,
                  backoff: tuple[float, float] = (1.0, 30.0)):
         """`backoff`: the first and the longest wait after a failed watch (tests pass ~0)."""
         from kubernetes import client, watch
@@ -56,6 +56,7 @@ class Informer:
 
         self.watch_factory = RawWatch
         self.emitter, self.elector, self.clock, self.backoff = emitter, elector, clock, backoff
+        self.state = state  # a pollers.state.StateFile: the liveness heartbeat
         self.namespaces: list[str] = options.get("namespaces") or []
         self.label_selector: str = options.get("label_selector") or ""
         self.watch_timeout = int(options.get("watch_timeout_seconds", 300))
@@ -277,8 +278,17 @@ class Informer:
         return cluster.oom_gauges(kills, horizon, present)
 
     def gauge_loop(self) -> None:
+        self.beat()
         while not self._stop.wait(self.gauge_interval):
             self.emit(self.gauges())
+            self.beat()
+
+    def beat(self) -> None:
+        """Write the informer's part of the state file (pollers/state.py), if there is one."""
+        if self.state is not None:
+            synced = all(s in self.synced for s in self.scopes)
+            self.state.update(states.informer(self.clock(), self.gauge_interval,
+                                              states.role(self.elector), synced))
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> list[threading.Thread]:
