@@ -157,6 +157,16 @@ def test_one_death_reported_in_two_steps_is_one_termination(crashloop):
     assert walk(steps) == expected
 
 
+def test_crashloopbackoff_reported_with_the_next_restart_count_is_still_one_termination():
+    """The issue's reading of the second step (CrashLoopBackOff already at restartCount n+1):
+    the termination is the same dead container, so still one, and one restart."""
+    steps = kubelet_steps([("OOMKilled", True)])
+    steps[2] = {**steps[2], "restartCount": 1}
+    assert walk(steps) == {("k8s.containers.terminations", "oomkilled"): 1,
+                           ("k8s.containers.restarts", "oomkilled"): 1,
+                           ("k8s.containers.waiting_entered", "crashloopbackoff"): 1}
+
+
 def test_three_oom_kills_and_two_errors():
     totals = walk(kubelet_steps(SCENARIO))
     assert {k: v for k, v in totals.items() if k[0] == "k8s.containers.terminations"} == {
