@@ -115,7 +115,8 @@ def test_the_informer_reports_pods_last_event_and_the_last_hours_restarts_and_oo
         assert part()["restarts_1h"] == 0 and part()["oom_kills_1h"] == 0
         assert {"name": "k8s.pods.count", "tags": {"namespace": "web", "phase": "running"}, "value": 1.0,
                 "at": clock.now} in part()["gauges"]
-        fake.put(pod(uid="p1", statuses=[container_status("main", restarts=1, last=oom())]))
+        killed = datetime.fromtimestamp(clock.now - 60, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        fake.put(pod(uid="p1", statuses=[container_status("main", restarts=1, last=oom(killed))]))
         assert wait_until(lambda: part().get("oom_kills_1h") == 1)
         assert part()["restarts_1h"] == 1 and part()["last_event"] == clock.now
         clock.now += 3601  # an hour later both have left the window; the cache has not

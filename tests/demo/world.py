@@ -206,9 +206,10 @@ class World:
             target = rng.choice(sorted(self.kube.objects))
             current = self.kube.objects[target]
             self.restarts[target] = self.restarts.get(target, 0) + 1
-            killed = oom() if rng.random() < 0.3 else {"terminated": {
-                "exitCode": 1, "reason": "Error", "startedAt": "2026-11-26T10:00:30Z",
-                "finishedAt": "2026-11-26T10:05:00Z", "containerID": "containerd://x"}}
+            now = iso(datetime.now(timezone.utc))
+            killed = oom(now) if rng.random() < 0.3 else {"terminated": {
+                "exitCode": 1, "reason": "Error", "startedAt": now, "finishedAt": now,
+                "containerID": f"containerd://{target}{self.restarts[target]}"}}
             current["status"]["containerStatuses"] = [container_status("main", self.restarts[target], last=killed)]
             self.kube.put(current)
 
