@@ -28,6 +28,7 @@ from orgpulse import config
 from pollers import state as states
 from receiver import secretstore
 from receiver.envelope import STATUS, Event, Outcome
+from receiver.status_page import TEMPLATE, helpers
 
 RECENT = 20          # deliveries kept per source
 HOUR = 3600
@@ -239,8 +240,6 @@ def status_json() -> Response:
 
 @bp.get("/status")
 def status_html() -> Response:
-    from receiver.status_page import TEMPLATE, helpers
-
     page = _current()
     html = render_template_string(TEMPLATE, page=page, outcomes=STATUS,
                                   public_url=bool(current_app.extensions["orgpulse"].settings
