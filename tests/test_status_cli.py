@@ -87,9 +87,13 @@ def test_poll_once_shows_pages_and_a_summary_on_a_terminal_and_neither_on_a_pipe
         assert pages["org/app"] + pages["org/lib"] == sum(github.requests.values()) and pages["org/app"] > 5
         header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["collector", "outcome"])
         rows = {line.split()[0]: line for line in lines[header + 2:header + 4]}
-        emitted = StateFile(tmp_path / "data").read()["poller"]["github"]["emitted"]
-        assert rows["github"].split()[:2] == ["github", "ok"] and rows["github"].split()[-2:] == [str(emitted), "-"]
-        assert "FAILED (exception)" in rows["skypilot"] and rows["skypilot"].endswith("HTTPError")
+        report = StateFile(tmp_path / "data").read()["poller"]
+        assert rows["github"].split()[:2] == ["github", "ok"]
+        assert rows["github"].split()[-2:] == [str(report["github"]["emitted"]), "-"]
+        failed = report["skypilot"]  # refused (401): why, as the collector counted it
+        assert not failed["ok"] and failed["reasons"]
+        assert f"FAILED ({failed['error']})" in rows["skypilot"]
+        assert rows["skypilot"].endswith(", ".join(failed["reasons"]))
         code, logged = run_cli(["poll", "--once"], env, tmp_path, terminal=False)
         assert code == 1
         assert "github: ok" in logged and "skypilot: FAILED" in logged
