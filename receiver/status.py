@@ -119,9 +119,12 @@ def _sources(receiver, log: DeliveryLog, base_url: str, now: float) -> list[dict
     out = []
     for name in list(receiver.sources) + [s for s in log.sources() if s not in receiver.sources]:
         source = receiver.sources.get(name)
-        described = DESCRIBE[name](settings, source) if name in DESCRIBE and source else {
-            "paths": [], "notes": [], "missing": []}
-        out.append({"name": name, "configured": not described["missing"],
+        if name in DESCRIBE and source:
+            described = DESCRIBE[name](settings, source)
+            configured = not described["missing"]
+        else:  # requests no source could be told (e.g. a body that never arrived: 408)
+            described, configured = {"paths": [], "notes": [], "missing": []}, None
+        out.append({"name": name, "configured": configured,
                     "missing": described["missing"], "notes": described["notes"],
                     "webhooks": [base_url + p for p in described["paths"]],
                     **log.summary(name, now)})

@@ -102,7 +102,7 @@ TEMPLATE = """<!doctype html>
  {% for s in page.sources %}
   <tr id="source-{{ s.name }}" data-configured="{{ s.configured|lower }}"><td><b>{{ s.name }}</b></td>
    <td>{% if s.configured %}<span class="badge ok">configured</span>
-    {% else %}<span class="badge bad">not configured</span>{% endif %}
+    {% elif s.configured is none %}—{% else %}<span class="badge bad">not configured</span>{% endif %}
     {% for item in s.missing %}<div class="mute">missing: {{ item }}</div>{% endfor %}
     {% for note in s.notes %}<div class="mute">{{ note }}</div>{% endfor %}</td>
    <td>{% for url in s.webhooks %}<div><code>{{ url }}</code></div>{% else %}—{% endfor %}</td>

@@ -214,3 +214,16 @@ def test_the_informer_part(make_app):
     assert (informer["restarts_1h"], informer["oom_kills_1h"]) == (3, 1)
     write_state(app, state.informer(now - 121, 60, "leader", True, {"pods": 42}))
     assert page(app)["informer"]["state"] == "stale" and "pods" not in page(app)["informer"]
+
+
+def test_a_request_no_source_could_be_told_is_listed_apart(make_app):
+    app = make_app()
+    envelope = app.extensions["orgpulse"].envelope
+    envelope.timed_out("/webhooks/github")   # a body that never arrived, on a source's path
+    envelope.timed_out(None)                 # not even a path
+    doc = page(app)
+    assert source(doc, "github")["last_hour"] == {"timeout": 1} and source(doc, "github")["configured"]
+    unknown = source(doc, "unknown")
+    assert unknown["configured"] is None and unknown["last_hour"] == {"timeout": 1}
+    assert [(d["outcome"], d["status"]) for d in unknown["recent"]] == [("timeout", 408)]
+    assert 'id="source-unknown"' in page(app, "/status")
