@@ -1,0 +1,74 @@
+"""SkyPilot jobs and clusters."""
+from __future__ import annotations
+
+from dashboards.board import Board
+from dashboards.context import Context
+from dashboards.layout import group, grid, row, span
+from dashboards.widgets import timeseries, toplist, value
+
+BOARD = Board("skypilot", "orgpulse · SkyPilot jobs and clusters",
+              "Managed jobs by status and their 7-day outcomes, queue wait and runtime, GPUs in use "
+              "by accelerator, spot against on-demand, recoveries, hourly GPU cost, clusters.",
+              ("region",))
+
+
+def _jobs(q) -> list:
+    return [row(value("Running", {"n": q("sum", "skypilot.jobs.running")}, precision=0),
+                value("Queued (PENDING)", {"n": q("sum", "skypilot.jobs.queued")}, precision=0),
+                value("Started (7 d)", {"n": q("sum", "skypilot.jobs.started_7d")}, precision=0),
+                value("Succeeded (7 d)", {"n": q("sum", "skypilot.jobs.succeeded_7d")}, precision=0),
+                value("Failed (7 d)", {"n": q("sum", "skypilot.jobs.failed_7d")}, precision=0),
+                value("Cancelled (7 d)", {"n": q("sum", "skypilot.jobs.cancelled_7d")}, precision=0),
+                height=2),
+            row(timeseries("Jobs by status (non-terminal)", {"jobs": q(
+                    "sum", "skypilot.jobs.active", by=("status",))}, display="area"),
+                timeseries("Failures over 7 days by kind", {"failed": q(
+                    "sum", "skypilot.jobs.failed_7d", by=("status",))}, display="bars"),
+                timeseries("Success rate over 7 days, %", {
+                    "succeeded": q("sum", "skypilot.jobs.succeeded_7d"),
+                    "failed": q("sum", "skypilot.jobs.failed_7d")},
+                    [("100 * succeeded / (succeeded + failed)", "success %")])),
+            row(timeseries("Queue wait of pending jobs, minutes", {
+                    "p50": q("max", "skypilot.jobs.queue_wait_seconds.p50"),
+                    "longest": q("max", "skypilot.jobs.queue_wait_seconds.max")},
+                    [("p50 / 60", "p50"), ("longest / 60", "longest")]),
+                timeseries("Runtime of running jobs, hours", {
+                    "p50": q("max", "skypilot.jobs.runtime_seconds.p50"),
+                    "p90": q("max", "skypilot.jobs.runtime_seconds.p90"),
+                    "p99": q("max", "skypilot.jobs.runtime_seconds.p99"),
+                    "mean": q("avg", "skypilot.jobs.runtime_seconds.avg"),
+                    "longest": q("max", "skypilot.jobs.runtime_seconds.max")},
+                    [(f"{n} / 3600", n) for n in ("p50", "p90", "p99", "mean", "longest")]),
+                toplist("Running jobs by region", {"jobs": q(
+                    "sum", "skypilot.jobs.running_by_region", by=("region",))}))]
+
+
+def _capacity(q) -> list:
+    return [row(span(timeseries("GPUs in use by accelerator", {"gpus": q(
+                    "sum", "skypilot.resources.gpus", by=("accelerator",))}, display="area"), 6),
+                timeseries("Spot against on-demand jobs", {
+                    "spot": q("sum", "skypilot.resources.spot_jobs"),
+                    "on_demand": q("sum", "skypilot.resources.ondemand_jobs")}, display="area"),
+                timeseries("Recoveries", {
+                    "recovered_jobs": q("sum", "skypilot.jobs.with_recoveries"),
+                    "most_recoveries": q("max", "skypilot.jobs.recovery_count.max")})),
+            row(span(timeseries("Hourly GPU cost by accelerator, USD", {"usd": q(
+                    "sum", "skypilot.cost.hourly_estimate", by=("accelerator",))}, display="area"), 6),
+                value("Hourly GPU cost, USD", {"usd": q("sum", "skypilot.cost.hourly_estimate")}, unit="$"),
+                value("GPUs with no price", {"n": q("sum", "skypilot.cost.unpriced_gpus")}, precision=0),
+                value("Active users (7 d)", {"n": q("sum", "skypilot.users.active_7d")}, precision=0))]
+
+
+def _clusters(q) -> list:
+    return [row(value("Clusters UP", {"n": q("sum", "skypilot.clusters.active")}, precision=0),
+                value("Clusters INIT", {"n": q("sum", "skypilot.clusters.init")}, precision=0),
+                value("Clusters STOPPED", {"n": q("sum", "skypilot.clusters.stopped")}, precision=0),
+                span(timeseries("GPUs held by UP clusters", {"gpus": q(
+                    "sum", "skypilot.clusters.gpus", by=("accelerator",))}, display="area"), 6))]
+
+
+def dashboard(ctx: Context) -> dict:
+    q = BOARD.q
+    return BOARD.body(ctx, grid(group("Managed jobs", *_jobs(q)),
+                                group("GPUs and cost", *_capacity(q), color="vivid_green"),
+                                group("Clusters", *_clusters(q), color="vivid_purple")))
