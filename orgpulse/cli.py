@@ -1,4 +1,4 @@
-"""`orgpulse` — serve | poll | informer | replay | catalog | asana webhooks.
+"""`orgpulse` — serve | poll | informer | replay | catalog | asana webhooks | dashboards.
 
 Each command is a function registered in COMMANDS; main() parses arguments,
 loads settings once (a bad setting exits 2 with every problem listed) and
@@ -255,8 +255,15 @@ def asana_webhooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def dashboards(args: argparse.Namespace) -> int:
+    """Dashboards, monitors and SLOs as code: the logic is in dashboards/cli.py."""
+    from dashboards import cli as dashboards_cli
+
+    return dashboards_cli.run(args, _settings())
+
+
 COMMANDS = {"serve": serve, "poll": poll, "informer": informer, "replay": replay, "catalog": catalog,
-            "asana": asana_webhooks}
+            "asana": asana_webhooks, "dashboards": dashboards}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -291,6 +298,10 @@ def parser() -> argparse.ArgumentParser:
     c = hooks.add_parser("arm", help="allow a handshake for NAME (webhooks made elsewhere)")
     c.add_argument("name")
     c.add_argument("--seconds", type=float, default=600)
+    from dashboards import cli as dashboards_cli
+
+    dashboards_cli.add_arguments(sub.add_parser(
+        "dashboards", help="dashboards, monitors and SLOs: validate | render | diff | apply | pull | pictures"))
     p = sub.add_parser("catalog", help="list the metric catalog")
     p.add_argument("--source", help="only this source's metrics")
     return top
