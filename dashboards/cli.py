@@ -50,7 +50,7 @@ def _environments(args, settings: Settings) -> list[str]:
 def validate(args, settings: Settings, out: TextIO, **_) -> int:
     from dashboards import validate as checks
 
-    variables = {k: m.BOARD.scope.variables for k, m in registry.MODULES.items()}
+    variables = registry.variables()
     envs = _environments(args, settings)
     first = registry.definitions(registry.context(settings, envs[0]))
     problems = checks.problems(first, envs[0], variables) + checks.coverage(first)
@@ -76,13 +76,13 @@ def render(args, settings: Settings, out: TextIO, **_) -> int:
     return 0
 
 
-def _sync(args, settings: Settings, out: TextIO, make_api, execute: bool, prune: bool) -> int:
+def _sync(args, settings: Settings, out: TextIO, make_api, execute: bool, prune: bool,
+          defs: registry.Definitions | None) -> int:
     from dashboards import sync, validate as checks
 
-    defs = registry.definitions(registry.context(settings, args.env))
+    defs = defs or registry.definitions(registry.context(settings, args.env))
     if execute:  # never send what validate would refuse
-        variables = {k: m.BOARD.scope.variables for k, m in registry.MODULES.items()}
-        problems = checks.problems(defs, args.env, variables)
+        problems = checks.problems(defs, args.env, registry.variables())
         if problems:
             print("\n".join(problems + ["orgpulse: refusing to apply invalid definitions"]), file=out)
             return 1
@@ -97,12 +97,12 @@ def _sync(args, settings: Settings, out: TextIO, make_api, execute: bool, prune:
     return 1 if pending and not execute else 0
 
 
-def diff(args, settings: Settings, out: TextIO, make_api, **_) -> int:
-    return _sync(args, settings, out, make_api, execute=False, prune=True)
+def diff(args, settings: Settings, out: TextIO, make_api, defs=None) -> int:
+    return _sync(args, settings, out, make_api, execute=False, prune=True, defs=defs)
 
 
-def apply(args, settings: Settings, out: TextIO, make_api, **_) -> int:
-    status = _sync(args, settings, out, make_api, execute=not args.dry_run, prune=args.prune)
+def apply(args, settings: Settings, out: TextIO, make_api, defs=None) -> int:
+    status = _sync(args, settings, out, make_api, execute=not args.dry_run, prune=args.prune, defs=defs)
     return 0 if args.dry_run else status
 
 
@@ -139,12 +139,15 @@ def _datadog(settings: Settings):
     return Datadog(settings)
 
 
-def run(args, settings: Settings, out: TextIO = sys.stdout, make_api=_datadog) -> int:
-    """Run one action; API and settings failures are one line on stderr, exit 2."""
+def run(args, settings: Settings, out: TextIO = sys.stdout, make_api=_datadog,
+        defs: registry.Definitions | None = None) -> int:
+    """Run one action; API and settings failures are one line on stderr, exit 2.
+    `make_api` and `defs` (diff and apply: other definitions than the registry's) are for tests."""
     from dashboards.api import SettingsError
 
     try:
-        return ACTIONS[args.action](args, settings, out, make_api=make_api)
+        extra = {"defs": defs} if defs is not None and args.action in ("diff", "apply") else {}
+        return ACTIONS[args.action](args, settings, out, make_api=make_api, **extra)
     except SettingsError as exc:
         print(f"orgpulse: {exc}", file=sys.stderr)
         return 2

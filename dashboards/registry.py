@@ -2,7 +2,8 @@
 adding a module under dashboards/boards/ and a line here.
 
 A module provides:
-  dashboard(ctx) -> dict                 the dashboard's request body (Board.body)
+  BOARD = Board(key, title, description, template variables)
+  dashboard(ctx) -> dict                 the dashboard's request body (BOARD.body)
   monitors(ctx) -> {key: body}           optional; built per environment
   slos(ctx) -> {key: body}               optional; built per environment
   THRESHOLDS = {name: default}           optional; overridable under `monitors:`
@@ -41,10 +42,15 @@ class Definitions:
         return {"dashboard": self.dashboards, "monitor": self.monitors, "slo": self.slos}
 
 
-def thresholds() -> dict[str, float]:
+def variables(modules: dict[str, ModuleType] | None = None) -> dict[str, tuple[str, ...]]:
+    """Each dashboard's template variables (`env` first): what its queries are filtered by."""
+    return {name: module.BOARD.scope.variables for name, module in (MODULES if modules is None else modules).items()}
+
+
+def thresholds(modules: dict[str, ModuleType] | None = None) -> dict[str, float]:
     """Every module's threshold defaults (a name declared twice is a bug)."""
     merged: dict[str, float] = {}
-    for name, module in MODULES.items():
+    for name, module in (MODULES if modules is None else modules).items():
         for key, default in getattr(module, "THRESHOLDS", {}).items():
             if key in merged:
                 raise ValueError(f"threshold {key!r} declared twice (again by {name})")
@@ -52,8 +58,9 @@ def thresholds() -> dict[str, float]:
     return merged
 
 
-def context(settings: Settings, env: str | None) -> contexts.Context:
-    return contexts.from_settings(settings, env, thresholds())
+def context(settings: Settings, env: str | None,
+            modules: dict[str, ModuleType] | None = None) -> contexts.Context:
+    return contexts.from_settings(settings, env, thresholds(modules))
 
 
 def _merge(into: dict[str, dict], new: dict[str, dict], what: str, module: str) -> None:
@@ -63,10 +70,10 @@ def _merge(into: dict[str, dict], new: dict[str, dict], what: str, module: str) 
     into.update(new)
 
 
-def definitions(ctx: contexts.Context) -> Definitions:
+def definitions(ctx: contexts.Context, modules: dict[str, ModuleType] | None = None) -> Definitions:
     """The dashboards; with an environment, also its monitors and SLOs."""
     out = Definitions()
-    for name, module in MODULES.items():
+    for name, module in (MODULES if modules is None else modules).items():
         out.dashboards[name] = module.dashboard(ctx)
         if ctx.env is None:
             continue

@@ -48,9 +48,13 @@ def render(defs: Definitions, out_dir: Path, with_env: bool) -> list[Path]:
 
 
 def _read_only(kind: str) -> set[str]:
-    from dashboards.validate import _models
+    """What the API's response model marks read-only, and SERVER_FIELDS."""
+    from datadog_api_client.v1.model.dashboard import Dashboard
+    from datadog_api_client.v1.model.monitor import Monitor
+    from datadog_api_client.v1.model.service_level_objective import ServiceLevelObjective
 
-    return set(_models()[kind].read_only_vars) | SERVER_FIELDS[kind]
+    model = {"dashboard": Dashboard, "monitor": Monitor, "slo": ServiceLevelObjective}[kind]
+    return set(model.read_only_vars) | SERVER_FIELDS[kind]
 
 
 def _strip_widget_ids(widgets: list[dict]) -> list[dict]:
