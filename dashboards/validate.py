@@ -115,12 +115,11 @@ def queries(kind: str, body: dict) -> Iterator[tuple[str, str, str | None]]:
 
 def _widget_queries(widgets: list[dict], path: str) -> Iterator[tuple[str, str, str | None]]:
     for i, w in enumerate(widgets):
-        d = w["definition"]
-        here = f"{path}[{i}] {d.get('title', d['type'])!r}"
-        yield from _widget_queries(d.get("widgets", []), here)
+        d, here = w["definition"], f"{path}[{i}]"
+        yield from _widget_queries(d.get("widgets", []), f"{here}.widgets")
         for request in d.get("requests", []):
             for q in request.get("queries", []):
-                yield here, q["query"], q.get("aggregator")
+                yield f"{here} {d.get('title') or d['type']!r}", q["query"], q.get("aggregator")
 
 
 def query_problems(text: str, required: tuple[str, ...], scalar: str | None) -> list[str]:

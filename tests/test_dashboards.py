@@ -5,6 +5,7 @@ colours have no gaps; config per environment; `validate`, `render`, pictures."""
 from __future__ import annotations
 
 import copy
+import io
 import json
 import os
 import subprocess
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dashboards import alerting, pictures, registry, render, validate
+from dashboards import alerting, cli, pictures, registry, render, validate
 from dashboards import metrics as known
 from dashboards.board import Board
 from dashboards.boards import health, orgpulse as own
@@ -23,6 +24,7 @@ from dashboards.queries import QueryError, Scope, parse, query
 from dashboards.widgets import timeseries
 from fom.scores import status
 from orgpulse import config
+from orgpulse.cli import parser
 from orgpulse.metrics import catalog
 from receiver.envelope import STATUS
 
@@ -313,9 +315,29 @@ def test_committed_pictures_match_the_definitions(settings):
         assert f"dashboards/pictures/{key}.svg" in readme
 
 
-def test_validate_command_passes_on_a_fresh_checkout():
+def test_validate_command_passes(settings):
+    """`orgpulse dashboards validate` on the definitions as they are: part of every test run."""
+    out = io.StringIO()
+    status = cli.run(parser().parse_args(["dashboards", "validate"]), settings, out)
+    assert status == 0, out.getvalue()
+    assert "9 dashboards, 16 monitors and 3 SLOs per environment (test): valid" in out.getvalue()
+
+
+def test_validate_command_fails_on_a_bad_definition_and_names_it(settings):
+    module = types.ModuleType("bad")
+    module.BOARD = Board("bad", "Bad", "A W14.")
+    module.dashboard = lambda ctx: module.BOARD.body(ctx, grid(group("x", row(timeseries(
+        "x", {"x": "sum:github.prs.nobody_emits_this{$env}.as_count()"})))))
+    defs = registry.definitions(registry.context(settings, None), {"bad": module})
+    problems = validate.problems(defs, None, registry.variables({"bad": module}))
+    assert problems == ["dashboard bad: widgets[0].widgets[0] 'x': github.prs.nobody_emits_this is not in "
+                        "orgpulse/catalog.csv nor on the allow-list"]
+
+
+def test_the_console_script_runs_the_dashboards_command(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "ORGPULSE_"))}
-    result = subprocess.run([sys.executable, "-m", "orgpulse.cli", "dashboards", "validate"],
+    result = subprocess.run([sys.executable, "-m", "orgpulse.cli", "dashboards", "render", "--out", str(tmp_path)],
                             capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "9 dashboards, 16 monitors and 3 SLOs per environment (production): valid" in result.stdout
+    assert sorted(p.name for p in (tmp_path / "dashboards").iterdir()) == sorted(
+        f"{k}.json" for k in registry.MODULES)
