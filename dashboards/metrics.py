@@ -38,20 +38,25 @@ EXTERNAL: dict[str, CatalogRow] = {row.name: row for row in (
     _external("datadog.dogstatsd.client.bytes_dropped", "Bytes dropped (all causes)"),
 )}
 
-# Gauge meanings, decided from the catalog row: the first rule that matches wins.
+# Gauge meanings, decided from the catalog row: an override, else the first name rule that
+# matches, else the first description rule, else a level.
 LEVEL, EXTREME, RATIO = "level", "extreme", "ratio"
+_OVERRIDES = {
+    "wandb.metrics.accuracy_runs_7d": LEVEL,   # "accuracy" in its name, but a count of runs
+}
 _GAUGE_RULES: tuple[tuple[str, re.Pattern], ...] = (
     (RATIO, re.compile(r"\.fom$|pct|_rate|efficiency|per_day|per_developer|per_pr|passing"
                        r"|accuracy|loss|utilization|steps_per_second|success$|last_success")),
-    (EXTREME, re.compile(r"(^|[._])p\d\d($|[._])|[._]max$|oldest")),
+    (EXTREME, re.compile(r"(^|[._])p\d\d($|[._])|[._](max|min)$|oldest")),
     (RATIO, re.compile(r"(^|[._])avg($|[._])")),
 )
 # Rows whose name alone does not say it (read the description): a p90 named without "p90".
 _DESCRIPTION_RULES: tuple[tuple[str, re.Pattern], ...] = (
-    (EXTREME, re.compile(r"^(p\d\d|median|longest|most)\b", re.I)),
+    (EXTREME, re.compile(r"^(p\d\d|median|longest|shortest|most)\b", re.I)),
     (RATIO, re.compile(r"^(mean|average)\b", re.I)),
 )
-SPACE_AGGREGATORS = {LEVEL: {"sum"}, EXTREME: {"max"}, RATIO: {"avg", "min", "max"}}
+# An extreme (a p90, the longest, the shortest) is read at the worst series: max, or min for a minimum.
+SPACE_AGGREGATORS = {LEVEL: {"sum"}, EXTREME: {"max", "min"}, RATIO: {"avg", "min", "max"}}
 PERCENTILE = re.compile(r"^p\d{2,3}$")
 
 
@@ -62,6 +67,8 @@ def rows() -> dict[str, CatalogRow]:
 
 
 def gauge_meaning(row: CatalogRow) -> str:
+    if row.name in _OVERRIDES:
+        return _OVERRIDES[row.name]
     for meaning, pattern in _GAUGE_RULES:
         if pattern.search(row.name):
             return meaning

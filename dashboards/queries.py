@@ -23,7 +23,7 @@ _REF = re.compile(
 
 
 class QueryError(ValueError):
-    """A definition names a metric or tag the catalog does not have."""
+    """Not a single-metric query of a known metric."""
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,10 @@ class Scope:
     variables: tuple[str, ...] = ()   # dashboard template variables: tag keys, `env` first
     env: str | None = None            # monitors and SLOs: one environment
 
-    def filters(self, row: m.CatalogRow) -> list[str]:
+    def filters(self, row: m.CatalogRow | None) -> list[str]:
         if self.env is not None:
             return [f"env:{self.env}"]
-        keys = known.tag_keys(row)
+        keys = known.tag_keys(row) if row else {"env"}
         return [f"${v}" for v in self.variables if v in keys]
 
 
@@ -63,15 +63,14 @@ class Ref:
 def query(scope: Scope, space: str, metric: str, *, by: tuple[str, ...] | list[str] = (),
           where: tuple[str, ...] | list[str] = (), rollup: tuple[str, int] | None = None) -> str:
     """`space:metric{scope filters, where…} by {by…}`, with .as_count() for counts (and for
-    `count:` of a distribution: the number of values, what an SLO counts)."""
+    `count:` of a distribution: the number of values, what an SLO counts). A metric the catalog
+    lacks is built all the same: `validate` names every such query at once."""
     row = known.rows().get(metric)
-    if row is None:
-        raise QueryError(f"{metric} is not in orgpulse/catalog.csv nor on the allow-list")
     filters = scope.filters(row) + list(where)
     text = f"{space}:{metric}{{{','.join(filters) or '*'}}}"
     if by:
         text += f" by {{{','.join(by)}}}"
-    if row.type == m.COUNT or space == "count":  # events, or how many values a distribution got
+    if (row and row.type == m.COUNT) or space == "count":  # events, or how many values a distribution got
         text += ".as_count()"
     if rollup:
         text += f".rollup({rollup[0]}, {rollup[1]})"
@@ -88,9 +87,10 @@ def parse(text: str) -> list[Ref]:
     return refs
 
 
-def metric_of(text: str) -> m.CatalogRow:
-    """The catalog row of a single-metric query (scalar widgets pick their time aggregator by it)."""
+def metric_of(text: str) -> m.CatalogRow | None:
+    """The catalog row of a single-metric query (scalar widgets pick their time aggregator by
+    it); None for a metric the catalog lacks (validate reports it)."""
     refs = parse(text)
-    if len(refs) != 1 or refs[0].metric not in known.rows():
-        raise QueryError(f"not a single catalog metric query: {text!r}")
-    return known.rows()[refs[0].metric]
+    if len(refs) != 1:
+        raise QueryError(f"not a single metric query: {text!r}")
+    return known.rows().get(refs[0].metric)

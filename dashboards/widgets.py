@@ -28,7 +28,8 @@ def _queries(named: Queries, aggregator: str | None = None, scalar: bool = False
             raise ValueError(f"query name {name!r}: lowercase letters, digits and _ only")
         body = {"data_source": "metrics", "name": name, "query": text}
         if scalar:
-            body["aggregator"] = aggregator or known.DEFAULT_TIME_AGGREGATOR[metric_of(text).type]
+            row = metric_of(text)
+            body["aggregator"] = aggregator or known.DEFAULT_TIME_AGGREGATOR[row.type if row else "gauge"]
         out.append(body)
     return out
 

@@ -20,7 +20,7 @@ from dashboards import metrics as known
 from dashboards.board import Board
 from dashboards.boards import health, orgpulse as own
 from dashboards.layout import group, grid, row
-from dashboards.queries import QueryError, Scope, parse, query
+from dashboards.queries import QueryError, Scope, metric_of, parse, query
 from dashboards.widgets import timeseries
 from fom.scores import status
 from orgpulse import config
@@ -153,9 +153,13 @@ def test_validate_refuses_a_time_aggregator_that_does_not_fit():
     assert "time aggregator last" in validate.query_problems(text, ("$env",), "last")[0]
 
 
-def test_a_query_builder_refuses_what_the_catalog_lacks():
+def test_a_query_of_a_metric_the_catalog_lacks_is_built_and_then_refused():
+    text = query(Scope(("env", "repo")), "sum", "github.prs.nobody_emits_this")
+    assert text == "sum:github.prs.nobody_emits_this{$env}"
+    assert validate.query_problems(text, ("$env", "$repo"), None) == [
+        "github.prs.nobody_emits_this is not in orgpulse/catalog.csv nor on the allow-list"]
     with pytest.raises(QueryError):
-        query(Scope(("env",)), "sum", "github.prs.nobody_emits_this")
+        metric_of("sum:a.b{*} + sum:c.d{*}")
 
 
 def test_every_catalog_metric_is_plotted_or_listed_and_the_list_is_not_stale(production):
@@ -176,6 +180,7 @@ def test_gauge_meanings_follow_the_catalog():
     assert known.gauge_meaning(rows["github.prs.review_coverage_pct"]) == known.RATIO
     assert known.gauge_meaning(rows["health.overall.fom"]) == known.RATIO
     assert known.gauge_meaning(rows["github.prs.avg_time_to_merge_hours"]) == known.RATIO
+    assert known.gauge_meaning(rows["wandb.metrics.accuracy_runs_7d"]) == known.LEVEL  # the override
 
 
 def test_the_allow_list_holds_only_what_orgpulse_does_not_emit():

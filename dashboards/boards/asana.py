@@ -24,15 +24,16 @@ def _tasks(q) -> list:
                 value("No due date", {"n": q("sum", "asana.tasks.no_due_date")}, precision=0),
                 value("Unassigned", {"n": q("sum", "asana.tasks.unassigned")}, precision=0),
                 height=2),
-            row(timeseries("Completed, added, removed, reopened (per project)", {
-                    "completed": q("sum", "asana.tasks.completed"), "added": q("sum", "asana.tasks.added"),
-                    "removed": q("sum", "asana.tasks.removed"),
-                    "reopened": q("sum", "asana.tasks.uncompleted")}, display="bars"),
+            row(timeseries("Completed, reopened; added to and removed from projects", {
+                    "completed": q("sum", "asana.tasks.completed"),
+                    "reopened": q("sum", "asana.tasks.uncompleted"),
+                    "added": q("sum", "asana.tasks.added"), "removed": q("sum", "asana.tasks.removed")},
+                    display="bars"),
                 timeseries("Open tasks: assigned and unassigned", {
                     "assigned": q("sum", "asana.tasks.assigned"),
                     "unassigned": q("sum", "asana.tasks.unassigned")}, display="area"),
-                toplist("Completed by project", {"completed": q("sum", "asana.tasks.completed",
-                                                                by=("project",))})),
+                toplist("Completed by project (a task in two projects counts in each)", {"completed": q(
+                    "sum", "asana.tasks.completed_by_project", by=("project",))})),
             row(value("Completed (7 d)", {"n": q("sum", "asana.tasks.completed_7d")}, precision=0),
                 value("Completed (30 d)", {"n": q("sum", "asana.tasks.completed_30d")}, precision=0),
                 value("Completed per day (7 d)", {"n": q("avg", "asana.tasks.completed_per_day_7d")}),
@@ -40,9 +41,8 @@ def _tasks(q) -> list:
                 value("Active assignees (7 d)", {"n": q("sum", "asana.users.active_7d")}, precision=0),
                 value("Tasks deleted", {"n": q("sum", "asana.tasks.deleted")}, precision=0),
                 height=2),
-            row(timeseries("Cycle time by project, hours (created → completed)", {
-                    "p50": q("p50", "asana.tasks.cycle_time", by=("project",)),
-                    "p90": q("p90", "asana.tasks.cycle_time", by=("project",))},
+            row(timeseries("Cycle time, hours (created → completed)", {
+                    "p50": q("p50", "asana.tasks.cycle_time"), "p90": q("p90", "asana.tasks.cycle_time")},
                     [("p50 / 3600", "p50"), ("p90 / 3600", "p90")]),
                 timeseries("Cycle time over 7 days, hours", {
                     "p50": q("max", "asana.tasks.cycle_time_p50_hours"),
@@ -53,11 +53,8 @@ def _tasks(q) -> list:
 
 
 def _bugs(q) -> list:
-    return [row(span(timeseries("Open bugs by section bucket", {
-                    "triage": q("sum", "asana.projects.bugs.triage_count"),
-                    "active": q("sum", "asana.projects.bugs.active_count"),
-                    "backlog": q("sum", "asana.projects.bugs.backlog_count"),
-                    "other": q("sum", "asana.projects.bugs.other_count")}, display="area"), 6),
+    return [row(span(timeseries("Open bugs by section bucket (asana.sections)", {"open": q(
+                    "sum", "asana.projects.bugs.open", by=("section",))}, display="area"), 6),
                 value("Open bugs", {"n": q("sum", "asana.projects.bugs.total_open")}, precision=0),
                 value("Average age, days", {"d": q("avg", "asana.projects.bugs.avg_age_days")}),
                 value("Oldest, days", {"d": q("max", "asana.projects.bugs.oldest_bug_days")})),
@@ -68,10 +65,15 @@ def _bugs(q) -> list:
                     "p50": q("p50", "asana.bugs.cycle_time", by=("section",)),
                     "p90": q("p90", "asana.bugs.cycle_time", by=("section",))},
                     [("p50 / 3600", "p50"), ("p90 / 3600", "p90")]),
-                table("Bugs over 7 and 30 days", {
+                table("Open bugs in the fixed buckets", {
+                    "triage": q("sum", "asana.projects.bugs.triage_count"),
+                    "active": q("sum", "asana.projects.bugs.active_count"),
+                    "backlog": q("sum", "asana.projects.bugs.backlog_count"),
+                    "other": q("sum", "asana.projects.bugs.other_count")})),
+            row(span(table("Bugs over 7 and 30 days", {
                     "created_7d": q("sum", "asana.projects.bugs.created_7d"),
                     "completed_7d": q("sum", "asana.projects.bugs.completed_7d"),
-                    "completed_30d": q("sum", "asana.projects.bugs.completed_30d")}))]
+                    "completed_30d": q("sum", "asana.projects.bugs.completed_30d")}), 12), height=2)]
 
 
 def _projects(q) -> list:

@@ -21,18 +21,18 @@ def _instances(q) -> list:
                 value("Stopped", {"n": q("sum", "ec2.instances.stopped")}, precision=0),
                 value("All states", {"n": q("sum", "ec2.instances.total")}, precision=0),
                 value("With GPUs", {"n": q("sum", "ec2.instances.gpu_instances")}, precision=0),
-                value("vCPUs running", {"n": q("sum", "ec2.instances.vcpus_running")}, precision=0),
-                value("GPUs running", {"n": q("sum", "ec2.instances.gpus_running")}, precision=0),
+                value("vCPUs running", {"n": q("sum", "ec2.instances.cpu_count")}, precision=0),
+                value("GPUs running", {"n": q("sum", "ec2.instances.gpu_count")}, precision=0),
                 height=2),
             row(timeseries("Running instances: spot and on-demand", {
                     "spot": q("sum", "ec2.instances.spot"), "on_demand": q("sum", "ec2.instances.ondemand")},
                     display="area"),
                 timeseries("GPUs by accelerator", {"gpus": q(
-                    "sum", "ec2.instances.gpus_running", by=("accelerator",))}, display="area"),
+                    "sum", "ec2.instances.gpu_count", by=("accelerator",))}, display="area"),
                 timeseries("Idle instances (CPU below aws.idle_cpu_pct for an hour)", {
                     "idle": q("sum", "ec2.instances.idle"),
                     "measured": q("sum", "ec2.instances.cpu_measured")})),
-            row(toplist("vCPUs by region", {"vcpus": q("sum", "ec2.instances.vcpus_running", by=("region",))}),
+            row(toplist("vCPUs by region", {"vcpus": q("sum", "ec2.instances.cpu_count", by=("region",))}),
                 timeseries("Instance age, days", {
                     "mean": q("avg", "ec2.instances.avg_age_days"),
                     "oldest": q("max", "ec2.instances.oldest_age_days")}),

@@ -16,7 +16,8 @@ THRESHOLDS = {
     "pr_cycle_time_p90_hours_warning": 48.0,
     "ci_failure_anomaly_deviations": 3.0,     # bounds of the anomaly monitor on CI failure rate
 }
-HOURS = 3600
+# Count-like gauges carry author_type (human|bot): summed over it they are all PRs or commits.
+HUMANS, BOTS = ("author_type:human",), ("author_type:bot",)
 
 
 def _pull_requests(q) -> list:
@@ -24,8 +25,9 @@ def _pull_requests(q) -> list:
                 value("Merged (7 d)", {"merged": q("sum", "github.prs.merged_7d")}, precision=0),
                 value("Closed unmerged (7 d)", {"closed": q("sum", "github.prs.closed_without_merge_7d")},
                       precision=0),
-                value("Bot PRs merged (7 d)", {"bots": q("sum", "github.prs.bot_merged_7d")}, precision=0),
-                value("Stale > 14 d", {"stale": q("sum", "github.prs.stale_count_14d")}, precision=0),
+                value("Bot PRs merged (7 d)", {"bots": q("sum", "github.prs.merged_7d", where=BOTS)}, precision=0),
+                value("Stale > 14 d (human)", {"stale": q("sum", "github.prs.stale_count_14d", where=HUMANS)},
+                      precision=0),
                 value("Active branches", {"branches": q("sum", "github.branches.active")}, precision=0),
                 height=2),
             row(span(timeseries("Opened, merged, closed, reopened", {
@@ -33,7 +35,8 @@ def _pull_requests(q) -> list:
                     "closed": q("sum", "github.prs.closed_without_merge"),
                     "reopened": q("sum", "github.prs.reopened"),
                     "ready_for_review": q("sum", "github.prs.ready_for_review")}, display="bars"), 8),
-                toplist("Open PRs by repository", {"open": q("sum", "github.prs.open", by=("repo",))}))]
+                toplist("Open PRs by repository and author type", {"open": q(
+                    "sum", "github.prs.open", by=("repo", "author_type"))}))]
 
 
 def _speed(q) -> list:
@@ -130,10 +133,10 @@ def _risk_and_activity(q) -> list:
                     "sum", "github.deployments.statuses", by=("environment", "state"))}, display="bars")),
             row(timeseries("Commits pushed", {"commits": q("sum", "github.push.commits", by=("branch_type",))},
                            display="bars"),
-                value("Human commits to default branches (7 d)", {"n": q("sum", "github.commits.total_7d")},
-                      precision=0),
+                value("Human commits to default branches (7 d)", {"n": q(
+                    "sum", "github.commits.total_7d", where=HUMANS)}, precision=0),
                 value("Active developers (7 d, summed over repos)", {"n": q(
-                    "sum", "github.developers.active_7d")}, precision=0),
+                    "sum", "github.developers.active_7d", where=HUMANS)}, precision=0),
                 value("Commits per developer (7 d)", {"n": q("avg", "github.commits.per_developer_7d")}),
                 timeseries("Branches and tags", {"created": q("sum", "github.refs.created", by=("ref_type",)),
                                                  "deleted": q("sum", "github.refs.deleted", by=("ref_type",))},

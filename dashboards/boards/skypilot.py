@@ -33,14 +33,22 @@ def _jobs(q) -> list:
                     "longest": q("max", "skypilot.jobs.queue_wait_seconds.max")},
                     [("p50 / 60", "p50"), ("longest / 60", "longest")]),
                 timeseries("Runtime of running jobs, hours", {
+                    "shortest": q("min", "skypilot.jobs.runtime_seconds.min"),
                     "p50": q("max", "skypilot.jobs.runtime_seconds.p50"),
                     "p90": q("max", "skypilot.jobs.runtime_seconds.p90"),
                     "p99": q("max", "skypilot.jobs.runtime_seconds.p99"),
                     "mean": q("avg", "skypilot.jobs.runtime_seconds.avg"),
                     "longest": q("max", "skypilot.jobs.runtime_seconds.max")},
-                    [(f"{n} / 3600", n) for n in ("p50", "p90", "p99", "mean", "longest")]),
+                    [(f"{n} / 3600", n) for n in ("shortest", "p50", "p90", "p99", "mean", "longest")]),
                 toplist("Running jobs by region", {"jobs": q(
-                    "sum", "skypilot.jobs.running_by_region", by=("region",))}))]
+                    "sum", "skypilot.jobs.running_by_region", by=("region",))})),
+            row(timeseries("Running jobs by how long they have run", {
+                    "under_1h": q("sum", "skypilot.jobs.runtime_buckets.0_1h"),
+                    "h1_to_4": q("sum", "skypilot.jobs.runtime_buckets.1_4h"),
+                    "h4_to_24": q("sum", "skypilot.jobs.runtime_buckets.4_24h"),
+                    "over_24h": q("sum", "skypilot.jobs.runtime_buckets.over_24h")},
+                    [("under_1h", "< 1 h"), ("h1_to_4", "1-4 h"), ("h4_to_24", "4-24 h"), ("over_24h", "≥ 24 h")],
+                    display="bars"))]
 
 
 def _capacity(q) -> list:
@@ -49,9 +57,10 @@ def _capacity(q) -> list:
                 timeseries("Spot against on-demand jobs", {
                     "spot": q("sum", "skypilot.resources.spot_jobs"),
                     "on_demand": q("sum", "skypilot.resources.ondemand_jobs")}, display="area"),
-                timeseries("Recoveries", {
+                timeseries("Recoveries of running jobs", {
                     "recovered_jobs": q("sum", "skypilot.jobs.with_recoveries"),
-                    "most_recoveries": q("max", "skypilot.jobs.recovery_count.max")})),
+                    "most": q("max", "skypilot.jobs.recovery_count.max"),
+                    "mean": q("avg", "skypilot.jobs.recovery_count.avg")})),
             row(span(timeseries("Hourly GPU cost by accelerator, USD", {"usd": q(
                     "sum", "skypilot.cost.hourly_estimate", by=("accelerator",))}, display="area"), 6),
                 value("Hourly GPU cost, USD", {"usd": q("sum", "skypilot.cost.hourly_estimate")}, unit="$"),

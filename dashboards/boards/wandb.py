@@ -11,7 +11,7 @@ BOARD = Board("wandb", "orgpulse · W&B training",
               "Run states, failures by run class, durations, GPU hours and utilisation, accuracy and loss.",
               ("project",))
 THRESHOLDS = {
-    "training_failure_rate_pct": 30.0,        # failed or crashed / runs, over 7 days
+    "training_failure_rate_pct": 30.0,        # failed or crashed / runs that ended in 7 days
     "training_failure_rate_pct_warning": 15.0,
 }
 
@@ -22,9 +22,9 @@ def _runs(q) -> list:
                 value("Finished (7 d)", {"n": q("sum", "wandb.runs.completed_7d")}, precision=0),
                 value("Failed or crashed (7 d)", {"n": q("sum", "wandb.runs.failed_7d")}, precision=0),
                 value("Crashed (7 d)", {"n": q("sum", "wandb.runs.crashed_7d")}, precision=0),
-                value("Failure rate (7 d)", {"failed": q("sum", "wandb.runs.failed_7d"),
-                                             "runs": q("sum", "wandb.runs.total_7d")},
-                      [("100 * failed / runs", "failure %")], unit="%"),
+                value("Failure rate (ended in 7 d)", {"failed": q("sum", "wandb.runs.failed_7d"),
+                                                      "finished": q("sum", "wandb.runs.completed_7d")},
+                      [("100 * failed / (failed + finished)", "failure %")], unit="%"),
                 height=2),
             row(timeseries("Run state changes", {"runs": q("sum", "wandb.runs.state_changes", by=("state",))},
                            display="bars"),
@@ -44,9 +44,11 @@ def _training(q) -> list:
                 timeseries("GPU hours over 7 days", {"hours": q(
                     "sum", "wandb.training.total_gpu_hours_7d", by=("project",))}, display="area"),
                 timeseries("GPU utilisation, %", {"pct": q("avg", "wandb.training.gpu_utilization_avg")})),
-            row(timeseries("Accuracy (7 d): mean and best", {
+            row(timeseries("Accuracy (7 d): mean and best; runs reporting it", {
                     "mean": q("avg", "wandb.metrics.avg_accuracy_7d"),
-                    "best": q("max", "wandb.metrics.best_accuracy")}),
+                    "best": q("max", "wandb.metrics.best_accuracy"),
+                    "runs": q("sum", "wandb.metrics.accuracy_runs_7d")},
+                    [("mean", "mean"), ("best", "best")]),
                 timeseries("Loss of the latest finished run", {"loss": q(
                     "avg", "wandb.metrics.latest_loss", by=("project",))}),
                 timeseries("Steps per second (newest run)", {"sps": q(
@@ -71,11 +73,11 @@ def dashboard(ctx: Context) -> dict:
 def monitors(ctx: Context) -> dict[str, dict]:
     pct = ctx.threshold("training_failure_rate_pct")
     failed = a.q(ctx, "sum", "wandb.runs.failed_7d")
-    runs = a.q(ctx, "sum", "wandb.runs.total_7d")
+    finished = a.q(ctx, "sum", "wandb.runs.completed_7d")
     return a.monitor(
         ctx, "training_failure_rate", f"Training runs failing: over {pct:g} % in 7 days",
-        f"avg(last_1h):100 * {failed} / {runs} > {pct}",
-        what="More than the threshold share of W&B runs created in the last 7 days failed or crashed.",
+        f"avg(last_1h):100 * {failed} / ({failed} + {finished}) > {pct}",
+        what="More than the threshold share of the W&B runs that ended in the last 7 days failed or crashed.",
         first="the W&B dashboard's run-class table says which kind of run fails; open the newest failed "
               "runs' logs in W&B (crashed = the process died: OOM, preemption, node loss).",
         priority=3, critical=pct, warning=ctx.threshold("training_failure_rate_pct_warning"))
