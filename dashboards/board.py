@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from dashboards import identity
 from dashboards.context import Context
 from dashboards.queries import Scope, query
+from dashboards.widgets import value
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,11 @@ class Board:
 
     def q(self, space: str, metric: str, **kwargs) -> str:
         return query(self.scope, space, metric, **kwargs)
+
+    def counts(self, *items: tuple) -> list[dict]:
+        """Query values of levels, summed and shown whole: (title, metric[, where filters]) each."""
+        return [value(title, {"n": self.q("sum", metric, where=rest[0] if rest else ())}, precision=0)
+                for title, metric, *rest in items]
 
     def template_variables(self, ctx: Context) -> list[dict]:
         return [{"name": v, "prefix": v, "available_values": [],

@@ -85,16 +85,3 @@ def grid(*groups: Group) -> list[dict]:
         y += height + 1
     return out
 
-
-def cells(rows: list[list[tuple[dict, int]]], height: int) -> list[dict]:
-    """Free placement for a grid of small widgets (the health grid): each row a list of
-    (definition, width), placed left to right, rows stacked, no groups."""
-    out, y = [], 0
-    for r in rows:
-        x = 0
-        for definition, width in r:
-            out.append({"definition": definition,
-                        "layout": {"x": x, "y": y, "width": width, "height": height}})
-            x += width
-        y += height
-    return out

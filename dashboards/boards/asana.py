@@ -17,12 +17,9 @@ THRESHOLDS = {
 
 
 def _tasks(q) -> list:
-    return [row(value("Open", {"n": q("sum", "asana.tasks.open")}, precision=0),
-                value("Overdue", {"n": q("sum", "asana.tasks.overdue")}, precision=0),
-                value("Due today", {"n": q("sum", "asana.tasks.due_today")}, precision=0),
-                value("Due this week", {"n": q("sum", "asana.tasks.due_this_week")}, precision=0),
-                value("No due date", {"n": q("sum", "asana.tasks.no_due_date")}, precision=0),
-                value("Unassigned", {"n": q("sum", "asana.tasks.unassigned")}, precision=0),
+    return [row(*BOARD.counts(("Open", "asana.tasks.open"), ("Overdue", "asana.tasks.overdue"),
+                              ("Due today", "asana.tasks.due_today"), ("Due this week", "asana.tasks.due_this_week"),
+                              ("No due date", "asana.tasks.no_due_date"), ("Unassigned", "asana.tasks.unassigned")),
                 height=2),
             row(timeseries("Completed, reopened; added to and removed from projects", {
                     "completed": q("sum", "asana.tasks.completed"),
@@ -34,12 +31,12 @@ def _tasks(q) -> list:
                     "unassigned": q("sum", "asana.tasks.unassigned")}, display="area"),
                 toplist("Completed by project (a task in two projects counts in each)", {"completed": q(
                     "sum", "asana.tasks.completed_by_project", by=("project",))})),
-            row(value("Completed (7 d)", {"n": q("sum", "asana.tasks.completed_7d")}, precision=0),
-                value("Completed (30 d)", {"n": q("sum", "asana.tasks.completed_30d")}, precision=0),
+            row(*BOARD.counts(("Completed (7 d)", "asana.tasks.completed_7d"),
+                              ("Completed (30 d)", "asana.tasks.completed_30d")),
                 value("Completed per day (7 d)", {"n": q("avg", "asana.tasks.completed_per_day_7d")}),
                 value("Completion rate (7 d)", {"pct": q("avg", "asana.tasks.completion_rate_7d")}, unit="%"),
-                value("Active assignees (7 d)", {"n": q("sum", "asana.users.active_7d")}, precision=0),
-                value("Tasks deleted", {"n": q("sum", "asana.tasks.deleted")}, precision=0),
+                *BOARD.counts(("Active assignees (7 d)", "asana.users.active_7d"),
+                              ("Tasks deleted", "asana.tasks.deleted")),
                 height=2),
             row(timeseries("Cycle time, hours (created → completed)", {
                     "p50": q("p50", "asana.tasks.cycle_time"), "p90": q("p90", "asana.tasks.cycle_time")},
@@ -77,10 +74,8 @@ def _bugs(q) -> list:
 
 
 def _projects(q) -> list:
-    return [row(value("Active projects", {"n": q("sum", "asana.projects.active")}, precision=0),
-                value("On track", {"n": q("sum", "asana.projects.on_track")}, precision=0),
-                value("At risk", {"n": q("sum", "asana.projects.at_risk")}, precision=0),
-                value("Off track", {"n": q("sum", "asana.projects.off_track")}, precision=0),
+    return [row(*BOARD.counts(("Active projects", "asana.projects.active"), ("On track", "asana.projects.on_track"),
+                              ("At risk", "asana.projects.at_risk"), ("Off track", "asana.projects.off_track")),
                 height=2)]
 
 

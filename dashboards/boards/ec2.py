@@ -17,12 +17,10 @@ THRESHOLDS = {
 
 
 def _instances(q) -> list:
-    return [row(value("Running", {"n": q("sum", "ec2.instances.running")}, precision=0),
-                value("Stopped", {"n": q("sum", "ec2.instances.stopped")}, precision=0),
-                value("All states", {"n": q("sum", "ec2.instances.total")}, precision=0),
-                value("With GPUs", {"n": q("sum", "ec2.instances.gpu_instances")}, precision=0),
-                value("vCPUs running", {"n": q("sum", "ec2.instances.cpu_count")}, precision=0),
-                value("GPUs running", {"n": q("sum", "ec2.instances.gpu_count")}, precision=0),
+    return [row(*BOARD.counts(("Running", "ec2.instances.running"), ("Stopped", "ec2.instances.stopped"),
+                              ("All states", "ec2.instances.total"), ("With GPUs", "ec2.instances.gpu_instances"),
+                              ("vCPUs running", "ec2.instances.cpu_count"),
+                              ("GPUs running", "ec2.instances.gpu_count")),
                 height=2),
             row(timeseries("Running instances: spot and on-demand", {
                     "spot": q("sum", "ec2.instances.spot"), "on_demand": q("sum", "ec2.instances.ondemand")},
@@ -49,8 +47,8 @@ def _storage(q) -> list:
                 span(timeseries("EBS GiB: all and unattached (waste)", {
                     "all": q("sum", "ec2.ebs.volumes.size_gb"),
                     "unattached": q("sum", "ec2.ebs.volumes.unattached_size_gb")}, display="area"), 4),
-                value("Snapshots", {"n": q("sum", "ec2.ebs.snapshots.total")}, precision=0),
-                value("Snapshot source GiB", {"n": q("sum", "ec2.ebs.snapshots.size_gb")}, precision=0))]
+                *BOARD.counts(("Snapshots", "ec2.ebs.snapshots.total"),
+                              ("Snapshot source GiB", "ec2.ebs.snapshots.size_gb")))]
 
 
 def _cost(q) -> list:

@@ -21,14 +21,11 @@ HUMANS, BOTS = ("author_type:human",), ("author_type:bot",)
 
 
 def _pull_requests(q) -> list:
-    return [row(value("Open PRs", {"open": q("sum", "github.prs.open")}, precision=0),
-                value("Merged (7 d)", {"merged": q("sum", "github.prs.merged_7d")}, precision=0),
-                value("Closed unmerged (7 d)", {"closed": q("sum", "github.prs.closed_without_merge_7d")},
-                      precision=0),
-                value("Bot PRs merged (7 d)", {"bots": q("sum", "github.prs.merged_7d", where=BOTS)}, precision=0),
-                value("Stale > 14 d (human)", {"stale": q("sum", "github.prs.stale_count_14d", where=HUMANS)},
-                      precision=0),
-                value("Active branches", {"branches": q("sum", "github.branches.active")}, precision=0),
+    return [row(*BOARD.counts(("Open PRs", "github.prs.open"), ("Merged (7 d)", "github.prs.merged_7d"),
+                              ("Closed unmerged (7 d)", "github.prs.closed_without_merge_7d"),
+                              ("Bot PRs merged (7 d)", "github.prs.merged_7d", BOTS),
+                              ("Stale > 14 d (human)", "github.prs.stale_count_14d", HUMANS),
+                              ("Active branches", "github.branches.active")),
                 height=2),
             row(span(timeseries("Opened, merged, closed, reopened", {
                     "opened": q("sum", "github.prs.opened"), "merged": q("sum", "github.prs.merged"),
@@ -112,11 +109,11 @@ def _ci(q) -> list:
                     "run_mean": q("avg", "github.ci.avg_workflow_duration_minutes"),
                     "queue_p50": q("max", "github.ci.queue_time_p50_minutes"),
                     "queue_p90": q("max", "github.ci.queue_time_p90_minutes")})),
-            row(value("Runs (7 d)", {"n": q("sum", "github.ci.workflow_runs_7d")}, precision=0),
-                value("Failed (7 d)", {"n": q("sum", "github.ci.failed_workflows_7d")}, precision=0),
-                value("Cancelled (7 d)", {"n": q("sum", "github.ci.cancelled_7d")}, precision=0),
-                value("Timed out (7 d)", {"n": q("sum", "github.ci.timeout_cancellations_7d")}, precision=0),
-                value("Flaky (7 d)", {"n": q("sum", "github.ci.flaky_checks_7d")}, precision=0),
+            row(*BOARD.counts(("Runs (7 d)", "github.ci.workflow_runs_7d"),
+                              ("Failed (7 d)", "github.ci.failed_workflows_7d"),
+                              ("Cancelled (7 d)", "github.ci.cancelled_7d"),
+                              ("Timed out (7 d)", "github.ci.timeout_cancellations_7d"),
+                              ("Flaky (7 d)", "github.ci.flaky_checks_7d")),
                 value("Run time p90 (7 d, min)", {"n": q("max", "github.ci.duration_p90_minutes")}),
                 height=2)]
 

@@ -32,9 +32,9 @@ def _failures(q) -> list:
                     "sum", "k8s.containers.terminations", by=("reason",))}, display="bars"),
                 timeseries("Waiting states entered", {"entered": q(
                     "sum", "k8s.containers.waiting_entered", by=("reason",))}, display="bars")),
-            row(value("OOM kills (24 h)", {"n": q("sum", "k8s.containers.oom_kills_24h")}, precision=0),
-                value("Pods with > 5 restarts", {"n": q("sum", "k8s.pods.high_restarts")}, precision=0),
-                value("Evicted pods", {"n": q("sum", "k8s.pods.evicted")}, precision=0),
+            row(*BOARD.counts(("OOM kills (24 h)", "k8s.containers.oom_kills_24h"),
+                              ("Pods with > 5 restarts", "k8s.pods.high_restarts"),
+                              ("Evicted pods", "k8s.pods.evicted")),
                 span(timeseries("Pod phase transitions", {"changes": q(
                     "sum", "k8s.pods.phase_changes", by=("phase",))}, display="bars"), 6),
                 height=2)]

@@ -13,12 +13,11 @@ BOARD = Board("skypilot", "orgpulse · SkyPilot jobs and clusters",
 
 
 def _jobs(q) -> list:
-    return [row(value("Running", {"n": q("sum", "skypilot.jobs.running")}, precision=0),
-                value("Queued (PENDING)", {"n": q("sum", "skypilot.jobs.queued")}, precision=0),
-                value("Started (7 d)", {"n": q("sum", "skypilot.jobs.started_7d")}, precision=0),
-                value("Succeeded (7 d)", {"n": q("sum", "skypilot.jobs.succeeded_7d")}, precision=0),
-                value("Failed (7 d)", {"n": q("sum", "skypilot.jobs.failed_7d")}, precision=0),
-                value("Cancelled (7 d)", {"n": q("sum", "skypilot.jobs.cancelled_7d")}, precision=0),
+    return [row(*BOARD.counts(("Running", "skypilot.jobs.running"), ("Queued (PENDING)", "skypilot.jobs.queued"),
+                              ("Started (7 d)", "skypilot.jobs.started_7d"),
+                              ("Succeeded (7 d)", "skypilot.jobs.succeeded_7d"),
+                              ("Failed (7 d)", "skypilot.jobs.failed_7d"),
+                              ("Cancelled (7 d)", "skypilot.jobs.cancelled_7d")),
                 height=2),
             row(timeseries("Jobs by status (non-terminal)", {"jobs": q(
                     "sum", "skypilot.jobs.active", by=("status",))}, display="area"),
@@ -64,14 +63,13 @@ def _capacity(q) -> list:
             row(span(timeseries("Hourly GPU cost by accelerator, USD", {"usd": q(
                     "sum", "skypilot.cost.hourly_estimate", by=("accelerator",))}, display="area"), 6),
                 value("Hourly GPU cost, USD", {"usd": q("sum", "skypilot.cost.hourly_estimate")}, unit="$"),
-                value("GPUs with no price", {"n": q("sum", "skypilot.cost.unpriced_gpus")}, precision=0),
-                value("Active users (7 d)", {"n": q("sum", "skypilot.users.active_7d")}, precision=0))]
+                *BOARD.counts(("GPUs with no price", "skypilot.cost.unpriced_gpus"),
+                              ("Active users (7 d)", "skypilot.users.active_7d")))]
 
 
 def _clusters(q) -> list:
-    return [row(value("Clusters UP", {"n": q("sum", "skypilot.clusters.active")}, precision=0),
-                value("Clusters INIT", {"n": q("sum", "skypilot.clusters.init")}, precision=0),
-                value("Clusters STOPPED", {"n": q("sum", "skypilot.clusters.stopped")}, precision=0),
+    return [row(*BOARD.counts(("Clusters UP", "skypilot.clusters.active"), ("Clusters INIT", "skypilot.clusters.init"),
+                              ("Clusters STOPPED", "skypilot.clusters.stopped")),
                 span(timeseries("GPUs held by UP clusters", {"gpus": q(
                     "sum", "skypilot.clusters.gpus", by=("accelerator",))}, display="area"), 6))]
 

@@ -17,11 +17,10 @@ THRESHOLDS = {
 
 
 def _runs(q) -> list:
-    return [row(value("Running", {"n": q("sum", "wandb.runs.active")}, precision=0),
-                value("Runs (7 d)", {"n": q("sum", "wandb.runs.total_7d")}, precision=0),
-                value("Finished (7 d)", {"n": q("sum", "wandb.runs.completed_7d")}, precision=0),
-                value("Failed or crashed (7 d)", {"n": q("sum", "wandb.runs.failed_7d")}, precision=0),
-                value("Crashed (7 d)", {"n": q("sum", "wandb.runs.crashed_7d")}, precision=0),
+    return [row(*BOARD.counts(("Running", "wandb.runs.active"), ("Runs created (7 d)", "wandb.runs.total_7d"),
+                              ("Finished (7 d)", "wandb.runs.completed_7d"),
+                              ("Failed or crashed (7 d)", "wandb.runs.failed_7d"),
+                              ("Crashed (7 d)", "wandb.runs.crashed_7d")),
                 value("Failure rate (ended in 7 d)", {"failed": q("sum", "wandb.runs.failed_7d"),
                                                       "finished": q("sum", "wandb.runs.completed_7d")},
                       [("100 * failed / (failed + finished)", "failure %")], unit="%"),
