@@ -91,7 +91,7 @@ def _sync(args, settings: Settings, out: TextIO, make_api, execute: bool, prune:
         changes = sync.Sync(api, defs, args.env, execute, lambda line: print(line, file=out)).run(prune)
     finally:
         api.close()
-    verb = "applied" if execute else "would apply" + ("" if prune else " (deletions only with --prune)")
+    verb = "applied" if execute else "would apply (deletions only with --prune)"
     print(f"orgpulse dashboards: {verb}: {sync.summary(changes)}", file=out)
     pending = any(c.action in ("create", "update", "delete") for c in changes)
     return 1 if pending and not execute else 0
