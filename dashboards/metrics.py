@@ -53,7 +53,7 @@ _GAUGE_RULES: tuple[tuple[str, re.Pattern], ...] = (
 # Rows whose name alone does not say it (read the description): a p90 named without "p90".
 _DESCRIPTION_RULES: tuple[tuple[str, re.Pattern], ...] = (
     (EXTREME, re.compile(r"^(p\d\d|median|longest|shortest|most)\b", re.I)),
-    (RATIO, re.compile(r"^(mean|average)\b", re.I)),
+    (RATIO, re.compile(r"^(mean|average|1 when)\b", re.I)),   # "1 when …, else 0": a state
 )
 # An extreme (a p90, the longest, the shortest) is read at the worst series: max, or min for a minimum.
 SPACE_AGGREGATORS = {LEVEL: {"sum"}, EXTREME: {"max", "min"}, RATIO: {"avg", "min", "max"}}

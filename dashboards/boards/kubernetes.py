@@ -37,7 +37,15 @@ def _failures(q) -> list:
                               ("Evicted pods", "k8s.pods.evicted")),
                 span(timeseries("Pod phase transitions", {"changes": q(
                     "sum", "k8s.pods.phase_changes", by=("phase",))}, display="bars"), 6),
-                height=2)]
+                height=2),
+            row(timeseries("Now: containers crash-looping, restarted > 5 times, failing to pull", {
+                    "crash_looping": q("sum", "k8s.containers.crash_looping", by=("container_type",)),
+                    "high_restarts": q("sum", "k8s.containers.high_restarts", by=("container_type",)),
+                    "image_pull": q("sum", "k8s.containers.image_pull_errors", by=("container_type",))}),
+                *BOARD.counts(("Pods crash-looping", "k8s.pods.crash_looping"),
+                              ("Pods failing to pull", "k8s.pods.image_pull_errors")),
+                span(toplist("Crash-looping pods by namespace", {"pods": q(
+                    "sum", "k8s.pods.crash_looping", by=("namespace",))}), 4))]
 
 
 def _scheduling(q) -> list:
@@ -53,8 +61,9 @@ def _scheduling(q) -> list:
                     "unavailable": q("sum", "k8s.deployments.unavailable_replicas")}, display="area"),
                 value("Deployments scaled to zero", {"n": q("sum", "k8s.deployments.zero_replicas")},
                       precision=0),
-                span(timeseries("GPUs requested against allocatable", {
-                    "requested": q("sum", "k8s.gpus.requested"),
+                span(timeseries("GPUs: held (bound to a node) against allocatable; waiting", {
+                    "held": q("sum", "k8s.gpus.requested", where=("state:held",)),
+                    "waiting": q("sum", "k8s.gpus.requested", where=("state:waiting",)),
                     "allocatable": q("sum", "k8s.gpus.allocatable")}), 4))]
 
 
@@ -71,7 +80,16 @@ def _resources(q) -> list:
                      ("wasted", "wasted")]),
                 table("Efficiency by namespace, % of requests used", {
                     "cpu": q("avg", "k8s.resources.cpu_efficiency_pct", by=("namespace",)),
-                    "memory": q("avg", "k8s.resources.memory_efficiency_pct", by=("namespace",))}))]
+                    "memory": q("avg", "k8s.resources.memory_efficiency_pct", by=("namespace",))})),
+            row(timeseries("Running pods using little of what they requested", {
+                    "overallocated": q("sum", "k8s.resources.overallocated_pods"),
+                    "low_cpu": q("sum", "k8s.pods.low_cpu_usage"),
+                    "low_memory": q("sum", "k8s.pods.low_memory_usage"),
+                    "idle": q("sum", "k8s.pods.idle_count")},
+                    [("overallocated", "< 20 % of a request"), ("low_cpu", "< 10m CPU"),
+                     ("low_memory", "< 50Mi memory"), ("idle", "idle")]),
+                span(toplist("Over-allocated pods by namespace", {"pods": q(
+                    "sum", "k8s.resources.overallocated_pods", by=("namespace",))}), 4))]
 
 
 def dashboard(ctx: Context) -> dict:

@@ -59,12 +59,14 @@ def _collectors(q) -> list:
                     "sum", "orgpulse.collector.errors", by=("collector", "reason"))}, display="bars"),
                 timeseries("Collector run time p90, seconds", {"p90": q(
                     "p90", "orgpulse.collector.duration", by=("collector",))})),
-            row(timeseries("Informer watch errors: 410 Gone re-lists, restarts", {"errors": q(
-                    "sum", "orgpulse.collector.errors", where=("collector:informer",), by=("reason",))},
-                    display="bars"),
+            row(timeseries("Informer: watching (1) and pods cached", {
+                    "watching": q("min", "orgpulse.informer.watching"),
+                    "pods": q("sum", "orgpulse.informer.pods_cached")}),
+                timeseries("Informer: watch restarts and re-lists (gone = 410)", {
+                    "restarts": q("sum", "orgpulse.informer.watch_restarts", by=("reason",)),
+                    "relists": q("sum", "orgpulse.informer.relists", by=("reason",))}, display="bars"),
                 timeseries("Metrics dropped by the catalog check (a bug)", {"invalid": q(
-                    "sum", "orgpulse.metrics.invalid", by=("reason",))}, display="bars"),
-                timeseries("Pods in the informer's cache", {"pods": q("sum", "k8s.pods.count")}))]
+                    "sum", "orgpulse.metrics.invalid", by=("reason",))}, display="bars"))]
 
 
 def _dogstatsd(q) -> list:
@@ -111,9 +113,10 @@ def monitors(ctx: Context) -> dict[str, dict]:
         **a.monitor(
             ctx, "informer_not_watching", "Kubernetes informer not watching",
             f"max(last_{int(ctx.threshold('informer_silent_minutes'))}m):"
-            f"{a.q(ctx, 'sum', 'k8s.pods.count')} < 1",
-            what="The pod informer's gauge (sent every 60 s by the replica holding the Lease) stopped: "
-                 "no replica is watching pods, so restarts and OOM kills go unseen.",
+            f"{a.q(ctx, 'min', 'orgpulse.informer.watching')} < 1",
+            what="The pod informer has not had every pod watch open for this long (orgpulse.informer.watching "
+                 "0), or its gauge (every 60 s from the replica holding the Lease) stopped: restarts and "
+                 "OOM kills go unseen.",
             first="check the poller pods (`kubectl get pods`, the Lease holder), their logs for watch "
                   "errors, and RBAC for list/watch pods.",
             priority=2, critical=1, silent_minutes=int(ctx.threshold("informer_silent_minutes"))),
