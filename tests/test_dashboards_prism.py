@@ -27,6 +27,7 @@ import yaml
 from dashboards import cli, registry
 from orgpulse.cli import parser
 from tests.peers import require_peer
+from tests.servers import free_port
 
 SPEC = "datadog-spec/.generator/schemas/v1/openapi.yaml"
 PRISM = "prism/node_modules/.bin/prism"
@@ -53,15 +54,9 @@ def served_spec(source: Path, target: Path) -> int:
     return changed
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def start(binary: Path, spec: Path, log: Path, timeout: float = 180) -> tuple[subprocess.Popen, str, float]:
     """Prism on a free loopback port: (process, base URL, seconds until it listened)."""
-    port = _free_port()
+    port = free_port()
     started = time.monotonic()
     process = subprocess.Popen([str(binary), "mock", "--errors", "-h", "127.0.0.1", "-p", str(port), str(spec)],
                                stdout=log.open("wb"), stderr=subprocess.STDOUT)
