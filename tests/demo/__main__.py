@@ -12,7 +12,8 @@ from tests.servers import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="make demo", description="orgpulse against local fakes: no "
+                                     "credentials, no network; prints the status page's URL")
     parser.add_argument("--port", type=int, default=8080, help="receiver port (taken: any free one)")
     parser.add_argument("--interval", type=int, default=20, help="poll cycle in seconds (>= 10)")
     parser.add_argument("--pace", type=float, default=1.0, help="gap between deliveries (x the default)")
