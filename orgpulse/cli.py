@@ -106,7 +106,8 @@ def poll(args: argparse.Namespace) -> int:
     settings = _settings()
     logs.setup(settings.log_level)
     opts = settings.section("poller")
-    collectors = registry.build(settings)
+    elector = _elector(settings) if settings.kubernetes_api_url else None
+    collectors = registry.build(settings, elector)
     if args.only and args.only not in collectors:
         print(f"orgpulse: no collector {args.only!r} (configured: {sorted(collectors)})", file=sys.stderr)
         return 2
@@ -118,7 +119,6 @@ def poll(args: argparse.Namespace) -> int:
 
     emitter = Emitter(build_sink(settings))
     values = ValueStore()
-    elector = _elector(settings) if settings.kubernetes_api_url else None
     poller = Poller(collectors, emitter, values, score, elector, opts["interval_seconds"])
     if opts["run_informer"] and settings.kubernetes_api_url and not args.once:
         _start_informer(settings, poller, elector)

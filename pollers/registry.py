@@ -6,6 +6,7 @@ SDK's own retry machinery where it has one.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Callable
 
@@ -84,28 +85,89 @@ def wandb(settings: Settings) -> Collector | None:
                      settings.section("poller")["collector_timeout_seconds"])
 
 
+_GITHUB_SESSIONS: dict[tuple[str, str], tuple] = {}
+
+
+def _github_session(settings: Settings) -> tuple:
+    """(PyGithub requester, hourly budget), one per token and API URL in the process: the
+    github and dora collectors share the token's `github.budget_share` between them."""
+    import hashlib
+    import threading
+
+    from github import Auth, Github, GithubRetry
+
+    from pollers.github import Budget
+
+    class SharedBudget(Budget):  # two collectors' threads spend it at once
+        def __init__(self, share: float):
+            super().__init__(share)
+            self.lock = threading.Lock()
+
+        def spend(self) -> None:
+            with self.lock:
+                super().spend()
+
+    token = settings.github_token.reveal().decode()
+    url = settings.github_api_url or "https://api.github.com"
+    key = (hashlib.sha256(token.encode()).hexdigest(), url)
+    if key not in _GITHUB_SESSIONS:
+        gh = Github(auth=Auth.Token(token), base_url=url, retry=GithubRetry(total=3), timeout=30)
+        _GITHUB_SESSIONS[key] = (gh.requester, SharedBudget(settings.section("github")["budget_share"]))
+    return _GITHUB_SESSIONS[key]
+
+
 def github(settings: Settings) -> Collector | None:
     opts = settings.section("github")
     if settings.github_token is None or not opts["repositories"]:
         return None
-    from github import Auth, Github, GithubRetry
-
     from pollers.github import GithubCollector
 
-    gh = Github(auth=Auth.Token(settings.github_token.reveal().decode()),
-                base_url=settings.github_api_url or "https://api.github.com",
-                retry=GithubRetry(total=3), timeout=30)
-    collector = GithubCollector(gh.requester, opts["repositories"], opts)
+    requester, budget = _github_session(settings)
+    collector = GithubCollector(requester, opts["repositories"], opts)
+    collector.budget = budget
     return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 
 
+def _asana_incidents(settings: Settings):
+    """The Asana incidents project's tasks (open, and completed in the window), through the
+    Asana collector's client; None without a project or a token."""
+    project = settings.section("dora")["incidents_project"]
+    if not project or settings.asana_token is None:
+        return None
+    from pollers.asana import AsanaPoller
+
+    poller = AsanaPoller(settings.asana_token.reveal().decode(), settings.asana_base_url,
+                         settings.section("asana"))
+    return lambda since: poller._tasks(project, since)
+
+
+def dora(settings: Settings, elector=None) -> Collector | None:
+    """DORA's four keys for github.repositories (pollers/dora.py)."""
+    opts = settings.section("github")
+    if settings.github_token is None or not opts["repositories"]:
+        return None
+    from orgpulse import redisconn
+    from pollers.dora import DoraCollector
+    from pollers.dora_marks import Marks
+    from pollers.github import GithubCollector
+
+    requester, budget = _github_session(settings)
+    api = GithubCollector(requester, [], opts)  # its client plumbing: get, pages, graphql, ETags
+    api.budget = budget
+    marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))
+    collector = DoraCollector(api, opts["repositories"], settings.section("dora"), opts, marks,
+                              _asana_incidents(settings), elector.is_leader if elector else lambda: True)
+    return Collector("dora", collector.collect, settings.section("poller")["collector_timeout_seconds"])
+
+
 BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {
-    "ec2": ec2, "skypilot": skypilot, "asana": asana, "wandb": wandb, "github": github}
+    "ec2": ec2, "skypilot": skypilot, "asana": asana, "wandb": wandb, "github": github, "dora": dora}
 
 
-def build(settings: Settings) -> dict[str, Collector]:
+def build(settings: Settings, elector=None) -> dict[str, Collector]:
+    """`elector`: the Lease holder check, for collectors that keep high-water marks (dora)."""
     out = {}
-    for name, builder in BUILDERS.items():
+    for name, builder in {**BUILDERS, "dora": functools.partial(dora, elector=elector)}.items():
         collector = builder(settings)
         if collector is None:
             log.warning("collector off: no configuration", extra={"collector": name})

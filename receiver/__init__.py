@@ -55,7 +55,8 @@ def build_sources(settings: config.Settings, emitter: Emitter) -> dict[str, Sour
         raise config.ConfigError([str(exc)]) from None
     return {
         "github": GithubSource(settings.github_secrets,
-                               GithubContext.from_options(settings.section("github"))),
+                               GithubContext.from_options(settings.section("github"),
+                                                          settings.section("dora"))),
         "asana": AsanaSource(store, build_enricher(settings, emitter)),
         "wandb": WandbSource(settings.wandb_token, settings.wandb_secret, settings.section("wandb")),
     }

@@ -9,13 +9,14 @@ import re
 import time
 
 from orgpulse.timeutil import parse_time
+from tests.fakes.github_dora import DORA_ROUTES, DoraRoutes
 from tests.fakes.http import FakeServer
 
 REPO = r"/repos/([\w.-]+)/([\w.-]+)"
 
 
-class FakeGithub(FakeServer):
-    routes = [
+class FakeGithub(DoraRoutes, FakeServer):
+    routes = DORA_ROUTES + [
         ("GET", REPO, "repo"),
         ("GET", REPO + r"/pulls", "pulls"),
         ("GET", REPO + r"/commits", "commits"),
@@ -123,6 +124,8 @@ class FakeGithub(FakeServer):
         v = body.get("variables") or {}
         repo = self.repos[f"{v['owner']}/{v['name']}"]
         query = body.get("query", "")
+        if "associatedPullRequests" in query:
+            return 200, {}, self.dora_graphql(repo, query)
         if "refs(" in query:  # branches, newest commit first, 100 a page after a cursor
             branches = sorted(repo.get("branches", []), key=lambda b: b[1], reverse=True)
             start = int(v.get("cursor") or 0)

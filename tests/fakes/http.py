@@ -40,6 +40,9 @@ class FakeServer:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: without TCP_NODELAY the body waits
+            # for the client's delayed ACK (~40 ms a request on Linux).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass

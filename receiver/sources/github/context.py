@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Hashable
 
 from cachetools import TTLCache
 
 from orgpulse.definitions import author_type  # noqa: F401 - handlers import it from here
+from orgpulse.options import SCHEMA
 from orgpulse.tags import BoundedValues
 
 WEEK = 7 * 24 * 3600
@@ -47,9 +48,11 @@ class GithubContext:
     hotfix: re.Pattern
     benchmark: re.Pattern
     recall: Recall
+    # The `dora:` section (production pattern, deploy workflows, incident label).
+    dora: dict[str, Any] = field(default_factory=lambda: dora_options({}))
 
     @classmethod
-    def from_options(cls, gh: dict[str, Any]) -> "GithubContext":
+    def from_options(cls, gh: dict[str, Any], dora: dict[str, Any] | None = None) -> "GithubContext":
         return cls(
             repos=BoundedValues(gh.get("repositories", []), gh.get("max_repositories", 200)),
             workflows=BoundedValues(gh.get("workflows", []), gh.get("max_workflows", 50)),
@@ -57,10 +60,16 @@ class GithubContext:
             hotfix=re.compile(gh.get("hotfix_pattern", r"(?i)\bhot-?fix\b")),
             benchmark=re.compile(gh.get("benchmark_workflows", r"(?i)bench")),
             recall=Recall(),
+            dora=dora_options(dora or {}),
         )
 
     def repo(self, payload: dict) -> str:
         return self.repos((payload.get("repository") or {}).get("full_name", "unknown"))
+
+
+def dora_options(given: dict[str, Any]) -> dict[str, Any]:
+    """The `dora:` section with its defaults filled (tests may give a part of it)."""
+    return {**{k: o.default for k, o in SCHEMA["dora"].items()}, **given}
 
 
 def branch_type(branch: str | None, payload: dict) -> str:
