@@ -85,12 +85,13 @@ def wandb(settings: Settings) -> Collector | None:
                      settings.section("poller")["collector_timeout_seconds"])
 
 
-_GITHUB_SESSIONS: dict[tuple[str, str], tuple] = {}
+_GITHUB_BUDGETS: dict[tuple[str, str], object] = {}
 
 
-def _github_session(settings: Settings) -> tuple:
-    """(PyGithub requester, hourly budget), one per token and API URL in the process: the
-    github and dora collectors share the token's `github.budget_share` between them."""
+def _github_client(settings: Settings) -> tuple:
+    """(PyGithub requester, hourly budget). A requester each (PyGithub's connection is not
+    shared across threads); one budget per token and API URL in the process, so the github
+    and dora collectors together spend at most `github.budget_share` of the token's limit."""
     import hashlib
     import threading
 
@@ -110,10 +111,9 @@ def _github_session(settings: Settings) -> tuple:
     token = settings.github_token.reveal().decode()
     url = settings.github_api_url or "https://api.github.com"
     key = (hashlib.sha256(token.encode()).hexdigest(), url)
-    if key not in _GITHUB_SESSIONS:
-        gh = Github(auth=Auth.Token(token), base_url=url, retry=GithubRetry(total=3), timeout=30)
-        _GITHUB_SESSIONS[key] = (gh.requester, SharedBudget(settings.section("github")["budget_share"]))
-    return _GITHUB_SESSIONS[key]
+    budget = _GITHUB_BUDGETS.setdefault(key, SharedBudget(settings.section("github")["budget_share"]))
+    gh = Github(auth=Auth.Token(token), base_url=url, retry=GithubRetry(total=3), timeout=30)
+    return gh.requester, budget
 
 
 def github(settings: Settings) -> Collector | None:
@@ -122,7 +122,7 @@ def github(settings: Settings) -> Collector | None:
         return None
     from pollers.github import GithubCollector
 
-    requester, budget = _github_session(settings)
+    requester, budget = _github_client(settings)
     collector = GithubCollector(requester, opts["repositories"], opts)
     collector.budget = budget
     return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
@@ -151,7 +151,7 @@ def dora(settings: Settings, elector=None) -> Collector | None:
     from pollers.dora_marks import Marks
     from pollers.github import GithubCollector
 
-    requester, budget = _github_session(settings)
+    requester, budget = _github_client(settings)
     api = GithubCollector(requester, [], opts)  # its client plumbing: get, pages, graphql, ETags
     api.budget = budget
     marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))

@@ -31,16 +31,15 @@ def nearest_rank(values: list[float], q: float) -> float:
     return ordered[math.ceil(q * len(ordered)) - 1]
 
 
-def production(state: dict, workflow: bool) -> list[dict]:
+def production(state: dict, repo: str, workflow: bool) -> list[dict]:
     """Decided production deployments: {sha, env, ok, at}, in order of their outcome."""
     out = []
-    if workflow:
-        for r in state.get("runs", []):
-            failed = r["conclusion"] in ("failure", "timed_out", "startup_failure")
-            if r["path"].endswith("/deploy.yml") and r["head_branch"] == "main" and (
-                    r["conclusion"] == "success" or failed):
-                out.append({"sha": r["head_sha"], "env": "production", "ok": not failed,
-                            "at": parse_time(r["updated_at"])})
+    for r in state.get("runs", []) if workflow else []:
+        failed = r["conclusion"] in ("failure", "timed_out", "startup_failure")
+        if (r["path"].endswith("/deploy.yml") and r["head_branch"] == "main"
+                and r["head_repository"]["full_name"] == repo and (r["conclusion"] == "success" or failed)):
+            out.append({"sha": r["head_sha"], "env": "production", "ok": not failed,
+                        "at": parse_time(r["updated_at"])})
     for d in [] if workflow else state.get("deployments", []):
         final = [s for s in d["statuses"] if s["state"] in ("success", "failure", "error")]
         if d["environment"] in ("production", "prod") and final:
@@ -49,13 +48,26 @@ def production(state: dict, workflow: bool) -> list[dict]:
     return sorted(out, key=lambda d: d["at"])
 
 
-def truth(state: dict, now: datetime, workflow: bool = False) -> dict:
-    deps = production(state, workflow)
+def incidents(state: dict) -> list[dict]:
+    return [i for i in state.get("issues", [])
+            if "pull_request" not in i and "incident" in [x["name"] for x in i["labels"]]]
+
+
+def level(value: float, bounds: tuple, better) -> int:
+    """The 2023 Accelerate State of DevOps bands: 4 elite … 1 low."""
+    return next((4 - n for n, bound in enumerate(bounds) if better(value, bound)), 1)
+
+
+def truth(state: dict, repo: str, now: datetime, workflow: bool = False, events: dict | None = None) -> dict:
+    """The gauges; `events` gets the event-level values: (time of the event, seconds)."""
+    deps = production(state, repo, workflow)
     ok = [d for d in deps if d["ok"]]
     index = {c["sha"]: i for i, c in enumerate(state["history"])}
     prs = state.get("commit_prs", {})
     lead, shipped = [], set()  # (deployment time, seconds) per change, at its first deployment
     for before, d in zip(ok, ok[1:]):
+        if d["sha"] not in index or before["sha"] not in index:
+            continue  # GitHub cannot compare them: nothing known shipped
         d["rollback"] = index[d["sha"]] < index[before["sha"]] or (
             d["sha"] != before["sha"] and d["sha"] in {x["sha"] for x in ok if x["at"] < before["at"]})
         for c in state["history"][index[before["sha"]] + 1:index[d["sha"]] + 1]:
@@ -73,12 +85,12 @@ def truth(state: dict, now: datetime, workflow: bool = False) -> dict:
     later = [(parse_time(c["commit"]["committer"]["date"]),
               "revert" if c["commit"]["message"].startswith('Revert "') else "hotfix")
              for c in state["commits"] if c["commit"]["message"].startswith(('Revert "', "hotfix"))]
-    later += [(parse_time(i["created_at"]), "incident") for i in state.get("issues", [])]
+    later += [(parse_time(i["created_at"]), "incident") for i in incidents(state)]
     for t, kind in later:
         prior = [d for d in ok if d["at"] <= t]
         if prior and t - prior[-1]["at"] <= DAY:
             signals[id(prior[-1])].add(kind)
-    closed = [(parse_time(i["created_at"]), parse_time(i["closed_at"])) for i in state.get("issues", [])
+    closed = [(parse_time(i["created_at"]), parse_time(i["closed_at"])) for i in incidents(state)
               if i["closed_at"]]
     restores, failed_at = [], None
     for d in deps:
@@ -87,16 +99,21 @@ def truth(state: dict, now: datetime, workflow: bool = False) -> dict:
         elif d["ok"] and failed_at is not None:
             restores.append((failed_at, d["at"]))
             failed_at = None
-    out = {"dora.incidents.open": sum(i["state"] == "open" for i in state.get("issues", []))}
+    if events is not None:
+        events.update({"lead_time": lead, "github": [(b, (b - a).total_seconds()) for a, b in closed],
+                       "deployment": [(b, (b - a).total_seconds()) for a, b in restores]})
+    out = {"dora.incidents.open": sum(i["state"] == "open" for i in incidents(state))}
     for label, days in (("7d", 7), ("30d", 30)):
         inside = lambda t: now - timedelta(days=days) < t <= now  # noqa: E731
         suffix = "" if label == "7d" else "_30d"
         out[f"dora.deployments_{label}"] = sum(inside(d["at"]) for d in ok)
         hours = [s / 3600 for t, s in lead if inside(t)]
-        out[f"dora.lead_time_p50_hours{suffix}"] = nearest_rank(hours, .5)
-        out[f"dora.lead_time_p90_hours{suffix}"] = nearest_rank(hours, .9)
+        if hours:
+            out[f"dora.lead_time_p50_hours{suffix}"] = nearest_rank(hours, .5)
+            out[f"dora.lead_time_p90_hours{suffix}"] = nearest_rank(hours, .9)
         tried = [d for d in deps if inside(d["at"])]
-        out[f"dora.change_failure_rate_{label}"] = 100 * sum(bool(signals[id(d)]) for d in tried) / len(tried)
+        if tried:
+            out[f"dora.change_failure_rate_{label}"] = 100 * sum(bool(signals[id(d)]) for d in tried) / len(tried)
         for source, pairs in (("github", closed), ("deployment", restores)):
             took = [(b - a).total_seconds() / 3600 for a, b in pairs if inside(b)]
             if took:
@@ -105,16 +122,23 @@ def truth(state: dict, now: datetime, workflow: bool = False) -> dict:
         if label == "7d":
             for signal in ("deployment_failure", "rollback", "revert", "hotfix", "incident"):
                 out[("dora.change_failures_7d", signal)] = sum(signal in signals[id(d)] for d in tried)
+    month = [(b - a).total_seconds() / 3600 for a, b in closed + restores if now - 30 * DAY < b <= now]
+    for key, value, bounds, better in (
+            ("deployment_frequency", out["dora.deployments_30d"], (30, 4, 1), lambda v, b: v >= b),
+            ("lead_time", out.get("dora.lead_time_p50_hours_30d"), (24, 168, 720), lambda v, b: v < b),
+            ("change_failure_rate", out.get("dora.change_failure_rate_30d"), (5, 10, 15), lambda v, b: v <= b),
+            ("time_to_restore", nearest_rank(month, .5) if month else None, (1, 24, 168), lambda v, b: v < b)):
+        if value is not None:
+            out[("dora.performance_level", key)] = level(value, bounds, better)
     return out
 
 
 def got(metrics: list, repo: str) -> dict:
     out = {}
     for x in produced(metrics):
-        if x.tag("repo") != repo or x.type != "gauge" or x.name == "dora.performance_level":
-            continue
-        key = (x.name, x.tag("source") or x.tag("signal")) if (x.tag("source") or x.tag("signal")) else x.name
-        out[key] = x.value
+        qualifier = x.tag("source") or x.tag("signal") or x.tag("key")
+        if x.tag("repo") == repo and x.type == "gauge":
+            out[(x.name, qualifier) if qualifier else x.name] = x.value
     out["dora.incidents.open"] = out.pop(("dora.incidents.open", "github"))
     return out
 
@@ -152,14 +176,84 @@ def scenario(fake, seed: int = 3):
 def test_the_four_keys_match_the_truth(fake, tmp_path, seed):
     app, svc = scenario(fake, seed)
     out = collector(fake, tmp_path).collect(NOW)
-    truth_app = truth(app.state, NOW)
-    app.state["issues"] = [i for i in app.state["issues"] if i["labels"][0]["name"] == "incident"
-                           and "pull_request" not in i]
-    truth_app = truth(app.state, NOW)
-    svc.state["runs"] = [r for r in svc.state["runs"] if r["id"] < 9000]
-    for repo, expected in (("org/app", truth_app), ("org/svc", truth(svc.state, NOW, workflow=True))):
+    for repo, expected in (("org/app", truth(app.state, "org/app", NOW)),
+                           ("org/svc", truth(svc.state, "org/svc", NOW, workflow=True))):
         measured = got(out, repo)
         assert set(measured) == set(expected), repo
         for key, value in expected.items():
             assert measured[key] == pytest.approx(value), (repo, key)
     assert not [x for x in out if x.type == "distribution"]  # a first start sends no history
+
+
+def distributions(metrics: list) -> dict:
+    """(repo, name, source) → the sorted values of the distributions sent."""
+    out: dict = {}
+    for x in produced(metrics):
+        if x.type == "distribution":
+            out.setdefault((x.tag("repo"), x.name, x.tag("source")), []).append(round(x.value, 3))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def expected_between(state: dict, repo: str, start: datetime, end: datetime, workflow: bool = False) -> dict:
+    events: dict = {}
+    truth(state, repo, end + timedelta(minutes=5), workflow, events)
+    names = {"lead_time": ("dora.lead_time", None), "github": ("dora.time_to_restore", "github"),
+             "deployment": ("dora.time_to_restore", "deployment")}
+    out = {}
+    for stream, (name, source) in names.items():
+        values = sorted(round(v, 3) for t, v in events[stream] if start < t <= end)
+        if values:
+            out[(repo, name, source)] = values
+    return out
+
+
+def later_events(app: History, svc: History, at: datetime) -> None:
+    """After NOW: changes land, a deployment fails and the next one restores it, an incident
+    opened an hour ago is resolved, the deploy workflow ships twice."""
+    for h in (app, svc):
+        h.land(at + timedelta(minutes=1))
+        h.land(at + timedelta(minutes=2))
+        h.deploy(at + timedelta(minutes=2), h.head(), outcome="failure", took=timedelta(minutes=1))
+        h.land(at + timedelta(minutes=3))
+        h.deploy(at + timedelta(minutes=3), h.head())
+    app.incident(at - timedelta(hours=1), 1 + 4 / 60)
+
+
+def test_later_cycles_send_each_event_once_and_ask_only_for_what_changed(fake, tmp_path):
+    app, svc = scenario(fake)
+    c = collector(fake, tmp_path)
+    c.collect(NOW)
+    backfill = sum(fake.requests.values())
+    later_events(app, svc, NOW)
+    second = NOW + timedelta(minutes=15)
+    out = c.collect(second)
+    steady = sum(fake.requests.values()) - backfill
+    expected = {**expected_between(app.state, "org/app", NOW - timedelta(minutes=5), second - timedelta(minutes=5)),
+                **expected_between(svc.state, "org/svc", NOW - timedelta(minutes=5), second - timedelta(minutes=5),
+                                   workflow=True)}
+    assert ("org/app", "dora.lead_time", None) in expected and ("org/app", "dora.time_to_restore", "github") in expected
+    assert ("org/svc", "dora.time_to_restore", "deployment") in expected
+    assert distributions(out) == expected
+    assert got(out, "org/app") == truth(app.state, "org/app", second)  # the windows slid
+    assert steady <= 2 * 12, steady  # per repository: a few lists, new statuses, one compare, one GraphQL
+    third = c.collect(second + timedelta(minutes=15))
+    assert distributions(third) == {}  # nothing new: nothing sent again
+
+
+def test_a_restart_or_a_standby_never_sends_a_value_twice(fake, tmp_path):
+    app, svc = scenario(fake)
+    collector(fake, tmp_path).collect(NOW)                      # first start: the marks are set
+    later_events(app, svc, NOW)
+    standby = collector(fake, tmp_path, leading=lambda: False)
+    marks = (tmp_path / "marks.json").read_text()
+    assert distributions(standby.collect(NOW + timedelta(minutes=15))) == {}
+    assert (tmp_path / "marks.json").read_text() == marks        # a standby moves no mark
+    restarted = collector(fake, tmp_path)                        # memory lost; the marks kept
+    out = restarted.collect(NOW + timedelta(minutes=15))
+    sent = distributions(out)
+    assert sent and sent == {**expected_between(app.state, "org/app", NOW - timedelta(minutes=5),
+                                                NOW + timedelta(minutes=10)),
+                             **expected_between(svc.state, "org/svc", NOW - timedelta(minutes=5),
+                                                NOW + timedelta(minutes=10), workflow=True)}
+    again = collector(fake, tmp_path).collect(NOW + timedelta(minutes=16))
+    assert distributions(again) == {}
