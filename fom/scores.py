@@ -17,7 +17,11 @@ from typing import Any, Callable
 from fom import delivery
 from orgpulse import metrics as m
 
-Get = Callable[[str, str], float | None]  # (metric name, aggregate) -> fresh value or None
+# (metric name, aggregate across its series, tags a series must carry or None) -> fresh value or None
+Get = Callable[[str, str, "dict[str, str] | None"], float | None]
+# Inputs that mean human work read only the author_type:human series of a count that
+# carries author_type (bots' series are its other half; the sum is the seed's figure).
+HUMAN = {"author_type": "human"}
 
 
 def clip(v: float) -> float:
@@ -53,14 +57,16 @@ class Formula:
     score: Callable[..., float]                   # (*input values, params) -> raw score
     params: dict[str, Any] = field(default_factory=dict)
     weight: float = 1.0
+    where: dict[str, str] | None = None           # tags every input series must carry
 
 
-def _f(area, name, inputs, score, weight=1.0, **params):
-    return Formula(area, name, tuple(inputs), score, params, weight)
+def _f(area, name, inputs, score, weight=1.0, where=None, **params):
+    return Formula(area, name, tuple(inputs), score, params, weight, where)
 
 
 FORMULAS: tuple[Formula, ...] = (
     # --- CI: the seed's seven, fixed, and the four it planned
+    # The minimum over the test workflows; benchmark workflows feed only benchmarks_passing.
     _f("ci", "tests_passing", [("github.ci.tests_passing_on_main", "min")], lambda v, p: v, weight=2),
     _f("ci", "failing_workflows", [("github.ci.failed_workflows_7d", "sum")],
        lambda v, p: per_limit(v, p["limit"]), limit=5),
@@ -68,7 +74,12 @@ FORMULAS: tuple[Formula, ...] = (
     _f("ci", "revert_count", [("github.commits.reverts", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=2),
     _f("ci", "duration_p90", [("github.ci.duration_p90_minutes", "max")],
        lambda v, p: linear_down(v, p["good"], p["bad"]), good=3, bad=10),
-    _f("ci", "stale_prs", [("github.prs.stale_count_14d", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=50),
+    # Human PRs only: the seed's SLO is about PRs waiting on people; a bot's backlog (dependabot)
+    # is github.prs.stale_count_14d{author_type:bot}. Hotfixes and reverts stay summed over
+    # author_type: a reverted or hot-fixed main is the signal, whoever wrote the commit.
+    _f("ci", "stale_prs", [("github.prs.stale_count_14d", "sum")], lambda v, p: per_limit(v, p["limit"]),
+       where=HUMAN, limit=50),
+    # cycle_time_hours (a percentile) is of human PRs by definition and carries no author_type.
     _f("ci", "pr_cycle_time", [("github.prs.cycle_time_hours", "max")],
        lambda v, p: linear_down(v, p["good"], p["bad"]), good=24, bad=72),
     _f("ci", "benchmarks_passing", [("github.ci.benchmarks_passing", "avg")], lambda v, p: v),
@@ -114,7 +125,7 @@ def evaluate(get: Get, overrides: dict[str, dict] | None = None) -> dict[tuple[s
     overrides = overrides or {}
     scores = {}
     for f in FORMULAS:
-        values = [get(metric, agg) for metric, agg in f.inputs]
+        values = [get(metric, agg, f.where) for metric, agg in f.inputs]
         if any(v is None for v in values):
             continue
         raw = f.score(*values, {**f.params, **overrides.get(f"{f.area}.{f.name}", {})})

@@ -27,7 +27,7 @@ from pollers.dora_marks import Marks, MarksUnavailable
 from pollers.dora_metrics import (Deployment, Incident, deployment_restores, incident_metrics,
                                   level_metrics, repo_metrics, restore_metrics, restore_seconds_30d,
                                   successes)
-from pollers.github import BudgetExhausted
+from pollers.github_http import PartFailed
 
 SETTLE = timedelta(minutes=5)   # GitHub's lists lag a little: an event this recent waits a cycle
 BRANCH_REFRESH = timedelta(hours=24)
@@ -68,7 +68,7 @@ class DoraCollector:
                 self._sync(repo, state, now)
             except Exception as exc:  # noqa: BLE001 - this repo unmeasured this cycle, records kept
                 failures += 1
-                out.append(_error("budget" if isinstance(exc, BudgetExhausted) else "fetch_failed"))
+                out.append(_error(exc.reason if isinstance(exc, PartFailed) else "fetch_failed"))
                 continue
             state.synced = now
             gauges, streams = self._repo(repo, state, now)

@@ -1,6 +1,6 @@
-"""DORA's records from the GitHub API, through the GitHub collector's client plumbing
-(`api.get` / `api.pages` / `api.graphql`: PyGithub's requester, If-None-Match, the
-shared hourly budget). Each sync fills a RepoState; pollers/dora_metrics.py computes.
+"""DORA's records from the GitHub API, through the GitHub poller's HTTP (pollers/github_http.py:
+PyGithub's requester, If-None-Match, the REST and GraphQL budgets shared with the github
+collector). Each sync fills a RepoState; pollers/dora_metrics.py computes.
 
 The first cycle backfills 30 days (DORA's bands are monthly); later cycles read what
 changed since the last one (5 minutes of overlap). Lead time reads the compare API
@@ -20,6 +20,7 @@ from cachetools import LRUCache
 from orgpulse.definitions import is_production, is_revert
 from orgpulse.timeutil import parse_time
 from pollers.dora_metrics import Deployment, Incident, Records, successes
+from pollers.github_http import RATE_LIMIT_FIELDS, PartFailed
 
 MONTH = timedelta(days=30)
 OVERLAP = timedelta(minutes=5)
@@ -163,7 +164,7 @@ class Sync:
             url = f"/repos/{repo}/compare/{base}...{head}"
             try:
                 first = self.api.get(url, {"per_page": 100, "page": 1})
-            except RuntimeError as exc:
+            except PartFailed as exc:
                 if not NOT_FOUND.search(str(exc)):
                     raise
                 self.compares[key] = ("unknown", [])
@@ -183,8 +184,8 @@ class Sync:
                       "commits(first: 1) { nodes { commit { authoredDate } } } } }")
             body = " ".join(f'c{j}: object(oid: "{sha}") {{ ... on Commit {{ {fields} }} }}'
                             for j, sha in enumerate(batch))
-            data = self.api.graphql(f"query($owner: String!, $name: String!) {{ repository("
-                                    f"owner: $owner, name: $name) {{ {body} }} }}",
+            data = self.api.graphql(f"query($owner: String!, $name: String!) {{ {RATE_LIMIT_FIELDS} "
+                                    f"repository(owner: $owner, name: $name) {{ {body} }} }}",
                                     {"owner": owner, "name": name})["repository"]
             for j, sha in enumerate(batch):
                 nodes = ((data.get(f"c{j}") or {}).get("associatedPullRequests") or {}).get("nodes") or []

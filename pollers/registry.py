@@ -85,35 +85,47 @@ def wandb(settings: Settings) -> Collector | None:
                      settings.section("poller")["collector_timeout_seconds"])
 
 
-_GITHUB_BUDGETS: dict[tuple[str, str], object] = {}
+_GITHUB_LIMITS: dict[tuple[str, str], tuple] = {}
 
 
-def _github_client(settings: Settings) -> tuple:
-    """(PyGithub requester, hourly budget). A requester each (PyGithub's connection is not
-    shared across threads); one budget per token and API URL in the process, so the github
-    and dora collectors together spend at most `github.budget_share` of the token's limit."""
+def _github_requester(settings: Settings):
+    """A PyGithub requester of its own per collector (its connection is not shared across
+    threads); GITHUB_API_URL for Enterprise; github.request_interval_seconds between requests."""
+    from github import Auth, Github, GithubRetry
+
+    pause = settings.section("github")["request_interval_seconds"]
+    return Github(auth=Auth.Token(settings.github_token.reveal().decode()),
+                  base_url=settings.github_api_url or "https://api.github.com",
+                  retry=GithubRetry(total=3), timeout=30, seconds_between_requests=pause,
+                  seconds_between_writes=max(pause, 1.0) if pause else 0).requester
+
+
+def _share_limits(http, settings: Settings):
+    """One REST budget and one GraphQL points budget per token and API URL in the process:
+    the github and dora collectors together spend at most `github.budget_share` of each."""
     import hashlib
     import threading
 
-    from github import Auth, Github, GithubRetry
-
-    from pollers.github import Budget
+    from pollers.github_http import Budget, Points
 
     class SharedBudget(Budget):  # two collectors' threads spend it at once
-        def __init__(self, share: float):
-            super().__init__(share)
-            self.lock = threading.Lock()
+        lock = threading.Lock()
 
         def spend(self) -> None:
             with self.lock:
                 super().spend()
 
-    token = settings.github_token.reveal().decode()
-    url = settings.github_api_url or "https://api.github.com"
-    key = (hashlib.sha256(token.encode()).hexdigest(), url)
-    budget = _GITHUB_BUDGETS.setdefault(key, SharedBudget(settings.section("github")["budget_share"]))
-    gh = Github(auth=Auth.Token(token), base_url=url, retry=GithubRetry(total=3), timeout=30)
-    return gh.requester, budget
+    class SharedPoints(Points):
+        lock = threading.Lock()
+
+        def check(self) -> None:
+            with self.lock:
+                super().check()
+
+    share = settings.section("github")["budget_share"]
+    key = (hashlib.sha256(settings.github_token.reveal()).hexdigest(), settings.github_api_url or "")
+    http.budget, http.points = _GITHUB_LIMITS.setdefault(key, (SharedBudget(share), SharedPoints(share)))
+    return http
 
 
 def github(settings: Settings) -> Collector | None:
@@ -122,9 +134,8 @@ def github(settings: Settings) -> Collector | None:
         return None
     from pollers.github import GithubCollector
 
-    requester, budget = _github_client(settings)
-    collector = GithubCollector(requester, opts["repositories"], opts)
-    collector.budget = budget
+    collector = GithubCollector(_github_requester(settings), opts["repositories"], opts)
+    _share_limits(collector.http, settings)
     return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 
 
@@ -149,13 +160,11 @@ def dora(settings: Settings, elector=None) -> Collector | None:
     from orgpulse import redisconn
     from pollers.dora import DoraCollector
     from pollers.dora_marks import Marks
-    from pollers.github import GithubCollector
+    from pollers.github_http import GithubHttp
 
-    requester, budget = _github_client(settings)
-    api = GithubCollector(requester, [], opts)  # its client plumbing: get, pages, graphql, ETags
-    api.budget = budget
+    http = _share_limits(GithubHttp(_github_requester(settings), opts["budget_share"]), settings)
     marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))
-    collector = DoraCollector(api, opts["repositories"], settings.section("dora"), opts, marks,
+    collector = DoraCollector(http, opts["repositories"], settings.section("dora"), opts, marks,
                               _asana_incidents(settings), elector.is_leader if elector else lambda: True)
     return Collector("dora", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 

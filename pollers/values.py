@@ -30,9 +30,13 @@ class ValueStore:
                 if x.type == m.GAUGE:  # point-in-time values only; counts are not levels
                     self._latest[(x.name, x.tags)] = (x.value, now)
 
-    def get(self, name: str, max_age: float, aggregate: str = "sum") -> float | None:
-        """The fresh series of `name` combined across tags, or None when there is none."""
+    def get(self, name: str, max_age: float, aggregate: str = "sum",
+            where: dict[str, str] | None = None) -> float | None:
+        """The fresh series of `name` combined across tags, or None when there is none.
+        `where` keeps only the series carrying every one of these tags (author_type:human)."""
         now = self.clock()
+        wanted = set((where or {}).items())
         with self._lock:
-            fresh = [v for (n, _), (v, at) in self._latest.items() if n == name and now - at <= max_age]
+            fresh = [v for (n, tags), (v, at) in self._latest.items()
+                     if n == name and now - at <= max_age and wanted <= set(tags)]
         return AGGREGATES[aggregate](fresh) if fresh else None

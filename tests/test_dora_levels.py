@@ -38,11 +38,11 @@ def test_bands(key, value, expected):
 def test_the_delivery_area_scores_the_level_of_the_mean_repository():
     values = {"dora.deployments_30d": 45, "dora.lead_time_p50_hours_30d": 30,
               "dora.change_failure_rate_30d": 12, "dora.time_to_restore_p50_hours_30d": 500}
-    got = scores.evaluate(lambda name, agg: values.get(name) if agg == "avg" else None)
+    got = scores.evaluate(lambda name, agg, where: values.get(name) if agg == "avg" else None)
     assert {k[1]: v for k, v in got.items() if k[0] == "delivery"} == {
         "deployment_frequency": 1.0, "lead_time": 0.75, "change_failure_rate": 0.5, "time_to_restore": 0.25}
     assert scores.composites(got)["delivery"] == pytest.approx(0.625)
-    assert scores.evaluate(lambda name, agg: values.get(name),
+    assert scores.evaluate(lambda name, agg, where: values.get(name),
                            {"delivery.time_to_restore": {"low": 0.0}})[("delivery", "time_to_restore")] == 0.0
 
 

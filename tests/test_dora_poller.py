@@ -12,7 +12,7 @@ from pollers import registry
 from tests.dogstatsd import produced
 from tests.dora_history import History
 from tests.fakes.asana_api import FakeAsana
-from tests.fakes.github_api import FakeGithub
+from tests.fakes.github_dora import DoraGithub
 from tests.test_dora_scenario import OPTIONS, collector, got, truth
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -20,9 +20,10 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
 @pytest.fixture
 def fake():
-    server = FakeGithub()
+    server = DoraGithub()
     yield server
     server.close()
+    assert server.rejected_queries == []  # every GraphQL query is valid on GitHub's schema
 
 
 def small(fake, repo: str = "org/app", seed: int = 5, days: int = 4) -> History:
@@ -80,11 +81,11 @@ def test_registry_shares_the_budget_and_adds_asana_incidents(fake, tmp_path, mak
         settings = make_settings(
             {"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "ASANA_ACCESS_TOKEN": asana.token,
              "ASANA_BASE_URL": asana.base_url},
-            {"github": {"repositories": ["org/app"]}, "asana": {"workspace": "1"},
+            {"github": {"repositories": ["org/app"], "request_interval_seconds": 0}, "asana": {"workspace": "1"},
              "dora": {"incidents_project": "inc"}})
         collectors = registry.build(settings)
         dora, github = collectors["dora"].collect.__self__, collectors["github"].collect.__self__
-        assert dora.api.budget is github.budget  # one token, one hourly share
+        assert dora.api.budget is github.http.budget and dora.api.points is github.http.points
         out = produced(dora.collect(NOW))
     finally:
         asana.close()
@@ -101,7 +102,8 @@ def test_poll_once_only_dora(fake, tmp_path, statsd):
 
     small(fake, days=1)
     config = tmp_path / "orgpulse.yaml"
-    config.write_text("github: {repositories: [org/app]}\ndora: {failure_window_hours: 12}\n")
+    config.write_text("github: {repositories: [org/app], request_interval_seconds: 0}\n"
+                      "dora: {failure_window_hours: 12}\n")
     host, port = statsd.address
     env = {"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "ORGPULSE_CONFIG": str(config),
            "DD_DOGSTATSD_URL": f"udp://{host}:{port}", "PYTHONPATH": str(ROOT)}

@@ -14,11 +14,11 @@ from github import Auth, Github
 from orgpulse.timeutil import parse_time
 from pollers.dora import DoraCollector
 from pollers.dora_marks import Marks
-from pollers.github import GithubCollector
+from pollers.github_http import GithubHttp
 from receiver.sources.github.context import dora_options
 from tests.dogstatsd import produced
 from tests.dora_history import History
-from tests.fakes.github_api import FakeGithub
+from tests.fakes.github_dora import DoraGithub
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 DAY = timedelta(days=1)
@@ -146,15 +146,16 @@ def got(metrics: list, repo: str) -> dict:
 # ---------------------------------------------------------------- the scenario
 @pytest.fixture
 def fake():
-    server = FakeGithub()
+    server = DoraGithub()
     yield server
     server.close()
+    assert server.rejected_queries == []  # every GraphQL query is valid on GitHub's schema
 
 
 def collector(fake, tmp_path, repos=("org/app", "org/svc"), options=OPTIONS, **kw):
     gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
                 seconds_between_writes=0)
-    api = GithubCollector(gh.requester, [], {"budget_share": 1.0})
+    api = GithubHttp(gh.requester, 1.0)
     return DoraCollector(api, list(repos), options, {}, Marks(tmp_path / "marks.json"), **kw)
 
 

@@ -9,7 +9,7 @@ from tests.dogstatsd import PRODUCED
 
 
 def getter(values: dict[str, float]):
-    return lambda name, agg: values.get(name)
+    return lambda name, agg, where: values.get(name)
 
 
 def one(metric: str, value: float, key: tuple[str, str]) -> float | None:

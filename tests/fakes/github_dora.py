@@ -1,5 +1,6 @@
-"""The fake GitHub's DORA routes: deployments and their statuses, a workflow's runs, compare,
-issues, and GraphQL's commit → pull request lookup — mixed into tests/fakes/github_api.py.
+"""The fake GitHub with DORA's routes: deployments and their statuses, a workflow's runs,
+compare, issues, and GraphQL's commit → pull request lookup (validated against GitHub's
+schema like every query of the fake, tests/fakes/github_graphql.py).
 
 Per repository (FakeGithub.repos[name]): `deployments` (each with its `statuses`, newest
 last), `history` (the default branch's commits in order: what compare walks), `commit_prs`
@@ -11,8 +12,9 @@ from __future__ import annotations
 import re
 
 from orgpulse.timeutil import parse_time
+from tests.fakes.github_api import REPO, FakeGithub
+from tests.fakes.github_graphql import connected
 
-REPO = r"/repos/([\w.-]+)/([\w.-]+)"
 DORA_ROUTES = [
     ("GET", REPO + r"/deployments", "dora_deployments"),
     ("GET", REPO + r"/deployments/(\d+)/statuses", "dora_statuses"),
@@ -36,8 +38,8 @@ def _created(value: str, query: str | None) -> bool:
     return t >= bound if op == ">=" else t < bound if op == "<" else t.date() == bound.date()
 
 
-class DoraRoutes:
-    """Mixed into FakeGithub: `self.repos`, `self._page` and the routing come from there."""
+class DoraGithub(FakeGithub):
+    routes = FakeGithub.routes + DORA_ROUTES
 
     def _dora_repo(self, match) -> dict:
         return self.repos[f"{match.group(1)}/{match.group(2)}"]
@@ -91,13 +93,18 @@ class DoraRoutes:
         chunk, headers = self._page(req, items)
         return 200, headers, chunk
 
-    def dora_graphql(self, repo: dict, query: str) -> dict:
-        """Commit objects by oid: the pull requests a commit belongs to."""
-        prs = repo.get("commit_prs", {})
-        data = {}
-        for alias, sha in re.findall(r'(\w+): object\(oid: "([0-9a-f]+)"\)', query):
-            pr = prs.get(sha)
-            nodes = [] if pr is None else [{"mergeCommit": {"oid": sha}, "commits": {"nodes": [
-                {"commit": {"authoredDate": pr["first_commit_at"]}}]}}]
-            data[alias] = {"associatedPullRequests": {"nodes": nodes}}
-        return {"data": {"repository": data}}
+    def gql_repository(self, full_name: str) -> dict:
+        """Commit objects by oid: the pull requests a commit belongs to (the one it is the
+        merge commit of, with that PR's first commit)."""
+        repo = self.repos[full_name]
+        shas = {c["sha"] for c in repo.get("history", [])}
+
+        def commit(info, oid=None, expression=None):
+            if oid not in shas:
+                return None
+            pr = repo.get("commit_prs", {}).get(oid)
+            prs = [] if pr is None else [{"mergeCommit": {"oid": oid}, "commits": connected(
+                [{"commit": {"authoredDate": pr["first_commit_at"]}}], "commits")}]
+            return {"__typename": "Commit", "oid": oid,
+                    "associatedPullRequests": connected(prs, "associatedPullRequests")}
+        return {**super().gql_repository(full_name), "object": commit}
