@@ -44,7 +44,8 @@ def build_enricher(settings: config.Settings, emitter: Emitter):
     opts = settings.section("asana")
     api = AsanaApi(settings.asana_token.reveal().decode(), settings.asana_base_url,
                    opts["request_timeout_seconds"], opts["requests_per_minute"])
-    return Enricher(api, AsanaContext(opts), emitter, opts["enrich_workers"], opts["enrich_queue"])
+    ctx = AsanaContext(opts, settings.section("dora")["incidents_project"])
+    return Enricher(api, ctx, emitter, opts["enrich_workers"], opts["enrich_queue"])
 
 
 def build_sources(settings: config.Settings, emitter: Emitter) -> dict[str, Source]:

@@ -126,3 +126,30 @@ def test_derived_payloads_are_the_real_ones_with_only_the_documented_changes():
     assert load("issues/closed.derived.payload.json") == closed
     assert closed["issue"]["created_at"] == "2019-05-15T15:20:18Z"  # one hour before it closed
     assert "derived" in (GITHUB / "DERIVED.md").read_text()
+
+
+def test_tasks_of_the_asana_incidents_project_are_incidents(make_settings, statsd):
+    """Asana's real deliveries (tests/fixtures/asana): the task added to projects 1100 and
+    1900, then completed — with 1900 as dora.incidents_project, one incident opened and resolved."""
+    from receiver.sources.asana.enrich import AsanaContext, membership_metrics
+    from tests.fakes.asana_api import FakeAsana
+    from tests.test_asana import API, deliver as asana_deliver, enricher_of, ready
+
+    fake = FakeAsana()
+    fake.tasks.update(API["tasks"])
+    fake.projects.update(API["projects"])
+    try:
+        host, port = statsd.address
+        settings = make_settings({"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "ASANA_ACCESS_TOKEN": fake.token,
+                                  "ASANA_BASE_URL": fake.base_url},
+                                 {"asana": {"requests_per_minute": 6000}, "dora": {"incidents_project": "1900"}})
+        app = ready(create_app(settings, Emitter(DogStatsdSink(settings), strict=True)))
+        for name in ("task_added_to_project", "task_completed"):
+            assert asana_deliver(app.test_client(), name).status_code == 200
+        assert enricher_of(app).wait_idle(10)
+        assert dora(app, statsd) == [("dora.incidents.opened", 1.0, ("source:asana",)),
+                                     ("dora.incidents.resolved", 1.0, ("source:asana",))]
+    finally:
+        fake.close()
+    assert [x.name for x in membership_metrics("added", "1900", "Trainer", AsanaContext({}))] == [
+        "asana.tasks.added"]  # no incidents project configured: no incident
