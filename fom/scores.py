@@ -87,17 +87,25 @@ FORMULAS: tuple[Formula, ...] = (
     _f("ci", "timeout_cancellations", [("github.ci.timeout_cancellations_7d", "sum")],
        lambda v, p: per_limit(v, p["limit"]), limit=20),
     _f("ci", "flaky_checks", [("github.ci.flaky_checks_7d", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=20),
-    # --- training: the seed's seven
+    # --- training: the seed's seven. Counts sum over projects, the best is the max; a mean of
+    # per-project means weighs each project by what its mean is over (runs, GPU hours), so a
+    # project with one run does not outvote one with a hundred.
     _f("training", "run_success", [("wandb.runs.completed_7d", "sum")], lambda v, p: clip(v / p["target"]), target=7),
     _f("training", "run_failures", [("wandb.runs.failed_7d", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=3),
     _f("training", "best_accuracy", [("wandb.metrics.best_accuracy", "max")], lambda v, p: accuracy(v)),
-    _f("training", "avg_accuracy", [("wandb.metrics.avg_accuracy_7d", "avg")], lambda v, p: accuracy(v)),
-    _f("training", "latest_loss", [("wandb.metrics.latest_loss", "avg")],
-       lambda v, p: linear_down(v, p["good"], p["bad"]), good=0.1, bad=2.0),
-    _f("training", "gpu_utilization", [("wandb.training.gpu_utilization_avg", "avg")],
+    _f("training", "avg_accuracy", [("wandb.metrics.avg_accuracy_7d", "weighted_by:wandb.metrics.accuracy_runs_7d")],
+       lambda v, p: accuracy(v)),
+    # The worst project's latest loss, not a mean: losses of different models at different
+    # moments have no meaningful average, and a diverging model must not hide behind a healthy
+    # one. A loss of 0 or below is not a loss this scale can judge (the seed's v > 0 guard):
+    # no score; the max ignores such a project unless every project has one.
+    _f("training", "latest_loss", [("wandb.metrics.latest_loss", "max")],
+       lambda v, p: linear_down(v, p["good"], p["bad"]) if v > 0 else None, good=0.1, bad=2.0),
+    _f("training", "gpu_utilization",
+       [("wandb.training.gpu_utilization_avg", "weighted_by:wandb.training.total_gpu_hours_7d")],
        lambda v, p: clip(v / p["target_pct"]), target_pct=80),
-    _f("training", "duration", [("wandb.training.avg_duration_hours", "avg")], duration_hours,
-       too_short_hours=1, too_short_score=0.3, good_hours=8, bad_hours=16),
+    _f("training", "duration", [("wandb.training.avg_duration_hours", "weighted_by:wandb.runs.completed_7d")],
+       duration_hours, too_short_hours=1, too_short_score=0.3, good_hours=8, bad_hours=16),
     # --- infrastructure (new)
     # Idle among the instances CloudWatch measured: none measured is no score, not "all busy".
     _f("infra", "idle_instances", [("ec2.instances.idle", "sum"), ("ec2.instances.cpu_measured", "sum")],

@@ -1,4 +1,4 @@
-"""`orgpulse` — serve | poll | informer | replay | catalog | asana webhooks.
+"""`orgpulse` — serve | poll | informer | replay | catalog | asana webhooks | probe.
 
 Each command is a function registered in COMMANDS; main() parses arguments,
 loads settings once (a bad setting exits 2 with every problem listed) and
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -65,6 +66,7 @@ def informer(args: argparse.Namespace) -> int:
     from orgpulse.emit import Emitter, build_sink
     from pollers import kube
     from pollers.informer import Informer
+    from pollers.state import StateFile
 
     settings = _settings()
     logs.setup(settings.log_level)
@@ -76,7 +78,7 @@ def informer(args: argparse.Namespace) -> int:
         return 2
     elector = _elector(settings)
     emitter = Emitter(build_sink(settings))
-    watcher = Informer(api, emitter, opts, elector)
+    watcher = Informer(api, emitter, opts, elector, state=StateFile(settings.data_dir))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
@@ -100,6 +102,7 @@ def poll(args: argparse.Namespace) -> int:
     from orgpulse import logs
     from orgpulse.emit import Emitter, build_sink
     from pollers import registry
+    from pollers import state
     from pollers.loop import Poller
     from pollers.values import ValueStore
 
@@ -119,7 +122,10 @@ def poll(args: argparse.Namespace) -> int:
 
     emitter = Emitter(build_sink(settings))
     values = ValueStore()
-    poller = Poller(collectors, emitter, values, score, elector, opts["interval_seconds"])
+    states = state.StateFile(settings.data_dir)  # the liveness probe's and status page's view
+    if not args.once:
+        states.update(state.started(time.time(), opts["interval_seconds"], state.role(elector)))
+    poller = Poller(collectors, emitter, values, score, elector, opts["interval_seconds"], state=states)
     if opts["run_informer"] and settings.kubernetes_api_url and not args.once:
         _start_informer(settings, poller, elector)
     if args.once:
@@ -149,7 +155,8 @@ def _start_informer(settings: config.Settings, poller, elector) -> None:
             poller.values.record(metrics)
             return poller.emitter.emit(metrics)
 
-    Informer(kube.api_client(settings), Tap(), settings.section("kubernetes"), elector).start()
+    Informer(kube.api_client(settings), Tap(), settings.section("kubernetes"), elector,
+             state=poller.state).start()
 
 
 def _elector(settings: config.Settings):
@@ -216,6 +223,22 @@ def replay(args: argparse.Namespace) -> int:
     return 1 if failures else 0
 
 
+def probe(args: argparse.Namespace) -> int:
+    """A liveness probe: exit 0 when the target's part of the state file is fresh, else 1,
+    with one line saying why (the kubelet shows it in the pod's events)."""
+    from pollers import state
+
+    store = state.StateFile(_settings().data_dir)
+    try:
+        doc = store.read()
+    except state.StateError as exc:
+        print(f"{args.target}: {exc}")
+        return 1
+    healthy, line = state.verdict(doc, time.time(), args.target)
+    print(line if doc else f"{args.target}: no state file at {store.path} yet")
+    return 0 if healthy else 1
+
+
 def catalog(args: argparse.Namespace) -> int:
     from orgpulse.metrics import catalog as rows
 
@@ -256,10 +279,12 @@ def asana_webhooks(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"serve": serve, "poll": poll, "informer": informer, "replay": replay, "catalog": catalog,
-            "asana": asana_webhooks}
+            "asana": asana_webhooks, "probe": probe}
 
 
 def parser() -> argparse.ArgumentParser:
+    from pollers.state import TARGETS
+
     top = argparse.ArgumentParser(prog="orgpulse", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)
     p = sub.add_parser("serve", help="run the webhook receiver (gunicorn)")
@@ -291,6 +316,9 @@ def parser() -> argparse.ArgumentParser:
     c = hooks.add_parser("arm", help="allow a handshake for NAME (webhooks made elsewhere)")
     c.add_argument("name")
     c.add_argument("--seconds", type=float, default=600)
+    p = sub.add_parser("probe", help="liveness: exit 0 if the poller's state file is fresh")
+    p.add_argument("target", choices=sorted(TARGETS),
+                   help="poller: its cycle (and its informer's, if it runs one); informer: alone")
     p = sub.add_parser("catalog", help="list the metric catalog")
     p.add_argument("--source", help="only this source's metrics")
     return top

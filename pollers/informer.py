@@ -25,7 +25,7 @@ import orjson
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter
 from orgpulse.timeutil import parse_time
-from pollers import cluster, pods
+from pollers import cluster, pods, state as states
 
 log = logging.getLogger("orgpulse.informer")
 CLOCK_SKEW = 60.0
@@ -42,7 +42,7 @@ def baseline(state: pods.PodState) -> pods.PodState:
 
 class Informer:
     def __init__(self, api_client, emitter: Emitter, options: dict[str, Any] | None = None,
-                 elector=None, clock: Callable[[], float] = time.time):
+                 elector=None, clock: Callable[[], float] = time.time, state=None):
         from kubernetes import client, watch
 
         options = options or {}
@@ -60,6 +60,7 @@ class Informer:
 
         self.watch_factory = RawWatch
         self.emitter, self.elector, self.clock = emitter, elector, clock
+        self.state = state  # a pollers.state.StateFile: the liveness heartbeat
         self.namespaces: list[str] = options.get("namespaces") or []
         self.label_selector: str = options.get("label_selector") or ""
         self.watch_timeout = int(options.get("watch_timeout_seconds", 300))
@@ -240,8 +241,17 @@ class Informer:
         return cluster.usage_by_namespace(orjson.loads(resp.data))
 
     def gauge_loop(self) -> None:
+        self.beat()
         while not self._stop.wait(self.gauge_interval):
             self.emit(self.gauges())
+            self.beat()
+
+    def beat(self) -> None:
+        """Write the informer's part of the state file (pollers/state.py), if there is one."""
+        if self.state is not None:
+            synced = all(s in self.synced for s in (self.namespaces or [""]))
+            self.state.update(states.informer(self.clock(), self.gauge_interval,
+                                              states.role(self.elector), synced))
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> list[threading.Thread]:

@@ -21,6 +21,7 @@ from typing import Callable
 
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter
+from pollers import state as states
 from pollers.series import VanishedSeries
 from pollers.values import ValueStore
 
@@ -41,10 +42,13 @@ def _errors_in(metrics: list[m.Metric]) -> bool:
 class Poller:
     def __init__(self, collectors: dict[str, Collector], emitter: Emitter, values: ValueStore,
                  score: Callable[[ValueStore, datetime], list[m.Metric]] | None = None,
-                 elector=None, interval: float = 900, clock: Callable[[], float] = time.time):
+                 elector=None, interval: float = 900, clock: Callable[[], float] = time.time,
+                 state: states.StateFile | None = None):
         self.collectors, self.emitter, self.values = collectors, emitter, values
         self.score, self.elector, self.interval, self.clock = score, elector, interval, clock
+        self.state = state  # written after each cycle: the liveness probe's heartbeat
         self.last_success: dict[str, float] = {}
+        self.report: dict[str, dict] = {}  # this cycle's outcome per collector, for the state file
         self.vanished = VanishedSeries()
         self._running: dict[str, threading.Thread] = {}
         self._stop = threading.Event()
@@ -67,6 +71,7 @@ class Poller:
     def run_once(self, only: str | None = None) -> dict[str, bool]:
         """One cycle; returns collector → success."""
         now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        self.report = {}
         chosen = [c for n, c in self.collectors.items() if only in (None, n)]
         results: dict = {}
         started: list[tuple[Collector, threading.Thread]] = []
@@ -98,6 +103,9 @@ class Poller:
         self.emit(out)
         if self.score is not None:
             self.emit(self.score(self.values, now))
+        if self.state is not None:
+            self.state.update(states.cycle(self.clock(), self.interval, states.role(self.elector),
+                                           self.report))
         return success
 
     def _outcome(self, name: str, ok: bool, seconds: float | None, reason: str | None) -> list[m.Metric]:
@@ -110,6 +118,8 @@ class Poller:
             self.last_success[name] = self.clock()
         if name in self.last_success:
             out.append(m.gauge("orgpulse.collector.last_success", self.last_success[name], collector=name))
+        self.report[name] = {"ok": ok, "duration": seconds, "last_success": self.last_success.get(name),
+                             "error": reason or (None if ok else "partial")}
         return out
 
     def run_forever(self) -> None:

@@ -75,12 +75,9 @@ def wandb(settings: Settings) -> Collector | None:
     opts = settings.section("wandb")
     if settings.wandb_api_key is None or not opts["projects"]:
         return None
-    import wandb as wandb_sdk
+    from pollers.wandb import WandbPoller, make_api
 
-    from pollers.wandb import WandbPoller
-
-    overrides = {"base_url": settings.wandb_base_url} if settings.wandb_base_url else {}
-    api = wandb_sdk.Api(api_key=settings.wandb_api_key.reveal().decode(), overrides=overrides, timeout=30)
+    api = make_api(settings.wandb_api_key.reveal().decode(), settings.wandb_base_url)
     return Collector("wandb", WandbPoller(api, opts).collect,
                      settings.section("poller")["collector_timeout_seconds"])
 

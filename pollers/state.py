@@ -1,0 +1,155 @@
+"""The poller's state file: one JSON document in the data dir that the poller container's
+liveness probe checks (`orgpulse probe poller`) and the status page reads.
+
+`<data dir>/poller-state.json`:
+
+    {"updated_at": 1764151200.0,        # Unix seconds: the poller's last write
+     "interval_seconds": 900,           # the poller's cycle interval
+     "role": "leader",                  # leader | standby (holds no Lease) | single (no election)
+     "poller": {"github": {"ok": true, "duration": 4.2, "last_success": 1764151195.8,
+                           "error": null}},   # error: timeout | still_running | exception | partial
+     "informer": {"watching": true, "updated_at": 1764151230.0, "interval_seconds": 60}}
+
+Each writer owns a part: the poller loop writes the top level and `poller` after each
+cycle, the informer (a thread in the same process) writes `informer` and `role` every
+gauge interval. A write reads the document, applies its change and replaces the file
+(temp file + os.replace) under an flock, so no writer loses another's part and a reader
+never sees half a file. A part is stale once its writer has not written for
+STALE_AFTER of its own intervals: the probe then fails, and the kubelet restarts a
+container whose loop hung, not only one whose process died.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger("orgpulse.poller")
+FILENAME = "poller-state.json"
+STALE_AFTER = 2  # intervals (DESIGN.md, "Clarifications")
+
+
+class StateError(RuntimeError):
+    """The state file exists but cannot be read as a state document."""
+
+
+class StateFile:
+    def __init__(self, data_dir: Path):
+        self.path = Path(data_dir) / FILENAME
+        self._lock_path = self.path.with_name(FILENAME + ".lock")
+
+    def read(self) -> dict:
+        """The document; {} when there is none yet; StateError when it is unreadable."""
+        try:
+            doc = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise StateError(f"cannot read {self.path}: {exc}") from None
+        if not isinstance(doc, dict):
+            raise StateError(f"{self.path} does not hold a JSON object")
+        return doc
+
+    def update(self, change: Callable[[dict], None]) -> dict | None:
+        """Apply `change` to the document and write it back, atomically, under the lock.
+        A failed write is logged, never raised: the loops go on emitting, and the probe
+        sees the file go stale."""
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            with os.fdopen(fd, "r+") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)  # per open file: threads and processes alike
+                try:
+                    doc = self.read()
+                except StateError:
+                    doc = {}  # a corrupt file is replaced, not left failing the probe
+                change(doc)
+                # Per thread as well as per process: the flock orders writers, the name
+                # keeps a crashed writer's leftover from being mistaken for another's.
+                tmp = self.path.with_name(f".{FILENAME}.{os.getpid()}.{threading.get_ident()}.tmp")
+                tmp.write_text(json.dumps(doc, sort_keys=True), encoding="utf-8")
+                os.replace(tmp, self.path)
+                return doc
+        except OSError as exc:
+            log.warning("cannot write the state file", extra={"path": str(self.path),
+                                                              "error": exc.strerror})
+            return None
+
+
+# ------------------------------------------------------------------ the writers' changes
+def role(elector) -> str:
+    if elector is None:
+        return "single"
+    return "leader" if elector.is_leader() else "standby"
+
+
+def started(now: float, interval: float, current_role: str) -> Callable[[dict], None]:
+    """A poller process starts: a fresh document (a previous process's parts would be stale)."""
+    def change(doc: dict) -> None:
+        doc.clear()
+        doc.update(updated_at=now, interval_seconds=interval, role=current_role, poller={})
+    return change
+
+
+def cycle(now: float, interval: float, current_role: str,
+          collectors: dict[str, dict]) -> Callable[[dict], None]:
+    """After a poller cycle: collector → {ok, duration, last_success, error}."""
+    def change(doc: dict) -> None:
+        doc.update(updated_at=now, interval_seconds=interval, role=current_role)
+        poller = doc.get("poller") if isinstance(doc.get("poller"), dict) else {}
+        doc["poller"] = {**poller, **collectors}  # `--only` keeps the others' last results
+    return change
+
+
+def informer(now: float, interval: float, current_role: str, watching: bool) -> Callable[[dict], None]:
+    def change(doc: dict) -> None:
+        doc["role"] = current_role
+        doc["informer"] = {"watching": watching, "updated_at": now, "interval_seconds": interval}
+    return change
+
+
+# ------------------------------------------------------------------ the probe
+# Where each writer's part is: the poller owns the top level, the informer its section.
+PARTS: dict[str, Callable[[dict], object]] = {
+    "poller": lambda doc: doc,
+    "informer": lambda doc: doc.get("informer"),
+}
+# Per probe target: the parts it requires, and those it checks only when present.
+TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "poller": (("poller",), ("informer",)),   # the poller process, and its informer if it runs one
+    "informer": (("informer",), ()),          # `orgpulse informer` alone
+}
+
+
+def _check(name: str, part: dict, now: float) -> tuple[str | None, str]:
+    """(problem or None, description) for one writer's part."""
+    written, interval = part.get("updated_at"), part.get("interval_seconds")
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (written, interval))
+    if not numbers or interval <= 0:
+        return f"{name}: the state file has no valid updated_at/interval_seconds", ""
+    age, limit = now - written, STALE_AFTER * interval
+    if age > limit:
+        return (f"{name}: last wrote the state file {age:.0f} s ago, stale after {limit:.0f} s "
+                f"({STALE_AFTER} x {interval:g} s): its loop is stuck"), ""
+    return None, f"{name} {max(age, 0.0):.0f} s ago (stale after {limit:.0f} s)"
+
+
+def verdict(doc: dict, now: float, target: str = "poller") -> tuple[bool, str]:
+    """(healthy, one line saying why) for a probe target against a state document."""
+    required, optional = TARGETS[target]
+    said = []
+    for name in required + optional:
+        part = PARTS[name](doc)
+        if not isinstance(part, dict) or "updated_at" not in part:
+            if name in required:
+                return False, f"{name}: has not written the state file yet"
+            continue
+        problem, description = _check(name, part, now)
+        if problem:
+            return False, problem
+        said.append(description)
+    return True, "ok: " + "; ".join(said)
