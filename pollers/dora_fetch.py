@@ -42,6 +42,7 @@ class RepoState(Records):
     synced: datetime | None = None
     # First successful production deployment of every commit shipped (issue 16's deploy leg).
     shipped: dict[str, datetime] = field(default_factory=dict)
+    read: set[str] = field(default_factory=set)  # deployments whose statuses were read once
 
 
 class Sync:
@@ -54,16 +55,16 @@ class Sync:
     def deployments(self, repo: str, s: RepoState, now: datetime) -> None:
         cutoff = s.synced - OVERLAP if s.synced else now - MONTH
         listing = self.api.pages(f"/repos/{repo}/deployments", {})
-        older, new = None, set()
+        older = None
         for d in listing:  # newest first
             if parse_time(d["created_at"]) < cutoff:
                 older = d
                 break
-            if f"deployment:{d['id']}" not in s.deployments and self._add(s, d):
-                new.add(f"deployment:{d['id']}")
-        for dep in list(s.deployments.values()):  # new ones, and recent ones still undecided
-            if dep.key in new or (dep.outcome is None and now - dep.created <= DECIDE_WITHIN):
+            self._add(s, d)
+        for dep in list(s.deployments.values()):  # never read yet, or recent and still undecided
+            if dep.key not in s.read or (dep.outcome is None and now - dep.created <= DECIDE_WITHIN):
                 self._decide(repo, dep)
+                s.read.add(dep.key)
         if s.synced is None and older is not None:
             self._bases(repo, s, itertools.chain([older], listing))
 
@@ -92,8 +93,11 @@ class Sync:
                 return
             if d.get("environment") not in wanted or not is_production(d.get("environment"), self.production):
                 continue
-            dep, reads = self._add(s, d), reads + 1
-            self._decide(repo, dep)
+            dep = self._add(s, d)
+            if dep.key not in s.read:
+                reads += 1
+                self._decide(repo, dep)
+                s.read.add(dep.key)
             if dep.outcome == "success":
                 wanted.discard(dep.environment)
 
@@ -224,6 +228,7 @@ def prune(s: RepoState, now: datetime, window: timedelta) -> None:
                             if d.finished < horizon}.values()}
     s.deployments = {k: d for k, d in s.deployments.items()
                      if k in keep or (d.finished or d.created) >= horizon}
+    s.read &= set(s.deployments)
     s.changes = {k: c for k, c in s.changes.items() if c[0] >= horizon}
     s.incidents = {k: i for k, i in s.incidents.items() if i.resolved is None or i.resolved >= horizon}
     s.shipped = {k: t for k, t in s.shipped.items() if t >= horizon}

@@ -119,3 +119,32 @@ def test_the_options_default_as_documented():
     assert OPTIONS["failure_signals"] == ["deployment_failure", "rollback", "revert", "hotfix", "incident"]
     assert (OPTIONS["production"], OPTIONS["failure_window_hours"], OPTIONS["incident_label"]) == (
         "^prod(uction)?$", 24, "incident")
+
+
+def test_a_backfill_cut_short_by_the_budget_resumes_where_it_stopped(fake, tmp_path):
+    from github import Auth, Github
+
+    from pollers.dora import DoraCollector
+    from pollers.dora_marks import Marks
+    from pollers.github_http import GithubHttp
+    from tests.test_dora_scenario import scenario
+
+    app, _ = scenario(fake)
+    clock = [NOW.timestamp()]
+    gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
+                seconds_between_writes=0)
+    http = GithubHttp(gh.requester, 0.006, lambda: clock[0])  # 30 requests an hour: ~60 are needed
+    c = DoraCollector(http, ["org/app"], OPTIONS, {}, Marks(tmp_path / "marks.json"))
+    hours = 0
+    while True:
+        now = NOW + timedelta(hours=hours)
+        try:
+            out = c.collect(now)
+            break
+        except RuntimeError:  # nothing sent for the repository; what was read is kept
+            hours += 1
+            clock[0] += 3601  # the next hour's share
+            assert hours < 6, "the backfill never completes"
+    assert hours >= 1 and got(out, "org/app") == truth(app.state, "org/app", now)
+    twice = [path for path, n in fake.requests.items() if n > 1 and ("/statuses" in path or "/compare/" in path)]
+    assert twice == []  # what a cut-short cycle read is kept: no status or compare read twice
