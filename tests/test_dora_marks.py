@@ -11,16 +11,7 @@ from orgpulse import redisconn
 from pollers.dora_marks import REDIS_KEY, Marks, MarksUnavailable
 from tests.peers import require_executable
 from tests.test_dora_poller import NOW, small
-from tests.test_dora_scenario import collector, distributions, expected_between
-
-
-@pytest.fixture
-def fake():
-    from tests.fakes.github_dora import DoraGithub
-
-    server = DoraGithub()
-    yield server
-    server.close()
+from tests.test_dora_scenario import collector, distributions, expected_between, fake  # noqa: F401
 
 
 def test_a_file_that_cannot_be_read_is_a_first_start_and_one_that_cannot_be_written_sends_nothing(tmp_path):

@@ -12,18 +12,9 @@ from pollers import registry
 from tests.dogstatsd import produced
 from tests.dora_history import History
 from tests.fakes.asana_api import FakeAsana
-from tests.fakes.github_dora import DoraGithub
-from tests.test_dora_scenario import OPTIONS, collector, got, truth
+from tests.test_dora_scenario import OPTIONS, collector, fake, got, truth  # noqa: F401 (fixture)
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def fake():
-    server = DoraGithub()
-    yield server
-    server.close()
-    assert server.rejected_queries == []  # every GraphQL query is valid on GitHub's schema
 
 
 def small(fake, repo: str = "org/app", seed: int = 5, days: int = 4) -> History:
