@@ -118,15 +118,17 @@ class Sync:
 
     @staticmethod
     def _run(repo: str, s: RepoState, run: dict) -> None:
-        if (run.get("head_repository") or {}).get("full_name", repo).lower() != repo.lower():
-            return  # a fork's branch of the same name
-        dep = s.deployments.setdefault(f"run:{run['id']}", Deployment(
-            f"run:{run['id']}", run["head_sha"], "production", parse_time(run["created_at"])))
-        if run.get("status") == "completed" and dep.outcome is None:
-            outcome = "success" if run.get("conclusion") == "success" else \
-                "failure" if run.get("conclusion") in FAILED_RUNS else None
-            if outcome:  # cancelled or skipped: never attempted
-                dep.outcome, dep.finished = outcome, parse_time(run["updated_at"])
+        key, done = f"run:{run['id']}", run.get("status") == "completed"
+        outcome = "success" if run.get("conclusion") == "success" else \
+            "failure" if run.get("conclusion") in FAILED_RUNS else None
+        if (run.get("head_repository") or {}).get("full_name", repo).lower() != repo.lower() or (
+                done and outcome is None):
+            s.deployments.pop(key, None)  # a fork's branch of the same name; cancelled or skipped:
+            return                        # never attempted
+        dep = s.deployments.setdefault(key, Deployment(key, run["head_sha"], "production",
+                                                       parse_time(run["created_at"])))
+        if done and dep.outcome is None:
+            dep.outcome, dep.finished = outcome, parse_time(run["updated_at"])
 
     # ------------------------------------------------------------ lead time
     def lead_times(self, repo: str, s: RepoState) -> None:

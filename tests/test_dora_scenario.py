@@ -58,13 +58,12 @@ def level(value: float, bounds: tuple, better) -> int:
     return next((4 - n for n, bound in enumerate(bounds) if better(value, bound)), 1)
 
 
-def truth(state: dict, repo: str, now: datetime, workflow: bool = False, events: dict | None = None) -> dict:
-    """The gauges; `events` gets the event-level values: (time of the event, seconds)."""
-    deps = production(state, repo, workflow)
-    ok = [d for d in deps if d["ok"]]
+def shipped_changes(state: dict, ok: list[dict]) -> list[tuple[datetime, float]]:
+    """(deployment time, seconds) per change, at the first deployment whose range holds it;
+    marks each deployment that went back to an earlier SHA as a rollback."""
     index = {c["sha"]: i for i, c in enumerate(state["history"])}
     prs = state.get("commit_prs", {})
-    lead, shipped = [], set()  # (deployment time, seconds) per change, at its first deployment
+    lead, shipped = [], set()
     for before, d in zip(ok, ok[1:]):
         if d["sha"] not in index or before["sha"] not in index:
             continue  # GitHub cannot compare them: nothing known shipped
@@ -75,10 +74,12 @@ def truth(state: dict, repo: str, now: datetime, workflow: bool = False, events:
                 start = parse_time(prs.get(c["sha"], {}).get("first_commit_at") or c["commit"]["author"]["date"])
                 lead.append((d["at"], (d["at"] - start).total_seconds()))
             shipped.add(c["sha"])
-    signals = {id(d): set() for d in deps}
-    for d in deps:
-        if not d["ok"]:
-            signals[id(d)].add("deployment_failure")
+    return lead
+
+
+def signals_of(state: dict, deps: list[dict], ok: list[dict]) -> dict[int, set]:
+    """id(deployment) → the failure signals that mark it (each within a day after it)."""
+    signals = {id(d): set() if d["ok"] else {"deployment_failure"} for d in deps}
     for before, d in zip(ok, ok[1:]):
         if d.get("rollback") and d["at"] - before["at"] <= DAY:
             signals[id(before)].add("rollback")
@@ -90,39 +91,54 @@ def truth(state: dict, repo: str, now: datetime, workflow: bool = False, events:
         prior = [d for d in ok if d["at"] <= t]
         if prior and t - prior[-1]["at"] <= DAY:
             signals[id(prior[-1])].add(kind)
-    closed = [(parse_time(i["created_at"]), parse_time(i["closed_at"])) for i in incidents(state)
-              if i["closed_at"]]
-    restores, failed_at = [], None
+    return signals
+
+
+def restored(deps: list[dict]) -> list[tuple[datetime, datetime]]:
+    out, failed_at = [], None
     for d in deps:
         if not d["ok"] and failed_at is None:
             failed_at = d["at"]
         elif d["ok"] and failed_at is not None:
-            restores.append((failed_at, d["at"]))
+            out.append((failed_at, d["at"]))
             failed_at = None
+    return out
+
+
+def percentiles(out: dict, name: str, hours: list[float], source: str | None = None) -> None:
+    for q, label in ((.5, "p50"), (.9, "p90")):
+        key = name.replace("{q}", label)
+        if hours:
+            out[(key, source) if source else key] = nearest_rank(hours, q)
+
+
+def truth(state: dict, repo: str, now: datetime, workflow: bool = False, events: dict | None = None) -> dict:
+    """The gauges; `events` gets the event-level values: (time of the event, seconds)."""
+    deps = production(state, repo, workflow)
+    ok = [d for d in deps if d["ok"]]
+    lead = shipped_changes(state, ok)
+    signals = signals_of(state, deps, ok)
+    sources = {"github": [(parse_time(i["created_at"]), parse_time(i["closed_at"])) for i in incidents(state)
+                          if i["closed_at"]], "deployment": restored(deps)}
     if events is not None:
-        events.update({"lead_time": lead, "github": [(b, (b - a).total_seconds()) for a, b in closed],
-                       "deployment": [(b, (b - a).total_seconds()) for a, b in restores]})
+        events.update({"lead_time": lead, **{k: [(b, (b - a).total_seconds()) for a, b in v]
+                                             for k, v in sources.items()}})
     out = {"dora.incidents.open": sum(i["state"] == "open" for i in incidents(state))}
     for label, days in (("7d", 7), ("30d", 30)):
         inside = lambda t: now - timedelta(days=days) < t <= now  # noqa: E731
         suffix = "" if label == "7d" else "_30d"
         out[f"dora.deployments_{label}"] = sum(inside(d["at"]) for d in ok)
-        hours = [s / 3600 for t, s in lead if inside(t)]
-        if hours:
-            out[f"dora.lead_time_p50_hours{suffix}"] = nearest_rank(hours, .5)
-            out[f"dora.lead_time_p90_hours{suffix}"] = nearest_rank(hours, .9)
+        percentiles(out, f"dora.lead_time_{{q}}_hours{suffix}", [s / 3600 for t, s in lead if inside(t)])
         tried = [d for d in deps if inside(d["at"])]
         if tried:
             out[f"dora.change_failure_rate_{label}"] = 100 * sum(bool(signals[id(d)]) for d in tried) / len(tried)
-        for source, pairs in (("github", closed), ("deployment", restores)):
-            took = [(b - a).total_seconds() / 3600 for a, b in pairs if inside(b)]
-            if took:
-                out[(f"dora.time_to_restore_p50_hours{suffix}", source)] = nearest_rank(took, .5)
-                out[(f"dora.time_to_restore_p90_hours{suffix}", source)] = nearest_rank(took, .9)
-        if label == "7d":
-            for signal in ("deployment_failure", "rollback", "revert", "hotfix", "incident"):
-                out[("dora.change_failures_7d", signal)] = sum(signal in signals[id(d)] for d in tried)
-    month = [(b - a).total_seconds() / 3600 for a, b in closed + restores if now - 30 * DAY < b <= now]
+        for source, pairs in sources.items():
+            percentiles(out, f"dora.time_to_restore_{{q}}_hours{suffix}",
+                        [(b - a).total_seconds() / 3600 for a, b in pairs if inside(b)], source)
+        for signal in ("deployment_failure", "rollback", "revert", "hotfix", "incident") if label == "7d" else ():
+            out[("dora.change_failures_7d", signal)] = sum(signal in signals[id(d)] for d in tried)
+    month = [(b - a).total_seconds() / 3600 for pairs in sources.values() for a, b in pairs
+             if now - 30 * DAY < b <= now]
     for key, value, bounds, better in (
             ("deployment_frequency", out["dora.deployments_30d"], (30, 4, 1), lambda v, b: v >= b),
             ("lead_time", out.get("dora.lead_time_p50_hours_30d"), (24, 168, 720), lambda v, b: v < b),
