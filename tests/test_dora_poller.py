@@ -139,3 +139,15 @@ def test_a_backfill_cut_short_by_the_budget_resumes_where_it_stopped(fake, tmp_p
     assert hours >= 1 and got(out, "org/app") == truth(app.state, "org/app", now)
     twice = [path for path, n in fake.requests.items() if n > 1 and ("/statuses" in path or "/compare/" in path)]
     assert twice == []  # what a cut-short cycle read is kept: no status or compare read twice
+
+
+def test_a_cancelled_deploy_run_is_no_deployment_and_not_read_again(fake, tmp_path):
+    svc = History(fake, "org/svc", seed=8, workflow="deploy.yml")
+    svc.walk(NOW - timedelta(days=3), NOW - timedelta(days=2))
+    svc.deploy(NOW - timedelta(days=2), svc.head(), outcome=None)   # a cancelled run, two days ago
+    c = collector(fake, tmp_path, repos=("org/svc",))
+    c.collect(NOW)
+    assert not [d for d in c.states["org/svc"].deployments.values() if d.outcome is None]
+    c.collect(NOW + timedelta(minutes=15))
+    created = [r.query["created"][0] for r in fake.log if r.path.endswith("/deploy.yml/runs")]
+    assert created[-1] == ">=" + (NOW - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
