@@ -121,6 +121,9 @@ def repo_metrics(repo: str, r: Records, now: datetime, options: dict) -> tuple[l
     marks = failure_marks(r, signals, window)
     done = successes(r.deployments.values())
     out, values = [], {}
+    if done:  # for "no production deployment in N days" where the repository deploys at all
+        out.append(m.gauge("dora.time_since_deployment_hours", (now - done[-1].finished).total_seconds() / HOUR,
+                           repo=repo))
     for label, span in WINDOWS.items():
         suffix = "" if label == "7d" else "_30d"
         shipped = [d for d in done if _within(d.finished, now, span)]

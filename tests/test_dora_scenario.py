@@ -124,6 +124,8 @@ def truth(state: dict, repo: str, now: datetime, workflow: bool = False, events:
         events.update({"lead_time": lead, **{k: [(b, (b - a).total_seconds()) for a, b in v]
                                              for k, v in sources.items()}})
     out = {"dora.incidents.open": sum(i["state"] == "open" for i in incidents(state))}
+    if ok:
+        out["dora.time_since_deployment_hours"] = (now - ok[-1]["at"]).total_seconds() / 3600
     for label, days in (("7d", 7), ("30d", 30)):
         inside = lambda t: now - timedelta(days=days) < t <= now  # noqa: E731
         suffix = "" if label == "7d" else "_30d"
