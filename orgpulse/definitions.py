@@ -87,19 +87,17 @@ def is_production(environment: str | None, pattern: str) -> bool:
     return bool(environment) and re.search(pattern, environment, re.IGNORECASE) is not None
 
 
-def is_deploy_workflow(configured: str | None, run: dict) -> bool:
+def is_deploy_workflow(configured: str | None, path: str | None) -> bool:
     """`dora.deploy_workflows[repo]` names a workflow file (deploy.yml, or its path
-    .github/workflows/deploy.yml); `run` is a workflow run object, whose `path` is the file's."""
-    if not configured:
+    .github/workflows/deploy.yml); `path` is a workflow run's (a ref may follow an @)."""
+    if not configured or not path:
         return False
-    return configured.rsplit("/", 1)[-1] == str(run.get("path") or "").split("@")[0].rsplit("/", 1)[-1]
+    return configured.rsplit("/", 1)[-1] == path.split("@")[0].rsplit("/", 1)[-1]
 
 
-def has_label(labels: list | None, label: str) -> bool:
-    """An issue carries `label` (GitHub label names are case-insensitive)."""
-    wanted = label.lower()
-    return bool(label) and any(isinstance(x, dict) and str(x.get("name", "")).lower() == wanted
-                               for x in labels or [])
+def has_label(names: list[str], label: str) -> bool:
+    """An issue whose label names are `names` carries `label` (GitHub's are case-insensitive)."""
+    return bool(label) and label.lower() in (n.lower() for n in names)
 
 
 def deploy_workflow_of(deploy_workflows: dict[str, str], repo: str) -> str | None:

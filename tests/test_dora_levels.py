@@ -49,12 +49,12 @@ def test_the_delivery_area_scores_the_level_of_the_mean_repository():
 def test_definitions():
     assert is_production("Production", "^prod(uction)?$") and not is_production(None, "^prod")
     assert not is_production("production-eu", "^prod(uction)?$") and is_production("production-eu", "^prod")
-    assert is_deploy_workflow("deploy.yml", {"path": ".github/workflows/deploy.yml"})
-    assert is_deploy_workflow(".github/workflows/deploy.yml", {"path": ".github/workflows/deploy.yml@refs/heads/main"})
-    assert not is_deploy_workflow("deploy.yml", {"path": ".github/workflows/test.yml", "name": "deploy.yml"})
-    assert not is_deploy_workflow(None, {"path": ".github/workflows/deploy.yml"})
-    assert has_label([{"name": "Incident"}], "incident") and not has_label([{"name": "bug"}], "incident")
-    assert not has_label([{"name": ""}], "")
+    assert is_deploy_workflow("deploy.yml", ".github/workflows/deploy.yml")
+    assert is_deploy_workflow(".github/workflows/deploy.yml", ".github/workflows/deploy.yml@refs/heads/main")
+    assert not is_deploy_workflow("deploy.yml", ".github/workflows/test.yml")
+    assert not is_deploy_workflow(None, ".github/workflows/deploy.yml") and not is_deploy_workflow("d.yml", None)
+    assert has_label(["bug", "Incident"], "incident") and not has_label(["bug"], "incident")
+    assert not has_label([""], "")
     assert deploy_workflow_of({"Org/App": "deploy.yml"}, "org/app") == "deploy.yml"
     assert deploy_workflow_of({"org/app": "deploy.yml"}, "org/web") is None
 

@@ -11,32 +11,34 @@ from __future__ import annotations
 
 from orgpulse import metrics as m
 from orgpulse.definitions import deploy_workflow_of, is_deploy_workflow, is_production
+from receiver.payload import View
 from receiver.sources.github.ci import _on_default_branch
 from receiver.sources.github.context import GithubContext
 
 
-def _deployed(ctx: GithubContext, payload: dict, key: tuple, environment: str) -> list[m.Metric] | None:
+def _deployed(ctx: GithubContext, payload: View, key: tuple, environment: str) -> list[m.Metric] | None:
     if not ctx.recall.first(("dora.deployment", *key)):
         return None  # a second success status (or delivery) of the same deployment
     return [m.count("dora.deployments", repo=ctx.repo(payload), environment=ctx.environments(environment))]
 
 
-def deployment_status(payload: dict, ctx: GithubContext) -> list[m.Metric] | None:
-    status, deployment = payload["deployment_status"], payload["deployment"]
-    environment = status.get("environment") or deployment.get("environment")
-    full_name = payload["repository"]["full_name"]
-    if (status.get("state") != "success" or not is_production(environment, ctx.dora["production"])
+def deployment_status(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
+    status, deployment = payload.obj("deployment_status"), payload.obj("deployment")
+    environment = status.text("environment") or deployment.text("environment")
+    full_name = payload.obj("repository").text("full_name", "")
+    if (status.text("state") != "success" or not is_production(environment, ctx.dora["production"])
             or deploy_workflow_of(ctx.dora["deploy_workflows"], full_name)):
         return None
-    return _deployed(ctx, payload, (full_name.lower(), "deployment", deployment["id"]), environment)
+    key = (full_name.lower(), "deployment", deployment.require_ident("id"))
+    return _deployed(ctx, payload, key, environment)
 
 
-def workflow_run(payload: dict, ctx: GithubContext) -> list[m.Metric] | None:
-    run = payload["workflow_run"]
-    full_name = payload["repository"]["full_name"]
+def workflow_run(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
+    run = payload.obj("workflow_run")
+    full_name = payload.obj("repository").text("full_name", "")
     workflow = deploy_workflow_of(ctx.dora["deploy_workflows"], full_name)
-    if (payload.get("action") != "completed" or run.get("conclusion") != "success"
-            or not is_deploy_workflow(workflow, run) or not _on_default_branch(run, payload)):
+    if (payload.text("action") != "completed" or run.text("conclusion") != "success"
+            or not is_deploy_workflow(workflow, run.text("path")) or not _on_default_branch(run, payload)):
         return None
     # A deploy workflow deploys to production by definition (it is the repository's record).
-    return _deployed(ctx, payload, (full_name.lower(), "run", run["id"]), "production")
+    return _deployed(ctx, payload, (full_name.lower(), "run", run.require_ident("id")), "production")

@@ -10,18 +10,20 @@ from __future__ import annotations
 
 from orgpulse import metrics as m
 from orgpulse.definitions import has_label
+from receiver.payload import View
 from receiver.sources.github.context import GithubContext
 
 
-def issues(payload: dict, ctx: GithubContext) -> list[m.Metric] | None:
-    issue, action, label = payload["issue"], payload.get("action"), ctx.dora["incident_label"]
-    if not label or issue.get("pull_request") or not has_label(issue.get("labels"), label):
+def issues(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
+    issue, action, label = payload.obj("issue"), payload.text("action"), ctx.dora["incident_label"]
+    if not label or issue.has("pull_request") or not has_label(
+            [x.text("name", "") for x in issue.items("labels")], label):
         return None
     repo = ctx.repo(payload)
-    key = ("dora.incident", payload["repository"]["full_name"].lower(), issue["number"])
     if action == "closed":
         return [m.count("dora.incidents.resolved", repo=repo, source="github")]
-    added = action == "opened" or (action == "labeled" and has_label([payload.get("label")], label))
-    if added and issue.get("state") == "open" and ctx.recall.first(key):
+    added = action == "opened" or (action == "labeled" and has_label([payload.obj("label").text("name", "")], label))
+    key = ("dora.incident", payload.obj("repository").text("full_name", "").lower(), issue.require_ident("number"))
+    if added and issue.text("state") == "open" and ctx.recall.first(key):
         return [m.count("dora.incidents.opened", repo=repo, source="github")]
     return None
