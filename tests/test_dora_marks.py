@@ -9,7 +9,6 @@ import pytest
 
 from orgpulse import redisconn
 from pollers.dora_marks import REDIS_KEY, Marks, MarksUnavailable
-from tests.peers import require_executable
 from tests.test_dora_poller import NOW, small
 from tests.test_dora_scenario import collector, distributions, expected_between, fake  # noqa: F401
 
@@ -42,30 +41,10 @@ def test_marks_that_cannot_be_saved_hold_the_values_back(fake, tmp_path):
 
 
 # ---------------------------------------------------------------- Redis, shared by replicas
-@pytest.fixture(scope="session")
-def redis_url(tmp_path_factory):
-    import subprocess
-    import time
-
-    import redis
-
-    socket = tmp_path_factory.mktemp("redis") / "redis.sock"
-    proc = subprocess.Popen([require_executable("redis-server"), "--port", "0", "--unixsocket", str(socket),
-                             "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"unix://{socket}"
-    deadline = time.monotonic() + 10
-    while not socket.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    redis.Redis.from_url(url).ping()
-    yield url
-    proc.kill()
-    proc.wait()
-
-
 @pytest.fixture
-def shared(redis_url, make_settings):
-    client = redisconn.client(make_settings({"ORGPULSE_REDIS_URL": redis_url}))
+def shared(redis_server, make_settings):
+    redis_server.thaw_and_start()
+    client = redisconn.client(make_settings({"ORGPULSE_REDIS_URL": redis_server.url}))
     client.delete(REDIS_KEY)
     yield client
     client.close()
