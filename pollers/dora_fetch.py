@@ -217,8 +217,8 @@ class Sync:
         for state, extra in (("closed", {"since": iso(since)}), ("open", {})):
             for issue in self.api.pages(url, {"labels": label, "state": state, **extra}):
                 if not issue.get("pull_request"):
-                    current[issue["number"]] = Incident(parse_time(issue["created_at"]),
-                                                        parse_time(issue.get("closed_at")) if state == "closed" else None)
+                    closed = parse_time(issue.get("closed_at")) if state == "closed" else None
+                    current[issue["number"]] = Incident(parse_time(issue["created_at"]), closed)
         s.incidents = current
 
 

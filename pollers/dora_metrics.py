@@ -122,8 +122,8 @@ def repo_metrics(repo: str, r: Records, now: datetime, options: dict) -> tuple[l
     done = successes(r.deployments.values())
     out, values = [], {}
     if done:  # for "no production deployment in N days" where the repository deploys at all
-        out.append(m.gauge("dora.time_since_deployment_hours", (now - done[-1].finished).total_seconds() / HOUR,
-                           repo=repo))
+        since = (now - done[-1].finished).total_seconds() / HOUR
+        out.append(m.gauge("dora.time_since_deployment_hours", since, repo=repo))
     for label, span in WINDOWS.items():
         suffix = "" if label == "7d" else "_30d"
         shipped = [d for d in done if _within(d.finished, now, span)]
@@ -131,15 +131,13 @@ def repo_metrics(repo: str, r: Records, now: datetime, options: dict) -> tuple[l
         lead = [s for d in shipped for s in d.lead_times or []]
         out += _percentiles("dora.lead_time", lead, suffix, repo=repo)
         attempted = [d for d in r.deployments.values() if d.outcome and _within(d.finished, now, span)]
-        if attempted:  # no attempt, no rate
-            failed = sum(d.key in marks for d in attempted)
-            out.append(m.gauge(f"dora.change_failure_rate_{label}", 100 * failed / len(attempted), repo=repo))
-        if label == "7d":
-            for signal in sorted(signals):
-                out.append(m.gauge("dora.change_failures_7d", sum(signal in marks.get(d.key, ())
-                                                                  for d in attempted), repo=repo, signal=signal))
-        values[label] = {"deployments": len(shipped), "lead": lead,
-                         "cfr": 100 * sum(d.key in marks for d in attempted) / len(attempted) if attempted else None}
+        cfr = 100 * sum(d.key in marks for d in attempted) / len(attempted) if attempted else None
+        if cfr is not None:  # no attempt, no rate
+            out.append(m.gauge(f"dora.change_failure_rate_{label}", cfr, repo=repo))
+        for signal in sorted(signals) if label == "7d" else ():
+            out.append(m.gauge("dora.change_failures_7d", sum(signal in marks.get(d.key, ()) for d in attempted),
+                               repo=repo, signal=signal))
+        values[label] = {"deployments": len(shipped), "lead": lead, "cfr": cfr}
     return out, values["30d"]
 
 

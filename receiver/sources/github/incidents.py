@@ -22,7 +22,8 @@ def issues(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
     repo = ctx.repo(payload)
     if action == "closed":
         return [m.count("dora.incidents.resolved", repo=repo, source="github")]
-    added = action == "opened" or (action == "labeled" and has_label([payload.obj("label").text("name", "")], label))
+    added = action == "opened" or (
+        action == "labeled" and has_label([payload.obj("label").text("name", "")], label))
     key = ("dora.incident", payload.obj("repository").text("full_name", "").lower(), issue.require_ident("number"))
     if added and issue.text("state") == "open" and ctx.recall.first(key):
         return [m.count("dora.incidents.opened", repo=repo, source="github")]
