@@ -8,6 +8,9 @@ request. The old collector is re-created as a request-count model from
 seed-system.md §4 (not its code): open PRs ⌈O/100⌉, closed PRs 2×⌈C/100⌉,
 branches ⌈B/100⌉, commits 2×⌈M/100⌉ plus one GET per commit, workflow runs
 10 pages + 1 (the 1,000 cap) — the same every cycle.
+Flaky checks need earlier attempts of runs re-run to success: 1 in 20 runs of the
+history was, and every steady cycle one run fails and is re-run to success two cycles
+later (a re-run keeps created_at: the failed run is re-read while it stays failed).
 Goals: steady state ≤ 20 requests per cycle per repository; 10,000 PRs ≤ 1.5× 100 PRs.
 """
 from __future__ import annotations
@@ -24,7 +27,7 @@ from github import Auth, Github  # noqa: E402
 from orgpulse.timeutil import parse_time  # noqa: E402
 from pollers.github import GithubCollector  # noqa: E402
 from tests.fakes.github_api import FakeGithub  # noqa: E402
-from tests.github_history import generated, pull, run  # noqa: E402
+from tests.github_history import generated, iso, pull, run  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 SIZES = {100: dict(runs_per_day=20, commits=80, commit_every_h=2.0, branches=30),
@@ -45,16 +48,27 @@ def measure(prs: int) -> tuple[int, list[int], int]:
     fake = FakeGithub()
     try:
         state = generated(fake, "org/app", NOW, prs, **SIZES[prs])
-        gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0)
+        for r in state["runs"][::20]:  # re-run once to success after a failure
+            r.update(run_attempt=2, _attempts=[{"run_attempt": 1, "conclusion": "failure", "status": "completed",
+                                                "updated_at": r["created_at"]}])
+        gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
+                    seconds_between_writes=0)
         collector = GithubCollector(gh.requester, ["org/app"], {"budget_share": 1.0})
         collector.collect(NOW)
         first = collector.requests
-        steady = []
+        steady, failures = [], []
         for cycle in range(1, 9):  # two hours of steady cycles with activity between them
             now = NOW + timedelta(minutes=15 * cycle)
             state["pulls"].append(pull(prs + cycle, now, merged_h=-0.05, created_h=-5))
             for k in range(max(1, SIZES[prs]["runs_per_day"] // 96)):
                 state["runs"].append(run(10_000_000 + cycle * 1000 + k, now, created_h=-0.05))
+            if len(failures) > 1:  # the failure of two cycles ago re-run to success: same run, attempt 2
+                failed = failures.pop(0)
+                failed.update(run_attempt=2, conclusion="success", updated_at=iso(now - timedelta(minutes=1)),
+                              _attempts=[{"run_attempt": 1, "conclusion": "failure", "status": "completed",
+                                          "updated_at": failed["updated_at"]}])
+            failures.append(run(9_000_000 + cycle, now, created_h=-0.05, conclusion="failure", run_s=60))
+            state["runs"].append(failures[-1])
             before = collector.requests
             collector.collect(now)
             steady.append(collector.requests - before)

@@ -16,7 +16,11 @@ from typing import Any, Callable
 
 from orgpulse import metrics as m
 
-Get = Callable[[str, str], float | None]  # (metric name, aggregate) -> fresh value or None
+# (metric name, aggregate across its series, tags a series must carry or None) -> fresh value or None
+Get = Callable[[str, str, "dict[str, str] | None"], float | None]
+# Inputs that mean human work read only the author_type:human series of a count that
+# carries author_type (bots' series are its other half; the sum is the seed's figure).
+HUMAN = {"author_type": "human"}
 
 
 def clip(v: float) -> float:
@@ -52,14 +56,16 @@ class Formula:
     score: Callable[..., float]                   # (*input values, params) -> raw score
     params: dict[str, Any] = field(default_factory=dict)
     weight: float = 1.0
+    where: dict[str, str] | None = None           # tags every input series must carry
 
 
-def _f(area, name, inputs, score, weight=1.0, **params):
-    return Formula(area, name, tuple(inputs), score, params, weight)
+def _f(area, name, inputs, score, weight=1.0, where=None, **params):
+    return Formula(area, name, tuple(inputs), score, params, weight, where)
 
 
 FORMULAS: tuple[Formula, ...] = (
     # --- CI: the seed's seven, fixed, and the four it planned
+    # The minimum over the test workflows; benchmark workflows feed only benchmarks_passing.
     _f("ci", "tests_passing", [("github.ci.tests_passing_on_main", "min")], lambda v, p: v, weight=2),
     _f("ci", "failing_workflows", [("github.ci.failed_workflows_7d", "sum")],
        lambda v, p: per_limit(v, p["limit"]), limit=5),
@@ -67,7 +73,12 @@ FORMULAS: tuple[Formula, ...] = (
     _f("ci", "revert_count", [("github.commits.reverts", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=2),
     _f("ci", "duration_p90", [("github.ci.duration_p90_minutes", "max")],
        lambda v, p: linear_down(v, p["good"], p["bad"]), good=3, bad=10),
-    _f("ci", "stale_prs", [("github.prs.stale_count_14d", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=50),
+    # Human PRs only: the seed's SLO is about PRs waiting on people; a bot's backlog (dependabot)
+    # is github.prs.stale_count_14d{author_type:bot}. Hotfixes and reverts stay summed over
+    # author_type: a reverted or hot-fixed main is the signal, whoever wrote the commit.
+    _f("ci", "stale_prs", [("github.prs.stale_count_14d", "sum")], lambda v, p: per_limit(v, p["limit"]),
+       where=HUMAN, limit=50),
+    # cycle_time_hours (a percentile) is of human PRs by definition and carries no author_type.
     _f("ci", "pr_cycle_time", [("github.prs.cycle_time_hours", "max")],
        lambda v, p: linear_down(v, p["good"], p["bad"]), good=24, bad=72),
     _f("ci", "benchmarks_passing", [("github.ci.benchmarks_passing", "avg")], lambda v, p: v),
@@ -75,17 +86,25 @@ FORMULAS: tuple[Formula, ...] = (
     _f("ci", "timeout_cancellations", [("github.ci.timeout_cancellations_7d", "sum")],
        lambda v, p: per_limit(v, p["limit"]), limit=20),
     _f("ci", "flaky_checks", [("github.ci.flaky_checks_7d", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=20),
-    # --- training: the seed's seven
+    # --- training: the seed's seven. Counts sum over projects, the best is the max; a mean of
+    # per-project means weighs each project by what its mean is over (runs, GPU hours), so a
+    # project with one run does not outvote one with a hundred.
     _f("training", "run_success", [("wandb.runs.completed_7d", "sum")], lambda v, p: clip(v / p["target"]), target=7),
     _f("training", "run_failures", [("wandb.runs.failed_7d", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=3),
     _f("training", "best_accuracy", [("wandb.metrics.best_accuracy", "max")], lambda v, p: accuracy(v)),
-    _f("training", "avg_accuracy", [("wandb.metrics.avg_accuracy_7d", "avg")], lambda v, p: accuracy(v)),
-    _f("training", "latest_loss", [("wandb.metrics.latest_loss", "avg")],
-       lambda v, p: linear_down(v, p["good"], p["bad"]), good=0.1, bad=2.0),
-    _f("training", "gpu_utilization", [("wandb.training.gpu_utilization_avg", "avg")],
+    _f("training", "avg_accuracy", [("wandb.metrics.avg_accuracy_7d", "weighted_by:wandb.metrics.accuracy_runs_7d")],
+       lambda v, p: accuracy(v)),
+    # The worst project's latest loss, not a mean: losses of different models at different
+    # moments have no meaningful average, and a diverging model must not hide behind a healthy
+    # one. A loss of 0 or below is not a loss this scale can judge (the seed's v > 0 guard):
+    # no score; the max ignores such a project unless every project has one.
+    _f("training", "latest_loss", [("wandb.metrics.latest_loss", "max")],
+       lambda v, p: linear_down(v, p["good"], p["bad"]) if v > 0 else None, good=0.1, bad=2.0),
+    _f("training", "gpu_utilization",
+       [("wandb.training.gpu_utilization_avg", "weighted_by:wandb.training.total_gpu_hours_7d")],
        lambda v, p: clip(v / p["target_pct"]), target_pct=80),
-    _f("training", "duration", [("wandb.training.avg_duration_hours", "avg")], duration_hours,
-       too_short_hours=1, too_short_score=0.3, good_hours=8, bad_hours=16),
+    _f("training", "duration", [("wandb.training.avg_duration_hours", "weighted_by:wandb.runs.completed_7d")],
+       duration_hours, too_short_hours=1, too_short_score=0.3, good_hours=8, bad_hours=16),
     # --- infrastructure (new)
     # Idle among the instances CloudWatch measured: none measured is no score, not "all busy".
     _f("infra", "idle_instances", [("ec2.instances.idle", "sum"), ("ec2.instances.cpu_measured", "sum")],
@@ -110,7 +129,7 @@ def evaluate(get: Get, overrides: dict[str, dict] | None = None) -> dict[tuple[s
     overrides = overrides or {}
     scores = {}
     for f in FORMULAS:
-        values = [get(metric, agg) for metric, agg in f.inputs]
+        values = [get(metric, agg, f.where) for metric, agg in f.inputs]
         if any(v is None for v in values):
             continue
         raw = f.score(*values, {**f.params, **overrides.get(f"{f.area}.{f.name}", {})})

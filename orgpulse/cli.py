@@ -117,7 +117,7 @@ def poll(args: argparse.Namespace) -> int:
     fom = settings.section("fom")
 
     def score(values, now):
-        return score_metrics(lambda name, agg: values.get(name, max_age, agg), fom, now)
+        return score_metrics(lambda name, agg, where: values.get(name, max_age, agg, where), fom, now)
 
     emitter = Emitter(build_sink(settings))
     values = ValueStore()

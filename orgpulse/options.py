@@ -87,6 +87,10 @@ SCHEMA: dict[str, dict[str, Option]] = {
         # The poller's share of the token's hourly rate limit (the rest is for people and CI).
         "budget_share": Option(0.10, lambda v: None if isinstance(v, (int, float)) and 0 < v <= 1
                                else f"must be in (0, 1], got {v!r}"),
+        # Pause between the poller's requests (PyGithub's default pacing; GraphQL, sent as POST,
+        # is paced as a write: at least this and 1 s). 0 for tests against a local fake.
+        "request_interval_seconds": Option(0.25, lambda v: None if isinstance(v, (int, float)) and 0 <= v <= 10
+                                           else f"must be in [0, 10], got {v!r}"),
     },
     "receiver": {
         "capture": Option(False, _is(bool, "true or false")),

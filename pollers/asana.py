@@ -4,7 +4,10 @@ Uses the v5 client's page iterators for real — the seed checked `.data` on a
 generator, so its task requests were never sent and every bug count was 0
 (W10). Tasks come from each active project with `completed_since` 30 days ago
 (open tasks plus those completed in the window), de-duplicated across
-projects; the bugs project's sections come from that project's own membership.
+projects; the bugs project's sections come from that project's own membership,
+and every configured section bucket is a `section` tag of asana.projects.bugs.open.
+Query booleans are sent as Asana documents them (`true`/`false`), never Python's
+`False`.
 """
 from __future__ import annotations
 
@@ -74,6 +77,11 @@ def project_metrics(projects: list[dict]) -> list[m.Metric]:
         m.gauge(f"asana.projects.{s}", status.count(s)) for s in STATUS_TYPES]
 
 
+def query(params: dict[str, Any]) -> dict[str, Any]:
+    """Asana's query-string form: booleans as `true`/`false` (the client would send `False`)."""
+    return {k: ("true" if v else "false") if isinstance(v, bool) else v for k, v in params.items()}
+
+
 def bug_metrics(tasks: list[dict], bugs_project: str, buckets: dict[str, list[str]],
                 now: datetime) -> list[m.Metric]:
     """Pure: tasks of the bugs project → the seed's bug gauges, defined right."""
@@ -91,7 +99,9 @@ def bug_metrics(tasks: list[dict], bugs_project: str, buckets: dict[str, list[st
         if created := parse_time(t.get("created_at")):
             ages.append((ts - created.timestamp()) / DAY)
     out = [m.gauge(f"asana.projects.bugs.{b}_count", n, ) for b, n in counts.items()
-           if b in ("triage", "active", "backlog", "other")]
+           if b in ("triage", "active", "backlog", "other")]  # the seed's names
+    # Every configured bucket, so none is lost inside total_open: sum by section = total_open.
+    out += [m.gauge("asana.projects.bugs.open", n, section=b) for b, n in counts.items()]
     out.append(m.gauge("asana.projects.bugs.total_open", sum(counts.values())))
     out.append(m.gauge("asana.projects.bugs.created_7d", sum(
         1 for t in tasks if (c := parse_time(t.get("created_at"))) and ts - c.timestamp() <= 7 * DAY)))
@@ -106,7 +116,8 @@ def bug_metrics(tasks: list[dict], bugs_project: str, buckets: dict[str, list[st
 
 
 class AsanaPoller:
-    def __init__(self, token: str, base_url: str | None, options: dict[str, Any]):
+    def __init__(self, token: str, base_url: str | None, options: dict[str, Any],
+                 retries: int = 4, backoff: float = 0.5):
         import asana
         from urllib3.util.retry import Retry
 
@@ -114,23 +125,24 @@ class AsanaPoller:
         cfg.access_token = token
         if base_url:
             cfg.host = base_url.rstrip("/")
-        cfg.retry_strategy = Retry(total=4, backoff_factor=0.5, status_forcelist=(429, 500, 502, 503, 504),
+        cfg.retry_strategy = Retry(total=retries, backoff_factor=backoff, status_forcelist=(429, 500, 502, 503, 504),
                                    allowed_methods=frozenset({"GET"}), respect_retry_after_header=True)
         client = asana.ApiClient(cfg)
         self.projects_api, self.tasks_api = asana.ProjectsApi(client), asana.TasksApi(client)
         self.workspace = options["workspace"]
         self.bugs_project = options.get("bugs_project", "")
         self.buckets = options.get("sections") or {}
-        self.timeout = options.get("request_timeout_seconds", 10)
+        timeout = options.get("request_timeout_seconds", 10)
+        self.timeout = (timeout, timeout)  # (connect, read): the client ignores a bare float
 
     def _tasks(self, project_gid: str, since: datetime) -> list[dict]:
         return list(self.tasks_api.get_tasks_for_project(
-            project_gid, {"completed_since": since.isoformat(), "limit": 100, "opt_fields": TASK_FIELDS},
+            project_gid, query({"completed_since": since.isoformat(), "limit": 100, "opt_fields": TASK_FIELDS}),
             _request_timeout=self.timeout))
 
     def collect(self, now: datetime) -> list[m.Metric]:
         projects = list(self.projects_api.get_projects(
-            {"workspace": self.workspace, "archived": False, "limit": 100, "opt_fields": PROJECT_FIELDS},
+            query({"workspace": self.workspace, "archived": False, "limit": 100, "opt_fields": PROJECT_FIELDS}),
             _request_timeout=self.timeout))
         since = now - timedelta(days=30)
         tasks: dict[str, dict] = {}

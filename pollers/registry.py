@@ -51,7 +51,8 @@ def ec2(settings: Settings) -> Collector | None:
 def skypilot(settings: Settings) -> Collector | None:
     if not settings.skypilot_endpoint:
         return None
-    from pollers.skypilot import SkyPilotApi, SkyPilotCollector
+    from pollers.skypilot import SkyPilotCollector
+    from pollers.skypilot_api import SkyPilotApi
 
     opts = settings.section("skypilot")
     token = settings.skypilot_token.reveal().decode() if settings.skypilot_token else None
@@ -74,12 +75,9 @@ def wandb(settings: Settings) -> Collector | None:
     opts = settings.section("wandb")
     if settings.wandb_api_key is None or not opts["projects"]:
         return None
-    import wandb as wandb_sdk
+    from pollers.wandb import WandbPoller, make_api
 
-    from pollers.wandb import WandbPoller
-
-    overrides = {"base_url": settings.wandb_base_url} if settings.wandb_base_url else {}
-    api = wandb_sdk.Api(api_key=settings.wandb_api_key.reveal().decode(), overrides=overrides, timeout=30)
+    api = make_api(settings.wandb_api_key.reveal().decode(), settings.wandb_base_url)
     return Collector("wandb", WandbPoller(api, opts).collect,
                      settings.section("poller")["collector_timeout_seconds"])
 
@@ -92,9 +90,11 @@ def github(settings: Settings) -> Collector | None:
 
     from pollers.github import GithubCollector
 
+    pause = opts["request_interval_seconds"]
     gh = Github(auth=Auth.Token(settings.github_token.reveal().decode()),
                 base_url=settings.github_api_url or "https://api.github.com",
-                retry=GithubRetry(total=3), timeout=30)
+                retry=GithubRetry(total=3), timeout=30,
+                seconds_between_requests=pause, seconds_between_writes=max(pause, 1.0) if pause else 0)
     collector = GithubCollector(gh.requester, opts["repositories"], opts)
     return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 

@@ -1,6 +1,7 @@
 """Generated GitHub histories for the fake API: pulls, commits, runs, force pushes, branches."""
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta
 
 HUMAN = {"login": "octocat", "type": "User"}
@@ -12,8 +13,8 @@ def iso(t: datetime) -> str:
 
 
 def pull(number, now, *, state="closed", created_h=-48, merged_h=None, closed_h=None, updated_h=None,
-         draft=False, user=HUMAN, reviewers=("reviewer",), comments=2, additions=10, deletions=3,
-         changed_files=2, first_commit_h=None):
+         draft=False, user=HUMAN, reviewers=("reviewer",), comments=2, review_comments=0, additions=10,
+         deletions=3, changed_files=2, first_commit_h=None):
     created = now + timedelta(hours=created_h)
     merged = now + timedelta(hours=merged_h) if merged_h is not None else None
     closed = now + timedelta(hours=closed_h) if closed_h is not None else merged
@@ -22,7 +23,7 @@ def pull(number, now, *, state="closed", created_h=-48, merged_h=None, closed_h=
             "created_at": iso(created), "updated_at": iso(updated),
             "closed_at": iso(closed) if closed else None, "merged_at": iso(merged) if merged else None,
             "_additions": additions, "_deletions": deletions, "_changed_files": changed_files,
-            "_comments": comments, "_reviewers": list(reviewers),
+            "_comments": comments, "_review_comments": review_comments, "_reviewers": list(reviewers),
             "_first_commit_at": iso(now + timedelta(hours=first_commit_h if first_commit_h is not None
                                                     else created_h - 24))}
 
@@ -34,13 +35,21 @@ def commit(sha, now, hours, message="Add things", author=HUMAN, email="dev@examp
 
 
 def run(run_id, now, *, name="Tests", created_h=-2, queue_s=30, run_s=600, conclusion="success",
-        branch="main", attempt=1, status="completed", repo="org/app"):
+        branch="main", attempt=1, status="completed", repo="org/app", sha=None, earlier=None):
+    """A workflow run as the REST list shows it (its latest attempt). `earlier`: the
+    conclusions of attempts 1..attempt-1 (default: each failed), served by /attempts/{n}."""
     created = now + timedelta(hours=created_h)
     started = created + timedelta(seconds=queue_s)
-    return {"id": run_id, "name": name, "head_branch": branch, "status": status,
+    earlier = ["failure"] * (attempt - 1) if earlier is None else list(earlier)
+    assert len(earlier) == attempt - 1
+    return {"id": run_id, "name": name, "workflow_id": zlib.crc32(name.encode()), "head_branch": branch,
+            "head_sha": sha or f"{run_id:040x}", "status": status,
             "conclusion": conclusion if status == "completed" else None, "run_attempt": attempt,
             "created_at": iso(created), "run_started_at": iso(started),
-            "updated_at": iso(started + timedelta(seconds=run_s)), "head_repository": {"full_name": repo}}
+            "updated_at": iso(started + timedelta(seconds=run_s)), "head_repository": {"full_name": repo},
+            "_attempts": [{"run_attempt": k + 1, "conclusion": c, "status": "completed",
+                           "updated_at": iso(created + timedelta(seconds=5 * (k + 1)))}
+                          for k, c in enumerate(earlier)]}
 
 
 def generated(fake, repo: str, now: datetime, prs: int, runs_per_day: int = 20, commits: int = 80,

@@ -11,7 +11,8 @@ import pytest
 from orgpulse.emit import DogStatsdSink, Emitter
 from receiver import create_app, secretstore
 from receiver.sources.asana import event_metrics, signature
-from receiver.sources.asana.enrich import AsanaContext, completion_metrics
+from receiver.sources.asana.enrich import (AsanaApi, AsanaContext, Enricher, change_key,
+                                           completion_metrics)
 from tests.conftest import FIXTURES, received
 from tests.fakes.asana_api import FakeAsana
 from tests.fakes.kube_secrets import FakeKubeSecrets
@@ -180,9 +181,10 @@ def test_events_now_and_enriched_later(make_app, statsd, fake_asana):
         ("asana.tasks.added", (("project", "bugs"),)): 1, ("asana.tasks.added", (("project", "trainer"),)): 1,
         ("asana.bugs.filed", ()): 1,
         ("asana.tasks.removed", (("project", "bugs"),)): 1,
-        ("asana.tasks.completed", (("project", "bugs"),)): 1,
-        ("asana.tasks.completed", (("project", "trainer"),)): 1,
-        ("asana.tasks.uncompleted", (("project", "trainer"),)): 1,
+        ("asana.tasks.completed", ()): 1,  # the task once; per project in the breakdown
+        ("asana.tasks.completed_by_project", (("project", "bugs"),)): 1,
+        ("asana.tasks.completed_by_project", (("project", "trainer"),)): 1,
+        ("asana.tasks.uncompleted", ()): 1,
         ("asana.bugs.completed", (("section", "triage"),)): 1,
         ("asana.comments.added", (("webhook", "engineering"),)): 1,
         ("asana.tasks.deleted", (("webhook", "engineering"),)): 1,
@@ -190,8 +192,7 @@ def test_events_now_and_enriched_later(make_app, statsd, fake_asana):
     for key, value in expect.items():
         assert counts.pop(key) == value, key
     cycle = [x for x in lines if x.name == "asana.tasks.cycle_time"]
-    assert sorted(x.tag_map["project"] for x in cycle) == ["bugs", "trainer"]
-    assert {x.value for x in cycle} == {2 * 86400.0}
+    assert [x.value for x in cycle] == [2 * 86400.0] and "project" not in cycle[0].tag_map
     assert [x.value for x in lines if x.name == "asana.bugs.cycle_time"] == [2 * 86400.0]
     events = {k: v for k, v in counts.items() if k[0] == "asana.events"}
     assert set(counts) == set(events), counts  # nothing else emitted
@@ -200,39 +201,90 @@ def test_events_now_and_enriched_later(make_app, statsd, fake_asana):
     assert fake_asana.requests["/api/1.0/projects/1100"] == 1
 
 
-def _completion(app, client):
-    assert deliver(client, "task_completed").status_code == 200
+def totals(lines, name: str, tag: str | None = None) -> dict:
+    out: dict = {}
+    for x in lines:
+        if x.name == name:
+            key = x.tag_map.get(tag) if tag else None
+            out[key] = out.get(key, 0) + x.value
+    return out
+
+
+def test_a_task_in_two_projects_each_with_its_webhook_counts_once(make_app, statsd, fake_asana):
+    """Issue 13 item 8: task 1201 is in Bugs and Trainer, each project with its webhook (the
+    README's setup): both deliver its completion; it is completed once, its cycle time sent
+    once, its bug counted once — de-duplicated by task and change, not by webhook."""
+    app = ready(make_app())  # "engineering" watches Trainer
+    secretstore.arm(store_of(app), "bugs")
+    assert handshake(app.test_client(), name="bugs", secret="bugs-secret").status_code == 200
+    assert deliver(app.test_client(), "task_completed").status_code == 200
+    assert deliver(app.test_client(), "task_completed", secret="bugs-secret", webhook="bugs").status_code == 200
+    assert enricher_of(app).wait_idle()
+    lines = received(app, statsd)
+    assert totals(lines, "asana.tasks.completed") == {None: 1}
+    assert totals(lines, "asana.tasks.completed_by_project", "project") == {"bugs": 1, "trainer": 1}
+    assert len([x for x in lines if x.name == "asana.tasks.cycle_time"]) == 1
+    assert totals(lines, "asana.bugs.completed", "section") == {"triage": 1}
+    assert len([x for x in lines if x.name == "asana.bugs.cycle_time"]) == 1
+    jobs = [x.tag_map["outcome"] for x in lines if x.name == "orgpulse.enrichment.jobs"]
+    assert sorted(jobs) == ["duplicate", "ok"]
+
+
+def test_a_change_is_identified_by_task_and_time():
+    done = {"gid": "1", "completed": True, "completed_at": "2026-11-20T10:00:00Z", "modified_at": "x"}
+    again = {**done, "completed_at": "2026-11-22T09:00:00Z"}  # reopened, then completed again
+    reopened = {"gid": "1", "completed": False, "completed_at": None, "modified_at": "2026-11-21T08:00:00Z"}
+    keys = {change_key(t) for t in (done, again, reopened)}
+    assert len(keys) == 3 and None not in keys
+    assert change_key({"gid": "1", "completed": False}) is None  # no stamp: never called a duplicate
+
+
+@pytest.fixture
+def direct_enricher(make_settings, asana_env, fake_asana):
+    """The enricher create_app builds, with the retry backoff (0) and timeout (0.2 s) injected."""
+    settings = make_settings(asana_env, ASANA_OPTIONS)
+    api = AsanaApi(fake_asana.token, fake_asana.base_url, timeout=0.2, per_minute=6000, backoff=0)
+    emitter = Emitter(DogStatsdSink(settings), strict=True)
+    return Enricher(api, AsanaContext(settings.section("asana")), emitter, workers=1, queue_size=10)
+
+
+def enriched(enricher, statsd, kind="completion", gid="1201"):
+    assert enricher.submit(kind, gid) == []
+    assert enricher.wait_idle(5)
+    enricher.emitter.flush()
+    return statsd.settle(0.1)
 
 
 @pytest.mark.parametrize("script,requests", [
-    ([(429, {"Retry-After": "1"}, 0)], 2),
+    ([(429, {"Retry-After": "0"}, 0)], 2),
     ([(500, {}, 0), (503, {}, 0)], 3),
-    ([(200, {}, 2.5)], 2),  # slower than the 1 s request timeout: retried
+    ([(200, {}, 0.5)], 2),  # slower than the 0.2 s request timeout: retried
 ])
-def test_fetch_retries_then_emits_once(make_app, statsd, fake_asana, script, requests):
-    app = ready(make_app())
+def test_fetch_retries_then_emits_once(direct_enricher, statsd, fake_asana, script, requests):
     fake_asana.fail("/api/1.0/tasks/", *script)
-    response = deliver(app.test_client(), "task_completed")
-    assert response.status_code == 200  # acknowledged before the fetch finished:
-    assert not [x for x in received(app, statsd) if x.name == "asana.tasks.completed"]
-    assert enricher_of(app).wait_idle()
-    lines = received(app, statsd)
-    assert [x.tag_map["project"] for x in lines if x.name == "asana.tasks.completed"] == [
-        "bugs", "trainer"]
+    lines = enriched(direct_enricher, statsd)
+    assert totals(lines, "asana.tasks.completed") == {None: 1}
     assert fake_asana.requests["/api/1.0/tasks/1201"] == requests
     jobs = [x.tag_map["outcome"] for x in lines if x.name == "orgpulse.enrichment.jobs"]
     assert jobs == ["ok"]
 
 
-def test_fetch_that_keeps_failing_is_counted_not_emitted(make_app, statsd, fake_asana):
+def test_the_webhook_is_answered_before_the_fetch(make_app, statsd, fake_asana):
     app = ready(make_app())
-    fake_asana.fail("/api/1.0/tasks/", *[(500, {}, 0)] * 6)
+    fake_asana.task_delay = 0.3  # slow, but within the 1 s timeout
     assert deliver(app.test_client(), "task_completed").status_code == 200
-    assert enricher_of(app).wait_idle(60)
-    lines = received(app, statsd)
+    assert not [x for x in received(app, statsd) if x.name.startswith("asana.tasks.")]
+    assert enricher_of(app).wait_idle()
+    assert totals(received(app, statsd), "asana.tasks.completed") == {None: 1}
+
+
+def test_fetch_that_keeps_failing_is_counted_not_emitted(direct_enricher, statsd, fake_asana):
+    fake_asana.fail("/api/1.0/tasks/", *[(500, {}, 0)] * 6)
+    lines = enriched(direct_enricher, statsd)
     assert not [x for x in lines if x.name.startswith("asana.tasks.")]
     failed = [x for x in lines if x.name == "orgpulse.enrichment.jobs"]
     assert [(x.tag_map["kind"], x.tag_map["outcome"]) for x in failed] == [("completion", "failed")]
+    assert fake_asana.requests["/api/1.0/tasks/1201"] == 5  # the first try and 4 retries
 
 
 def test_without_a_token_only_event_metrics(make_settings, statsd):

@@ -5,7 +5,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pollers.asana import AsanaPoller
+import urllib.error
+import urllib.request
+
+from pollers.asana import AsanaPoller, query
 from tests.dogstatsd import produced
 from tests.fakes.asana_api import FakeAsana
 
@@ -50,12 +53,17 @@ def fake():
     server.close()
 
 
-def collect(fake, **options):
+SECTIONS = {"triage": ["triage"], "active": ["in progress"], "backlog": ["backlog"]}
+
+
+def poll(fake, **options):
     poller = AsanaPoller(fake.token, fake.base_url, {
-        "workspace": "1", "bugs_project": "bugs",
-        "sections": {"triage": ["triage"], "active": ["in progress"], "backlog": ["backlog"]}, **options})
-    out = produced(poller.collect(NOW))
-    return {x.name: x.value for x in out}
+        "workspace": "1", "bugs_project": "bugs", "sections": SECTIONS, **options}, backoff=0)
+    return produced(poller.collect(NOW))
+
+
+def collect(fake, **options):
+    return {x.name: x.value for x in poll(fake, **options)}
 
 
 def test_workspace_tasks_projects_and_bugs(fake):
@@ -76,6 +84,34 @@ def test_workspace_tasks_projects_and_bugs(fake):
     assert got["asana.projects.bugs.completed_7d"] == 1
     assert got["asana.projects.bugs.oldest_bug_days"] == pytest.approx(20)
     assert fake.requests["/api/1.0/projects/p2/tasks"] == 2  # paged: 100 + the rest
+    assert fake.refused == []
+
+
+def test_booleans_are_sent_as_asana_documents_them(fake):
+    """Issue 13 item 15: `archived: False` went out as `archived=False`; Asana documents
+    true/false, and the fake, like a strict server, refuses anything else."""
+    collect(fake)
+    sent = [r.query.get("archived") for r in fake.log if r.path == "/api/1.0/projects"]
+    assert sent == [["false"]] and fake.refused == []
+    assert query({"archived": False, "opt_pretty": True, "limit": 100}) == {
+        "archived": "false", "opt_pretty": "true", "limit": 100}
+    request = urllib.request.Request(f"{fake.base_url}/projects?workspace=1&archived=False",
+                                     headers={"Authorization": f"Bearer {fake.token}"})
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=5)
+    assert refused.value.code == 400
+
+
+def test_every_configured_bug_section_is_a_tag(fake):
+    """Issue 13 item 13: 5 bugs in a configured "review" bucket were counted in total_open
+    only; every bucket is now a `section` of asana.projects.bugs.open."""
+    for i in range(5):
+        fake.tasks[f"r{i}"] = task(f"r{i}", ["bugs"], section="Code review", created_days=-3)
+    out = poll(fake, sections={**SECTIONS, "review": ["review"]})
+    by_section = {x.tag("section"): x.value for x in out if x.name == "asana.projects.bugs.open"}
+    assert by_section == {"triage": 1, "active": 1, "backlog": 0, "review": 5, "other": 0}
+    total = next(x.value for x in out if x.name == "asana.projects.bugs.total_open")
+    assert sum(by_section.values()) == total == 7
 
 
 def test_api_failure_raises_so_nothing_is_emitted(fake):

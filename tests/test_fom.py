@@ -5,11 +5,12 @@ import pytest
 
 from fom import scores
 from orgpulse import metrics as m
+from pollers.values import ValueStore
 from tests.dogstatsd import PRODUCED
 
 
 def getter(values: dict[str, float]):
-    return lambda name, agg: values.get(name)
+    return lambda name, agg, where: values.get(name)
 
 
 def one(metric: str, value: float, key: tuple[str, str]) -> float | None:
@@ -107,3 +108,64 @@ def test_score_metrics_names_every_formula_and_area():
     assert len(names) == len(scores.FORMULAS) + 5
     assert all(m.problem(x) is None and 0 <= x.value <= 1 for x in out)
     PRODUCED.update(names)
+
+
+def store_getter(series: dict[str, dict[str, float]]):
+    """The poller's real path: per-project gauges in a ValueStore, read as cli.py reads them."""
+    store = ValueStore(clock=lambda: 1000.0)
+    store.record(m.gauge(name, v, project=project) for name, by in series.items() for project, v in by.items())
+    return lambda name, agg, where=None: store.get(name, 60, agg)  # training inputs filter no tag
+
+
+def training(series: dict[str, dict[str, float]], name: str) -> float | None:
+    return scores.evaluate(store_getter(series)).get(("training", name))
+
+
+LOSS = "wandb.metrics.latest_loss"
+
+
+@pytest.mark.parametrize("losses,expected", [
+    ({"a": 0.5}, 1 - 0.4 / 1.9),                  # one project
+    ({"a": 0.2, "b": 1.5}, 1 - 1.4 / 1.9),        # several: the worst, not the mean (0.85 → 0.61)
+    ({"a": -1.0, "b": 0.5}, 1 - 0.4 / 1.9),       # a project below 0 does not judge the others
+    ({"a": 0.0}, None),                           # 0 is not a loss this scale judges (seed: v > 0)
+    ({"a": -0.3}, None),                          # negative: no score, not a perfect 1.0
+    ({"a": 0.0, "b": -2.0}, None),
+    ({}, None),                                   # missing
+])
+def test_latest_loss_is_the_worst_project_and_needs_a_positive_loss(losses, expected):
+    got = training({LOSS: losses} if losses else {}, "latest_loss")
+    assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize("name,metric,weight,series,expected", [
+    # a 1-run project at 2 h and a 9-run project at 10 h: 9.2 h (the unweighted 6 h scored 1.0)
+    ("duration", "wandb.training.avg_duration_hours", "wandb.runs.completed_7d",
+     {"a": (2.0, 1), "b": (10.0, 9)}, 1 - 1.2 / 8),
+    # 20 % busy over 1,000 GPU hours, 100 % over 10: 20.8 % (the unweighted 60 % scored 0.75)
+    ("gpu_utilization", "wandb.training.gpu_utilization_avg", "wandb.training.total_gpu_hours_7d",
+     {"a": (20.0, 1000), "b": (100.0, 10)}, (20 * 1000 + 100 * 10) / 1010 / 80),
+    # accuracy 0.9 of 1 run, 0.5 of 9 runs: 0.54 (unweighted 0.7)
+    ("avg_accuracy", "wandb.metrics.avg_accuracy_7d", "wandb.metrics.accuracy_runs_7d",
+     {"a": (0.9, 1), "b": (0.5, 9)}, 0.54),
+    ("avg_accuracy", "wandb.metrics.avg_accuracy_7d", "wandb.metrics.accuracy_runs_7d",
+     {"a": (0.8, 3)}, 0.8),                                                  # one project
+    ("duration", "wandb.training.avg_duration_hours", "wandb.runs.completed_7d",
+     {"a": (2.0, 0), "b": (12.0, 4)}, 0.5),                                 # a 0 weight: left out
+    ("duration", "wandb.training.avg_duration_hours", "wandb.runs.completed_7d",
+     {"a": (2.0, 0)}, None),                                                # no weight at all
+])
+def test_means_of_project_means_are_weighted_by_what_they_average(name, metric, weight, series, expected):
+    values = {metric: {p: v for p, (v, _) in series.items()}, weight: {p: w for p, (_, w) in series.items()}}
+    got = training(values, name)
+    assert got == (pytest.approx(expected) if expected is not None else None)
+    assert training({metric: values[metric]}, name) is None  # the weight missing: no score
+
+
+def test_counts_sum_and_the_best_is_the_max_over_projects():
+    got = scores.evaluate(store_getter({"wandb.runs.completed_7d": {"a": 3, "b": 4},
+                                        "wandb.runs.failed_7d": {"a": 1, "b": 2},
+                                        "wandb.metrics.best_accuracy": {"a": 0.6, "b": 0.9}}))
+    assert got[("training", "run_success")] == pytest.approx(1.0)   # 7 of a target of 7
+    assert got[("training", "run_failures")] == pytest.approx(0.0)  # 3 of a limit of 3
+    assert got[("training", "best_accuracy")] == pytest.approx(0.9)

@@ -88,7 +88,7 @@ def test_scores_come_from_fresh_values_and_disappear_when_stale(emitter, statsd)
         return [m.gauge("k8s.pods.high_restarts", 5, namespace="ml")]
 
     def score(v, now):
-        return score_metrics(lambda name, agg: v.get(name, 1800, agg), {}, now)
+        return score_metrics(lambda name, agg, where: v.get(name, 1800, agg, where), {}, now)
 
     poller = Poller({"k8s": Collector("k8s", k8s)}, emitter, values, score, clock=clock)
     poller.run_once()

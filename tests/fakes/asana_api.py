@@ -2,15 +2,20 @@
 
 Like Asana, creating a webhook performs the handshake first: it POSTs to the
 target with X-Hook-Secret and creates the webhook only if the target echoes it.
+Like a strict server, a boolean query parameter must be `true` or `false` (what
+Asana documents): Python's `False` gets 400.
 """
 from __future__ import annotations
 
 import secrets
+import time
 import urllib.request
 
 from tests.fakes.http import FakeServer, Request
 
 BASE = "/api/1.0"
+BOOLEAN_PARAMS = ("archived", "opt_pretty", "completed", "is_subtask", "has_attachment",
+                  "is_blocked", "is_blocking", "is_global")  # booleans of the endpoints' docs
 
 
 class FakeAsana(FakeServer):
@@ -30,15 +35,23 @@ class FakeAsana(FakeServer):
         self.projects: dict[str, dict] = {}
         self.webhooks: dict[str, dict] = {}
         self.handshake_secrets: dict[str, str] = {}
+        self.task_delay = 0.0
+        self.refused: list[tuple[str, str]] = []  # (parameter, value) refused as not a boolean
         super().__init__()
         self.base_url = self.url + BASE
 
     def dispatch(self, req: Request):
         if req.headers.get("authorization") != f"Bearer {self.token}":
             return 401, {}, {"errors": [{"message": "Not Authorized"}]}
+        for name in BOOLEAN_PARAMS:
+            for value in req.query.get(name, []):
+                if value not in ("true", "false"):
+                    self.refused.append((name, value))
+                    return 400, {}, {"errors": [{"message": f"{name}: Not a boolean: {value}"}]}
         return super().dispatch(req)
 
     def get_task(self, req, match):
+        time.sleep(self.task_delay)  # a slow but successful answer
         task = self.tasks.get(match.group(1))
         return (200, {}, {"data": task}) if task else (404, {}, {"errors": [{"message": "no task"}]})
 
@@ -52,7 +65,7 @@ class FakeAsana(FakeServer):
                                                      "uri": self.url + req.path} if more else None}
 
     def list_projects(self, req, match):
-        archived = req.query.get("archived", ["false"])[0] in ("true", "True")
+        archived = req.query.get("archived", ["false"])[0] == "true"
         return self._page(req, [p for p in self.projects.values()
                                 if bool(p.get("archived")) == archived])
 

@@ -1,36 +1,45 @@
-"""A fake GitHub REST + GraphQL API for PyGithub: pulls, commits, workflow runs, activity,
-with Link pagination, ETags (If-None-Match → 304), the 1,000-result cap on searches of
-runs, rate-limit headers and exhaustion, and a count of every request."""
+"""A fake GitHub REST + GraphQL API for PyGithub: pulls, commits, workflow runs and their
+attempts, activity, webhook deliveries, with Link pagination, ETags (If-None-Match → 304),
+the 1,000-result cap on searches of runs, REST rate-limit headers and exhaustion, and a
+count of every request. GraphQL (tests/fakes/github_graphql.py) is validated against
+GitHub's real schema and has its own points limit, as on GitHub.
+
+Routes are a table: a module serving more of GitHub subclasses FakeGithub and appends
+`routes = FakeGithub.routes + [(method, pattern, handler name), …]`."""
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 import time
+from typing import Callable
 
 from orgpulse.timeutil import parse_time
+from tests.fakes.github_graphql import GithubGraphql
 from tests.fakes.http import FakeServer
 
 REPO = r"/repos/([\w.-]+)/([\w.-]+)"
 
 
-class FakeGithub(FakeServer):
+class FakeGithub(GithubGraphql, FakeServer):
     routes = [
         ("GET", REPO, "repo"),
         ("GET", REPO + r"/pulls", "pulls"),
         ("GET", REPO + r"/commits", "commits"),
         ("GET", REPO + r"/actions/runs", "runs"),
+        ("GET", REPO + r"/actions/runs/(\d+)", "one_run"),
+        ("GET", REPO + r"/actions/runs/(\d+)/attempts/(\d+)", "run_attempt"),
         ("GET", REPO + r"/activity", "activity"),
         ("GET", REPO + r"/hooks/(\d+)/deliveries", "deliveries"),
         ("POST", REPO + r"/hooks/(\d+)/deliveries/(\d+)/attempts", "redeliver"),
         ("POST", r"/graphql", "graphql"),
     ]
 
-    def __init__(self, token: str = "gh-test-token"):
+    def __init__(self, token: str = "gh-test-token", clock: Callable[[], float] = time.time):
         self.token = token
         self.repos: dict[str, dict] = {}
-        self.remaining = 5000
+        self.remaining = 5000  # REST requests; GraphQL points are apart (graphql_remaining)
         self.not_modified = 0
+        self._init_graphql(clock)
         super().__init__()
 
     def add_repo(self, full_name: str, default_branch: str = "main") -> dict:
@@ -42,6 +51,8 @@ class FakeGithub(FakeServer):
     def dispatch(self, req):
         if req.headers.get("authorization") not in (f"token {self.token}", f"Bearer {self.token}"):
             return 401, {}, {"message": "Bad credentials"}
+        if req.path == "/graphql":  # its own limit, its own headers
+            return super().dispatch(req)
         if self.remaining <= 0:
             self.requests[req.path] += 1
             return 403, self._rate_headers(), {"message": "API rate limit exceeded"}
@@ -97,7 +108,23 @@ class FakeGithub(FakeServer):
         items = [r for r in repo["runs"] if _created_matches(r["created_at"], created)]
         items.sort(key=lambda r: r["created_at"], reverse=True)
         chunk, headers = self._page(req, items, cap=1000)  # GitHub returns at most 1,000
-        return 200, headers, {"total_count": len(items), "workflow_runs": chunk}
+        return 200, headers, {"total_count": len(items), "workflow_runs": [_public(r) for r in chunk]}
+
+    def _run(self, match) -> dict | None:
+        repo = self.repos[f"{match.group(1)}/{match.group(2)}"]
+        return next((r for r in repo["runs"] if r["id"] == int(match.group(3))), None)
+
+    def one_run(self, req, match):
+        run = self._run(match)
+        return (200, {}, _public(run)) if run else (404, {}, {"message": "Not Found"})
+
+    def run_attempt(self, req, match):
+        """An attempt as GitHub keeps it: the run with that attempt's number and outcome."""
+        run, n = self._run(match), int(match.group(4))
+        if run is None or not 1 <= n <= run["run_attempt"]:
+            return 404, {}, {"message": "Not Found"}
+        earlier = run.get("_attempts", [])
+        return 200, {}, _public({**run, **earlier[n - 1]} if n < run["run_attempt"] else run)
 
     def activity(self, req, match):
         repo = self.repos[f"{match.group(1)}/{match.group(2)}"]
@@ -117,30 +144,10 @@ class FakeGithub(FakeServer):
         repo.setdefault("redelivered", []).append(int(match.group(4)))
         return 202, {}, {}
 
-    # ------------------------------------------------------------ GraphQL
-    def graphql(self, req, match):
-        body = req.json()
-        v = body.get("variables") or {}
-        repo = self.repos[f"{v['owner']}/{v['name']}"]
-        query = body.get("query", "")
-        if "refs(" in query:  # branches, newest commit first, 100 a page after a cursor
-            branches = sorted(repo.get("branches", []), key=lambda b: b[1], reverse=True)
-            start = int(v.get("cursor") or 0)
-            page = branches[start:start + 100]
-            return 200, {}, {"data": {"repository": {"refs": {
-                "nodes": [{"name": n, "target": {"committedDate": d}} for n, d in page],
-                "pageInfo": {"hasNextPage": start + 100 < len(branches),
-                             "endCursor": str(start + len(page))}}}}}
-        by_number = {p["number"]: p for p in repo["pulls"]}
-        data = {}
-        for alias, number in re.findall(r"(\w+): pullRequest\(number: (\d+)\)", query):
-            p = by_number.get(int(number))
-            data[alias] = None if p is None else {
-                "additions": p["_additions"], "deletions": p["_deletions"],
-                "changedFiles": p["_changed_files"], "comments": {"totalCount": p["_comments"]},
-                "reviews": {"nodes": [{"author": {"login": r}} for r in p["_reviewers"]]},
-                "commits": {"nodes": [{"commit": {"authoredDate": p["_first_commit_at"]}}]}}
-        return 200, {}, {"data": {"repository": data}}
+
+def _public(item: dict) -> dict:
+    """What GitHub sends: the fake's own bookkeeping (keys starting with _) left out."""
+    return {k: v for k, v in item.items() if not k.startswith("_")}
 
 
 def _created_matches(created_at: str, query: str | None) -> bool:

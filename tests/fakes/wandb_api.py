@@ -1,8 +1,12 @@
-"""A fake W&B GraphQL API for the real `wandb.Api`: the viewer queries its login makes and
-the Runs query, with Mongo-style filters on createdAt/heartbeatAt/state and cursor pages."""
+"""A fake W&B GraphQL API for the real `wandb.Api`: the viewer queries its login makes, the
+Runs query (Mongo-style filters on createdAt/heartbeatAt/state/name, cursor pages) and a run's
+sampled system-metrics history (`RunFullHistory`, the `events` node `run.history(stream=
+"system")` asks for). Failures can be scripted per GraphQL operation."""
 from __future__ import annotations
 
 import json
+import re
+from collections import defaultdict, deque
 
 from orgpulse.timeutil import parse_time
 from tests.fakes.http import FakeServer
@@ -42,24 +46,51 @@ class FakeWandb(FakeServer):
 
     def __init__(self):
         self.runs: dict[tuple[str, str], list[dict]] = {}  # (entity, project) -> runs
+        self.events: dict[tuple[str, str, str], list[dict]] = {}  # system-metrics rows per run
         self.run_queries: list[dict] = []
+        self.history_queries: list[dict] = []
+        self._op_failures: dict[str, deque] = defaultdict(deque)
         super().__init__()
 
     def add(self, entity: str, project: str, run_id: str, name: str, state: str, created: str,
-            heartbeat: str, summary: dict | None = None, system: dict | None = None) -> None:
+            heartbeat: str, summary: dict | None = None, system: dict | None = None,
+            events: list[dict] | None = None) -> None:
+        """A run; `system` is its latest system-metrics sample, `events` its history."""
         self.runs.setdefault((entity, project), []).append({
             "projectId": "1", "id": run_id, "name": run_id, "displayName": name, "state": state,
             "createdAt": created, "heartbeatAt": heartbeat, **RUN_FIELDS,
             "summaryMetrics": json.dumps(summary or {}), "systemMetrics": json.dumps(system or {})})
+        self.events[(entity, project, run_id)] = list(events or ([system] if system else []))
+
+    def fail_operation(self, operation: str, *answers: tuple[int, dict]) -> None:
+        """Answer the next requests of one GraphQL operation (e.g. RunFullHistory) with these."""
+        self._op_failures[operation].extend(answers)
 
     def graphql(self, req, match):
         body = req.json()
         query, variables = body.get("query", ""), body.get("variables") or {}
+        op = re.search(r"\b(?:query|mutation)\s+(\w+)", query)
+        failures = self._op_failures.get(op.group(1) if op else "")
+        if failures:
+            status, headers = failures.popleft()
+            return status, headers, {"errors": [{"message": f"scripted {status}"}]}
         if "query Runs" in query:
             return 200, {}, self._runs(variables)
+        if "query RunFullHistory" in query:
+            return 200, {}, self._history(query, variables)
         if "viewer" in query:
             return 200, {}, {"data": {"viewer": VIEWER}}
         return 200, {}, {"data": {}}
+
+    def _history(self, query: str, v: dict) -> dict:
+        """`events(samples: N)`: the system stream, at most N rows spread evenly, as W&B samples."""
+        self.history_queries.append(v)
+        node = "events" if re.search(r"\bevents\(", query) else "history"
+        rows = self.events.get((v["entity"], v["project"], v["name"]), []) if node == "events" else []
+        samples = int(v.get("samples") or 500)
+        if len(rows) > samples:
+            rows = [rows[i * len(rows) // samples] for i in range(samples)]
+        return {"data": {"project": {"run": {node: [json.dumps(r) for r in rows]}}}}
 
     def _runs(self, v: dict) -> dict:
         self.run_queries.append(v)

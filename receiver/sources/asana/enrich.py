@@ -7,6 +7,12 @@ Asana's per-minute limit — and emits the metrics once the fetch succeeds. A
 job whose fetch still fails is counted (`orgpulse.enrichment.jobs`,
 outcome:failed); a full queue counts outcome:dropped. The webhook's answer
 never waits for any of this.
+
+A task in two projects, each with its webhook, arrives twice (events propagate
+to every project's webhook); the completion is one change of one task, so it is
+de-duplicated by task and change (the fetched completed_at), not by webhook:
+`asana.tasks.completed` and the cycle time count a task once, and
+`asana.tasks.completed_by_project` is the per-project breakdown.
 """
 from __future__ import annotations
 
@@ -22,11 +28,13 @@ from orgpulse import metrics as m
 from orgpulse.emit import Emitter
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import seconds_between
+from receiver.dedup import Dedup
 
 log = logging.getLogger("orgpulse.asana")
 
-TASK_FIELDS = ("completed,completed_at,created_at,"
+TASK_FIELDS = ("completed,completed_at,created_at,modified_at,"
                "memberships.project.gid,memberships.project.name,memberships.section.name")
+CHANGE_TTL_SECONDS = 72 * 3600  # Asana retries a delivery for 24 h; webhooks differ by minutes
 
 
 class RateLimiter:
@@ -65,7 +73,8 @@ class AsanaApi:
         client = asana.ApiClient(cfg)
         self.tasks = asana.TasksApi(client)
         self.projects = asana.ProjectsApi(client)
-        self.timeout = timeout
+        # (connect, read): the client ignores a bare float timeout (only int or a pair count).
+        self.timeout = (timeout, timeout)
         self.limiter = RateLimiter(per_minute)
         self._names: TTLCache = TTLCache(maxsize=2000, ttl=3600)  # project gid → name
         self._lock = threading.Lock()
@@ -101,17 +110,28 @@ class AsanaContext:
                      if any(n in name for n in names)), "other")
 
 
+def change_key(task: dict) -> str | None:
+    """Which change of which task a fetch saw, the same through every webhook: a completion
+    is its completed_at; a reopening has no time of its own, modified_at stands in."""
+    stamp = task.get("completed_at") if task.get("completed") else task.get("modified_at")
+    if not task.get("gid") or not stamp:
+        return None  # nothing identifies the change: counted, never guessed a duplicate
+    return f"asana-change:{task['gid']}:{bool(task.get('completed'))}:{stamp}"
+
+
 def completion_metrics(task: dict, ctx: AsanaContext) -> list[m.Metric]:
-    """Pure: a fetched task whose `completed` changed → metrics per project it is in."""
-    out: list[m.Metric] = []
+    """Pure: a fetched task whose `completed` changed → the task once, and a per-project
+    breakdown (a task in two projects counts in each: its sum is not a task count)."""
     completed = bool(task.get("completed"))
     cycle = seconds_between(task.get("created_at"), task.get("completed_at")) if completed else None
+    out = [m.count("asana.tasks.completed" if completed else "asana.tasks.uncompleted")]
+    if cycle is not None:
+        out.append(m.distribution("asana.tasks.cycle_time", cycle))
     for membership in task.get("memberships") or []:
         project = membership.get("project") or {}
-        tag = {"project": ctx.projects(project.get("name") or "unnamed")}
-        out.append(m.count("asana.tasks.completed" if completed else "asana.tasks.uncompleted", **tag))
-        if cycle is not None:
-            out.append(m.distribution("asana.tasks.cycle_time", cycle, **tag))
+        if completed:
+            out.append(m.count("asana.tasks.completed_by_project",
+                               project=ctx.projects(project.get("name") or "unnamed")))
         if ctx.bugs_project and project.get("gid") == ctx.bugs_project and completed:
             # The section of the bugs project's own membership, not of any project (W10).
             section = ctx.section_bucket((membership.get("section") or {}).get("name"))
@@ -130,17 +150,29 @@ def membership_metrics(kind: str, project_gid: str, project_name: str,
     return out
 
 
-JOBS: dict[str, Callable[[AsanaApi, AsanaContext, str], list[m.Metric]]] = {
-    "completion": lambda api, ctx, gid: completion_metrics(api.task(gid), ctx),
-    "task_added": lambda api, ctx, gid: membership_metrics("added", gid, api.project_name(gid), ctx),
-    "task_removed": lambda api, ctx, gid: membership_metrics("removed", gid, api.project_name(gid), ctx),
+def _completion(api: AsanaApi, ctx: AsanaContext, gid: str) -> tuple[list[m.Metric], str | None]:
+    task = api.task(gid)
+    return completion_metrics(task, ctx), change_key(task)
+
+
+def _membership(kind: str) -> Callable[[AsanaApi, AsanaContext, str], tuple[list[m.Metric], None]]:
+    return lambda api, ctx, gid: (membership_metrics(kind, gid, api.project_name(gid), ctx), None)
+
+
+# kind → job(api, ctx, gid) -> (metrics, change key or None when there is none to de-duplicate)
+JOBS: dict[str, Callable[[AsanaApi, AsanaContext, str], tuple[list[m.Metric], str | None]]] = {
+    "completion": _completion,
+    "task_added": _membership("added"),
+    "task_removed": _membership("removed"),
 }
 
 
 class Enricher:
     def __init__(self, api: AsanaApi, ctx: AsanaContext, emitter: Emitter, workers: int,
-                 queue_size: int):
+                 queue_size: int, changes: Dedup | None = None):
         self.api, self.ctx, self.emitter = api, ctx, emitter
+        # Changes already emitted (any object with claim/release: a shared store across replicas).
+        self.changes = changes or Dedup(CHANGE_TTL_SECONDS, 100_000)
         self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
         self._threads = [threading.Thread(target=self._work, name=f"asana-enrich-{i}", daemon=True)
                          for i in range(workers)]
@@ -160,8 +192,10 @@ class Enricher:
         while True:
             kind, gid = self.jobs.get()
             try:
-                out = JOBS[kind](self.api, self.ctx, gid)
+                out, key = JOBS[kind](self.api, self.ctx, gid)
                 outcome = "ok"
+                if key is not None and not self.changes.claim(key):
+                    out, outcome = [], "duplicate"  # the same change through another webhook
             except Exception as exc:  # noqa: BLE001 - counted, logged, never kills the worker
                 out, outcome = [], "failed"
                 log.warning("asana fetch failed after retries",

@@ -4,18 +4,19 @@ Definitions fix the seed's (W6–W8): run time excludes queue time, queue time
 is measured on first attempts only (a re-run keeps the original created_at),
 cancelled and timed-out are told apart by conclusion, and "tests passing on
 main" is per workflow, on the repository's own default branch, and only moved
-by decisive conclusions (a cancelled or skipped run says nothing about tests).
+by decisive conclusions (a cancelled or skipped run says nothing about tests);
+a benchmark workflow feeds benchmarks_passing only. What is decisive, failed
+and flaky is orgpulse/definitions.py's, shared with the poller.
 """
 from __future__ import annotations
 
 from orgpulse import metrics as m
+from orgpulse.definitions import DECISIVE, flaky_key, flaky_step, passing_gauge
 from orgpulse.timeutil import seconds_between
 from receiver.sources.github.context import GithubContext
 
 CONCLUSIONS = {"success", "failure", "cancelled", "timed_out", "skipped", "neutral",
                "action_required", "stale", "startup_failure"}
-DECISIVE = {"success": 1.0, "failure": 0.0, "timed_out": 0.0, "startup_failure": 0.0}
-FAILED = {"failure", "timed_out", "startup_failure"}
 
 
 def _conclusion(value: object) -> str:
@@ -51,25 +52,20 @@ def workflow_run(payload: dict, ctx: GithubContext) -> list[m.Metric] | None:
             out.append(m.distribution("github.ci.queue_time", queued, repo=repo, workflow=workflow))
     else:
         out.append(m.count("github.ci.reruns", repo=repo, workflow=workflow, conclusion=conclusion))
-    out += _flaky(("run", repo, run.get("id")), conclusion, attempt > 1, ctx,
-                  repo=repo, kind="workflow_run")
+    # Per (repo, workflow, head SHA): a re-run attempt and a new run on the same SHA alike.
+    out += _flaky(("workflow_run", *flaky_key(repo, run)), conclusion, ctx, repo=repo, kind="workflow_run")
     if on_default and conclusion in DECISIVE:
-        out.append(m.gauge("github.ci.tests_passing_on_main", DECISIVE[conclusion],
+        out.append(m.gauge(passing_gauge(name, ctx.benchmark), DECISIVE[conclusion],
                            repo=repo, workflow=workflow))
-        if ctx.benchmark.search(name):
-            out.append(m.gauge("github.ci.benchmarks_passing", DECISIVE[conclusion],
-                               repo=repo, workflow=workflow))
     return out
 
 
-def _flaky(key: tuple, conclusion: str, is_rerun: bool, ctx: GithubContext,
-           **tags: str) -> list[m.Metric]:
-    """A failure is remembered; success of the same thing on a re-run is a flake."""
-    if conclusion in FAILED:
-        ctx.recall.put(key, "failed")
-    elif conclusion == "success" and ctx.recall.pop(key) == "failed" and is_rerun:
-        return [m.count("github.ci.flaky_checks", **tags)]
-    return []
+def _flaky(key: tuple, conclusion: str, ctx: GithubContext, **tags: str) -> list[m.Metric]:
+    """The shared flaky rule over the receiver's bounded, expiring memory (ctx.recall)."""
+    state, became_flaky = flaky_step(ctx.recall.pop(key), conclusion)
+    if state is not None:
+        ctx.recall.put(key, state)
+    return [m.count("github.ci.flaky_checks", **tags)] if became_flaky else []
 
 
 def runner_class(job: dict) -> str:
@@ -110,10 +106,9 @@ def _check(kind: str, identity):
         repo = ctx.repo(payload)
         conclusion = _conclusion(check.get("conclusion"))
         key = (kind, repo, check.get("head_sha"), identity(check))
-        # A re-run of the same check on the same head_sha is what a flake looks
-        # like: a success right after a remembered failure is a re-run by definition.
+        # The same check failing, then passing, on the same head_sha is a flake.
         out = [m.count("github.checks.completed", repo=repo, kind=kind, conclusion=conclusion)]
-        return out + _flaky(key, conclusion, True, ctx, repo=repo, kind=kind)
+        return out + _flaky(key, conclusion, ctx, repo=repo, kind=kind)
     return handler
 
 
