@@ -16,7 +16,7 @@ from tests.chart_render import NAMESPACE, RELEASE, VALUE_SETS, manifests, one
 
 ROOT = Path(__file__).resolve().parent.parent
 # Each part of orgpulse that talks to the API server, and the config switch that turns it on.
-PARTS = {"informer": ("pollers/informer.py", "pollers/cluster.py"),
+PARTS = {"informer": ("pollers/informer.py", "pollers/cluster.py", "pollers/kube.py"),
          "lease": ("pollers/lease.py",),
          "secret store": ("receiver/secretstore.py",)}
 API_GROUPS = {"CoreV1Api": "", "AppsV1Api": "apps", "CoordinationV1Api": "coordination.k8s.io"}
@@ -42,18 +42,33 @@ def _api_objects(tree: ast.AST) -> dict[str, str]:
     return out
 
 
-def _method_calls(tree: ast.AST, apis: dict[str, str], verb_override: str | None = None) -> set[tuple]:
+def _constants(args: list[ast.expr], module: ast.AST) -> list[str]:
+    """The string arguments of a call, `*self.NAME` expanded from the class's NAME = (…)."""
+    names = {t.id: n.value for n in ast.walk(module) if isinstance(n, ast.Assign)
+             for t in n.targets if isinstance(t, ast.Name)}
+    out = []
+    for arg in args:
+        if isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Attribute):
+            out += [e.value for e in names[arg.value.attr].elts]
+        elif isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+            out.append(arg.value)
+    return out
+
+
+def _method_calls(tree: ast.AST, apis: dict[str, str], verb_override: str | None = None,
+                  module: ast.AST | None = None) -> set[tuple]:
     """Every reference self.<api>.<method> (called or handed on) → (group, resource, verb)."""
+    module = module or tree
     out = set()
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute)
                 and node.value.attr in apis):
             continue
         group = apis[node.value.attr]
-        if group == "custom" and node.attr == "list_cluster_custom_object":
+        if group == "custom":  # list_{cluster,namespaced}_custom_object(group, version, [ns,] plural)
             call = next(c for c in ast.walk(tree) if isinstance(c, ast.Call) and c.func is node)
-            custom_group, _, plural = (a.value for a in call.args[:3])
-            out.add((custom_group, plural, verb_override or "list"))
+            strings = _constants(call.args, module)
+            out.add((strings[0], strings[-1], verb_override or VERBS[node.attr.split("_")[0]]))
             continue
         match = METHOD.match(node.attr)
         assert match, f"unrecognised API call {node.attr}: teach this test its verb"
@@ -62,15 +77,21 @@ def _method_calls(tree: ast.AST, apis: dict[str, str], verb_override: str | None
 
 
 def _watched(tree: ast.AST, apis: dict[str, str]) -> set[tuple]:
-    """<watch>.stream(self.<fn>(…), …): the list functions <fn> returns are watched."""
+    """<watch>.stream(self.<fn>(…), …): the list functions <fn> reaches (following the
+    module's own self.<method> calls) are watched."""
     functions = {f.name: f for f in ast.walk(tree) if isinstance(f, ast.FunctionDef)}
     out = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "stream":
-            source = node.args[0]
-            if isinstance(source, ast.Call) and isinstance(source.func, ast.Attribute):
-                source = functions[source.func.attr]
-            out |= _method_calls(source, apis, verb_override="watch")
+            todo, seen = [node.args[0]], set()
+            while todo:
+                source = todo.pop()
+                out |= _method_calls(source, apis, verb_override="watch", module=tree)
+                for call in ast.walk(source):
+                    name = getattr(getattr(call, "func", None), "attr", None)
+                    if isinstance(call, ast.Call) and name in functions and name not in seen:
+                        seen.add(name)
+                        todo.append(functions[name])
     return out
 
 
@@ -145,7 +166,12 @@ def test_roles_live_where_the_code_looks_and_bind_the_pods_service_account():
     assert roles == {(f"{RELEASE}-pods", "ml"), (f"{RELEASE}-pods", "ci"), (f"{RELEASE}-lease", "leases"),
                      (f"{RELEASE}-webhook-secrets", "hooks")}
     cluster_role = one(docs, "ClusterRole")
-    assert ("", "pods", "list") not in granted([cluster_role])  # namespaced watches: Roles only
+    # Listed namespaces: the code's namespaced calls, granted by a Role in each; nodes stay cluster-wide.
+    assert set(granted([cluster_role])) == {("", "nodes", "list")}
+    for namespace in ("ml", "ci"):
+        role = next(d for d in docs if d["kind"] == "Role" and d["metadata"]["namespace"] == namespace)
+        assert set(granted([role])) == {("", "pods", "list"), ("", "pods", "watch"),
+                                        ("apps", "deployments", "list"), ("metrics.k8s.io", "pods", "list")}
     account = one(docs, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"]
     for binding in (d for d in docs if d["kind"] in ("RoleBinding", "ClusterRoleBinding")):
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account, "namespace": NAMESPACE}]

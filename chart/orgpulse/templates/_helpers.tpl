@@ -198,3 +198,15 @@ subjects:
     name: {{ .subject.name }}
     namespace: {{ .subject.namespace }}
 {{- end }}
+
+{{- define "orgpulse.informerRules" -}}
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list, watch]
+- apiGroups: [apps]
+  resources: [deployments]
+  verbs: [list]
+- apiGroups: [metrics.k8s.io]
+  resources: [pods]
+  verbs: [list]
+{{- end }}
