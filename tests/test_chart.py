@@ -85,8 +85,7 @@ def test_every_secret_is_a_file_in_the_container_that_uses_it_only():
                      "ASANA_ACCESS_TOKEN", "ORGPULSE_REDIS_URL"},
         "poller": {"GITHUB_APP_PRIVATE_KEY", "WANDB_API_KEY", "SKYPILOT_SERVICE_ACCOUNT_TOKEN",
                    "ASANA_ACCESS_TOKEN", "ORGPULSE_REDIS_URL"}}
-    secret = one(docs, "Secret") if sum(d["kind"] == "Secret" for d in docs) == 1 else next(
-        d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == RELEASE)
+    secret = next(d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == RELEASE)
     stored = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     assert sorted(stored.values()) == sorted(EVERY_SECRET.values())
     env = {e["name"]: e.get("value") for e in containers(docs)["poller"]["env"]}
