@@ -75,6 +75,7 @@ class Informer:
         self.versions: dict[str, str] = {}     # scope → the last resourceVersion seen
         self.restarts: collections.deque = collections.deque()  # (time, count): the status page's hour
         self.last_event: float | None = None   # time of the last watch event (the status page)
+        self.measured: list[dict] = []         # the last gauge pass, as state-file rows
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watches: dict[str, Any] = {}     # scope → its current Watch
@@ -283,13 +284,17 @@ class Informer:
         return cluster.oom_gauges(kills, horizon, present)
 
     def gauge_loop(self) -> None:
-        self.beat([])
+        self.beat()
         while not self._stop.wait(self.gauge_interval):
+            self.beat()  # before and after: slow but live measuring is not a stuck loop
             gauges = self.gauges()
             self.emit(gauges)
-            self.beat(gauges)
+            now = self.clock()
+            self.measured = states.gauge_rows([(x.name, x.tags, x.value, now) for x in gauges
+                                               if x.type == m.GAUGE])
+            self.beat()
 
-    def details(self, gauges: list[m.Metric]) -> dict:
+    def details(self) -> dict:
         """What the status page shows of the informer: pods cached, the last watch event,
         restarts and OOM kills (by when they happened) in the last hour, its latest gauges."""
         now = self.clock()
@@ -298,17 +303,15 @@ class Informer:
         with self._lock:
             pods_cached = len(self.cache)
             oom_kills = sum(1 for at, _ in self.ooms.values() if at >= now - 3600)
-        series = [(x.name, x.tags, x.value, now) for x in gauges if x.type == m.GAUGE]
         return {"pods": pods_cached, "last_event": self.last_event, "oom_kills_1h": oom_kills,
-                "restarts_1h": sum(v for _, v in self.restarts), "gauges": states.gauge_rows(series)}
+                "restarts_1h": sum(v for _, v in self.restarts), "gauges": self.measured}
 
-    def beat(self, gauges: list[m.Metric]) -> None:
+    def beat(self) -> None:
         """Write the informer's part of the state file (pollers/state.py), if there is one."""
         if self.state is not None:
             synced = all(s in self.synced for s in self.scopes)
             self.state.update(states.informer(self.clock(), self.gauge_interval,
-                                              states.role(self.elector), synced,
-                                              self.details(gauges)))
+                                              states.role(self.elector), synced, self.details()))
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> list[threading.Thread]:

@@ -83,6 +83,7 @@ class Poller:
         """One cycle; returns collector → success."""
         now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
         self.report = {}
+        self._heartbeat()  # at both ends: a cycle waiting on a slow collector is not a stuck loop
         chosen = [c for n, c in self.collectors.items() if only in (None, n)]
         results: dict = {}
         started: list[tuple[Collector, threading.Thread]] = []
@@ -115,18 +116,19 @@ class Poller:
         self.emit(out)
         scores = self.score(self.values, now) if self.score is not None else []
         self.emit(scores)
-        self._write_state(scores)
+        self._heartbeat(self.report, scores)
         return success
 
-    def _write_state(self, scores: list[m.Metric]) -> None:
-        """The cycle's outcome, every gauge's latest value and the scores, for the liveness
-        probe and the status page (pollers/state.py)."""
+    def _heartbeat(self, report: dict | None = None, scores: list[m.Metric] | None = None) -> None:
+        """The state file (pollers/state.py): the liveness probe's heartbeat; at a cycle's end
+        also its outcome, every gauge's latest value and the scores (the status page)."""
         if self.state is None:
             return
+        ended = report is not None
         self.state.update(states.cycle(
-            self.clock(), self.interval, states.role(self.elector), self.report,
-            gauges=states.gauge_rows(self.values.snapshot()),
-            scores={x.name: x.value for x in scores if x.type == m.GAUGE}))
+            self.clock(), self.interval, states.role(self.elector), report or {},
+            gauges=states.gauge_rows(self.values.snapshot()) if ended else None,
+            scores={x.name: x.value for x in scores or [] if x.type == m.GAUGE} if ended else None))
 
     def _outcome(self, name: str, ok: bool, seconds: float | None, reason: str | None) -> list[m.Metric]:
         out = [m.gauge("orgpulse.collector.success", 1 if ok else 0, collector=name)]

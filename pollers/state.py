@@ -4,6 +4,7 @@ liveness probe checks (`orgpulse probe poller`) and the status page reads.
 `<data dir>/poller-state.json`:
 
     {"updated_at": 1764151200.0,        # Unix seconds: the poller's last write
+     "cycle_at": 1764151200.0,          # when its last cycle ended
      "interval_seconds": 900,           # the poller's cycle interval
      "role": "leader",                  # leader | standby (holds no Lease) | single (no election)
      "poller": {"github": {"ok": true, "duration": 4.2, "last_success": 1764151195.8,
@@ -18,17 +19,18 @@ liveness probe checks (`orgpulse probe poller`) and the status page reads.
                   "restarts_1h": 3, "oom_kills_1h": 1,       # seen in the last hour
                   "gauges": [...]}}                           # its latest gauges, as above
 
-Each writer owns a part: the poller loop writes the top level and `poller` after each
-cycle, the informer (a thread in the same process) writes `informer` and `role` every
-gauge interval. A write reads the document, applies its change and replaces the file
-(temp file + os.replace) under an flock, so no writer loses another's part and a reader
-never sees half a file. A part is stale once its writer has not written for
-STALE_AFTER of its own intervals: the probe then fails, and the kubelet restarts a
-container whose loop hung, not only one whose process died.
+Each writer owns a part: the poller loop writes the top level and `poller` at both ends of
+each cycle (so a cycle waiting on a slow collector still looks alive), the informer (a thread
+in the same process) writes `informer` and `role` around each gauge pass. A write reads the
+document, applies its change and replaces the file (temp file + os.replace) under an flock,
+so no writer loses another's part and a reader never sees half a file. A part is stale once
+its writer has not written for STALE_AFTER of its own intervals: the probe then fails, and
+the kubelet restarts a container whose loop hung, not only one whose process died.
 
-The status page (receiver/status.py) reads the rest: gauges (each with the time it was
-last measured, so the page can hide old ones), the health grid — every FoM score's
-average per UTC day, today and the 6 days before — and the informer's details.
+The status page (receiver/status.py) reads the rest: `cycle_at` (when the last cycle ended;
+`updated_at` also moves when one starts), gauges (each with the time it was last measured,
+so the page can hide old ones), the health grid — every FoM score's average per UTC day,
+today and the 6 days before — and the informer's details.
 """
 from __future__ import annotations
 
@@ -120,7 +122,8 @@ def cycle(now: float, interval: float, current_role: str, collectors: dict[str, 
         doc.update(updated_at=now, interval_seconds=interval, role=current_role)
         poller = doc.get("poller") if isinstance(doc.get("poller"), dict) else {}
         doc["poller"] = {**poller, **collectors}  # `--only` keeps the others' last results
-        if gauges is not None:
+        if gauges is not None:  # a cycle's end, not the heartbeat at its start
+            doc["cycle_at"] = now
             doc["gauges"] = gauges
         if scores is not None:
             health = doc.get("health") if isinstance(doc.get("health"), dict) else {}

@@ -23,7 +23,7 @@ from tests.demo.traffic import Traffic
 from tests.demo.world import World
 from tests.servers import ROOT, clean_env, wait_http
 
-COLLECTORS = {"ec2", "skypilot", "asana", "wandb", "github"}
+COLLECTORS = {"ec2", "skypilot", "asana", "wandb", "github", "dora"}
 SOURCES = {"github", "asana", "wandb"}
 PR_SET_PDEATHSIG = 1
 

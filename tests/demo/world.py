@@ -18,7 +18,8 @@ from pathlib import Path
 
 from tests.fakes.asana_api import FakeAsana
 from tests.fakes.aws_pricing import FakePricing
-from tests.fakes.github_api import FakeGithub
+from tests.dora_history import History
+from tests.fakes.github_dora import DoraGithub
 from tests.fakes.kube_api import FakeKube
 from tests.fakes.skypilot_api import FakeSkyPilot
 from tests.fakes.wandb_api import FakeWandb
@@ -36,9 +37,11 @@ def iso(t: datetime, millis: bool = False) -> str:
     return t.strftime("%Y-%m-%dT%H:%M:%S.000Z" if millis else "%Y-%m-%dT%H:%M:%SZ")
 
 
-def seed_github(fake: FakeGithub, now: datetime) -> None:
+def seed_github(fake: DoraGithub, now: datetime) -> None:
     for i, repo in enumerate(REPOSITORIES):
         state = generated(fake, repo, now, prs=60 + 90 * i, runs_per_day=12, commits=60)
+        # five weeks of changes, production deployments (some failed, a rollback) and incidents
+        History(fake, repo, seed=3 + i).walk(now - timedelta(days=35), now - timedelta(hours=1))
         state["commits"][:0] = [commit("f" * 39 + str(i), now, -3, "hotfix: guard empty batch"),
                                 commit("e" * 39 + str(i), now, -20, 'Revert "Enable fused kernels"')]
         state["runs"] += [run(9000 + i, now, conclusion="failure", created_h=-1.5, repo=repo),
@@ -150,7 +153,7 @@ class World:
         from moto.server import ThreadedMotoServer
 
         now = datetime.now(timezone.utc)
-        self.github, self.asana, self.wandb = FakeGithub(), FakeAsana(), FakeWandb()
+        self.github, self.asana, self.wandb = DoraGithub(), FakeAsana(), FakeWandb()
         self.skypilot, self.kube = FakeSkyPilot(), FakeKube()
         self.pricing = FakePricing({("p4d.24xlarge", "US East (N. Virginia)"): 32.7726,
                                     ("t3.large", "US East (N. Virginia)"): 0.0832,
