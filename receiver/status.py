@@ -206,7 +206,7 @@ def _state(settings: config.Settings, now: float) -> dict:
     except states.StateError as exc:
         doc, error = {}, str(exc)
     poller = _part(doc, error, str(store.path), now)
-    poller["role"] = doc.get("role")
+    poller.update(role=doc.get("role"), cycle_at=doc.get("cycle_at"))  # updated_at: also a cycle's start
     if poller["state"] == "fresh":  # old values are never shown as current
         poller["collectors"] = _collectors(doc)
     informer = _informer(doc, str(store.path), now)

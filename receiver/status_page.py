@@ -135,7 +135,8 @@ TEMPLATE = """<!doctype html>
 <section id="poller" data-state="{{ p.state }}"><h2>Poller</h2>
  {% if p.state == "fresh" %}
  <div class="kv">
-  <div><b>{{ ago(p.updated_at) }}</b><span>last cycle ({{ utc(p.updated_at) }})</span></div>
+  {% if p.cycle_at %}<div><b>{{ ago(p.cycle_at) }}</b><span>last cycle ended ({{ utc(p.cycle_at) }})</span></div>
+  {% else %}<div><b>running</b><span>first cycle, started {{ ago(p.updated_at) }}</span></div>{% endif %}
   <div><b>{{ p.role or "—" }}</b><span>role</span></div>
   <div><b>{{ p.interval_seconds|int }} s</b><span>interval</span></div>
  </div>

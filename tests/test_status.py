@@ -159,6 +159,7 @@ def test_the_poller_part_missing_fresh_and_stale(make_app):
     write_state(app, state.cycle(now - 10, 900, "leader", reports, gauges, {"health.ci.fom": 0.8}))
     doc = page(app)
     assert doc["poller"]["state"] == "fresh" and doc["poller"]["role"] == "leader"
+    assert doc["poller"]["cycle_at"] == now - 10 and "last cycle ended" in page(app, "/status")
     assert [(c["name"], c["ok"], c["reasons"]) for c in doc["poller"]["collectors"]] == [
         ("ec2", False, ["ebs_failed"]), ("github", True, [])]
     # A gauge measured longer ago than two intervals is not shown as current.

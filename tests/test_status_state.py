@@ -93,6 +93,11 @@ def test_a_poller_cycle_writes_gauges_scores_reasons_and_what_was_emitted(tmp_pa
             "at": clock.now} in doc["gauges"]
     assert {"name": "health.infra.fom", "tags": {}, "value": 1.0, "at": clock.now} in doc["gauges"]
     assert doc["health"] == {"health.infra.fom": {"2026-11-26": {"avg": 1.0, "n": 1}}}
+    assert doc["cycle_at"] == doc["updated_at"] == clock.now
+    # The heartbeat a cycle writes as it starts moves updated_at only: the last cycle's end,
+    # its gauges and the health grid stay as that cycle left them.
+    store.update(state.cycle(clock.now + 5, 900, "single", {}))
+    assert {**store.read(), "updated_at": doc["updated_at"]} == doc
     clock.now = MIDNIGHT + 870  # the next cycle falls on the next UTC day
     poller.run_once()
     assert store.read()["health"]["health.infra.fom"] == {"2026-11-26": {"avg": 1.0, "n": 1},
