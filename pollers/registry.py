@@ -6,6 +6,7 @@ SDK's own retry machinery where it has one.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Callable
 
@@ -82,30 +83,98 @@ def wandb(settings: Settings) -> Collector | None:
                      settings.section("poller")["collector_timeout_seconds"])
 
 
+_GITHUB_LIMITS: dict[tuple[str, str], tuple] = {}
+
+
+def _github_requester(settings: Settings):
+    """A PyGithub requester of its own per collector (its connection is not shared across
+    threads); GITHUB_API_URL for Enterprise; github.request_interval_seconds between requests."""
+    from github import Auth, Github, GithubRetry
+
+    pause = settings.section("github")["request_interval_seconds"]
+    return Github(auth=Auth.Token(settings.github_token.reveal().decode()),
+                  base_url=settings.github_api_url or "https://api.github.com",
+                  retry=GithubRetry(total=3), timeout=30, seconds_between_requests=pause,
+                  seconds_between_writes=max(pause, 1.0) if pause else 0).requester
+
+
+def _share_limits(http, settings: Settings):
+    """One REST budget and one GraphQL points budget per token and API URL in the process:
+    the github and dora collectors together spend at most `github.budget_share` of each."""
+    import hashlib
+    import threading
+
+    from pollers.github_http import Budget, Points
+
+    class SharedBudget(Budget):  # two collectors' threads spend it at once
+        lock = threading.Lock()
+
+        def spend(self) -> None:
+            with self.lock:
+                super().spend()
+
+    class SharedPoints(Points):
+        lock = threading.Lock()
+
+        def check(self) -> None:
+            with self.lock:
+                super().check()
+
+    share = settings.section("github")["budget_share"]
+    key = (hashlib.sha256(settings.github_token.reveal()).hexdigest(), settings.github_api_url or "")
+    http.budget, http.points = _GITHUB_LIMITS.setdefault(key, (SharedBudget(share), SharedPoints(share)))
+    return http
+
+
 def github(settings: Settings) -> Collector | None:
     opts = settings.section("github")
     if settings.github_token is None or not opts["repositories"]:
         return None
-    from github import Auth, Github, GithubRetry
-
     from pollers.github import GithubCollector
 
-    pause = opts["request_interval_seconds"]
-    gh = Github(auth=Auth.Token(settings.github_token.reveal().decode()),
-                base_url=settings.github_api_url or "https://api.github.com",
-                retry=GithubRetry(total=3), timeout=30,
-                seconds_between_requests=pause, seconds_between_writes=max(pause, 1.0) if pause else 0)
-    collector = GithubCollector(gh.requester, opts["repositories"], opts)
+    collector = GithubCollector(_github_requester(settings), opts["repositories"], opts)
+    _share_limits(collector.http, settings)
     return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 
 
+def _asana_incidents(settings: Settings):
+    """The Asana incidents project's tasks (open, and completed in the window), through the
+    Asana collector's client; None without a project or a token."""
+    project = settings.section("dora")["incidents_project"]
+    if not project or settings.asana_token is None:
+        return None
+    from pollers.asana import AsanaPoller
+
+    poller = AsanaPoller(settings.asana_token.reveal().decode(), settings.asana_base_url,
+                         settings.section("asana"))
+    return lambda since: poller._tasks(project, since)
+
+
+def dora(settings: Settings, elector=None) -> Collector | None:
+    """DORA's four keys for github.repositories (pollers/dora.py)."""
+    opts = settings.section("github")
+    if settings.github_token is None or not opts["repositories"]:
+        return None
+    from orgpulse import redisconn
+    from pollers.dora import DoraCollector
+    from pollers.dora_marks import Marks
+    from pollers.github_http import GithubHttp
+
+    http = _share_limits(GithubHttp(_github_requester(settings), opts["budget_share"]), settings)
+    marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))
+    collector = DoraCollector(http, opts["repositories"], settings.section("dora"), opts, marks,
+                              _asana_incidents(settings), elector.is_leader if elector else lambda: True)
+    return Collector("dora", collector.collect, settings.section("poller")["collector_timeout_seconds"])
+
+
 BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {
-    "ec2": ec2, "skypilot": skypilot, "asana": asana, "wandb": wandb, "github": github}
+    "ec2": ec2, "skypilot": skypilot, "asana": asana, "wandb": wandb, "github": github, "dora": dora}
 
 
-def build(settings: Settings) -> dict[str, Collector]:
+def build(settings: Settings, elector=None) -> dict[str, Collector]:
+    """`elector`: the Lease holder check, for collectors that keep high-water marks (dora)."""
     out = {}
-    for name, builder in BUILDERS.items():
+    for name, builder in {**BUILDERS, "dora": functools.partial(dora, elector=elector)}.items():
         collector = builder(settings)
         if collector is None:
             log.warning("collector off: no configuration", extra={"collector": name})
