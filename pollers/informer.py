@@ -304,7 +304,8 @@ class Informer:
             pods_cached = len(self.cache)
             oom_kills = sum(1 for at, _ in self.ooms.values() if at >= now - 3600)
         return {"pods": pods_cached, "last_event": self.last_event, "oom_kills_1h": oom_kills,
-                "restarts_1h": sum(v for _, v in self.restarts), "gauges": self.measured}
+                # list() copies in one step: the watch threads append while we add up
+                "restarts_1h": sum(v for _, v in list(self.restarts)), "gauges": self.measured}
 
     def beat(self) -> None:
         """Write the informer's part of the state file (pollers/state.py), if there is one."""
