@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -29,6 +28,7 @@ from orgpulse.definitions import FAILED
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time
 from pollers import github_metrics as gm
+from pollers.github_app import Installations
 from pollers.github_http import RATE_LIMIT_FIELDS, GithubHttp, PartFailed
 from pollers.github_metrics import STALE as STALE_BRANCH
 from pollers.github_metrics import WEEK, within
@@ -73,9 +73,8 @@ def _attempt(run: dict) -> dict:
 
 
 class GithubCollector:
-    def __init__(self, requester, repositories: list[str], options: dict[str, Any],
-                 clock: Callable[[], float] = time.time):
-        self.http = GithubHttp(requester, options.get("budget_share", 0.10), clock)
+    def __init__(self, http: GithubHttp | Installations, repositories: list[str], options: dict[str, Any]):
+        self.http = http  # a token's GithubHttp, or a GitHub App's (pollers/github_app.py)
         self.repositories = repositories
         self.hotfix = re.compile(options.get("hotfix_pattern", r"(?i)\bhot-?fix\b"))
         self.benchmark = re.compile(options.get("benchmark_workflows", r"(?i)bench"))

@@ -83,18 +83,12 @@ def wandb(settings: Settings) -> Collector | None:
 
 def github(settings: Settings) -> Collector | None:
     opts = settings.section("github")
-    if settings.github_token is None or not opts["repositories"]:
+    if (settings.github_token is None and settings.github_app_id is None) or not opts["repositories"]:
         return None
-    from github import Auth, Github, GithubRetry
-
     from pollers.github import GithubCollector
+    from pollers.github_app import connect
 
-    pause = opts["request_interval_seconds"]
-    gh = Github(auth=Auth.Token(settings.github_token.reveal().decode()),
-                base_url=settings.github_api_url or "https://api.github.com",
-                retry=GithubRetry(total=3), timeout=30,
-                seconds_between_requests=pause, seconds_between_writes=max(pause, 1.0) if pause else 0)
-    collector = GithubCollector(gh.requester, opts["repositories"], opts)
+    collector = GithubCollector(connect(settings), opts["repositories"], opts)
     return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 
 

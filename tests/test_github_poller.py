@@ -9,6 +9,7 @@ from github import Auth, Github
 from fom.scores import score_metrics
 from orgpulse import metrics as m
 from pollers.github import GithubCollector
+from pollers.github_http import GithubHttp
 from pollers.values import ValueStore
 from tests.dogstatsd import produced
 from tests.fakes.github_api import FakeGithub
@@ -39,8 +40,9 @@ def fake():
 def collector(fake, repos=(REPO,), clock=None, **options):
     gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
                 seconds_between_writes=0)
-    return GithubCollector(gh.requester, list(repos), {"budget_share": 1.0, **options},
-                           **({"clock": clock} if clock else {}))
+    options = {"budget_share": 1.0, **options}
+    http = GithubHttp(gh.requester, options["budget_share"], *([clock] if clock else []))
+    return GithubCollector(http, list(repos), options)
 
 
 def collect(c, now=NOW):
