@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from orgpulse import metrics as m
-from pollers.aws_prices import CostExplorer, Prices, latest_spot_prices
+from pollers.aws_prices import CostExplorer, Prices, spot_prices
 
 log = logging.getLogger("orgpulse.ec2")
 GIB = 1.0
@@ -38,24 +38,20 @@ class Ec2Collector:
 
     def collect(self, now: datetime) -> list[m.Metric]:
         out: list[m.Metric] = []
-        hourly_total, priced_all = 0.0, True
         for region in self.regions:
             for name, part in (("instances", self._instances), ("ebs", self._ebs)):
                 try:
-                    metrics = part(region, now)
+                    out += part(region, now)
                 except Exception as exc:  # noqa: BLE001 - this region's part is unmeasured
                     log.warning("ec2 part failed", extra={"region": region, "part": name,
                                                           "error": type(exc).__name__})
                     out.append(error(f"{name}_failed", region=region))
-                    if name == "instances":
-                        priced_all = False
-                    continue
-                out += metrics
-                hourly_total += sum(x.value for x in metrics if x.name == "ec2.cost.running_hourly_estimate")
-        if priced_all and self.regions:
-            out.append(m.gauge("ec2.cost.monthly_estimate", hourly_total * HOURS_PER_MONTH))
-        out += self._spend(now)
-        return out
+        # The monthly total only when every region priced every instance: a region
+        # failed or unpriced would make it a partial sum that understates the bill.
+        hourly = [x.value for x in out if x.name == "ec2.cost.running_hourly_estimate"]
+        if self.regions and len(hourly) == len(self.regions):
+            out.append(m.gauge("ec2.cost.monthly_estimate", sum(hourly) * HOURS_PER_MONTH))
+        return out + self._spend(now)
 
     # ---------------------------------------------------------- instances
     def _type_info(self, ec2, types: set[str]) -> None:
@@ -83,8 +79,8 @@ class Ec2Collector:
                m.gauge("ec2.instances.stopped", sum(i["State"]["Name"] == "stopped" for i in instances), **tags),
                m.gauge("ec2.instances.spot", len(spot), **tags),
                m.gauge("ec2.instances.ondemand", len(running) - len(spot), **tags),
-               m.gauge("ec2.instances.vcpus_running", sum(self._types[i["InstanceType"]]["vcpus"]
-                                                          for i in running), **tags)]
+               m.gauge("ec2.instances.cpu_count", sum(self._types[i["InstanceType"]]["vcpus"]
+                                                      for i in running), **tags)]
         gpus: dict[str, int] = defaultdict(int)
         for i in running:
             info = self._types[i["InstanceType"]]
@@ -92,13 +88,13 @@ class Ec2Collector:
                 gpus[info["accelerator"]] += info["gpus"]
         out.append(m.gauge("ec2.instances.gpu_instances",
                            sum(bool(self._types[i["InstanceType"]]["gpus"]) for i in running), **tags))
-        out += [m.gauge("ec2.instances.gpus_running", n, accelerator=a, **tags) for a, n in sorted(gpus.items())]
+        out += [m.gauge("ec2.instances.gpu_count", n, accelerator=a, **tags) for a, n in sorted(gpus.items())]
         if running:
             ages = [(now - i["LaunchTime"]).total_seconds() / 86400 for i in running]
             out += [m.gauge("ec2.instances.avg_age_days", sum(ages) / len(ages), **tags),
                     m.gauge("ec2.instances.oldest_age_days", max(ages), **tags)]
         out += self._idle(region, running, now)
-        out += self._cost(ec2, region, running)
+        out += self._cost(ec2, region, running, now)
         return out
 
     def _idle(self, region: str, running: list[dict], now: datetime) -> list[m.Metric]:
@@ -127,15 +123,15 @@ class Ec2Collector:
                                region=region))
         return out
 
-    def _cost(self, ec2, region: str, running: list[dict]) -> list[m.Metric]:
+    def _cost(self, ec2, region: str, running: list[dict], now: datetime) -> list[m.Metric]:
         spot_types = sorted({i["InstanceType"] for i in running if i.get("InstanceLifecycle") == "spot"})
-        spot_prices = latest_spot_prices(ec2, spot_types)
+        spot = spot_prices(ec2, spot_types, now)
         hourly = on_demand_equivalent = spot_paid = 0.0
         unpriced = 0
         for i in running:
             od = self.prices.on_demand(i["InstanceType"], region)
-            if i.get("InstanceLifecycle") == "spot":
-                price = spot_prices.get(i["InstanceType"])
+            if i.get("InstanceLifecycle") == "spot":  # its own zone's price now
+                price = spot.get((i["InstanceType"], i["Placement"]["AvailabilityZone"]))
                 if price is not None and od is not None:
                     on_demand_equivalent += od
                     spot_paid += price
@@ -152,6 +148,8 @@ class Ec2Collector:
         if on_demand_equivalent > 0:
             out.append(m.gauge("ec2.cost.spot_savings_pct",
                                100 * (1 - spot_paid / on_demand_equivalent), **tags))
+        if self.prices.take_failure(region):  # retried within minutes (aws_prices.FAILURE_RETRY)
+            out.append(error("pricing_failed", region=region))
         return out
 
     # ---------------------------------------------------------- EBS
@@ -175,9 +173,8 @@ class Ec2Collector:
         if self.cost_explorer is None:
             return []
         try:
-            value = self.cost_explorer.month_to_date((now + timedelta(days=1)).date().isoformat(),
-                                                     now.date().replace(day=1).isoformat())
-        except Exception as exc:  # noqa: BLE001
+            value = self.cost_explorer.month_to_date(now)
+        except Exception as exc:  # noqa: BLE001 - absent and counted, never an older month's figure
             log.warning("cost explorer failed", extra={"error": type(exc).__name__})
             return [error("cost_explorer_failed")]
         return [] if value is None else [m.gauge("ec2.cost.month_to_date_usd", value)]

@@ -51,7 +51,8 @@ def ec2(settings: Settings) -> Collector | None:
 def skypilot(settings: Settings) -> Collector | None:
     if not settings.skypilot_endpoint:
         return None
-    from pollers.skypilot import SkyPilotApi, SkyPilotCollector
+    from pollers.skypilot import SkyPilotCollector
+    from pollers.skypilot_api import SkyPilotApi
 
     opts = settings.section("skypilot")
     token = settings.skypilot_token.reveal().decode() if settings.skypilot_token else None

@@ -7,12 +7,13 @@ from datetime import datetime, timedelta, timezone
 import boto3
 import pytest
 import requests
+from botocore.config import Config
 
 from orgpulse import metrics as m
 from pollers.aws_prices import CostExplorer, Prices
 from pollers.ec2 import Ec2Collector
 from tests.dogstatsd import PRODUCED
-from tests.fakes.aws_pricing import FakePricing
+from tests.fakes.aws_pricing import FakeAwsProxy, FakePricing
 
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -41,13 +42,20 @@ def clients(moto_url):
     return make
 
 
-@pytest.fixture
-def pricing():
+@pytest.fixture(scope="module")
+def pricing_server():
     fake = FakePricing({("p4d.24xlarge", "US East (N. Virginia)"): 32.7726,
                         ("t3.large", "US East (N. Virginia)"): 0.0832,
                         ("g5.xlarge", "US West (Oregon)"): 1.006})
     yield fake
     fake.close()
+
+
+@pytest.fixture
+def pricing(pricing_server):
+    pricing_server.requests.clear()
+    pricing_server.throttled = 0
+    return pricing_server
 
 
 def pricing_client(fake):
@@ -105,9 +113,11 @@ def test_instances_gpus_idle_ebs_and_cost(clients, pricing, moto_url):
     assert by(out, "ec2.instances.running", **east) == 6
     assert by(out, "ec2.instances.stopped", **east) == 1
     assert by(out, "ec2.instances.spot", **east) == 1
-    assert by(out, "ec2.instances.vcpus_running", **east) == 2 * 96 + 4 * 2  # describe_instance_types
-    assert by(out, "ec2.instances.gpus_running", accelerator="a100", **east) == 16
-    assert by(out, "ec2.instances.gpus_running", accelerator="a10g", region="us-west-2") == 1
+    # The seed's names and meanings: vCPUs and GPUs of running instances (describe_instance_types).
+    assert by(out, "ec2.instances.cpu_count", **east) == 2 * 96 + 4 * 2
+    assert by(out, "ec2.instances.gpu_count", accelerator="a100", **east) == 16
+    assert by(out, "ec2.instances.gpu_count", accelerator="a10g", region="us-west-2") == 1
+    assert not {"ec2.instances.gpus_running", "ec2.instances.vcpus_running"} & {x.name for x in out}
     assert by(out, "ec2.instances.idle", **east) == 1  # measured: 2; idle: 1
     assert by(out, "ec2.instances.cpu_measured", **east) == 2
     assert by(out, "ec2.ebs.volumes.unattached_size_gb", **east) == 500
@@ -149,3 +159,82 @@ def test_a_failing_region_emits_nothing_for_itself(clients, pricing, moto_url):
     errors = sorted((x.tag("reason"), x.tag("region")) for x in out if x.name == "orgpulse.collector.errors")
     assert errors == [("ebs_failed", "eu-west-1"), ("instances_failed", "eu-west-1")]
     assert "ec2.cost.monthly_estimate" not in {x.name for x in out}  # not a partial bill
+
+
+def test_no_monthly_estimate_while_anything_is_unpriced(clients):
+    # Issue 13 item 1: one p5.48xlarge with no Pricing answer and no fallback entry.
+    launch(clients, "us-east-1", "p5.48xlarge")
+    out = record(Ec2Collector(clients, ["us-east-1"], Prices(None, {}), None).collect(datetime.now(timezone.utc)))
+    assert by(out, "ec2.cost.unpriced_instances", region="us-east-1") == 1
+    assert "ec2.cost.monthly_estimate" not in {x.name for x in out}  # was 0.0
+    # us-east-1 priced at $1/h, us-west-2 unpriced: no total (was 730).
+    launch(clients, "us-west-2", "c5.large")
+    out = record(Ec2Collector(clients, ["us-east-1", "us-west-2"], Prices(None, {"p5.48xlarge": 1.0}), None)
+                 .collect(datetime.now(timezone.utc)))
+    assert by(out, "ec2.cost.running_hourly_estimate", region="us-east-1") == 1.0
+    assert by(out, "ec2.cost.unpriced_instances", region="us-west-2") == 1
+    assert "ec2.cost.monthly_estimate" not in {x.name for x in out}
+
+
+def test_a_pricing_failure_is_retried_within_minutes(clients, pricing):
+    launch(clients, "us-east-1", "t3.large")
+    clock = [1_000_000.0]
+    once = boto3.client("pricing", region_name="us-east-1", endpoint_url=pricing.url,
+                        config=Config(retries={"total_max_attempts": 1}), **CREDS)
+    collector = Ec2Collector(clients, ["us-east-1"], Prices(once, {}, clock=lambda: clock[0]), None)
+    pricing.throttled = 1
+    out = record(collector.collect(datetime.now(timezone.utc)))
+    assert by(out, "ec2.cost.unpriced_instances", region="us-east-1") == 1
+    assert by(out, "orgpulse.collector.errors", reason="pricing_failed", region="us-east-1") == 1
+    assert "ec2.cost.running_hourly_estimate" not in {x.name for x in out}
+    clock[0] += 10 * 60  # the next cycle: asked again, not silenced for a day
+    out = record(collector.collect(datetime.now(timezone.utc)))
+    assert by(out, "ec2.cost.running_hourly_estimate", region="us-east-1") == pytest.approx(0.0832)
+    assert pricing.requests["/"] == 2 and "orgpulse.collector.errors" not in {x.name for x in out}
+
+
+@pytest.fixture(scope="module")
+def proxy(moto_url):
+    fake = FakeAwsProxy(moto_url)
+    yield fake
+    fake.close()
+
+
+def test_spot_price_is_the_current_price_in_the_instance_zone(clients, pricing, proxy):
+    # Issue 13 item 5: zone a $9 now, zone b $20 now (each cheaper earlier): an instance in b costs $20.
+    ec2 = clients("ec2", "us-east-1")
+    ec2.run_instances(ImageId="ami-12345678", InstanceType="p4d.24xlarge", MinCount=1, MaxCount=1,
+                      InstanceMarketOptions={"MarketType": "spot"},
+                      Placement={"AvailabilityZone": "us-east-1b"})
+    now = datetime.now(timezone.utc)
+    proxy.spot_history = [("p4d.24xlarge", "us-east-1a", 9.0, now - timedelta(minutes=10)),
+                          ("p4d.24xlarge", "us-east-1b", 20.0, now - timedelta(minutes=10)),
+                          ("p4d.24xlarge", "us-east-1a", 25.0, now - timedelta(minutes=50)),
+                          ("p4d.24xlarge", "us-east-1b", 7.0, now - timedelta(minutes=50))]
+
+    def via_proxy(service, region):
+        if service != "ec2":
+            return clients(service, region)
+        return boto3.client("ec2", region_name=region, endpoint_url=proxy.url, **CREDS)
+    out = record(Ec2Collector(via_proxy, ["us-east-1"], Prices(pricing_client(pricing), {}), None).collect(now))
+    assert by(out, "ec2.cost.running_hourly_estimate", region="us-east-1") == pytest.approx(20.0)
+    assert by(out, "ec2.cost.spot_savings_pct", region="us-east-1") == pytest.approx(100 * (1 - 20 / 32.7726))
+
+
+def test_month_to_date_is_this_months_or_nothing(clients, moto_url, proxy):
+    # Issue 13 item 9: after midnight on the 1st, never last month's total; a failed refresh says so.
+    requests.post(moto_url + "/moto-api/static/ce/cost-and-usage-results", json={"results": [
+        {"ResultsByTime": [{"Total": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}, "Estimated": True}]}
+        for amount in ("1234.5", "3.25")]})
+    ce = CostExplorer(boto3.client("ce", region_name="us-east-1", endpoint_url=proxy.url,
+                                   config=Config(retries={"total_max_attempts": 1}), **CREDS))
+    collector = Ec2Collector(clients, [], Prices(None, {}), ce)
+    november = datetime(2026, 11, 30, 22, 0, tzinfo=timezone.utc)
+    assert by(record(collector.collect(november)), "ec2.cost.month_to_date_usd") == pytest.approx(1234.5)
+    proxy.fail("/", (500, {}, 0))
+    out = record(collector.collect(november + timedelta(hours=2, minutes=5)))  # Dec 1, 00:05
+    assert "ec2.cost.month_to_date_usd" not in {x.name for x in out}
+    assert by(out, "orgpulse.collector.errors", reason="cost_explorer_failed") == 1
+    out = record(collector.collect(november + timedelta(hours=2, minutes=20)))  # the next cycle
+    assert by(out, "ec2.cost.month_to_date_usd") == pytest.approx(3.25)
+    assert ce.calls == 3
