@@ -22,6 +22,8 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
+import jwt
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from github import Auth, Github, GithubException, GithubIntegration, GithubRetry, UnknownObjectException
 
 from orgpulse.config import Settings
@@ -47,10 +49,12 @@ class AppAuthFailed(PartFailed):
 
 
 class AppAuth(Auth.AppAuth):
-    """PyGithub's app authentication, with the JWT's times read from `clock`."""
+    """PyGithub's app authentication, with the JWT's times read from `clock`. The key is
+    loaded once (loading checks the RSA key, ~80 ms), not at every JWT."""
 
     def __init__(self, app_id: str, private_key: str, clock: Callable[[], float] = time.time):
-        super().__init__(app_id, private_key)
+        key = load_pem_private_key(private_key.encode(), password=None)
+        super().__init__(app_id, sign_func=lambda claims: jwt.encode(claims, key, algorithm="RS256"))
         self._clock = clock
 
     def create_jwt(self, expiration: int | None = None) -> str:

@@ -48,6 +48,7 @@ class FakeGithub(GithubAppAuthority, GithubGraphql, FakeServer):
         self.remaining = 5000  # REST requests; GraphQL points are apart (graphql_remaining)
         self.installation_remaining: dict[int, int] = {i: app.limit for i in app.installations} if app else {}
         self.not_modified = 0
+        self.raw_paths: list[str] = []  # as sent, before an Enterprise prefix is taken off
         self._init_graphql(clock)
         super().__init__()
         self.api_url = self.url + api_prefix
@@ -59,6 +60,7 @@ class FakeGithub(GithubAppAuthority, GithubGraphql, FakeServer):
 
     # ------------------------------------------------------------ plumbing
     def dispatch(self, req):
+        self.raw_paths.append(req.path)
         req = self._unprefixed(req)
         if req is None:
             return 404, {}, {"message": "Not Found"}
@@ -95,11 +97,13 @@ class FakeGithub(GithubAppAuthority, GithubGraphql, FakeServer):
         return None
 
     def _remaining(self, caller) -> int:
-        return self.installation_remaining[caller.installation] if caller.installation else self.remaining
+        if caller.installation:  # an installation added by a test starts with its full limit
+            return self.installation_remaining.setdefault(caller.installation, self.app.limit)
+        return self.remaining
 
     def _spend(self, caller) -> None:
         if caller.installation:
-            self.installation_remaining[caller.installation] -= 1
+            self.installation_remaining[caller.installation] = self._remaining(caller) - 1
         else:
             self.remaining -= 1
 
