@@ -10,13 +10,12 @@ has its own rate limit, of which the poller spends `github.budget_share`.
 
 Every GitHub call the poller makes names its repository (`/repos/{owner}/{name}/…`, GraphQL
 `$owner`/`$name`), so `Installations` routes each call to that repository's installation and
-offers the collectors GithubHttp's own methods. Keys, JWTs and tokens are never logged:
-PyGithub's own DEBUG lines print response bodies, an installation token's among them, so its
-logger is kept at INFO.
+offers the collectors GithubHttp's own methods. Keys, JWTs and tokens are never logged (PyGithub
+sets its own logger to INFO: its DEBUG lines would print response bodies, a token's among them;
+ORGPULSE_LOG_LEVEL=DEBUG leaves it there — tests/test_github_app.py checks).
 """
 from __future__ import annotations
 
-import logging
 import re
 import time
 from datetime import datetime, timedelta, timezone
@@ -158,7 +157,6 @@ class Installations:
 def connect(settings: Settings, clock: Callable[[], float] = time.time) -> GithubHttp | Installations:
     """The poller's way into GitHub from its settings: a GithubHttp over GITHUB_TOKEN, or
     Installations of the GitHub App (GITHUB_APP_ID and its private key)."""
-    logging.getLogger("github").setLevel(logging.INFO)  # its DEBUG lines carry token bodies
     share = settings.section("github")["budget_share"]
     if settings.github_token is not None:
         auth = Auth.Token(settings.github_token.reveal().decode())
