@@ -42,9 +42,10 @@ BRANCH_REFRESH = timedelta(hours=1)
 # attempt failed is re-read (a free 304 while unchanged) for this long after it failed.
 RERUN_WATCH = timedelta(hours=6)
 # totalCommentsCount is discussion + review comments (comments{totalCount} is the discussion
-# only); a review author's __typename tells a Bot, whose GraphQL login has no "[bot]".
+# only); a review author's __typename tells a Bot, whose GraphQL login has no "[bot]";
+# reviews come oldest first, with submittedAt (the pickup and review legs).
 PR_FIELDS = ("additions deletions changedFiles totalCommentsCount "
-             "reviews(first: 50) { nodes { author { __typename login } } } "
+             "reviews(first: 50) { nodes { author { __typename login } submittedAt } } "
              "commits(first: 1) { nodes { commit { authoredDate } } }")
 BRANCHES_QUERY = (
     "query($owner: String!, $name: String!, $cursor: String) { " + RATE_LIMIT_FIELDS

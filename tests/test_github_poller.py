@@ -309,3 +309,34 @@ def test_request_interval_is_validated(make_settings):
     assert make_settings(options={"github": {}}).section("github")["request_interval_seconds"] == 0.25
     with pytest.raises(config.ConfigError, match="github.request_interval_seconds must be in"):
         make_settings(options={"github": {"request_interval_seconds": -1}})
+
+
+def test_pr_cycle_legs_coding_pickup_review(fake):
+    s = fake.add_repo(REPO)
+    s["pulls"] += [
+        pull(1, NOW, first_commit_h=-60, created_h=-50, merged_h=-40, reviewers=(("alice", -45),)),
+        pull(2, NOW, first_commit_h=-30, created_h=-28, merged_h=-10,  # the first review by another human
+             reviewers=(("octocat", -27), ("coderabbitai[bot]", -26.5), ("bob", -20), ("carol", -15))),
+        pull(3, NOW, created_h=-30, merged_h=-29, reviewers=()),                        # never reviewed
+        pull(4, NOW, created_h=-10, merged_h=-8, reviewers=(("alice", -5),)),           # reviewed after merging
+        pull(5, NOW, first_commit_h=-5, created_h=-6, merged_h=-1, reviewers=()),       # history rewritten
+        pull(6, NOW, created_h=-20, merged_h=-2, user=BOT, reviewers=(("alice", -19),)),  # a bot's
+        pull(7, NOW, created_h=-24 * 10, merged_h=-24 * 9, reviewers=(("alice", -24 * 9.5),)),  # merged 9 days ago
+        pull(8, NOW, state="open", created_h=-3, reviewers=(("alice", -2),))]           # not merged
+    got = collect(collector(fake))
+    # coding: 10 h, 2 h, 24 h, 24 h (PR 5's first commit is after it opened: no value)
+    assert got[("github.prs.coding_time_p50_hours", None)] == 10
+    assert got[("github.prs.coding_time_p90_hours", None)] == 24
+    # pickup and review: PRs 1 and 2 only (5 h, 8 h; 5 h, 10 h): never a 0 for the others
+    assert got[("github.prs.pickup_time_p50_hours", None)] == 5
+    assert got[("github.prs.pickup_time_p90_hours", None)] == 8
+    assert got[("github.prs.review_time_p50_hours", None)] == 5
+    assert got[("github.prs.review_time_p90_hours", None)] == 10
+    assert got[("github.prs.review_coverage_pct", None)] == pytest.approx(100 * 3 / 5)  # coverage keeps late reviews
+
+
+def test_a_leg_no_pr_has_is_not_sent(fake):
+    fake.add_repo(REPO)["pulls"] += [pull(1, NOW, created_h=-30, merged_h=-29, reviewers=())]
+    got = collect(collector(fake))
+    assert got[("github.prs.coding_time_p50_hours", None)] == 24
+    assert not [k for k in got if k[0].startswith(("github.prs.pickup_time", "github.prs.review_time"))]

@@ -95,7 +95,8 @@ def pull_request(p: dict) -> dict:
         # the discussion (issue comments) and the review comments
         "totalCommentsCount": p["_comments"] + p.get("_review_comments", 0),
         "comments": connected([{"body": ""}] * p["_comments"], "comments"),
-        "reviews": connected([{"author": actor(r), "state": "APPROVED"} for r in p["_reviewers"]], "reviews"),
+        "reviews": connected([{"author": actor(r["login"]), "state": "APPROVED", "submittedAt": r["at"]}
+                              for r in sorted(p["_reviews"], key=lambda r: r["at"])], "reviews"),
         "commits": connected([{"commit": {"authoredDate": p["_first_commit_at"]}}], "commits"),
     }
 
