@@ -38,8 +38,9 @@ class Metric:
 
 
 def tag_value(raw: object) -> str:
-    """A tag value Datadog stores as given: lowercase, no separators, bounded length."""
-    return _clean_tag_value(str(raw))
+    """A tag value Datadog stores as given: lowercase, no separators, bounded length.
+    Cut before the cache: its 4,096 keys must not hold senders' megabyte strings."""
+    return _clean_tag_value(str(raw)[:4 * MAX_TAG_VALUE_LEN])
 
 
 @functools.lru_cache(maxsize=4096)  # tag values repeat; this is on every delivery's path

@@ -112,6 +112,12 @@ SCHEMA: dict[str, dict[str, Option]] = {
         # Deduplication shared by replicas: memory (one replica) or redis. The URL may
         # also come from ORGPULSE_REDIS_URL(_FILE), the place for one with a password.
         "dedup_backend": Option("memory", _one_of("memory", "redis")),
+        # A request (headers and body) not complete this long after its first byte is
+        # answered 408 and closed (GitHub and Asana give up after 10 s anyway).
+        "request_deadline_seconds": Option(10, _at_least(1)),
+        # Bytes of requests still arriving, buffered by the worker before a thread
+        # sees them (receiver/worker.py); past it requests are read by threads.
+        "buffer_budget_bytes": Option(64 * 1024 * 1024, _at_least(1024 * 1024)),
         "redis_url": Option("", lambda v: None if isinstance(v, str) and (
             v == "" or v.startswith(("redis://", "rediss://", "unix://")))
             else f"must be redis://host:port/db, rediss://… or unix://…, got {v!r}"),

@@ -10,8 +10,13 @@ def client(settings: Settings, timeout_seconds: float = 0.25):
     if settings.redis_url is None:
         return None
     import redis  # only when configured: the receiver's cold start never pays for it
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
+    # No retries: the client's default (10, with backoff) would turn one outage into
+    # seconds per call; callers fall back and count instead.
     return redis.Redis.from_url(settings.redis_url.reveal().decode(),
                                 socket_timeout=timeout_seconds,
                                 socket_connect_timeout=timeout_seconds,
+                                retry=Retry(NoBackoff(), 0),
                                 health_check_interval=30)

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 from flask import Flask
 
-from orgpulse import config, logs
+from orgpulse import config, logs, redisconn
+from orgpulse import metrics as m
 from orgpulse.emit import Emitter, build_sink
 from receiver.capture import Capture
-from receiver.dedup import Dedup
+from receiver.dedup import Dedup, SharedDedup
 from receiver.envelope import Envelope, Source
 from receiver.routes import bp
 from receiver import secretstore
@@ -47,6 +48,19 @@ def build_enricher(settings: config.Settings, emitter: Emitter):
     return Enricher(api, AsanaContext(opts), emitter, opts["enrich_workers"], opts["enrich_queue"])
 
 
+def build_dedup(settings: config.Settings, emitter: Emitter) -> Dedup | SharedDedup:
+    """memory (one replica) or redis (shared by replicas), as receiver.dedup_backend says."""
+    opts = settings.section("receiver")
+    local = Dedup(opts["dedup_ttl_seconds"], opts["dedup_max_entries"])
+    if opts["dedup_backend"] == "memory":
+        return local
+
+    def fallback(reason: str) -> None:
+        emitter.emit([m.count("orgpulse.receiver.dedup_fallbacks", reason=reason)])
+
+    return SharedDedup(redisconn.client(settings), local, opts["dedup_ttl_seconds"], fallback)
+
+
 def build_sources(settings: config.Settings, emitter: Emitter) -> dict[str, Source]:
     """The source registry: URL name → Source."""
     try:
@@ -68,8 +82,7 @@ def create_app(settings: config.Settings | None = None, emitter: Emitter | None 
     opts = settings.section("receiver")
     capture = Capture(settings.data_dir / "captures", opts["capture_max_bytes"]) \
         if opts["capture"] else None
-    envelope = Envelope(emitter, Dedup(opts["dedup_ttl_seconds"], opts["dedup_max_entries"]),
-                        capture)
+    envelope = Envelope(emitter, build_dedup(settings, emitter), capture)
     sources = build_sources(settings, emitter)
 
     app = Flask("orgpulse")

@@ -27,10 +27,19 @@ STATUS = {
     "heartbeat": 200, "handshake": 200,
     "handshake_refused": 403, "unknown_webhook": 404, "store_unavailable": 503,
     "missing_signature": 401, "bad_signature": 401,
-    "malformed": 400, "missing_header": 400, "too_large": 413,
+    "malformed": 400, "missing_header": 400, "too_large": 413, "timeout": 408,
     "not_configured": 503, "handler_error": 500,
 }
 
+
+def source_of(path: str | None) -> str:
+    """The source a request path belongs to ("unknown" when there is none)."""
+    parts = (path or "").split("?", 1)[0].split("/")
+    return parts[2] if len(parts) > 2 and parts[1] == "webhooks" and parts[2] in SOURCES \
+        else "unknown"
+
+
+SOURCES = ("github", "asana", "wandb")
 
 # What capture writes: never a handshake (its header is the secret itself).
 CAPTURED = ("accepted", "ignored", "heartbeat")
@@ -114,6 +123,11 @@ class Envelope:
             out.append(m.count("orgpulse.receiver.emitted", emitted, source=source))
         return out
 
+    def timed_out(self, path: str | None) -> None:
+        """Count a request that did not arrive within its deadline (receiver/worker.py
+        answers it 408 itself: no body, maybe no headers, to hand to a route)."""
+        self.reject(source_of(path), "timeout", self.clock(), "request not complete in time")
+
     def reject(self, source: str, reason: str, started: float, detail: str = "") -> Outcome:
         """Count and log a delivery refused before it reached a handler (e.g. 413 from Flask)."""
         outcome = Outcome(STATUS[reason], reason)
@@ -130,6 +144,9 @@ class Envelope:
             event = source.parse(headers, body)
         except Rejected as exc:
             return self.reject(source.name, exc.reason, started, exc.detail)
+        except Exception:  # noqa: BLE001 - a bug: answered as JSON and counted, not Flask's HTML
+            log.exception("parse failed", extra={"source": source.name})
+            return self._finish(source.name, Outcome(500, "handler_error"), started)
         key = source.dedup_key(event, body)
         if key is not None and not self.dedup.claim(key):
             outcome = Outcome(200, "duplicate", event.name, event.delivery_id)

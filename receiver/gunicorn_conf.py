@@ -3,15 +3,22 @@
 One worker process with threads: webhook handling is short and I/O-light, and
 a single process per pod means the delivery dedup cache sees every delivery
 that reaches the pod. Scale out with replicas, not workers.
+
+The worker is gthread with its main loop reading every request in full before a
+thread sees it (receiver/worker.py): slow clients cost a buffer, not a thread, and a
+request not complete within receiver.request_deadline_seconds gets 408 (measured in
+bench/slow_clients.py against plain gthread).
 """
 wsgi_app = "receiver:create_app()"
 bind = "0.0.0.0:8080"
-worker_class = "gthread"
+worker_class = "receiver.worker.BufferingWorker"
 workers = 1
 threads = 8
 # GitHub and Asana give up after 10 s (GHES 30 s); a request still running at
 # 30 s is stuck, so the worker is recycled rather than left hanging.
 timeout = 30
+# Longer than receiver.request_deadline_seconds: on SIGTERM every request already
+# arriving is read, answered and closed before the worker exits.
 graceful_timeout = 20
 # Behind an Ingress/ALB that keeps connections open: longer than its idle reuse.
 keepalive = 75

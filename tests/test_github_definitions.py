@@ -10,6 +10,7 @@ import pytest
 
 from orgpulse import metrics as m
 from orgpulse.definitions import count_flaky, flaky_step, passing_gauge
+from receiver.payload import View
 from receiver.sources.github import HANDLERS
 from receiver.sources.github.context import GithubContext
 from tests.conftest import GITHUB
@@ -23,7 +24,7 @@ def completed_run(**fields) -> dict:
 
 
 def names(payload: dict, ctx: GithubContext) -> list[str]:
-    return [x.name for x in produced(HANDLERS["workflow_run"](payload, ctx))]
+    return [x.name for x in produced(HANDLERS["workflow_run"](View(payload), ctx))]
 
 
 @pytest.mark.parametrize("conclusions,flaky", [
@@ -59,7 +60,7 @@ def test_receiver_new_run_on_the_same_sha_after_a_failure_is_flaky():
     other_workflow = completed_run(id=3, name="Lint", workflow_id=99, conclusion="success", run_attempt=1)
     assert "github.ci.flaky_checks" not in names(other_workflow, ctx)
     new_run = completed_run(id=4, name="Tests", conclusion="success", run_attempt=1)  # workflow_dispatch, a re-push…
-    out = produced(HANDLERS["workflow_run"](new_run, ctx))
+    out = produced(HANDLERS["workflow_run"](View(new_run), ctx))
     flakes = [x for x in out if x.name == "github.ci.flaky_checks"]
     assert [(x.value, x.tags) for x in flakes] == [
         (1.0, (("kind", "workflow_run"), ("repo", "octo-org/octo-repo")))]
@@ -69,8 +70,8 @@ def test_receiver_new_run_on_the_same_sha_after_a_failure_is_flaky():
 
 def test_receiver_benchmark_never_turns_tests_passing_red():
     ctx = GithubContext.from_options({"benchmark_workflows": "(?i)perf"})
-    out = produced(HANDLERS["workflow_run"](completed_run(name="Perf suite", conclusion="failure"), ctx))
+    out = produced(HANDLERS["workflow_run"](View(completed_run(name="Perf suite", conclusion="failure")), ctx))
     gauges = {x.name: x.value for x in out if x.type == m.GAUGE}
     assert gauges == {"github.ci.benchmarks_passing": 0.0}
-    out = produced(HANDLERS["workflow_run"](completed_run(name="Tests", conclusion="success"), ctx))
+    out = produced(HANDLERS["workflow_run"](View(completed_run(name="Tests", conclusion="success")), ctx))
     assert {x.name: x.value for x in out if x.type == m.GAUGE} == {"github.ci.tests_passing_on_main": 1.0}

@@ -11,6 +11,7 @@ from receiver.sources.github import HANDLERS
 from receiver.sources.github.ci import runner_class
 from receiver.sources.github.context import GithubContext
 from orgpulse.definitions import is_revert
+from receiver.payload import View
 from tests.conftest import GITHUB
 from tests.dogstatsd import PRODUCED
 
@@ -21,7 +22,7 @@ def load(name: str) -> dict:
 
 def run(event: str, payload: dict, ctx: GithubContext | None = None):
     ctx = ctx or GithubContext.from_options({})
-    out = HANDLERS[event](payload, ctx)
+    out = HANDLERS[event](View(payload), ctx)
     for metric in out or []:
         assert m.problem(metric) is None, metric
         PRODUCED.add(metric.name)
@@ -245,7 +246,7 @@ def test_workflow_job_completed():
     (["self-hosted", "h100"], "self_hosted_other"), ([], "github_hosted_other"),
 ])
 def test_runner_class_is_bounded(labels, expected):
-    assert runner_class({"labels": labels}) == expected
+    assert runner_class(View({"labels": labels})) == expected
 
 
 def test_check_run_failed_then_passed_is_flaky_once():

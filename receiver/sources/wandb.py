@@ -18,8 +18,9 @@ import orjson
 
 from orgpulse import metrics as m
 from orgpulse.config import Secret
-from orgpulse.tags import BoundedValues
+from orgpulse.tags import BoundedValues, entity_project
 from receiver.envelope import Event, Handled, Rejected
+from receiver.payload import View
 
 # ${event_type} values (wandb.automations EventType) → (metric, extra tags).
 RUN_STATES = {"finished", "failed", "crashed", "running", "killed"}
@@ -42,12 +43,13 @@ def _decode_signature(value: str) -> bytes | None:
         return None
 
 
-def delivery_metrics(payload: dict[str, Any], projects: BoundedValues) -> list[m.Metric] | None:
+def delivery_metrics(payload: View, projects: BoundedValues) -> list[m.Metric] | None:
     """Pure: one rendered template → metrics; None for an event type we do not measure."""
-    event_type = str(payload.get("event_type", "")).upper()
-    project = projects(f"{payload.get('entity', 'unknown')}/{payload.get('project', 'unknown')}")
+    event_type = (payload.text("event_type") or "").upper()
+    entity, name = payload.text("entity"), payload.text("project")
+    project = projects(f"{entity}/{name}") if entity and name else "unknown"
     if event_type == "RUN_STATE":
-        state = str(payload.get("run_state", "")).lower()
+        state = (payload.text("run_state") or "").lower()
         return [m.count("wandb.runs.state_changes", project=project,
                         state=state if state in RUN_STATES else "other")]
     if event_type in ALERT_KINDS:
@@ -64,7 +66,8 @@ class WandbSource:
     def __init__(self, token: Secret | None, secret: Secret | None, options: dict[str, Any]):
         self._token = b"Bearer " + token.reveal() if token else None
         self._secret = secret.reveal() if secret else None
-        self.projects = BoundedValues(options.get("projects", []), options.get("max_projects", 50))
+        self.projects = BoundedValues(options.get("projects", []), options.get("max_projects", 50),
+                                      entity_project)
         self.dedup = options.get("dedup", True)
 
     def configured(self) -> bool:
@@ -91,11 +94,12 @@ class WandbSource:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise Rejected("malformed", f"body is not JSON: {exc.msg}") from None
-        if not isinstance(payload, dict) or not payload.get("event_type"):
+        if not isinstance(payload, dict):
             raise Rejected("malformed", "body is not an object with event_type")
-        event_type = str(payload["event_type"]).upper()
+        view = View(payload)
+        event_type = view.require_text("event_type").upper()
         # The event name becomes a tag on the receiver's own counters: bounded.
-        return Event(event_type if event_type in KNOWN_EVENTS else "other", None, payload, "")
+        return Event(event_type if event_type in KNOWN_EVENTS else "other", None, view, "")
 
     def dedup_key(self, event: Event, body: bytes) -> bytes | None:
         if not self.dedup:

@@ -11,18 +11,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import re
 import threading
 import time
-from typing import Mapping
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import orjson
 
 from orgpulse import metrics as m
 from receiver import secretstore
 from receiver.envelope import Event, Handled, Rejected
+from receiver.payload import Malformed, View
+
+log = logging.getLogger("orgpulse.receiver")
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+GID = re.compile(r"[0-9]{1,32}")
 RESOURCE_TYPES = {"task", "story", "project", "section", "tag", "attachment", "portfolio",
                   "project_membership", "team", "user", "workspace", "custom_field", "goal"}
 ACTIONS = {"added", "changed", "removed", "deleted", "undeleted"}
@@ -34,29 +40,90 @@ def signature(secret: bytes, body: bytes) -> str:
     return hmac.digest(secret, body, "sha256").hex()
 
 
-def event_metrics(webhook: str, events: list[dict]) -> tuple[list[m.Metric], list[tuple]]:
-    """Pure: compact events → (metrics now, enrichment jobs for later)."""
+@dataclass(frozen=True)
+class Compact:
+    """What orgpulse reads of one compact event, typed."""
+    resource_type: str | None
+    subtype: str | None
+    gid: str | None
+    action: str | None
+    parent_type: str | None
+    parent_gid: str | None
+    change_field: str | None
+
+
+def _gid(view: View, key: str) -> str | None:
+    """Asana gids are digit strings; anything else would end up in an API path."""
+    value = view.ident(key)
+    if value is None:
+        return None
+    if not GID.fullmatch(str(value)):
+        raise Malformed(f"{view.path(key)} is not an Asana gid")
+    return str(value)
+
+
+def compact(value: Any, where: str) -> Compact:
+    """One event through a strict View: a field of the wrong type raises Malformed."""
+    if not isinstance(value, dict):
+        raise Malformed(f"{where} must be an object")
+    ev = View(value, strict=True, where=where)
+    resource, parent = ev.require("resource"), ev.obj("parent")
+    return Compact(resource.text("resource_type"), resource.text("resource_subtype"),
+                   _gid(resource, "gid"), ev.text("action"), parent.text("resource_type"),
+                   _gid(parent, "gid"), ev.obj("change").text("field"))
+
+
+def _jobs(ev: Compact) -> list[tuple]:
+    """Enrichment a task event needs; Malformed when it lacks the gid to fetch."""
+    if ev.action in ("added", "removed") and ev.parent_type == "project":
+        if ev.parent_gid is None:
+            raise Malformed(f"a task {ev.action} to a project without the project's gid")
+        return [(f"task_{ev.action}", ev.parent_gid)]
+    if ev.action == "changed" and ev.change_field == "completed":
+        # The compact event says only that `completed` changed, not to what:
+        # the task must be fetched (and its created_at gives the cycle time).
+        if ev.gid is None:
+            raise Malformed("a changed task without its gid")
+        return [("completion", ev.gid)]
+    return []
+
+
+def one_event(webhook: str, ev: Compact) -> tuple[list[m.Metric], list[tuple]]:
+    """Pure: one well-typed compact event → (metrics now, enrichment jobs for later)."""
+    rtype, action = ev.resource_type, ev.action
+    out = [m.count("asana.events", webhook=webhook,
+                   resource_type=rtype if rtype in RESOURCE_TYPES else "other",
+                   action=action if action in ACTIONS else "other")]
+    if rtype == "story" and action == "added" and ev.subtype == "comment_added":
+        out.append(m.count("asana.comments.added", webhook=webhook))
+    elif rtype == "task" and action == "deleted":
+        out.append(m.count("asana.tasks.deleted", webhook=webhook))
+    elif rtype == "task":
+        return out, _jobs(ev)
+    return out, []
+
+
+def event_metrics(webhook: str, values: list[Any]) -> tuple[list[m.Metric], list[tuple]]:
+    """Pure: raw events → (metrics, jobs). A malformed event is skipped and counted —
+    it never costs the valid events beside it; Malformed (400) only when none is valid."""
     out: list[m.Metric] = []
     jobs: list[tuple] = []
-    for ev in events:
-        resource = ev.get("resource") or {}
-        rtype, action = resource.get("resource_type"), ev.get("action")
-        out.append(m.count("asana.events", webhook=webhook,
-                           resource_type=rtype if rtype in RESOURCE_TYPES else "other",
-                           action=action if action in ACTIONS else "other"))
-        parent = ev.get("parent") or {}
-        if rtype == "story" and action == "added" and resource.get("resource_subtype") == "comment_added":
-            out.append(m.count("asana.comments.added", webhook=webhook))
-        elif rtype != "task":
+    problems: list[str] = []
+    for i, value in enumerate(values):
+        try:
+            metrics, more = one_event(webhook, compact(value, f"events[{i}]"))
+        except Malformed as exc:
+            problems.append(exc.detail)
             continue
-        elif action == "deleted":
-            out.append(m.count("asana.tasks.deleted", webhook=webhook))
-        elif action in ("added", "removed") and parent.get("resource_type") == "project":
-            jobs.append((f"task_{action}", parent["gid"]))
-        elif action == "changed" and (ev.get("change") or {}).get("field") == "completed":
-            # The compact event says only that `completed` changed, not to what:
-            # the task must be fetched (and its created_at gives the cycle time).
-            jobs.append(("completion", resource["gid"]))
+        out += metrics
+        jobs += more
+    if problems and len(problems) == len(values):
+        raise Malformed(f"no well-formed event: {problems[0]}")
+    if problems:
+        out.append(m.count("orgpulse.receiver.malformed_events", len(problems), source="asana"))
+        log.warning("malformed events skipped", extra={
+            "source": "asana", "webhook": webhook, "malformed": len(problems),
+            "detail": problems[0]})
     return out, jobs
 
 
@@ -143,9 +210,9 @@ class AsanaWebhook:
         except orjson.JSONDecodeError as exc:
             raise Rejected("malformed", f"body is not JSON: {exc.msg}") from None
         events = payload.get("events") if isinstance(payload, dict) else None
-        if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        if not isinstance(events, list):
             raise Rejected("malformed", 'body is not {"events": [...]}')
-        return Event("events", None, events, "")
+        return Event("events", None, events, "")  # each event is checked on its own
 
     def dedup_key(self, event: Event, body: bytes) -> bytes | None:
         if event.name == "handshake":

@@ -15,10 +15,13 @@ import orjson
 from orgpulse import metrics as m
 from orgpulse.config import Secret
 from receiver.envelope import Event, Handled, Rejected
+from receiver.payload import View
 from receiver.sources.github import ci, deploys, prs, refs
 from receiver.sources.github.context import GithubContext
+from receiver.sources.github.events import event_name
 
-Handler = Callable[[dict, GithubContext], "list[m.Metric] | None"]
+Handler = Callable[[View, GithubContext], "list[m.Metric] | None"]
+MAX_DELIVERY_ID = 100  # GitHub's are 36-character GUIDs; a longer header is not one
 
 HANDLERS: dict[str, Handler] = {
     "pull_request": prs.pull_request,
@@ -87,9 +90,11 @@ class GithubSource:
             raise Rejected("malformed", f"body is not JSON: {exc.msg}") from None
         if not isinstance(payload, dict):
             raise Rejected("malformed", "body is not a JSON object")
-        action = payload.get("action")
-        return Event(name=name, action=action if isinstance(action, str) else None,
-                     payload=payload, delivery_id=headers.get("X-GitHub-Delivery") or "")
+        view = View(payload)
+        delivery = headers.get("X-GitHub-Delivery") or ""
+        # The event name is a tag (bounded); the action is only logged (cut short).
+        return Event(name=event_name(name), action=(view.text("action") or "")[:64] or None,
+                     payload=view, delivery_id=delivery if len(delivery) <= MAX_DELIVERY_ID else "")
 
     def dedup_key(self, event: Event, body: bytes) -> str | bytes:
         # The delivery GUID is kept on redelivery; without one, the body identifies it.
@@ -103,10 +108,7 @@ class GithubSource:
         handler = HANDLERS.get(event.name)
         if handler is None:
             return Handled("ignored")
-        try:
-            out = handler(event.payload, self.ctx)
-        except (KeyError, TypeError, AttributeError) as exc:
-            # The event type is one we handle but the payload lacks what GitHub
-            # always sends: a malformed delivery, not a handler crash.
-            raise Rejected("malformed", f"{event.name} payload missing {exc}") from None
+        # A payload lacking what GitHub always sends raises Malformed (a 400) from
+        # receiver.payload; anything else a handler raises is a bug (a 500).
+        out = handler(event.payload, self.ctx)
         return Handled("ignored") if out is None else Handled("accepted", out)

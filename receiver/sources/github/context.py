@@ -8,10 +8,18 @@ from typing import Any, Hashable
 
 from cachetools import TTLCache
 
-from orgpulse.definitions import author_type  # noqa: F401 - handlers import it from here
-from orgpulse.tags import BoundedValues
+from orgpulse import definitions
+from orgpulse.tags import BoundedValues, human_name, owner_name
+from receiver.dedup import digest
+from receiver.payload import View
 
 WEEK = 7 * 24 * 3600
+
+
+def _digest(key: Hashable) -> int:
+    """Keys hold senders' strings (check names, SHAs): kept as 64-bit digests, so a
+    week of them stays small whatever the senders wrote (keys are typed values)."""
+    return digest(repr(key))
 
 
 class Recall:
@@ -25,18 +33,19 @@ class Recall:
     def first(self, key: Hashable) -> bool:
         """True the first time `key` is seen, then False until it expires."""
         with self._lock:
-            if key in self._items:
+            k = _digest(key)
+            if k in self._items:
                 return False
-            self._items[key] = True
+            self._items[k] = True
             return True
 
     def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
-            self._items[key] = value
+            self._items[_digest(key)] = value
 
     def pop(self, key: Hashable) -> Any:
         with self._lock:
-            return self._items.pop(key, None)
+            return self._items.pop(_digest(key), None)
 
 
 @dataclass
@@ -51,18 +60,26 @@ class GithubContext:
     @classmethod
     def from_options(cls, gh: dict[str, Any]) -> "GithubContext":
         return cls(
-            repos=BoundedValues(gh.get("repositories", []), gh.get("max_repositories", 200)),
-            workflows=BoundedValues(gh.get("workflows", []), gh.get("max_workflows", 50)),
-            environments=BoundedValues(gh.get("environments", []), gh.get("max_environments", 20)),
+            repos=BoundedValues(gh.get("repositories", []), gh.get("max_repositories", 200),
+                                owner_name),
+            workflows=BoundedValues(gh.get("workflows", []), gh.get("max_workflows", 50),
+                                    human_name),
+            environments=BoundedValues(gh.get("environments", []), gh.get("max_environments", 20),
+                                       human_name),
             hotfix=re.compile(gh.get("hotfix_pattern", r"(?i)\bhot-?fix\b")),
             benchmark=re.compile(gh.get("benchmark_workflows", r"(?i)bench")),
             recall=Recall(),
         )
 
-    def repo(self, payload: dict) -> str:
-        return self.repos((payload.get("repository") or {}).get("full_name", "unknown"))
+    def repo(self, payload: View) -> str:
+        return self.repos(payload.obj("repository").text("full_name", "unknown"))
 
 
-def branch_type(branch: str | None, payload: dict) -> str:
-    default = (payload.get("repository") or {}).get("default_branch")
+def author_type(user: View) -> str:
+    """The shared definition (orgpulse.definitions), given only typed fields."""
+    return definitions.author_type({k: user.text(k) for k in ("type", "__typename", "login")})
+
+
+def branch_type(branch: str | None, payload: View) -> str:
+    default = payload.obj("repository").text("default_branch")
     return "default" if branch and branch == default else "other"
