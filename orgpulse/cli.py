@@ -1,4 +1,4 @@
-"""`orgpulse` — serve | poll | informer | replay | catalog | asana webhooks | probe.
+"""`orgpulse` — serve | poll | informer | replay | catalog | asana webhooks | probe | dashboards.
 
 Each command is a function registered in COMMANDS; main() parses arguments,
 loads settings once (a bad setting exits 2 with every problem listed) and
@@ -278,8 +278,15 @@ def asana_webhooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def dashboards(args: argparse.Namespace) -> int:
+    """Dashboards, monitors and SLOs as code: the logic is in dashboards/cli.py."""
+    from dashboards import cli as dashboards_cli
+
+    return dashboards_cli.run(args, _settings())
+
+
 COMMANDS = {"serve": serve, "poll": poll, "informer": informer, "replay": replay, "catalog": catalog,
-            "asana": asana_webhooks, "probe": probe}
+            "asana": asana_webhooks, "probe": probe, "dashboards": dashboards}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -319,6 +326,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("probe", help="liveness: exit 0 if the poller's state file is fresh")
     p.add_argument("target", choices=sorted(TARGETS),
                    help="poller: its cycle (and its informer's, if it runs one); informer: alone")
+    from dashboards import cli as dashboards_cli
+
+    dashboards_cli.add_arguments(sub.add_parser(
+        "dashboards", help="dashboards, monitors and SLOs: validate | render | diff | apply | pull | pictures"))
     p = sub.add_parser("catalog", help="list the metric catalog")
     p.add_argument("--source", help="only this source's metrics")
     return top

@@ -93,6 +93,12 @@ class Settings:
     skypilot_token: Secret | None = None
     # Shared dedup and high-water marks for replicas; may carry a password.
     redis_url: Secret | None = None
+    # Datadog's API (`orgpulse dashboards`): its own variables, and DD_API_URL, a full
+    # base URL that overrides DD_SITE (proxies and tests).
+    datadog_api_key: Secret | None = None
+    datadog_app_key: Secret | None = None
+    datadog_site: str | None = None
+    datadog_api_url: str | None = None
     options: dict[str, Any] = field(default_factory=dict)
 
     def section(self, name: str) -> dict[str, Any]:
@@ -237,6 +243,8 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     wandb_secret = _secret_text(env, "WANDB_WEBHOOK_SECRET", problems)
 
     redis_text = _secret_text(env, "ORGPULSE_REDIS_URL", problems)
+    dd_api_key = _secret_text(env, "DD_API_KEY", problems)
+    dd_app_key = _secret_text(env, "DD_APP_KEY", problems)
 
     level = env.get("ORGPULSE_LOG_LEVEL", "INFO").upper()
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
@@ -263,6 +271,10 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         wandb_base_url=env.get("WANDB_BASE_URL") or None,
         skypilot_endpoint=env.get("SKYPILOT_API_SERVER_ENDPOINT") or None,
         skypilot_token=Secret(skypilot_token) if skypilot_token else None,
+        datadog_api_key=Secret(dd_api_key) if dd_api_key else None,
+        datadog_app_key=Secret(dd_app_key) if dd_app_key else None,
+        datadog_site=env.get("DD_SITE") or None,
+        datadog_api_url=env.get("DD_API_URL") or None,
         options=validate_options(_load_yaml(env, problems), problems),
     )
     receiver = settings.section("receiver")

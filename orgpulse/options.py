@@ -214,6 +214,49 @@ SCHEMA["skypilot"] = {
                                 else f"must be in (0, 1], got {v!r}"),
     "request_timeout_seconds": Option(60, _at_least(1)),
 }
+
+
+# --- monitors: notification handles and thresholds of the monitors and SLOs that
+# `orgpulse dashboards` builds, per environment (production and staging may differ).
+def _handles(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(v, str) and v.startswith("@") and " " not in v
+                                       for v in value):
+        return None
+    return f"must be a list of notification handles like @slack-channel, got {value!r}"
+
+
+def _monitor_thresholds(value: Any) -> str | None:
+    if value == {}:
+        return None  # nothing to check: the receiver starts without importing dashboards/
+    if not isinstance(value, dict):
+        return f"must map threshold names to numbers, got {value!r}"
+    from dashboards.registry import thresholds  # each dashboard module declares its own
+
+    known = thresholds()
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        return f"unknown threshold(s) {unknown} (known: {sorted(known)})"
+    bad = {k: v for k, v in value.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
+    return f"thresholds must be numbers, got {bad!r}" if bad else None
+
+
+def _monitor_environments(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return f"must map environment names to {{notify, thresholds}}, got {value!r}"
+    for env, given in value.items():
+        if not isinstance(given, dict) or set(given) - {"notify", "thresholds"}:
+            return f"{env}: only notify and thresholds may be set, got {given!r}"
+        bad = _handles(given.get("notify", [])) or _monitor_thresholds(given.get("thresholds", {}))
+        if bad:
+            return f"{env}: {bad}"
+    return None
+
+
+SCHEMA["monitors"] = {
+    "notify": Option([], _handles),                   # added to every monitor's message
+    "thresholds": Option({}, _monitor_thresholds),    # overrides of the modules' defaults
+    "environments": Option({}, _monitor_environments),  # {env: {notify, thresholds}}, over the above
+}
 OTHER_SECTIONS: tuple[str, ...] = ()
 
 
