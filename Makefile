@@ -66,6 +66,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/receiver.py
 	$(BIN)/python bench/informer.py
 	$(BIN)/python bench/poller_api_cost.py
+	$(BIN)/python bench/dora_api_cost.py
+	$(BIN)/python bench/footprint.py
 
 clean:
 	rm -rf $(VENV) $(PEERS) .orgpulse .pytest_cache

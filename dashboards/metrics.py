@@ -43,6 +43,8 @@ EXTERNAL: dict[str, CatalogRow] = {row.name: row for row in (
 LEVEL, EXTREME, RATIO = "level", "extreme", "ratio"
 _OVERRIDES = {
     "wandb.metrics.accuracy_runs_7d": LEVEL,   # "accuracy" in its name, but a count of runs
+    "dora.performance_level": RATIO,           # a 1–4 score per repository and key: never summed
+    "dora.time_since_deployment_hours": EXTREME,  # the longest silence is the worst series
 }
 _GAUGE_RULES: tuple[tuple[str, re.Pattern], ...] = (
     (RATIO, re.compile(r"\.fom$|pct|_rate|efficiency|per_day|per_developer|per_pr|passing"

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from dashboards import context as contexts
-from dashboards.boards import (asana, ec2, github, health, kubernetes, orgpulse, pipeline,
+from dashboards.boards import (asana, dora, ec2, github, health, kubernetes, orgpulse, pipeline,
                                skypilot, wandb)
 from orgpulse.config import Settings
 
 MODULES: dict[str, ModuleType] = {
     "github": github,
+    "dora": dora,
     "skypilot": skypilot,
     "asana": asana,
     "ec2": ec2,

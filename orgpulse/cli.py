@@ -109,7 +109,8 @@ def poll(args: argparse.Namespace) -> int:
     settings = _settings()
     logs.setup(settings.log_level)
     opts = settings.section("poller")
-    collectors = registry.build(settings)
+    elector = _elector(settings) if settings.kubernetes_api_url else None
+    collectors = registry.build(settings, elector)
     if args.only and args.only not in collectors:
         print(f"orgpulse: no collector {args.only!r} (configured: {sorted(collectors)})", file=sys.stderr)
         return 2
@@ -121,7 +122,6 @@ def poll(args: argparse.Namespace) -> int:
 
     emitter = Emitter(build_sink(settings))
     values = ValueStore()
-    elector = _elector(settings) if settings.kubernetes_api_url else None
     states = state.StateFile(settings.data_dir)  # the liveness probe's and status page's view
     if not args.once:
         states.update(state.started(time.time(), opts["interval_seconds"], state.role(elector)))

@@ -214,6 +214,34 @@ SCHEMA["skypilot"] = {
                                 else f"must be in (0, 1], got {v!r}"),
     "request_timeout_seconds": Option(60, _at_least(1)),
 }
+DORA_SIGNALS = ("deployment_failure", "rollback", "revert", "hotfix", "incident")
+
+
+def _deploy_workflows(value: Any) -> str | None:
+    ok = isinstance(value, dict) and all(
+        isinstance(k, str) and k.count("/") == 1 and isinstance(v, str)
+        and v.endswith((".yml", ".yaml")) for k, v in value.items())
+    return None if ok else f"must map owner/name to a workflow file (deploy.yml), got {value!r}"
+
+
+def _signals(value: Any) -> str | None:
+    bad = _str_list(value)
+    unknown = [] if bad else sorted(set(value) - set(DORA_SIGNALS))
+    return bad or (f"unknown signal(s) {unknown} (known: {list(DORA_SIGNALS)})" if unknown else None)
+
+
+# DORA's four keys (README "DORA"): which deployments are production, where a repository
+# records them, and what marks a change as failed.
+SCHEMA["dora"] = {
+    "production": Option(r"^prod(uction)?$", _regex),
+    "deploy_workflows": Option({}, _deploy_workflows),
+    "failure_signals": Option(list(DORA_SIGNALS), _signals),
+    "failure_window_hours": Option(24, _at_least(1)),
+    "incident_label": Option("incident", _is(str, "a label name")),      # "" = no GitHub incidents
+    "incidents_project": Option("", _is(str, "an Asana project gid")),   # "" = no Asana incidents
+    # Time to restore also from a failed production deployment to the next success.
+    "restore_from_failed_deployments": Option(False, _is(bool, "true or false")),
+}
 
 
 # --- monitors: notification handles and thresholds of the monitors and SLOs that

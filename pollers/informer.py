@@ -280,6 +280,7 @@ class Informer:
     def gauge_loop(self) -> None:
         self.beat()
         while not self._stop.wait(self.gauge_interval):
+            self.beat()  # before and after: slow but live measuring is not a stuck loop
             self.emit(self.gauges())
             self.beat()
 

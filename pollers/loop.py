@@ -72,6 +72,7 @@ class Poller:
         """One cycle; returns collector → success."""
         now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
         self.report = {}
+        self._heartbeat()  # at both ends: a cycle waiting on a slow collector is not a stuck loop
         chosen = [c for n, c in self.collectors.items() if only in (None, n)]
         results: dict = {}
         started: list[tuple[Collector, threading.Thread]] = []
@@ -103,10 +104,14 @@ class Poller:
         self.emit(out)
         if self.score is not None:
             self.emit(self.score(self.values, now))
+        self._heartbeat(self.report)
+        return success
+
+    def _heartbeat(self, report: dict | None = None) -> None:
+        """The state file (pollers/state.py): the liveness probe's heartbeat, this cycle's outcome."""
         if self.state is not None:
             self.state.update(states.cycle(self.clock(), self.interval, states.role(self.elector),
-                                           self.report))
-        return success
+                                           report or {}))
 
     def _outcome(self, name: str, ok: bool, seconds: float | None, reason: str | None) -> list[m.Metric]:
         out = [m.gauge("orgpulse.collector.success", 1 if ok else 0, collector=name)]

@@ -10,13 +10,13 @@ liveness probe checks (`orgpulse probe poller`) and the status page reads.
                            "error": null}},   # error: timeout | still_running | exception | partial
      "informer": {"watching": true, "updated_at": 1764151230.0, "interval_seconds": 60}}
 
-Each writer owns a part: the poller loop writes the top level and `poller` after each
-cycle, the informer (a thread in the same process) writes `informer` and `role` every
-gauge interval. A write reads the document, applies its change and replaces the file
-(temp file + os.replace) under an flock, so no writer loses another's part and a reader
-never sees half a file. A part is stale once its writer has not written for
-STALE_AFTER of its own intervals: the probe then fails, and the kubelet restarts a
-container whose loop hung, not only one whose process died.
+Each writer owns a part: the poller loop writes the top level and `poller` at both ends of
+each cycle (so a cycle waiting on a slow collector still looks alive), the informer (a thread
+in the same process) writes `informer` and `role` around each gauge pass. A write reads the
+document, applies its change and replaces the file (temp file + os.replace) under an flock,
+so no writer loses another's part and a reader never sees half a file. A part is stale once
+its writer has not written for STALE_AFTER of its own intervals: the probe then fails, and
+the kubelet restarts a container whose loop hung, not only one whose process died.
 """
 from __future__ import annotations
 

@@ -45,7 +45,8 @@ def build_enricher(settings: config.Settings, emitter: Emitter):
     opts = settings.section("asana")
     api = AsanaApi(settings.asana_token.reveal().decode(), settings.asana_base_url,
                    opts["request_timeout_seconds"], opts["requests_per_minute"])
-    return Enricher(api, AsanaContext(opts), emitter, opts["enrich_workers"], opts["enrich_queue"])
+    ctx = AsanaContext(opts, settings.section("dora")["incidents_project"])
+    return Enricher(api, ctx, emitter, opts["enrich_workers"], opts["enrich_queue"])
 
 
 def build_dedup(settings: config.Settings, emitter: Emitter) -> Dedup | SharedDedup:
@@ -69,7 +70,8 @@ def build_sources(settings: config.Settings, emitter: Emitter) -> dict[str, Sour
         raise config.ConfigError([str(exc)]) from None
     return {
         "github": GithubSource(settings.github_secrets,
-                               GithubContext.from_options(settings.section("github"))),
+                               GithubContext.from_options(settings.section("github"),
+                                                          settings.section("dora"))),
         "asana": AsanaSource(store, build_enricher(settings, emitter)),
         "wandb": WandbSource(settings.wandb_token, settings.wandb_secret, settings.section("wandb")),
     }

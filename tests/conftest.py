@@ -23,6 +23,17 @@ GITHUB = FIXTURES / "github"
 SECRET = "It's a Secret to Everybody"
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One real redis-server per run, for every `peers` test that needs Redis."""
+    from tests.peers import require_executable
+    from tests.servers import RedisServer
+
+    server = RedisServer(require_executable("redis-server"), tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def statsd():
     listener = udp_listener()

@@ -48,7 +48,7 @@ def all_bodies(defs):
 # ------------------------------------------------------------------ what is defined
 def test_nine_dashboards_at_least_twelve_monitors_and_three_slos_with_burn_rate_alerts(production):
     assert set(production.dashboards) == {"github", "skypilot", "asana", "ec2", "kubernetes", "wandb",
-                                          "health", "pipeline", "orgpulse"}
+                                          "health", "pipeline", "orgpulse", "dora"}
     assert len(production.monitors) >= 12
     assert {b["type"] for b in production.slos.values()} == {"metric", "time_slice", "monitor"}
     alerts = [b for b in production.monitors.values() if b["type"] == "slo alert"]
@@ -59,7 +59,7 @@ def test_nine_dashboards_at_least_twelve_monitors_and_three_slos_with_burn_rate_
 
 def test_without_an_environment_only_dashboards_are_built(settings):
     defs = registry.definitions(registry.context(settings, None))
-    assert len(defs.dashboards) == 9 and not defs.monitors and not defs.slos
+    assert len(defs.dashboards) == 10 and not defs.monitors and not defs.slos
 
 
 def test_every_body_is_a_valid_request_and_every_catalog_metric_is_shown(production):
@@ -325,7 +325,7 @@ def test_validate_command_passes(settings):
     out = io.StringIO()
     status = cli.run(parser().parse_args(["dashboards", "validate"]), settings, out)
     assert status == 0, out.getvalue()
-    assert "9 dashboards, 16 monitors and 3 SLOs per environment (test): valid" in out.getvalue()
+    assert "10 dashboards, 18 monitors and 3 SLOs per environment (test): valid" in out.getvalue()
 
 
 def test_validate_command_fails_on_a_bad_definition_and_names_it(settings):

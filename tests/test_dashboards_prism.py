@@ -110,11 +110,11 @@ def test_every_request_apply_sends_is_valid_against_the_spec(prism, make_setting
     before = len(prism["log"].read_text(errors="replace"))  # the session's Prism: only this test's part
     status = cli.run(parser().parse_args(["dashboards", "apply", "--env", "production"]), settings, out)
     assert status == 0, out.getvalue()
-    assert "28 create" in out.getvalue()
+    assert "31 create" in out.getvalue()
     log = prism["log"].read_text(errors="replace")[before:]
     received = re.findall(r"\[HTTP SERVER\] (\w+) (\S+) ", log)
     posts = Counter(path for method, path in received if method == "post")
-    assert posts["/api/v1/dashboard"] >= 9 and posts["/api/v1/monitor"] >= 16 and posts["/api/v1/slo"] >= 3
+    assert posts["/api/v1/dashboard"] >= 10 and posts["/api/v1/monitor"] >= 18 and posts["/api/v1/slo"] >= 3
     assert log.count("The request passed the validation rules") >= len(received)
 
 

@@ -64,15 +64,15 @@ def test_apply_twice_changes_nothing_the_second_time(fake, dd_settings):
     run = Run(dd_settings)
     status, out = run("apply", "--env", "production")
     assert status == 0, out
-    assert (len(fake.dashboards), len(fake.monitors), len(fake.slos)) == (9, 16, 3)
+    assert (len(fake.dashboards), len(fake.monitors), len(fake.slos)) == (10, 18, 3)
     writes = fake.writes()
-    assert writes == 28 and "28 create" in out
+    assert writes == 31 and "31 create" in out
     status, out = run("apply", "--env", "production")
-    assert status == 0 and fake.writes() == writes and "28 unchanged" in out
+    assert status == 0 and fake.writes() == writes and "31 unchanged" in out
     status, out = run("apply")  # dashboards alone, as with no environment
-    assert status == 0 and fake.writes() == writes and out.strip().endswith("9 unchanged")
+    assert status == 0 and fake.writes() == writes and out.strip().endswith("10 unchanged")
     status, out = run("diff", "--env", "production")
-    assert status == 0 and "28 unchanged" in out
+    assert status == 0 and "31 unchanged" in out
 
 
 def test_live_ids_are_filled_in_monitors_then_slos_then_their_alerts(fake, dd_settings):

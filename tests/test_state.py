@@ -74,6 +74,25 @@ def test_the_poller_writes_its_cycle_and_the_probe_judges_it_by_two_intervals(tm
     assert not healthy and "poller" in reason and "1801 s ago" in reason and "\n" not in reason
 
 
+def test_a_cycle_waiting_on_a_slow_collector_has_already_said_it_is_alive(tmp_path, emitter):
+    """Written when a cycle starts as well as when it ends: the gap the probe sees is the
+    longer of the pause and one cycle (bounded by the collectors' timeouts), not their sum."""
+    clock, store, release = Clock(1_000.0), state.StateFile(tmp_path), threading.Event()
+    slow = Collector("slow", lambda now: release.wait(10) and [], 5)
+    poller = Poller({"slow": slow}, emitter, ValueStore(), interval=60, clock=clock, state=store)
+    cycle = threading.Thread(target=poller.run_once)
+    cycle.start()
+    try:
+        assert wait_until(lambda: store.read().get("updated_at") == 1_000.0)
+        assert store.read()["poller"] == {}  # nothing finished yet
+        clock.now += 100  # the collector is slow: the cycle outlasts the pause
+    finally:
+        release.set()
+        cycle.join()
+    doc = store.read()
+    assert doc["updated_at"] == 1_100.0 and doc["poller"]["slow"]["ok"] is True
+
+
 def test_a_cycle_of_one_collector_keeps_the_others_last_results(tmp_path, emitter):
     clock = Clock()
     store = state.StateFile(tmp_path)

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Hashable
 
 from cachetools import TTLCache
 
 from orgpulse import definitions
+from orgpulse.options import SCHEMA
 from orgpulse.tags import BoundedValues, human_name, owner_name
 from receiver.dedup import digest
 from receiver.payload import View
@@ -56,9 +57,11 @@ class GithubContext:
     hotfix: re.Pattern
     benchmark: re.Pattern
     recall: Recall
+    # The `dora:` section (production pattern, deploy workflows, incident label).
+    dora: dict[str, Any] = field(default_factory=lambda: dora_options({}))
 
     @classmethod
-    def from_options(cls, gh: dict[str, Any]) -> "GithubContext":
+    def from_options(cls, gh: dict[str, Any], dora: dict[str, Any] | None = None) -> "GithubContext":
         return cls(
             repos=BoundedValues(gh.get("repositories", []), gh.get("max_repositories", 200),
                                 owner_name),
@@ -69,10 +72,16 @@ class GithubContext:
             hotfix=re.compile(gh.get("hotfix_pattern", r"(?i)\bhot-?fix\b")),
             benchmark=re.compile(gh.get("benchmark_workflows", r"(?i)bench")),
             recall=Recall(),
+            dora=dora_options(dora or {}),
         )
 
     def repo(self, payload: View) -> str:
         return self.repos(payload.obj("repository").text("full_name", "unknown"))
+
+
+def dora_options(given: dict[str, Any]) -> dict[str, Any]:
+    """The `dora:` section with its defaults filled (tests may give a part of it)."""
+    return {**{k: o.default for k, o in SCHEMA["dora"].items()}, **given}
 
 
 def author_type(user: View) -> str:
