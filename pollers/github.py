@@ -74,8 +74,12 @@ def _attempt(run: dict) -> dict:
 
 
 class GithubCollector:
-    def __init__(self, http: GithubHttp | Installations, repositories: list[str], options: dict[str, Any]):
+    def __init__(self, http: GithubHttp | Installations, repositories: list[str], options: dict[str, Any],
+                 deployed_at: Callable[[str, str], datetime | None] | None = None):
         self.http = http  # a token's GithubHttp, or a GitHub App's (pollers/github_app.py)
+        # (repo, sha) → when the first successful production deployment containing it succeeded:
+        # DORA's records (pollers/dora.py), for the deploy leg; None while DORA is off.
+        self.deployed_at = deployed_at
         self.repositories = repositories
         self.hotfix = re.compile(options.get("hotfix_pattern", r"(?i)\bhot-?fix\b"))
         self.benchmark = re.compile(options.get("benchmark_workflows", r"(?i)bench"))
@@ -125,7 +129,7 @@ class GithubCollector:
                      f"repository(owner: $owner, name: $name) {{ {body} }} }}")
             data = self.http.graphql(query, {"owner": owner, "name": name})["repository"]
             s.details.update({n: data[f"pr{n}"] for n in batch if data.get(f"pr{n}")})
-        return gm.pr_details(repo, s, now)
+        return gm.pr_details(repo, s, now, self.deployed_at)
 
     def _commits(self, repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
         since = (s.synced["commits"] - OVERLAP) if "commits" in s.synced else now - WEEK

@@ -16,7 +16,9 @@ ORGPULSE_LOG_LEVEL=DEBUG leaves it there — tests/test_github_app.py checks).
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import threading
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
@@ -26,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from github import Auth, Github, GithubException, GithubIntegration, GithubRetry, UnknownObjectException
 
 from orgpulse.config import Settings
-from pollers.github_http import GithubHttp, PartFailed
+from pollers.github_http import Budget, GithubHttp, PartFailed, Points
 
 DEFAULT_API_URL = "https://api.github.com"
 # Renew an installation token this long before it expires (PyGithub's own margin is 20 s,
@@ -82,6 +84,42 @@ class InstallationAuth(Auth.AppInstallationAuth):
         return self._current.token
 
 
+class SharedBudget(Budget):
+    """A Budget two collectors' threads spend at once."""
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = threading.Lock()
+
+    def spend(self) -> None:
+        with self.lock:
+            super().spend()
+
+
+class SharedPoints(Points):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.lock = threading.Lock()
+
+    def check(self) -> None:
+        with self.lock:
+            super().check()
+
+
+_LIMITS: dict[tuple, tuple[SharedBudget, SharedPoints]] = {}
+_LIMITS_LOCK = threading.Lock()
+
+
+def _shared(http: GithubHttp, key: tuple, share: float, clock: Callable[[], float]) -> GithubHttp:
+    """One REST budget and one GraphQL points budget per rate limit (a token, or an app's
+    installation, at an API URL) in the process: the github and dora collectors, each with
+    requesters of its own (a connection is not shared across threads), together spend at most
+    `github.budget_share` of each."""
+    with _LIMITS_LOCK:
+        http.budget, http.points = _LIMITS.setdefault(key, (SharedBudget(share, clock), SharedPoints(share, clock)))
+    return http
+
+
 def _client_options(settings: Settings) -> dict[str, Any]:
     """PyGithub options shared by every requester: GITHUB_API_URL (Enterprise Server: its
     /api/v3; GraphQL is then /api/graphql), retries of secondary limits, the request pause."""
@@ -130,8 +168,9 @@ class Installations:
         if installation not in self.http:
             auth = InstallationAuth(self.app, installation, self.clock)
             requester = Github(auth=auth, **_client_options(self.settings)).requester
-            self.http[installation] = GithubHttp(requester, self.settings.section("github")["budget_share"],
-                                                 self.clock)
+            share = self.settings.section("github")["budget_share"]
+            key = ("app", self.settings.github_app_id, self.integration.base_url, installation)
+            self.http[installation] = _shared(GithubHttp(requester, share, self.clock), key, share, self.clock)
         return self.http[installation]
 
     def _by_url(self, url: str) -> GithubHttp:
@@ -155,11 +194,14 @@ class Installations:
 
 
 def connect(settings: Settings, clock: Callable[[], float] = time.time) -> GithubHttp | Installations:
-    """The poller's way into GitHub from its settings: a GithubHttp over GITHUB_TOKEN, or
-    Installations of the GitHub App (GITHUB_APP_ID and its private key)."""
+    """The poller's way into GitHub from its settings, for one collector: a GithubHttp over
+    GITHUB_TOKEN, or Installations of the GitHub App (GITHUB_APP_ID and its private key) —
+    requesters of its own, budgets shared with every collector on the same rate limit."""
     share = settings.section("github")["budget_share"]
     if settings.github_token is not None:
         auth = Auth.Token(settings.github_token.reveal().decode())
-        return GithubHttp(Github(auth=auth, **_client_options(settings)).requester, share, clock)
+        http = GithubHttp(Github(auth=auth, **_client_options(settings)).requester, share, clock)
+        key = ("token", hashlib.sha256(settings.github_token.reveal()).hexdigest(), settings.github_api_url or "")
+        return _shared(http, key, share, clock)
     app = AppAuth(settings.github_app_id, settings.github_app_private_key.reveal().decode(), clock)
     return Installations(app, settings, clock)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pollers.github import RepoState
 
 WEEK = timedelta(days=7)
+DeployedAt = Callable[[str, str], "datetime | None"]  # (repo, sha) → its first production deployment
 STALE = timedelta(days=14)
 AUTHOR_TYPES = ("human", "bot")
 
@@ -105,10 +106,16 @@ LEGS: dict[str, Callable[[dict, dict], float | None]] = {
 }
 
 
-def leg_metrics(repo: str, human: list[tuple[dict, dict]]) -> list[m.Metric]:
-    """p50/p90 of each leg over the human PRs that have it; a leg no PR has is not sent."""
+def leg_metrics(repo: str, human: list[tuple[dict, dict]], deployed_at: DeployedAt | None = None) -> list[m.Metric]:
+    """p50/p90 of each leg over the human PRs that have it; a leg no PR has is not sent.
+    The deploy leg (merge → the first successful production deployment containing the merge
+    commit) needs DORA's records, `deployed_at`."""
+    legs = dict(LEGS)
+    if deployed_at is not None:
+        legs["deploy"] = lambda pr, d: seconds_between(
+            pr["merged_at"], deployed_at(repo, pr["merge_commit_sha"]) if pr.get("merge_commit_sha") else None)
     out = []
-    for leg, seconds in LEGS.items():
+    for leg, seconds in legs.items():
         hours = [v / 3600 for v in (seconds(pr, d) for pr, d in human) if v is not None]
         if hours:
             out += [m.gauge(f"github.prs.{leg}_time_p50_hours", pct(hours, .5), repo=repo),
@@ -116,7 +123,7 @@ def leg_metrics(repo: str, human: list[tuple[dict, dict]]) -> list[m.Metric]:
     return out
 
 
-def pr_details(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
+def pr_details(repo: str, s: RepoState, now: datetime, deployed_at: DeployedAt | None = None) -> list[m.Metric]:
     out = []
     for kind, prs in by_author(_merged(s.pulls.values(), now), lambda pr: pr.get("user")).items():
         detailed = [s.details[pr["number"]] for pr in prs if pr["number"] in s.details]
@@ -136,7 +143,7 @@ def pr_details(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
         out += [m.gauge("github.prs.review_coverage_pct", 100 * reviewed / len(human), repo=repo),
                 m.gauge("github.prs.avg_comments_per_pr",
                         sum(d["totalCommentsCount"] or 0 for _, d in human) / len(human), repo=repo)]
-    return out + leg_metrics(repo, human)
+    return out + leg_metrics(repo, human, deployed_at)
 
 
 def commit_metrics(repo: str, s: RepoState, hotfix: re.Pattern) -> list[m.Metric]:

@@ -340,3 +340,43 @@ def test_a_leg_no_pr_has_is_not_sent(fake):
     got = collect(collector(fake))
     assert got[("github.prs.coding_time_p50_hours", None)] == 24
     assert not [k for k in got if k[0].startswith(("github.prs.pickup_time", "github.prs.review_time"))]
+
+
+def test_deploy_leg_from_doras_production_deployments(tmp_path, make_settings):
+    from pollers import registry
+    from tests.dora_history import History, _commit
+    from tests.fakes.github_dora import DoraGithub
+
+    fake = DoraGithub()
+    try:
+        h = History(fake, REPO)
+        at = lambda hours: NOW + timedelta(hours=hours)  # noqa: E731
+        base = _commit(h.state, "c0".ljust(40, "0"), at(-50), "Start", [], at(-50))
+        m1 = _commit(h.state, "a1".ljust(40, "0"), at(-30), "Merge pull request #1", [base], at(-31))
+        m2 = _commit(h.state, "a2".ljust(40, "0"), at(-20), "Add (#2)", [m1], at(-21))
+        m3 = _commit(h.state, "a3".ljust(40, "0"), at(-5), "Add (#3)", [m2], at(-6))
+        h.deploy(at(-40), base)                          # the first one known: what it shipped is unknown
+        h.deploy(at(-18), m2)                            # ships #1 and #2, succeeds 7 minutes later
+        h.deploy(at(-4), m3, environment="staging")      # not production
+        h.deploy(at(-3), m3, outcome="failure")          # not a success
+        h.state["pulls"] += [pull(n, NOW, created_h=merged - 10, merged_h=merged, merge_commit_sha=sha)
+                             for n, merged, sha in ((1, -30, m1), (2, -20, m2), (3, -5, m3))]
+        settings = make_settings({"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url},
+                                 {"github": {"repositories": [REPO], "request_interval_seconds": 0}})
+        collectors = registry.build(settings)
+        produced(collectors["dora"].collect(NOW))
+        got = collect(collectors["github"].collect.__self__)
+    finally:
+        fake.close()
+    assert not fake.rejected_queries
+    # #1: merged 12 h before the deployment began, #2: 2 h; + 7 minutes to succeed; #3 not deployed
+    assert got[("github.prs.deploy_time_p50_hours", None)] == pytest.approx(2 + 7 / 60)
+    assert got[("github.prs.deploy_time_p90_hours", None)] == pytest.approx(12 + 7 / 60)
+
+
+def test_no_deploy_leg_without_dora_or_a_production_deployment(fake):
+    fake.add_repo(REPO)["pulls"] += [pull(1, NOW, created_h=-30, merged_h=-29)]
+    assert not [k for k in collect(collector(fake)) if k[0].startswith("github.prs.deploy_time")]
+    c = collector(fake)
+    c.deployed_at = lambda repo, sha: None  # DORA on, nothing deployed yet: no value, never 0
+    assert not [k for k in collect(c, NOW + timedelta(minutes=15)) if k[0].startswith("github.prs.deploy_time")]

@@ -56,7 +56,7 @@ def _speed(q) -> list:
 
 
 # The PR cycle leg by leg (README "The PR cycle, leg by leg"), in the order a PR goes through them.
-LEGS = ("coding", "pickup", "review")
+LEGS = ("coding", "pickup", "review", "deploy")
 WEEK = 7 * 86400
 
 
@@ -67,9 +67,10 @@ def _legs(q) -> Row:
                    display="bars"), 6),
                timeseries("PR cycle legs p90 (7 d), hours", {
                    leg: q("max", f"github.prs.{leg}_time_p90_hours") for leg in LEGS}),
-               timeseries("Review time, hours (first review → merge, seen by the receiver)", {
-                   "p50": q("p50", "github.prs.review_time"), "p90": q("p90", "github.prs.review_time")},
-                   [("p50 / 3600", "p50"), ("p90 / 3600", "p90")]))
+               timeseries("Review and deploy legs as they happen, p50, hours", {
+                   "review": q("p50", "github.prs.review_time"), "deploy": q("p50", "github.prs.deploy_time")},
+                   [("review / 3600", "review (first review → merge)"),
+                    ("deploy / 3600", "deploy (merge → production)")]))
 
 
 def _reviews_and_size(q) -> list:

@@ -2,7 +2,8 @@
 
 The PR cycle's legs in real time (DevLake's breakdown; the poller reconciles them over 7 days):
 pickup = created → first human review (time_to_first_review), review = that first review →
-merge (review_time, when this receiver saw the first review)."""
+merge (review_time, when this receiver saw the first review), deploy = merge → the production
+deployment that shipped it (deploy_time, for the merges this receiver remembers: ctx.merges)."""
 from __future__ import annotations
 
 from orgpulse import metrics as m
@@ -66,7 +67,19 @@ def pull_request(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
         if review is not None:
             out.append(m.distribution("github.prs.review_time", review, repo=tags["repo"],
                                       author_type=tags["author_type"]))
+        if pr.text("merge_commit_sha") and pr.time("merged_at"):
+            ctx.merges.add(payload.obj("repository").ident("id"), pr.text("merge_commit_sha"),
+                           pr.time("merged_at"), tags["author_type"])
     return out
+
+
+def deploy_legs(payload: View, ctx: GithubContext, sha: str | None, at) -> list[m.Metric]:
+    """A production deployment of `sha` succeeded at `at`: merge → `at` for each merge it
+    shipped that this receiver remembers (the poller's deploy_time gauges cover the rest)."""
+    repo = ctx.repo(payload)
+    shipped = ctx.merges.shipped(payload.obj("repository").ident("id"), sha, at) if at else []
+    return [m.distribution("github.prs.deploy_time", seconds, repo=repo, author_type=author)
+            for merged, author in shipped if (seconds := seconds_between(merged, at)) is not None]
 
 
 REVIEW_STATES = {"approved", "changes_requested", "commented", "dismissed"}
