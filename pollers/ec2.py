@@ -4,7 +4,9 @@ Replaces the seed's guesses (W12): vCPUs and GPUs come from
 describe_instance_types (cached), not from the type's name; idle is measured
 (CloudWatch CPUUtilization averaged over the last hour, in GetMetricData
 batches); lists are paginated; cost comes from real prices (aws_prices.py).
-A region or a part that fails emits nothing for itself plus an error count.
+A region or a part that fails emits nothing for itself plus an error count; a
+call that only some figures need (instance types: vCPUs and GPUs; spot price
+history: spot instances' prices) takes only those figures with it.
 """
 from __future__ import annotations
 
@@ -71,24 +73,14 @@ class Ec2Collector:
         instances = [i for page in ec2.get_paginator("describe_instances").paginate()
                      for r in page["Reservations"] for i in r["Instances"]]
         running = [i for i in instances if i["State"]["Name"] == "running"]
-        self._type_info(ec2, {i["InstanceType"] for i in instances})
         tags = {"region": region}
         spot = [i for i in running if i.get("InstanceLifecycle") == "spot"]
         out = [m.gauge("ec2.instances.total", len(instances), **tags),
                m.gauge("ec2.instances.running", len(running), **tags),
                m.gauge("ec2.instances.stopped", sum(i["State"]["Name"] == "stopped" for i in instances), **tags),
                m.gauge("ec2.instances.spot", len(spot), **tags),
-               m.gauge("ec2.instances.ondemand", len(running) - len(spot), **tags),
-               m.gauge("ec2.instances.cpu_count", sum(self._types[i["InstanceType"]]["vcpus"]
-                                                      for i in running), **tags)]
-        gpus: dict[str, int] = defaultdict(int)
-        for i in running:
-            info = self._types[i["InstanceType"]]
-            if info["gpus"]:
-                gpus[info["accelerator"]] += info["gpus"]
-        out.append(m.gauge("ec2.instances.gpu_instances",
-                           sum(bool(self._types[i["InstanceType"]]["gpus"]) for i in running), **tags))
-        out += [m.gauge("ec2.instances.gpu_count", n, accelerator=a, **tags) for a, n in sorted(gpus.items())]
+               m.gauge("ec2.instances.ondemand", len(running) - len(spot), **tags)]
+        out += self._capacity(ec2, region, instances, running)
         if running:
             ages = [(now - i["LaunchTime"]).total_seconds() / 86400 for i in running]
             out += [m.gauge("ec2.instances.avg_age_days", sum(ages) / len(ages), **tags),
@@ -96,6 +88,25 @@ class Ec2Collector:
         out += self._idle(region, running, now)
         out += self._cost(ec2, region, running, now)
         return out
+
+    def _capacity(self, ec2, region: str, instances: list[dict], running: list[dict]) -> list[m.Metric]:
+        """vCPUs and GPUs of running instances, from describe_instance_types. A failed call
+        leaves them absent (and counted) for this cycle; the instance counts, idle and cost
+        above and below do not need them and are still sent."""
+        try:
+            self._type_info(ec2, {i["InstanceType"] for i in instances})
+            info = [self._types[i["InstanceType"]] for i in running]  # KeyError: a type AWS did not describe
+        except Exception as exc:  # noqa: BLE001 - vCPUs/GPUs unmeasured, counts still right
+            log.warning("instance types failed", extra={"region": region, "error": type(exc).__name__})
+            return [error("instance_types_failed", region=region)]
+        gpus: dict[str, int] = defaultdict(int)
+        for t in info:
+            if t["gpus"]:
+                gpus[t["accelerator"]] += t["gpus"]
+        tags = {"region": region}
+        return ([m.gauge("ec2.instances.cpu_count", sum(t["vcpus"] for t in info), **tags),
+                 m.gauge("ec2.instances.gpu_instances", sum(bool(t["gpus"]) for t in info), **tags)]
+                + [m.gauge("ec2.instances.gpu_count", n, accelerator=a, **tags) for a, n in sorted(gpus.items())])
 
     def _idle(self, region: str, running: list[dict], now: datetime) -> list[m.Metric]:
         try:
@@ -123,9 +134,19 @@ class Ec2Collector:
                                region=region))
         return out
 
-    def _cost(self, ec2, region: str, running: list[dict], now: datetime) -> list[m.Metric]:
+    def _spot_prices(self, ec2, region: str, running: list[dict], now: datetime) -> tuple[dict, list[m.Metric]]:
+        """Spot prices by (type, zone); a failed history call leaves every spot instance
+        unpriced this cycle (so no hourly total) and is counted — the region's other
+        figures stand."""
         spot_types = sorted({i["InstanceType"] for i in running if i.get("InstanceLifecycle") == "spot"})
-        spot = spot_prices(ec2, spot_types, now)
+        try:
+            return spot_prices(ec2, spot_types, now), []
+        except Exception as exc:  # noqa: BLE001 - unpriced, counted; asked again next cycle
+            log.warning("spot prices failed", extra={"region": region, "error": type(exc).__name__})
+            return {}, [error("spot_prices_failed", region=region)]
+
+    def _cost(self, ec2, region: str, running: list[dict], now: datetime) -> list[m.Metric]:
+        spot, out = self._spot_prices(ec2, region, running, now)
         hourly = on_demand_equivalent = spot_paid = 0.0
         unpriced = 0
         for i in running:
@@ -142,7 +163,7 @@ class Ec2Collector:
                 continue
             hourly += price
         tags = {"region": region}
-        out = [m.gauge("ec2.cost.unpriced_instances", unpriced, **tags)]
+        out.append(m.gauge("ec2.cost.unpriced_instances", unpriced, **tags))
         if unpriced == 0:  # a partial sum would understate the bill
             out.append(m.gauge("ec2.cost.running_hourly_estimate", hourly, **tags))
         if on_demand_equivalent > 0:

@@ -98,7 +98,8 @@ class Poller:
                 continue
             metrics, error, seconds = results[c.name]
             ok = error is None and not _errors_in(metrics)
-            metrics = metrics + self.vanished.fill(c.name, metrics, clean=ok)
+            # Not `ok`: an error in one region must not hold back the others' zeros (series.py).
+            metrics = metrics + self.vanished.fill(c.name, metrics, clean=error is None)
             out += metrics + self._outcome(c.name, ok, seconds, None if ok or not error else "exception")
             success[c.name] = ok
         self.emit(out)

@@ -12,8 +12,11 @@ from botocore.config import Config
 from orgpulse import metrics as m
 from pollers.aws_prices import CostExplorer, Prices
 from pollers.ec2 import Ec2Collector
+from pollers.loop import Collector, Poller
+from pollers.values import ValueStore
 from tests.dogstatsd import PRODUCED
 from tests.fakes.aws_pricing import FakeAwsProxy, FakePricing
+from tests.test_poller import emitter, lines  # noqa: F401 - the fixture
 
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -238,3 +241,88 @@ def test_month_to_date_is_this_months_or_nothing(clients, moto_url, proxy):
     out = record(collector.collect(november + timedelta(hours=2, minutes=20)))  # the next cycle
     assert by(out, "ec2.cost.month_to_date_usd") == pytest.approx(3.25)
     assert ce.calls == 3
+
+
+@pytest.fixture
+def refusing(proxy, clients):
+    """EC2 through the proxy, which refuses the actions in `proxy.refused` (an IAM gap: every
+    cycle, not retried); other services straight to moto."""
+    def via_proxy(service, region):
+        if service != "ec2":
+            return clients(service, region)
+        return boto3.client("ec2", region_name=region, endpoint_url=proxy.url, **CREDS)
+    proxy.refused.clear()
+    proxy.spot_history = []
+    yield via_proxy
+    proxy.refused.clear()
+
+
+def put_cpu(clients, instance, cpu, now):
+    clients("cloudwatch", "us-east-1").put_metric_data(Namespace="AWS/EC2", MetricData=[{
+        "MetricName": "CPUUtilization", "Dimensions": [{"Name": "InstanceId", "Value": instance}],
+        "Timestamp": now - timedelta(minutes=10), "Value": cpu, "Unit": "Percent"}])
+
+
+def errors_of(out):
+    return sorted((x.tag("reason"), x.tag("region")) for x in out if x.name == "orgpulse.collector.errors")
+
+
+def test_a_failing_spot_price_call_leaves_spot_unpriced_and_the_rest_measured(clients, pricing, proxy, refusing):
+    # Review of issues 9/13: describe_spot_price_history failing took every instance figure of
+    # the region with it (it ran inside the instances part, unguarded).
+    now = datetime.now(timezone.utc)
+    ids = launch(clients, "us-east-1", "p4d.24xlarge", 2)
+    launch(clients, "us-east-1", "t3.large", 1, spot=True)
+    put_cpu(clients, ids[0], 1.5, now)
+    proxy.refused.add("DescribeSpotPriceHistory")
+    out = record(Ec2Collector(refusing, ["us-east-1"], Prices(pricing_client(pricing), {}), None).collect(now))
+    east = {"region": "us-east-1"}
+    assert errors_of(out) == [("spot_prices_failed", "us-east-1")]
+    assert by(out, "ec2.instances.running", **east) == 3 and by(out, "ec2.instances.spot", **east) == 1
+    assert by(out, "ec2.instances.cpu_count", **east) == 2 * 96 + 2
+    assert by(out, "ec2.instances.gpu_count", accelerator="a100", **east) == 16
+    assert by(out, "ec2.instances.idle", **east) == 1
+    assert by(out, "ec2.cost.unpriced_instances", **east) == 1          # the spot one, this cycle
+    assert not {"ec2.cost.running_hourly_estimate", "ec2.cost.monthly_estimate",
+                "ec2.cost.spot_savings_pct"} & {x.name for x in out}     # no partial bill
+
+
+def test_a_failing_instance_type_call_leaves_only_vcpus_and_gpus_absent(clients, pricing, proxy, refusing):
+    now = datetime.now(timezone.utc)
+    ids = launch(clients, "us-east-1", "p4d.24xlarge", 2)
+    put_cpu(clients, ids[0], 1.5, now)
+    proxy.refused.add("DescribeInstanceTypes")
+    collector = Ec2Collector(refusing, ["us-east-1"], Prices(pricing_client(pricing), {}), None)
+    out = record(collector.collect(now))
+    east = {"region": "us-east-1"}
+    assert errors_of(out) == [("instance_types_failed", "us-east-1")]
+    assert by(out, "ec2.instances.running", **east) == 2 and by(out, "ec2.instances.idle", **east) == 1
+    assert by(out, "ec2.cost.running_hourly_estimate", **east) == pytest.approx(2 * 32.7726)
+    assert not {"ec2.instances.cpu_count", "ec2.instances.gpu_count",
+                "ec2.instances.gpu_instances"} & {x.name for x in out}   # unknown, not 0
+    proxy.refused.clear()                                                 # the next cycle
+    out = record(collector.collect(now))
+    assert errors_of(out) == [] and by(out, "ec2.instances.gpu_count", accelerator="a100", **east) == 16
+
+
+def test_a_gpu_type_gone_from_one_region_reads_zero_while_another_region_fails_every_cycle(
+        clients, pricing, proxy, refusing, emitter, statsd):
+    # Review of issues 9/13: any error in the collector held back every zero, so with spot prices
+    # refused in us-west-2 for good, terminated A100s in us-east-1 stayed at 16 on dashboards.
+    ids = launch(clients, "us-east-1", "p4d.24xlarge", 2)
+    launch(clients, "us-west-2", "g5.xlarge", 1, spot=True)
+    proxy.refused.add("DescribeSpotPriceHistory")
+
+    def west_refused(service, region):
+        return (refusing if region == "us-west-2" else clients)(service, region)
+    ec2 = Ec2Collector(west_refused, ["us-east-1", "us-west-2"], Prices(pricing_client(pricing), {}), None)
+    poller = Poller({"ec2": Collector("ec2", ec2.collect)}, emitter, ValueStore())
+    poller.run_once()
+    clients("ec2", "us-east-1").terminate_instances(InstanceIds=ids)
+    statsd.clear()
+    poller.run_once()
+    got = lines(emitter, statsd)
+    assert {(x.tag_map["accelerator"], x.tag_map["region"]): x.value for x in got
+            if x.name == "ec2.instances.gpu_count"} == {("a100", "us-east-1"): 0, ("a10g", "us-west-2"): 1}
+    assert {(x.tag_map["reason"], x.tag_map.get("region")) for x in got
+            if x.name == "orgpulse.collector.errors"} == {("spot_prices_failed", "us-west-2")}

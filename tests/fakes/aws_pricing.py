@@ -53,23 +53,31 @@ SPOT_XML = """<?xml version="1.0" encoding="UTF-8"?>
 <requestId>59dbff89-35bd-4eac-99ed-be587example</requestId>
 <spotPriceHistorySet>{items}</spotPriceHistorySet>
 </DescribeSpotPriceHistoryResponse>"""
+UNAUTHORIZED_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<Response><Errors><Error><Code>UnauthorizedOperation</Code>
+<Message>You are not authorized to perform this operation.</Message></Error></Errors>
+<RequestID>59dbff89-35bd-4eac-99ed-be587example</RequestID></Response>"""
 SPOT_ITEM = """<item><instanceType>{type}</instanceType><productDescription>Linux/UNIX (Amazon VPC)</productDescription>
 <spotPrice>{price:.6f}</spotPrice><timestamp>{ts}</timestamp><availabilityZone>{zone}</availabilityZone></item>"""
 
 
 class FakeAwsProxy(FakeServer):
     """moto's server for everything moto has, plus what it lacks: a spot price history set
-    per zone and time (moto's is one fixed price), and scripted failures (`fail("/", …)`).
+    per zone and time (moto's is one fixed price), scripted failures (`fail("/", …)`), and EC2
+    actions refused every time as AWS refuses what the IAM policy lacks (`refused`).
     Requests are forwarded as boto3 sent them (moto reads the service from the signature)."""
     routes = [("POST", r"/", "rpc")]
 
     def __init__(self, moto_url: str):
         self.moto_url = moto_url
         self.spot_history: list[tuple[str, str, float, datetime]] = []  # (type, zone, USD/h, since)
+        self.refused: set[str] = set()  # EC2 actions answered 403 UnauthorizedOperation
         super().__init__()
 
     def rpc(self, req, match):
         form = parse_qs(req.body.decode()) if b"Action=" in req.body[:200] else {}
+        if set(form.get("Action", [])) & self.refused:
+            return 403, {"Content-Type": "text/xml"}, UNAUTHORIZED_XML.encode()
         if form.get("Action") == ["DescribeSpotPriceHistory"] and self.spot_history:
             types = {v[0] for k, v in form.items() if k.startswith("InstanceType.")}
             items = "".join(SPOT_ITEM.format(type=t, zone=z, price=p, ts=at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
