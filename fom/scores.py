@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
+from fom import delivery
 from orgpulse import metrics as m
 
 # (metric name, aggregate across its series, tags a series must carry or None) -> fresh value or None
@@ -120,8 +121,11 @@ FORMULAS: tuple[Formula, ...] = (
     _f("project", "overdue_tasks", [("asana.tasks.overdue", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=20),
     _f("project", "bug_backlog_age", [("asana.projects.bugs.avg_age_days", "avg")],
        lambda v, p: linear_down(v, p["good_days"], p["bad_days"]), good_days=7, bad_days=30),
+    # --- delivery (new): DORA's four keys, the level of the mean repository (fom/delivery.py)
+    *(_f("delivery", key, [(metric, "avg")], delivery.score(key), **delivery.LEVEL_SCORES)
+      for key, (metric, _, _) in delivery.BANDS.items()),
 )
-AREA_WEIGHTS = {"ci": 1.0, "training": 1.0, "infra": 1.0, "project": 1.0}
+AREA_WEIGHTS = {"ci": 1.0, "training": 1.0, "infra": 1.0, "project": 1.0, "delivery": 1.0}
 
 
 def evaluate(get: Get, overrides: dict[str, dict] | None = None) -> dict[tuple[str, str], float]:

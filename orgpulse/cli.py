@@ -1,4 +1,4 @@
-"""`orgpulse` — serve | poll | informer | replay | catalog | asana webhooks | probe.
+"""`orgpulse` — serve | poll | informer | replay | catalog | asana webhooks | probe | dashboards.
 
 Each command is a function registered in COMMANDS; main() parses arguments,
 loads settings once (a bad setting exits 2 with every problem listed) and
@@ -109,7 +109,8 @@ def poll(args: argparse.Namespace) -> int:
     settings = _settings()
     logs.setup(settings.log_level)
     opts = settings.section("poller")
-    collectors = registry.build(settings)
+    elector = _elector(settings) if settings.kubernetes_api_url else None
+    collectors = registry.build(settings, elector)
     if args.only and args.only not in collectors:
         print(f"orgpulse: no collector {args.only!r} (configured: {sorted(collectors)})", file=sys.stderr)
         return 2
@@ -121,7 +122,6 @@ def poll(args: argparse.Namespace) -> int:
 
     emitter = Emitter(build_sink(settings))
     values = ValueStore()
-    elector = _elector(settings) if settings.kubernetes_api_url else None
     states = state.StateFile(settings.data_dir)  # the liveness probe's and status page's view
     if not args.once:
         states.update(state.started(time.time(), opts["interval_seconds"], state.role(elector)))
@@ -129,11 +129,7 @@ def poll(args: argparse.Namespace) -> int:
     if opts["run_informer"] and settings.kubernetes_api_url and not args.once:
         _start_informer(settings, poller, elector)
     if args.once:
-        results = poller.run_once(args.only)
-        emitter.close()
-        for name, ok in sorted(results.items()):
-            print(f"{name}: {'ok' if ok else 'FAILED'}", file=sys.stderr)
-        return 0 if all(results.values()) else 1
+        return _poll_once(poller, args.only)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: (done.set(), poller.stop()))
@@ -143,6 +139,26 @@ def poll(args: argparse.Namespace) -> int:
     worker.join(timeout=opts["collector_timeout_seconds"])  # finish the cycle under way
     emitter.close()
     return 0
+
+
+def _poll_once(poller, only: str | None) -> int:
+    """One cycle. On a terminal: the first cycle's pages per GitHub repository as it goes,
+    then a table per collector; on a pipe or in a log, one line per collector."""
+    from orgpulse import termui
+
+    bars = termui.PageBars("github", sys.stderr) if sys.stderr.isatty() else None
+    for collector in poller.collectors.values():
+        if bars is not None and collector.on_progress is not None:
+            collector.on_progress(bars)
+    results = poller.run_once(only)
+    poller.emitter.close()
+    if bars is not None:
+        bars.close()
+        print(termui.poll_summary(poller.report), file=sys.stderr)
+    else:
+        for name, ok in sorted(results.items()):
+            print(f"{name}: {'ok' if ok else 'FAILED'}", file=sys.stderr)
+    return 0 if all(results.values()) else 1
 
 
 def _start_informer(settings: config.Settings, poller, elector) -> None:
@@ -241,10 +257,11 @@ def probe(args: argparse.Namespace) -> int:
 
 def catalog(args: argparse.Namespace) -> int:
     from orgpulse.metrics import catalog as rows
+    from orgpulse.termui import table
 
-    for row in rows().values():
-        if args.source in (None, row.source):
-            print(f"{row.name:<40} {row.type:<12} {row.unit:<12} {' '.join(sorted(row.tags))}")
+    chosen = [[r.name, r.type, r.unit or "-", r.source or "-", " ".join(sorted(r.tags)) or "-"]
+              for r in rows().values() if args.source in (None, r.source)]
+    print(table(["name", "type", "unit", "source", "tags"], chosen))
     return 0
 
 
@@ -278,8 +295,15 @@ def asana_webhooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def dashboards(args: argparse.Namespace) -> int:
+    """Dashboards, monitors and SLOs as code: the logic is in dashboards/cli.py."""
+    from dashboards import cli as dashboards_cli
+
+    return dashboards_cli.run(args, _settings())
+
+
 COMMANDS = {"serve": serve, "poll": poll, "informer": informer, "replay": replay, "catalog": catalog,
-            "asana": asana_webhooks, "probe": probe}
+            "asana": asana_webhooks, "probe": probe, "dashboards": dashboards}
 
 
 def parser() -> argparse.ArgumentParser:
@@ -319,6 +343,10 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("probe", help="liveness: exit 0 if the poller's state file is fresh")
     p.add_argument("target", choices=sorted(TARGETS),
                    help="poller: its cycle (and its informer's, if it runs one); informer: alone")
+    from dashboards import cli as dashboards_cli
+
+    dashboards_cli.add_arguments(sub.add_parser(
+        "dashboards", help="dashboards, monitors and SLOs: validate | render | diff | apply | pull | pictures"))
     p = sub.add_parser("catalog", help="list the metric catalog")
     p.add_argument("--source", help="only this source's metrics")
     return top

@@ -79,3 +79,29 @@ def count_flaky(attempts: Iterable[tuple[Hashable, str | None]]) -> int:
         states[key], became = flaky_step(states.get(key), conclusion)
         flaky += became
     return flaky
+
+
+def is_production(environment: str | None, pattern: str) -> bool:
+    """`dora.production`: a regular expression searched in the deployment's environment
+    name, case-insensitively (GitHub treats environment names without case)."""
+    return bool(environment) and re.search(pattern, environment, re.IGNORECASE) is not None
+
+
+def is_deploy_workflow(configured: str | None, path: str | None) -> bool:
+    """`dora.deploy_workflows[repo]` names a workflow file (deploy.yml, or its path
+    .github/workflows/deploy.yml); `path` is a workflow run's (a ref may follow an @)."""
+    if not configured or not path:
+        return False
+    return configured.rsplit("/", 1)[-1] == path.split("@")[0].rsplit("/", 1)[-1]
+
+
+def has_label(names: list[str], label: str) -> bool:
+    """An issue whose label names are `names` carries `label` (GitHub's are case-insensitive)."""
+    return bool(label) and label.lower() in (n.lower() for n in names)
+
+
+def deploy_workflow_of(deploy_workflows: dict[str, str], repo: str) -> str | None:
+    """The deploy workflow configured for owner/name (GitHub names are case-insensitive);
+    a repository that has one ignores the Deployments API."""
+    wanted = repo.lower()
+    return next((wf for name, wf in deploy_workflows.items() if name.lower() == wanted), None)

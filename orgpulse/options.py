@@ -121,6 +121,15 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "redis_url": Option("", lambda v: None if isinstance(v, str) and (
             v == "" or v.startswith(("redis://", "rediss://", "unix://")))
             else f"must be redis://host:port/db, rediss://… or unix://…, got {v!r}"),
+        # GET /status and /status.json: true, false, or null = on only in local mode (the
+        # log sink). The page shows repository and project names: off behind an Agent.
+        "status_page": Option(None, lambda v: None if v is None or isinstance(v, bool)
+                              else f"must be true, false or null (local mode only), got {v!r}"),
+        # The receiver's address as providers reach it; the status page shows the webhook
+        # URLs to paste from it ("" = the address the page was asked on).
+        "public_url": Option("", lambda v: None if isinstance(v, str) and (
+            v == "" or re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", v))
+            else f"must be an http(s):// URL without query, got {v!r}"),
     },
     "asana": {
         "workspace": Option("", _is(str, "a workspace gid")),
@@ -213,6 +222,77 @@ SCHEMA["skypilot"] = {
     "spot_price_factor": Option(0.35, lambda v: None if isinstance(v, (int, float)) and 0 < v <= 1
                                 else f"must be in (0, 1], got {v!r}"),
     "request_timeout_seconds": Option(60, _at_least(1)),
+}
+DORA_SIGNALS = ("deployment_failure", "rollback", "revert", "hotfix", "incident")
+
+
+def _deploy_workflows(value: Any) -> str | None:
+    ok = isinstance(value, dict) and all(
+        isinstance(k, str) and k.count("/") == 1 and isinstance(v, str)
+        and v.endswith((".yml", ".yaml")) for k, v in value.items())
+    return None if ok else f"must map owner/name to a workflow file (deploy.yml), got {value!r}"
+
+
+def _signals(value: Any) -> str | None:
+    bad = _str_list(value)
+    unknown = [] if bad else sorted(set(value) - set(DORA_SIGNALS))
+    return bad or (f"unknown signal(s) {unknown} (known: {list(DORA_SIGNALS)})" if unknown else None)
+
+
+# DORA's four keys (README "DORA"): which deployments are production, where a repository
+# records them, and what marks a change as failed.
+SCHEMA["dora"] = {
+    "production": Option(r"^prod(uction)?$", _regex),
+    "deploy_workflows": Option({}, _deploy_workflows),
+    "failure_signals": Option(list(DORA_SIGNALS), _signals),
+    "failure_window_hours": Option(24, _at_least(1)),
+    "incident_label": Option("incident", _is(str, "a label name")),      # "" = no GitHub incidents
+    "incidents_project": Option("", _is(str, "an Asana project gid")),   # "" = no Asana incidents
+    # Time to restore also from a failed production deployment to the next success.
+    "restore_from_failed_deployments": Option(False, _is(bool, "true or false")),
+}
+
+
+# --- monitors: notification handles and thresholds of the monitors and SLOs that
+# `orgpulse dashboards` builds, per environment (production and staging may differ).
+def _handles(value: Any) -> str | None:
+    if isinstance(value, list) and all(isinstance(v, str) and v.startswith("@") and " " not in v
+                                       for v in value):
+        return None
+    return f"must be a list of notification handles like @slack-channel, got {value!r}"
+
+
+def _monitor_thresholds(value: Any) -> str | None:
+    if value == {}:
+        return None  # nothing to check: the receiver starts without importing dashboards/
+    if not isinstance(value, dict):
+        return f"must map threshold names to numbers, got {value!r}"
+    from dashboards.registry import thresholds  # each dashboard module declares its own
+
+    known = thresholds()
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        return f"unknown threshold(s) {unknown} (known: {sorted(known)})"
+    bad = {k: v for k, v in value.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
+    return f"thresholds must be numbers, got {bad!r}" if bad else None
+
+
+def _monitor_environments(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return f"must map environment names to {{notify, thresholds}}, got {value!r}"
+    for env, given in value.items():
+        if not isinstance(given, dict) or set(given) - {"notify", "thresholds"}:
+            return f"{env}: only notify and thresholds may be set, got {given!r}"
+        bad = _handles(given.get("notify", [])) or _monitor_thresholds(given.get("thresholds", {}))
+        if bad:
+            return f"{env}: {bad}"
+    return None
+
+
+SCHEMA["monitors"] = {
+    "notify": Option([], _handles),                   # added to every monitor's message
+    "thresholds": Option({}, _monitor_thresholds),    # overrides of the modules' defaults
+    "environments": Option({}, _monitor_environments),  # {env: {notify, thresholds}}, over the above
 }
 OTHER_SECTIONS: tuple[str, ...] = ()
 

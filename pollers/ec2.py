@@ -4,7 +4,9 @@ Replaces the seed's guesses (W12): vCPUs and GPUs come from
 describe_instance_types (cached), not from the type's name; idle is measured
 (CloudWatch CPUUtilization averaged over the last hour, in GetMetricData
 batches); lists are paginated; cost comes from real prices (aws_prices.py).
-A region or a part that fails emits nothing for itself plus an error count.
+A region or a part that fails emits nothing for itself plus an error count; a
+call that only some figures need (instance types: vCPUs and GPUs; spot price
+history: spot instances' prices) takes only those figures with it.
 """
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from orgpulse import metrics as m
-from pollers.aws_prices import CostExplorer, Prices, latest_spot_prices
+from pollers.aws_prices import CostExplorer, Prices, spot_prices
 
 log = logging.getLogger("orgpulse.ec2")
 GIB = 1.0
@@ -38,24 +40,20 @@ class Ec2Collector:
 
     def collect(self, now: datetime) -> list[m.Metric]:
         out: list[m.Metric] = []
-        hourly_total, priced_all = 0.0, True
         for region in self.regions:
             for name, part in (("instances", self._instances), ("ebs", self._ebs)):
                 try:
-                    metrics = part(region, now)
+                    out += part(region, now)
                 except Exception as exc:  # noqa: BLE001 - this region's part is unmeasured
                     log.warning("ec2 part failed", extra={"region": region, "part": name,
                                                           "error": type(exc).__name__})
                     out.append(error(f"{name}_failed", region=region))
-                    if name == "instances":
-                        priced_all = False
-                    continue
-                out += metrics
-                hourly_total += sum(x.value for x in metrics if x.name == "ec2.cost.running_hourly_estimate")
-        if priced_all and self.regions:
-            out.append(m.gauge("ec2.cost.monthly_estimate", hourly_total * HOURS_PER_MONTH))
-        out += self._spend(now)
-        return out
+        # The monthly total only when every region priced every instance: a region
+        # failed or unpriced would make it a partial sum that understates the bill.
+        hourly = [x.value for x in out if x.name == "ec2.cost.running_hourly_estimate"]
+        if self.regions and len(hourly) == len(self.regions):
+            out.append(m.gauge("ec2.cost.monthly_estimate", sum(hourly) * HOURS_PER_MONTH))
+        return out + self._spend(now)
 
     # ---------------------------------------------------------- instances
     def _type_info(self, ec2, types: set[str]) -> None:
@@ -75,31 +73,40 @@ class Ec2Collector:
         instances = [i for page in ec2.get_paginator("describe_instances").paginate()
                      for r in page["Reservations"] for i in r["Instances"]]
         running = [i for i in instances if i["State"]["Name"] == "running"]
-        self._type_info(ec2, {i["InstanceType"] for i in instances})
         tags = {"region": region}
         spot = [i for i in running if i.get("InstanceLifecycle") == "spot"]
         out = [m.gauge("ec2.instances.total", len(instances), **tags),
                m.gauge("ec2.instances.running", len(running), **tags),
                m.gauge("ec2.instances.stopped", sum(i["State"]["Name"] == "stopped" for i in instances), **tags),
                m.gauge("ec2.instances.spot", len(spot), **tags),
-               m.gauge("ec2.instances.ondemand", len(running) - len(spot), **tags),
-               m.gauge("ec2.instances.vcpus_running", sum(self._types[i["InstanceType"]]["vcpus"]
-                                                          for i in running), **tags)]
-        gpus: dict[str, int] = defaultdict(int)
-        for i in running:
-            info = self._types[i["InstanceType"]]
-            if info["gpus"]:
-                gpus[info["accelerator"]] += info["gpus"]
-        out.append(m.gauge("ec2.instances.gpu_instances",
-                           sum(bool(self._types[i["InstanceType"]]["gpus"]) for i in running), **tags))
-        out += [m.gauge("ec2.instances.gpus_running", n, accelerator=a, **tags) for a, n in sorted(gpus.items())]
+               m.gauge("ec2.instances.ondemand", len(running) - len(spot), **tags)]
+        out += self._capacity(ec2, region, instances, running)
         if running:
             ages = [(now - i["LaunchTime"]).total_seconds() / 86400 for i in running]
             out += [m.gauge("ec2.instances.avg_age_days", sum(ages) / len(ages), **tags),
                     m.gauge("ec2.instances.oldest_age_days", max(ages), **tags)]
         out += self._idle(region, running, now)
-        out += self._cost(ec2, region, running)
+        out += self._cost(ec2, region, running, now)
         return out
+
+    def _capacity(self, ec2, region: str, instances: list[dict], running: list[dict]) -> list[m.Metric]:
+        """vCPUs and GPUs of running instances, from describe_instance_types. A failed call
+        leaves them absent (and counted) for this cycle; the instance counts, idle and cost
+        above and below do not need them and are still sent."""
+        try:
+            self._type_info(ec2, {i["InstanceType"] for i in instances})
+            info = [self._types[i["InstanceType"]] for i in running]  # KeyError: a type AWS did not describe
+        except Exception as exc:  # noqa: BLE001 - vCPUs/GPUs unmeasured, counts still right
+            log.warning("instance types failed", extra={"region": region, "error": type(exc).__name__})
+            return [error("instance_types_failed", region=region)]
+        gpus: dict[str, int] = defaultdict(int)
+        for t in info:
+            if t["gpus"]:
+                gpus[t["accelerator"]] += t["gpus"]
+        tags = {"region": region}
+        return ([m.gauge("ec2.instances.cpu_count", sum(t["vcpus"] for t in info), **tags),
+                 m.gauge("ec2.instances.gpu_instances", sum(bool(t["gpus"]) for t in info), **tags)]
+                + [m.gauge("ec2.instances.gpu_count", n, accelerator=a, **tags) for a, n in sorted(gpus.items())])
 
     def _idle(self, region: str, running: list[dict], now: datetime) -> list[m.Metric]:
         try:
@@ -127,15 +134,25 @@ class Ec2Collector:
                                region=region))
         return out
 
-    def _cost(self, ec2, region: str, running: list[dict]) -> list[m.Metric]:
+    def _spot_prices(self, ec2, region: str, running: list[dict], now: datetime) -> tuple[dict, list[m.Metric]]:
+        """Spot prices by (type, zone); a failed history call leaves every spot instance
+        unpriced this cycle (so no hourly total) and is counted — the region's other
+        figures stand."""
         spot_types = sorted({i["InstanceType"] for i in running if i.get("InstanceLifecycle") == "spot"})
-        spot_prices = latest_spot_prices(ec2, spot_types)
+        try:
+            return spot_prices(ec2, spot_types, now), []
+        except Exception as exc:  # noqa: BLE001 - unpriced, counted; asked again next cycle
+            log.warning("spot prices failed", extra={"region": region, "error": type(exc).__name__})
+            return {}, [error("spot_prices_failed", region=region)]
+
+    def _cost(self, ec2, region: str, running: list[dict], now: datetime) -> list[m.Metric]:
+        spot, out = self._spot_prices(ec2, region, running, now)
         hourly = on_demand_equivalent = spot_paid = 0.0
         unpriced = 0
         for i in running:
             od = self.prices.on_demand(i["InstanceType"], region)
-            if i.get("InstanceLifecycle") == "spot":
-                price = spot_prices.get(i["InstanceType"])
+            if i.get("InstanceLifecycle") == "spot":  # its own zone's price now
+                price = spot.get((i["InstanceType"], i["Placement"]["AvailabilityZone"]))
                 if price is not None and od is not None:
                     on_demand_equivalent += od
                     spot_paid += price
@@ -146,12 +163,14 @@ class Ec2Collector:
                 continue
             hourly += price
         tags = {"region": region}
-        out = [m.gauge("ec2.cost.unpriced_instances", unpriced, **tags)]
+        out.append(m.gauge("ec2.cost.unpriced_instances", unpriced, **tags))
         if unpriced == 0:  # a partial sum would understate the bill
             out.append(m.gauge("ec2.cost.running_hourly_estimate", hourly, **tags))
         if on_demand_equivalent > 0:
             out.append(m.gauge("ec2.cost.spot_savings_pct",
                                100 * (1 - spot_paid / on_demand_equivalent), **tags))
+        if self.prices.take_failure(region):  # retried within minutes (aws_prices.FAILURE_RETRY)
+            out.append(error("pricing_failed", region=region))
         return out
 
     # ---------------------------------------------------------- EBS
@@ -175,9 +194,8 @@ class Ec2Collector:
         if self.cost_explorer is None:
             return []
         try:
-            value = self.cost_explorer.month_to_date((now + timedelta(days=1)).date().isoformat(),
-                                                     now.date().replace(day=1).isoformat())
-        except Exception as exc:  # noqa: BLE001
+            value = self.cost_explorer.month_to_date(now)
+        except Exception as exc:  # noqa: BLE001 - absent and counted, never an older month's figure
             log.warning("cost explorer failed", extra={"error": type(exc).__name__})
             return [error("cost_explorer_failed")]
         return [] if value is None else [m.gauge("ec2.cost.month_to_date_usd", value)]

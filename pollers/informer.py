@@ -6,7 +6,8 @@ bookmarks accepted, watch timeouts renewed, exponential backoff on errors,
 and on 410 Gone a re-list diffed against the cache, so a restart seen before
 and after is counted once and one that happened while disconnected is counted
 once too. With a LeaderElector only the leader emits; every replica keeps its
-cache warm.
+cache warm. Its own health: orgpulse.informer.{watching, pods_cached} every
+gauge interval, watch_restarts{reason} and relists{reason} as they happen.
 """
 from __future__ import annotations
 
@@ -25,31 +26,27 @@ import orjson
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter
 from orgpulse.timeutil import parse_time
-from pollers import cluster, pods, state as states
+from pollers import cluster, kube, pods, state as states
+from pollers.series import VanishedSeries
 
 log = logging.getLogger("orgpulse.informer")
-CLOCK_SKEW = 60.0
-LIST_PAGE = 500  # pods per list page, as client-go's reflector pages  # seconds of slack when deciding a pod was created during a gap
-
-
-def baseline(state: pods.PodState) -> pods.PodState:
-    """What a pod looked like when it was created: the 'old' state of a pod first
-    seen after it was created (live ADDED, or created while we were disconnected)."""
-    fresh = {name: pods.Container(c.kind, 0, None, None) for name, c in state.containers.items()}
-    return pods.PodState(state.namespace, state.owner_kind, state.owner_name, "Pending", None,
-                         state.created, fresh, 0.0, 0.0, 0.0)
+CLOCK_SKEW = 60.0  # seconds of slack when deciding a pod was created during a gap
+LIST_PAGE = 500    # pods per list page, as client-go's reflector pages
+OOM_WINDOW = 86400.0
 
 
 class Informer:
     def __init__(self, api_client, emitter: Emitter, options: dict[str, Any] | None = None,
-                 elector=None, clock: Callable[[], float] = time.time, state=None):
+                 elector=None, clock: Callable[[], float] = time.time, state=None,
+                 backoff: tuple[float, float] = (1.0, 30.0)):
+        """`backoff`: the first and the longest wait after a failed watch (tests pass ~0)."""
         from kubernetes import client, watch
 
         options = options or {}
         self.core = client.CoreV1Api(api_client)
-        self.apps = client.AppsV1Api(api_client)
-        self.custom = client.CustomObjectsApi(api_client)
+        self.lists = kube.ClusterLists(api_client)
         self.api_exception = client.ApiException
+
         class RawWatch(watch.Watch):
             """Events as plain dicts. The client's model deserialisation would cost more than
             everything else here, and its deserialize=False path cannot read ERROR events
@@ -59,7 +56,7 @@ class Informer:
                 return None
 
         self.watch_factory = RawWatch
-        self.emitter, self.elector, self.clock = emitter, elector, clock
+        self.emitter, self.elector, self.clock, self.backoff = emitter, elector, clock, backoff
         self.state = state  # a pollers.state.StateFile: the liveness heartbeat
         self.namespaces: list[str] = options.get("namespaces") or []
         self.label_selector: str = options.get("label_selector") or ""
@@ -69,24 +66,30 @@ class Informer:
         self.cache: dict[str, pods.PodState] = {}
         self.synced: set[str] = set()          # scopes ("" = all namespaces) listed at least once
         self.watermark: dict[str, float] = {}  # scope → time of its last list or event
-        self.namespaces_seen: set[str] = set()
         self.events = 0
-        self.ooms: collections.deque = collections.deque()  # (time, namespace) of OOM kills seen
+        # OOM kills by what they are, (uid, container, termination identity) → (finished, namespace):
+        # one kill seen in both kubelet steps, in a re-list or in the first list is one entry.
+        self.ooms: dict[tuple[str, str, int], tuple[float, str]] = {}
+        self.vanished = VanishedSeries()
+        self.watching: dict[str, bool] = {}    # scope → a watch stream is open
+        self.versions: dict[str, str] = {}     # scope → the last resourceVersion seen
+        self.restarts: collections.deque = collections.deque()  # (time, count): the status page's hour
+        self.last_event: float | None = None   # time of the last watch event (the status page)
+        self.measured: list[dict] = []         # the last gauge pass, as state-file rows
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._watches: dict[str, Any] = {}  # scope → its current Watch
+        self._watches: dict[str, Any] = {}     # scope → its current Watch
+
+    @property
+    def scopes(self) -> list[str]:
+        return self.namespaces or [""]
 
     # ------------------------------------------------------------- emission
     def emit(self, metrics: list[m.Metric]) -> None:
         now = self.clock()
-        for x in metrics:
-            if x.name == "k8s.containers.terminations" and x.tag("reason") == "oomkilled":
-                self.ooms.append((now, x.tag("namespace")))
+        self.restarts.extend((now, x.value) for x in metrics if x.name == "k8s.containers.restarts")
         if metrics and (self.elector is None or self.elector.is_leader()):
             self.emitter.emit(metrics)
-
-    def _error(self, collector: str, reason: str) -> None:
-        self.emit([m.count("orgpulse.collector.errors", collector=collector, reason=reason)])
 
     # ------------------------------------------------------------- list/watch
     def _list_fn(self, scope: str):
@@ -110,7 +113,7 @@ class Informer:
             if not token:
                 return
 
-    def relist(self, scope: str) -> str:
+    def relist(self, scope: str, reason: str = "initial") -> str:
         """List the scope, diff it against the cache, return the list's resourceVersion."""
         first = scope not in self.synced
         since = self.watermark.get(scope)
@@ -125,17 +128,31 @@ class Informer:
                     new = pods.summarize(pod)
                     old = self.cache.get(uid)
                     if old is None and not first and self._created_after(new, since):
-                        old = baseline(new)  # created while we were not watching
+                        old = pods.baseline(new)  # created while we were not watching
                     out += pods.transitions(old, new, pod, self.bounds)
-                    self.cache[uid] = new
+                    self._store(uid, new)
         with self._lock:
             for uid in [u for u, s in self.cache.items()
                         if u not in listed and (not scope or s.namespace == scope)]:
                 del self.cache[uid]  # deleted while we were not watching
             self.synced.add(scope)
             self.watermark[scope] = self.clock()
-        self.emit(out)
+        self.emit(out + [m.count("orgpulse.informer.relists", reason=reason)])
         return version
+
+    def _store(self, uid: str, state: pods.PodState) -> None:
+        """Cache a pod's state and note its OOM kills of the last 24 h (caller holds the lock).
+        The first list seeds them: a kill an hour before a restart of orgpulse still counts."""
+        self.cache[uid] = state
+        for container, identity, finished in pods.oom_kills(state):
+            key = (uid, container, identity)
+            if key in self.ooms:  # the same kill, seen again in a later update of the pod
+                continue
+            now = self.clock()
+            when = parse_time(finished)
+            at = when.timestamp() if when else now
+            if at >= now - OOM_WINDOW:
+                self.ooms[key] = (at, state.namespace)
 
     @staticmethod
     def _created_after(state: pods.PodState, since: float | None) -> bool:
@@ -151,113 +168,157 @@ class Informer:
             new = pods.summarize(pod)
             old = self.cache.get(uid)
             if old is None and kind == "ADDED":
-                old = baseline(new)
-            self.cache[uid] = new
-            self.watermark[scope] = self.clock()
+                old = pods.baseline(new)
+            self._store(uid, new)
+            self.watermark[scope] = self.last_event = self.clock()
             self.events += 1
         self.emit(pods.transitions(old, new, pod, self.bounds))
 
+    def _connect(self, scope: str):
+        """The watch request; the stream is open once the API server answered 2xx."""
+        def request(**kwargs):
+            resp = self._list_fn(scope)(**kwargs)
+            self.watching[scope] = 200 <= getattr(resp, "status", 200) < 300
+            return resp
+        return request
+
+    def _stream(self, scope: str) -> None:
+        """Apply the watch's events from the last resourceVersion seen until the server ends it."""
+        w = self._watches[scope] = self.watch_factory()
+        kwargs = {"resource_version": self.versions[scope], "timeout_seconds": self.watch_timeout,
+                  "allow_watch_bookmarks": True, "_request_timeout": self.watch_timeout + 30}
+        if self.label_selector:
+            kwargs["label_selector"] = self.label_selector
+        for event in w.stream(self._connect(scope), **kwargs):
+            obj = event["object"]
+            self.versions[scope] = obj["metadata"]["resourceVersion"]  # resume here after a break
+            if event["type"] != "BOOKMARK":
+                self.apply(event["type"], obj, scope)
+            if self._stop.is_set():
+                w.stop()
+
     def watch_scope(self, scope: str) -> None:
         """Keep one scope watched until stop(): the informer's main loop."""
-        version: str | None = None
-        delay = 1.0
+        listed, reason, delay = False, "initial", self.backoff[0]
         while not self._stop.is_set():
             try:
-                if version is None:
-                    version = self.relist(scope)
-                w = self._watches[scope] = self.watch_factory()
-                kwargs = {"resource_version": version, "timeout_seconds": self.watch_timeout,
-                          "allow_watch_bookmarks": True,
-                          "_request_timeout": self.watch_timeout + 30}
-                if self.label_selector:
-                    kwargs["label_selector"] = self.label_selector
-                for event in w.stream(self._list_fn(scope), **kwargs):
-                    obj = event["object"]
-                    version = obj["metadata"]["resourceVersion"]
-                    if event["type"] != "BOOKMARK":
-                        self.apply(event["type"], obj, scope)
-                    delay = 1.0
-                    if self._stop.is_set():
-                        w.stop()
-                # The server ended the watch (timeout): resume from `version`.
+                if not listed:
+                    self.versions[scope] = self.relist(scope, reason)
+                    listed = True
+                self._stream(scope)
+                delay = self.backoff[0]
+                self._restarted(scope, "timeout")  # the server ended the watch: resume where it was
             except self.api_exception as exc:
                 if exc.status == 410:  # our resourceVersion was compacted away
                     log.info("watch expired (410 Gone); re-listing", extra={"scope": scope or "*"})
-                    self._error("informer", "gone")
-                    version = None
+                    self._restarted(scope, "gone")
+                    listed, reason = False, "gone"
                     continue
-                self._error("informer", f"http_{exc.status}")
+                self._restarted(scope, f"http_{exc.status}", error=True)
                 delay = self._backoff(delay)
             except Exception as exc:  # noqa: BLE001 - dropped connections, timeouts, bad JSON
                 log.warning("watch failed; resuming", extra={"scope": scope or "*",
                                                              "error": type(exc).__name__})
-                self._error("informer", "watch_error")
+                self._restarted(scope, "dropped", error=True)
                 delay = self._backoff(delay)
+
+    def _restarted(self, scope: str, reason: str, error: bool = False) -> None:
+        self.watching[scope] = False
+        out = [m.count("orgpulse.informer.watch_restarts", reason=reason)]
+        if error:  # a failure, unlike the server's timeout or a 410 (answered by a re-list)
+            out.append(m.count("orgpulse.collector.errors", collector="informer",
+                               reason="watch_error" if reason == "dropped" else reason))
+        self.emit(out)
 
     def _backoff(self, delay: float) -> float:
         self._stop.wait(delay * random.uniform(0.5, 1.0))
-        return min(delay * 2, 30.0)
+        return min(delay * 2, self.backoff[1])
 
     # ------------------------------------------------------------- gauges
     def gauges(self) -> list[m.Metric]:
-        """Point-in-time gauges from the cache and the cluster's lists; a part that
-        cannot be measured is absent (and counted), never zero."""
-        scopes = self.namespaces or [""]
-        if not all(s in self.synced for s in scopes):
-            return []
+        """The informer's own gauges, then the cluster's: each part measured alone; a part
+        that cannot be measured is absent (and counted), never zero; a series a clean part
+        no longer sends is sent once as 0 (pollers/series.py)."""
+        out = self.self_gauges()
+        if not all(s in self.synced for s in self.scopes):
+            return out
         with self._lock:
             states = list(self.cache.values())
-        now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
-        out = cluster.pod_gauges(states, now, self.namespaces_seen)
-        out += self._oom_gauges()
-        for name, part in (("metrics_server", lambda: cluster.waste_metrics(states, self._usage())),
-                           ("nodes", lambda: cluster.gpu_metrics(states, self._get(
-                               self.core.list_node))),
-                           ("deployments", lambda: cluster.deployment_metrics(self._get(
-                               self.apps.list_deployment_for_all_namespaces)))):
+        for part, measure in self._parts(states).items():
             try:
-                out += part()
-            except Exception as exc:  # noqa: BLE001 - e.g. no metrics-server installed
-                log.warning("cluster measurement failed", extra={"part": name,
+                metrics, clean = measure(), True
+            except Exception as exc:  # noqa: BLE001 - e.g. no metrics-server installed, RBAC
+                log.warning("cluster measurement failed", extra={"part": part,
                                                                  "error": type(exc).__name__})
-                out.append(m.count("orgpulse.collector.errors", collector=name, reason="fetch_failed"))
+                metrics, clean = [m.count("orgpulse.collector.errors", collector=part,
+                                          reason="fetch_failed")], False
+            out += metrics + self.vanished.fill(part, metrics, clean)
         return out
 
-    def _oom_gauges(self) -> list[m.Metric]:
-        """OOM kills seen in the last 24 h per namespace (since start, if younger)."""
-        horizon = self.clock() - 86400
-        while self.ooms and self.ooms[0][0] < horizon:
-            self.ooms.popleft()
-        counts = collections.Counter(ns for _, ns in self.ooms)
-        return [m.gauge("k8s.containers.oom_kills_24h", counts.get(ns, 0), namespace=ns)
-                for ns in sorted(self.namespaces_seen)]
+    def self_gauges(self) -> list[m.Metric]:
+        watching = all(self.watching.get(s) for s in self.scopes)
+        return [m.gauge("orgpulse.informer.watching", 1 if watching else 0),
+                m.gauge("orgpulse.informer.pods_cached", len(self.cache))]
 
-    def _get(self, fn) -> dict:
-        return orjson.loads(fn(_preload_content=False, _request_timeout=30).data)
+    def _parts(self, states: list[pods.PodState]) -> dict[str, Callable[[], list[m.Metric]]]:
+        now = self.clock()
+        return {
+            "pods": lambda: cluster.pod_gauges(
+                states, datetime.fromtimestamp(now, tz=timezone.utc), self.namespaces)
+            + self._oom_gauges(states, now),
+            "metrics_server": lambda: cluster.resource_metrics(states, cluster.pod_usage(
+                self.lists.pod_metrics(self.scopes, self.label_selector))),
+            "nodes": lambda: cluster.gpu_metrics(states, self.lists.nodes()),
+            "deployments": lambda: cluster.deployment_metrics(self.lists.deployments(self.scopes)),
+        }
 
-    def _usage(self) -> dict[str, tuple[float, float]]:
-        resp = self.custom.list_cluster_custom_object("metrics.k8s.io", "v1beta1", "pods",
-                                                      _preload_content=False, _request_timeout=30)
-        return cluster.usage_by_namespace(orjson.loads(resp.data))
+    def _oom_gauges(self, states: list[pods.PodState], now: float) -> list[m.Metric]:
+        """OOM kills in the last 24 h per namespace: those seen since start, and the last
+        termination of every container in the first list (a lower bound for 24 h after a start)."""
+        horizon = now - OOM_WINDOW
+        with self._lock:
+            for key in [k for k, (at, _) in self.ooms.items() if at < horizon]:
+                del self.ooms[key]
+            kills = list(self.ooms.values())
+        present = {s.namespace for s in states} | set(self.namespaces)
+        return cluster.oom_gauges(kills, horizon, present)
 
     def gauge_loop(self) -> None:
         self.beat()
         while not self._stop.wait(self.gauge_interval):
-            self.emit(self.gauges())
+            self.beat()  # before and after: slow but live measuring is not a stuck loop
+            gauges = self.gauges()
+            self.emit(gauges)
+            now = self.clock()
+            self.measured = states.gauge_rows([(x.name, x.tags, x.value, now) for x in gauges
+                                               if x.type == m.GAUGE])
             self.beat()
+
+    def details(self) -> dict:
+        """What the status page shows of the informer: pods cached, the last watch event,
+        restarts and OOM kills (by when they happened) in the last hour, its latest gauges."""
+        now = self.clock()
+        while self.restarts and self.restarts[0][0] < now - 3600:
+            self.restarts.popleft()
+        with self._lock:
+            pods_cached = len(self.cache)
+            oom_kills = sum(1 for at, _ in self.ooms.values() if at >= now - 3600)
+        return {"pods": pods_cached, "last_event": self.last_event, "oom_kills_1h": oom_kills,
+                # list() copies in one step: the watch threads append while we add up
+                "restarts_1h": sum(v for _, v in list(self.restarts)), "gauges": self.measured}
 
     def beat(self) -> None:
         """Write the informer's part of the state file (pollers/state.py), if there is one."""
         if self.state is not None:
-            synced = all(s in self.synced for s in (self.namespaces or [""]))
+            synced = all(s in self.synced for s in self.scopes)
             self.state.update(states.informer(self.clock(), self.gauge_interval,
-                                              states.role(self.elector), synced))
+                                              states.role(self.elector), synced, self.details()))
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> list[threading.Thread]:
         threads = [threading.Thread(target=self.watch_scope, args=(scope,), daemon=True,
                                     name=f"watch-{scope or 'all'}")
-                   for scope in (self.namespaces or [""])]
+                   for scope in self.scopes]
         threads.append(threading.Thread(target=self.gauge_loop, daemon=True, name="gauges"))
         for t in threads:
             t.start()

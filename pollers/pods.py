@@ -7,6 +7,7 @@ cache must stay small at 10,000 pods.
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 
@@ -28,13 +29,14 @@ _CRONJOB_JOB = re.compile(r"^(.+)-\d{8,10}$")  # a CronJob's Job: <cronjob>-<sch
 class Container:
     kind: str                   # app | init | ephemeral
     restarts: int
-    terminated: tuple | None    # (reason, finishedAt, restartCount) of the last termination
+    terminated: tuple | None    # (reason, finishedAt, identity) of the last termination
     waiting: str | None         # current waiting reason
 
 
 @dataclass(slots=True, frozen=True)
 class PodState:
     namespace: str
+    name: str                   # kept to pair metrics.k8s.io usage with requests; never a tag
     owner_kind: str
     owner_name: str
     phase: str
@@ -44,6 +46,7 @@ class PodState:
     cpu_request: float          # cores, app containers (what the scheduler reserves)
     memory_request: float       # bytes
     gpu_request: float
+    bound: bool = False         # scheduled to a node (spec.nodeName): it holds its requests there
 
 
 def owner_of(pod: dict) -> tuple[str, str]:
@@ -62,16 +65,34 @@ def owner_of(pod: dict) -> tuple[str, str]:
     return kind, name
 
 
+def termination(status: dict) -> tuple | None:
+    """A container status's last termination as (reason, finishedAt, identity).
+
+    The kubelet reports one termination in two steps: `state.terminated` (restartCount n), then,
+    once the container restarted or entered CrashLoopBackOff, `lastState.terminated` (restartCount
+    n+1 when restarted). Its identity is what both steps share — the dead container's id and its
+    start and finish times — never the restart count, so it is one termination in either step,
+    across a re-list and across a restart of the informer. Only a termination the kubelet inferred
+    without a container (ContainerStatusUnknown: no id, no times) falls back to the restart count.
+    """
+    term = ((status.get("state") or {}).get("terminated")
+            or (status.get("lastState") or {}).get("terminated"))
+    if not term:
+        return None
+    what = (term.get("containerID") or "", term.get("startedAt") or "", term.get("finishedAt") or "")
+    if not any(what):
+        what = ("inferred", str(status.get("restartCount") or 0), "")
+    # A hash keeps the cache small (the id alone is ~80 characters); it is compared only
+    # within this process, which recomputes it from the pod after any restart.
+    return term.get("reason") or "Unknown", term.get("finishedAt"), hash(what)
+
+
 def _container(kind: str, status: dict) -> Container:
-    last = (status.get("lastState") or {}).get("terminated")
-    now = (status.get("state") or {}).get("terminated")
-    term = now or last
     waiting = (status.get("state") or {}).get("waiting")
     return Container(
         kind=kind,
         restarts=int(status.get("restartCount") or 0),
-        terminated=(term.get("reason") or "Unknown", term.get("finishedAt"),
-                    int(status.get("restartCount") or 0)) if term else None,
+        terminated=termination(status),
         waiting=waiting.get("reason") if waiting else None)
 
 
@@ -96,12 +117,20 @@ def summarize(pod: dict) -> PodState:
             containers[cs.get("name", "unnamed")] = _container(kind, cs)
     owner_kind, owner_name = owner_of(pod)
     cpu, mem, gpu = _requests(pod)
+    meta = pod.get("metadata") or {}
     return PodState(
-        namespace=(pod.get("metadata") or {}).get("namespace", "default"),
+        namespace=meta.get("namespace", "default"), name=meta.get("name", ""),
         owner_kind=owner_kind, owner_name=owner_name,
         phase=status.get("phase") or "Unknown", reason=status.get("reason"),
-        created=(pod.get("metadata") or {}).get("creationTimestamp"),
-        containers=containers, cpu_request=cpu, memory_request=mem, gpu_request=gpu)
+        created=meta.get("creationTimestamp"),
+        containers=containers, cpu_request=cpu, memory_request=mem, gpu_request=gpu,
+        bound=bool((pod.get("spec") or {}).get("nodeName")))
+
+
+def oom_kills(state: PodState) -> list[tuple[str, int, str | None]]:
+    """(container, identity, finishedAt) of each container whose last termination is an OOM kill."""
+    return [(name, c.terminated[2], c.terminated[1]) for name, c in state.containers.items()
+            if c.terminated and c.terminated[0] == "OOMKilled"]
 
 
 @dataclass
@@ -113,6 +142,14 @@ class Bounds:
     @classmethod
     def default(cls) -> "Bounds":
         return cls(owners=BoundedValues(limit=500), containers=BoundedValues(limit=200))
+
+
+def baseline(state: PodState) -> PodState:
+    """What a pod looked like when it was created: the 'old' state of a pod first
+    seen after it was created (live ADDED, or created while we were disconnected)."""
+    fresh = {name: Container(c.kind, 0, None, None) for name, c in state.containers.items()}
+    return dataclasses.replace(state, phase="Pending", reason=None, containers=fresh,
+                               cpu_request=0.0, memory_request=0.0, gpu_request=0.0, bound=False)
 
 
 def _running_since(pod: dict) -> str | None:
@@ -136,7 +173,7 @@ def transitions(old: PodState | None, new: PodState, pod: dict, bounds: Bounds) 
         reason = c.terminated[0] if c.terminated else "Unknown"
         if restarts > 0:
             out.append(m.count("k8s.containers.restarts", restarts, reason=_reason(reason), **ctags))
-        if c.terminated and c.terminated != (before.terminated if before else None):
+        if c.terminated and c.terminated[2] != _identity(before):
             out.append(m.count("k8s.containers.terminations", reason=_reason(reason), **ctags))
         if c.waiting in WAITING_ALERTS and c.waiting != (before.waiting if before else None):
             out.append(m.count("k8s.containers.waiting_entered", reason=c.waiting, **ctags))
@@ -150,6 +187,10 @@ def transitions(old: PodState | None, new: PodState, pod: dict, bounds: Bounds) 
         if new.reason == "Evicted":
             out.append(m.count("k8s.pods.evicted", **base))
     return out
+
+
+def _identity(container: Container | None) -> int | None:
+    return container.terminated[2] if container and container.terminated else None
 
 
 def _reason(reason: str) -> str:

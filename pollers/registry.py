@@ -6,6 +6,7 @@ SDK's own retry machinery where it has one.
 """
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Callable
 
@@ -51,7 +52,8 @@ def ec2(settings: Settings) -> Collector | None:
 def skypilot(settings: Settings) -> Collector | None:
     if not settings.skypilot_endpoint:
         return None
-    from pollers.skypilot import SkyPilotApi, SkyPilotCollector
+    from pollers.skypilot import SkyPilotCollector
+    from pollers.skypilot_api import SkyPilotApi
 
     opts = settings.section("skypilot")
     token = settings.skypilot_token.reveal().decode() if settings.skypilot_token else None
@@ -81,30 +83,71 @@ def wandb(settings: Settings) -> Collector | None:
                      settings.section("poller")["collector_timeout_seconds"])
 
 
-def github(settings: Settings) -> Collector | None:
-    opts = settings.section("github")
-    if settings.github_token is None or not opts["repositories"]:
+def _github_on(settings: Settings) -> bool:
+    """A token or a GitHub App, and repositories to measure."""
+    return (settings.github_token is not None or settings.github_app_id is not None) \
+        and bool(settings.section("github")["repositories"])
+
+
+def github(settings: Settings, deployments=None) -> Collector | None:
+    """`deployments`: the dora collector (its production deployments are the deploy leg's)."""
+    if not _github_on(settings):
         return None
-    from github import Auth, Github, GithubRetry
-
     from pollers.github import GithubCollector
+    from pollers.github_app import connect
 
-    pause = opts["request_interval_seconds"]
-    gh = Github(auth=Auth.Token(settings.github_token.reveal().decode()),
-                base_url=settings.github_api_url or "https://api.github.com",
-                retry=GithubRetry(total=3), timeout=30,
-                seconds_between_requests=pause, seconds_between_writes=max(pause, 1.0) if pause else 0)
-    collector = GithubCollector(gh.requester, opts["repositories"], opts)
-    return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
+    opts = settings.section("github")
+    collector = GithubCollector(connect(settings), opts["repositories"], opts,
+                                deployments.deployed_at if deployments else None)
+    return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"],
+                     on_progress=collector.report_pages)
+
+
+def _asana_incidents(settings: Settings):
+    """The Asana incidents project's tasks (open, and completed in the window), through the
+    Asana collector's client; None without a project or a token."""
+    project = settings.section("dora")["incidents_project"]
+    if not project or settings.asana_token is None:
+        return None
+    from pollers.asana import AsanaPoller
+
+    poller = AsanaPoller(settings.asana_token.reveal().decode(), settings.asana_base_url,
+                         settings.section("asana"))
+    return lambda since: poller._tasks(project, since)
+
+
+def _dora(settings: Settings, elector=None):
+    """DORA's four keys for github.repositories (pollers/dora.py): the DoraCollector, or None."""
+    if not _github_on(settings):
+        return None
+    from orgpulse import redisconn
+    from pollers.dora import DoraCollector
+    from pollers.dora_marks import Marks
+    from pollers.github_app import connect
+
+    opts = settings.section("github")
+    marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))
+    return DoraCollector(connect(settings), opts["repositories"], settings.section("dora"), opts, marks,
+                         _asana_incidents(settings), elector.is_leader if elector else lambda: True)
+
+
+def dora(settings: Settings, elector=None, built=None) -> Collector | None:
+    collector = built or _dora(settings, elector)
+    return collector and Collector("dora", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 
 
 BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {
-    "ec2": ec2, "skypilot": skypilot, "asana": asana, "wandb": wandb, "github": github}
+    "ec2": ec2, "skypilot": skypilot, "asana": asana, "wandb": wandb, "github": github, "dora": dora}
 
 
-def build(settings: Settings) -> dict[str, Collector]:
+def build(settings: Settings, elector=None) -> dict[str, Collector]:
+    """`elector`: the Lease holder check, for collectors that keep high-water marks (dora).
+    The dora collector is made first: the github collector's deploy leg reads its records."""
+    deployments = _dora(settings, elector)
+    builders = {**BUILDERS, "github": functools.partial(github, deployments=deployments),
+                "dora": functools.partial(dora, built=deployments)}
     out = {}
-    for name, builder in BUILDERS.items():
+    for name, builder in builders.items():
         collector = builder(settings)
         if collector is None:
             log.warning("collector off: no configuration", extra={"collector": name})

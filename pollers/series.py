@@ -7,6 +7,14 @@ measured cleanly and a key it sent last time is truly gone, it is sent once
 as 0. When the part failed, nothing is filled — absence then means "unknown",
 and the keys are kept so the next clean measurement can fill them.
 
+What "failed" covers, from the part's own `orgpulse.collector.errors` this cycle:
+- the part raised (`clean=False`), or it counted an error with no `region` tag:
+  nothing of the part is filled;
+- it counted errors only with `region` tags: only series with one of those
+  regions are held; every other series is filled as usual.
+So a region that fails every cycle (down, CloudWatch or Pricing refused) holds
+back its own series only; a GPU type gone from a healthy region still reads 0.
+
 Only levels are filled: gauges that count or sum things (instances, GPUs,
 jobs, dollars of what runs). Statistics and scores (durations, percentages,
 averages, FoMs: units below) and values withheld on purpose (an hourly cost
@@ -23,12 +31,25 @@ STATISTIC_UNITS = frozenset({"", "second", "minute", "hour", "day", "percent", "
 # Levels by unit that are absent on purpose when they cannot be measured right.
 WITHHELD = frozenset({
     "ec2.cost.running_hourly_estimate",   # absent while an instance is unpriced
-    "skypilot.cost.hourly_estimate",      # absent for an accelerator with no price
     "github.commits.per_developer_7d",    # a ratio: absent with no developers
     "github.prs.avg_comments_per_pr",     # a mean: absent with no merged PR
 })
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
+ERRORS = "orgpulse.collector.errors"
+
+
+def failed_regions(metrics: Iterable[m.Metric]) -> set[str] | None:
+    """The regions whose errors this cycle hold their series back; None: an error without
+    a region holds back everything."""
+    regions: set[str] = set()
+    for x in metrics:
+        if x.name == ERRORS:
+            region = x.tag("region")
+            if region is None:
+                return None
+            regions.add(region)
+    return regions
 
 
 def is_level(name: str) -> bool:
@@ -46,12 +67,14 @@ class VanishedSeries:
 
     def fill(self, scope: str, metrics: Iterable[m.Metric], clean: bool) -> list[m.Metric]:
         """Zeros for the level series of `scope` sent last time and absent now.
-        `clean`: the scope measured everything it measures (no part failed)."""
+        `clean`: the scope did not fail as a whole; its error counts in `metrics`
+        narrow what is filled further (module docstring)."""
+        metrics = list(metrics)
+        held_regions = failed_regions(metrics) if clean else None
         current = {(x.name, x.tags) for x in metrics if x.type == m.GAUGE and is_level(x.name)}
         with self._lock:
-            previous = self._previous.get(scope, set())
-            if not clean:  # absent may mean unknown: fill nothing, forget nothing
-                self._previous[scope] = previous | current
-                return []
-            self._previous[scope] = current
-        return [m.Metric(name, m.GAUGE, 0.0, tags) for name, tags in sorted(previous - current)]
+            gone = self._previous.get(scope, set()) - current
+            # Absent from a failed region may mean unknown: fill nothing there, forget nothing.
+            held = {key for key in gone if held_regions is None or dict(key[1]).get("region") in held_regions}
+            self._previous[scope] = current | held
+        return [m.Metric(name, m.GAUGE, 0.0, tags) for name, tags in sorted(gone - held)]

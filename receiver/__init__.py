@@ -18,7 +18,7 @@ from receiver.capture import Capture
 from receiver.dedup import Dedup, SharedDedup
 from receiver.envelope import Envelope, Source
 from receiver.routes import bp
-from receiver import secretstore
+from receiver import secretstore, status
 from receiver.sources.asana import AsanaSource
 from receiver.sources.github import GithubSource
 from receiver.sources.github.context import GithubContext
@@ -45,7 +45,8 @@ def build_enricher(settings: config.Settings, emitter: Emitter):
     opts = settings.section("asana")
     api = AsanaApi(settings.asana_token.reveal().decode(), settings.asana_base_url,
                    opts["request_timeout_seconds"], opts["requests_per_minute"])
-    return Enricher(api, AsanaContext(opts), emitter, opts["enrich_workers"], opts["enrich_queue"])
+    ctx = AsanaContext(opts, settings.section("dora")["incidents_project"])
+    return Enricher(api, ctx, emitter, opts["enrich_workers"], opts["enrich_queue"])
 
 
 def build_dedup(settings: config.Settings, emitter: Emitter) -> Dedup | SharedDedup:
@@ -69,7 +70,8 @@ def build_sources(settings: config.Settings, emitter: Emitter) -> dict[str, Sour
         raise config.ConfigError([str(exc)]) from None
     return {
         "github": GithubSource(settings.github_secrets,
-                               GithubContext.from_options(settings.section("github"))),
+                               GithubContext.from_options(settings.section("github"),
+                                                          settings.section("dora"))),
         "asana": AsanaSource(store, build_enricher(settings, emitter)),
         "wandb": WandbSource(settings.wandb_token, settings.wandb_secret, settings.section("wandb")),
     }
@@ -82,12 +84,16 @@ def create_app(settings: config.Settings | None = None, emitter: Emitter | None 
     opts = settings.section("receiver")
     capture = Capture(settings.data_dir / "captures", opts["capture_max_bytes"]) \
         if opts["capture"] else None
-    envelope = Envelope(emitter, build_dedup(settings, emitter), capture)
+    deliveries = status.DeliveryLog() if status.enabled(settings) else None
+    envelope = Envelope(emitter, build_dedup(settings, emitter), capture,
+                        observer=deliveries.record if deliveries else None)
     sources = build_sources(settings, emitter)
 
     app = Flask("orgpulse")
     app.extensions["orgpulse"] = ReceiverState(settings, envelope, sources)
     app.register_blueprint(bp)
+    if deliveries is not None:
+        status.install(app, deliveries)  # GET /status, /status.json (receiver.status_page)
 
     for name, source in sources.items():
         if not source.configured():

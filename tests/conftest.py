@@ -30,6 +30,17 @@ GITHUB = FIXTURES / "github"
 SECRET = "It's a Secret to Everybody"
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One real redis-server per run, for every `peers` test that needs Redis."""
+    from tests.peers import require_executable
+    from tests.servers import RedisServer
+
+    server = RedisServer(require_executable("redis-server"), tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def statsd():
     listener = udp_listener()
@@ -63,6 +74,15 @@ def app(make_settings, receiver_env):
     flask_app = create_app(settings, Emitter(DogStatsdSink(settings), strict=True))
     flask_app.config["TESTING"] = True
     return flask_app
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless chromium for the whole run (tests/browser.py); fails if it is missing."""
+    from tests.browser import launch
+
+    with launch() as chromium:
+        yield chromium
 
 
 def received(app, statsd, quiet: float = 0.1):

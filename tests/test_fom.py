@@ -105,7 +105,7 @@ def test_score_metrics_names_every_formula_and_area():
     values = {metric: 1.0 for f in scores.FORMULAS for metric, _ in f.inputs}
     out = scores.score_metrics(getter(values), {})
     names = {x.name for x in out}
-    assert len(names) == len(scores.FORMULAS) + 5
+    assert len(names) == len(scores.FORMULAS) + len(scores.AREA_WEIGHTS) + 1  # areas + overall
     assert all(m.problem(x) is None and 0 <= x.value <= 1 for x in out)
     PRODUCED.update(names)
 

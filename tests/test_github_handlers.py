@@ -281,7 +281,8 @@ def test_deployment_status_environment_is_bounded():
     ctx = GithubContext.from_options({"environments": ["production", "staging"]})
     out = run("deployment_status", load("deployment_status/payload.json"), ctx)
     assert as_set(out) == {("github.deployments.statuses", "count", 1.0,
-                            tags(repo=REPO, environment="production", state="success"))}
+                            tags(repo=REPO, environment="production", state="success")),
+                           ("dora.deployments", "count", 1.0, tags(repo=REPO, environment="production"))}
     payload = load("deployment_status/payload.json")
     payload["deployment_status"]["environment"] = "pr-1234-preview"
     assert run("deployment_status", payload, ctx)[0].tag("environment") == "other"

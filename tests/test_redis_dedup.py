@@ -13,18 +13,9 @@ from orgpulse import config, redisconn
 from receiver.dedup import Dedup, SharedDedup, redis_key
 from tests.conftest import GITHUB
 from tests.inprocess import Receiver, own, source_lines
-from tests.peers import require_executable
-from tests.servers import RedisServer
 
 pytestmark = pytest.mark.peers
 TTL = 72 * 3600
-
-
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory):
-    server = RedisServer(require_executable("redis-server"), tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -67,11 +67,32 @@ def test_the_poller_writes_its_cycle_and_the_probe_judges_it_by_two_intervals(tm
     assert doc["poller"]["good"]["last_success"] == clock.now
     assert doc["poller"]["good"]["duration"] >= 0
     assert doc["poller"]["bad"] == {"ok": False, "duration": doc["poller"]["bad"]["duration"],
-                                    "last_success": None, "error": "exception"}
+                                    "last_success": None, "error": "exception",
+                                    "reasons": ["RuntimeError"], "emitted": 0}
     assert doc["poller"]["partial"]["error"] == "partial"
+    assert doc["poller"]["partial"]["reasons"] == ["http_500"]
     assert state.verdict(doc, clock.now + 1800)[0] is True
     healthy, reason = state.verdict(doc, clock.now + 1801)
     assert not healthy and "poller" in reason and "1801 s ago" in reason and "\n" not in reason
+
+
+def test_a_cycle_waiting_on_a_slow_collector_has_already_said_it_is_alive(tmp_path, emitter):
+    """Written when a cycle starts as well as when it ends: the gap the probe sees is the
+    longer of the pause and one cycle (bounded by the collectors' timeouts), not their sum."""
+    clock, store, release = Clock(1_000.0), state.StateFile(tmp_path), threading.Event()
+    slow = Collector("slow", lambda now: release.wait(10) and [], 5)
+    poller = Poller({"slow": slow}, emitter, ValueStore(), interval=60, clock=clock, state=store)
+    cycle = threading.Thread(target=poller.run_once)
+    cycle.start()
+    try:
+        assert wait_until(lambda: store.read().get("updated_at") == 1_000.0)
+        assert store.read()["poller"] == {}  # nothing finished yet
+        clock.now += 100  # the collector is slow: the cycle outlasts the pause
+    finally:
+        release.set()
+        cycle.join()
+    doc = store.read()
+    assert doc["updated_at"] == 1_100.0 and doc["poller"]["slow"]["ok"] is True
 
 
 def test_a_cycle_of_one_collector_keeps_the_others_last_results(tmp_path, emitter):
@@ -175,7 +196,8 @@ def test_the_informer_writes_its_part_every_gauge_interval(tmp_path, emitter):
         assert wait_until(lambda: (store.read().get("informer") or {}).get("watching") is True)
         doc = store.read()
         assert doc["role"] == "leader"
-        assert doc["informer"] == {"watching": True, "updated_at": clock.now, "interval_seconds": 0.05}
+        assert {k: doc["informer"][k] for k in ("watching", "updated_at", "interval_seconds")} == {
+            "watching": True, "updated_at": clock.now, "interval_seconds": 0.05}
         clock.now += 1000
         assert wait_until(lambda: store.read()["informer"]["updated_at"] == clock.now)
     finally:

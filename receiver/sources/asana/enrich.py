@@ -98,9 +98,10 @@ class AsanaApi:
 class AsanaContext:
     """Tag bounding and the bugs-project rules, from the `asana` config section."""
 
-    def __init__(self, options: dict[str, Any]):
+    def __init__(self, options: dict[str, Any], incidents_project: str = ""):
         self.projects = BoundedValues(options.get("projects", []), options.get("max_projects", 50))
         self.bugs_project = options.get("bugs_project", "")
+        self.incidents_project = incidents_project  # dora.incidents_project: its tasks are incidents
         self.sections = {bucket: [n.lower() for n in names]
                          for bucket, names in (options.get("sections") or {}).items()}
 
@@ -132,6 +133,8 @@ def completion_metrics(task: dict, ctx: AsanaContext) -> list[m.Metric]:
         if completed:
             out.append(m.count("asana.tasks.completed_by_project",
                                project=ctx.projects(project.get("name") or "unnamed")))
+        if ctx.incidents_project and project.get("gid") == ctx.incidents_project and completed:
+            out.append(m.count("dora.incidents.resolved", source="asana"))
         if ctx.bugs_project and project.get("gid") == ctx.bugs_project and completed:
             # The section of the bugs project's own membership, not of any project (W10).
             section = ctx.section_bucket((membership.get("section") or {}).get("name"))
@@ -147,6 +150,8 @@ def membership_metrics(kind: str, project_gid: str, project_name: str,
     out = [m.count(f"asana.tasks.{kind}", project=ctx.projects(project_name))]
     if kind == "added" and ctx.bugs_project and project_gid == ctx.bugs_project:
         out.append(m.count("asana.bugs.filed"))
+    if kind == "added" and ctx.incidents_project and project_gid == ctx.incidents_project:
+        out.append(m.count("dora.incidents.opened", source="asana"))  # organisation-wide: no repo
     return out
 
 

@@ -16,12 +16,21 @@ from orgpulse import metrics as m
 from orgpulse.config import Secret
 from receiver.envelope import Event, Handled, Rejected
 from receiver.payload import View
-from receiver.sources.github import ci, deploys, prs, refs
+from receiver.sources.github import ci, deploys, dora, incidents, prs, refs
 from receiver.sources.github.context import GithubContext
 from receiver.sources.github.events import event_name
 
 Handler = Callable[[View, GithubContext], "list[m.Metric] | None"]
 MAX_DELIVERY_ID = 100  # GitHub's are 36-character GUIDs; a longer header is not one
+
+
+def both(*handlers: Handler) -> Handler:
+    """Several handlers of one event (each its own module): None only when all ignore it."""
+    def handler(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
+        outs = [h(payload, ctx) for h in handlers]
+        return None if all(o is None for o in outs) else [x for o in outs if o for x in o]
+    return handler
+
 
 HANDLERS: dict[str, Handler] = {
     "pull_request": prs.pull_request,
@@ -29,11 +38,12 @@ HANDLERS: dict[str, Handler] = {
     "push": refs.push,
     "create": refs.create,
     "delete": refs.delete,
-    "workflow_run": ci.workflow_run,
+    "workflow_run": both(ci.workflow_run, dora.workflow_run),
     "workflow_job": ci.workflow_job,
     "check_run": ci.check_run,
     "check_suite": ci.check_suite,
-    "deployment_status": deploys.deployment_status,
+    "deployment_status": both(deploys.deployment_status, dora.deployment_status),
+    "issues": incidents.issues,
 }
 
 

@@ -1,0 +1,85 @@
+"""Every dashboard module, in one dict. Adding a dashboard (and its monitors) is
+adding a module under dashboards/boards/ and a line here.
+
+A module provides:
+  BOARD = Board(key, title, description, template variables)
+  dashboard(ctx) -> dict                 the dashboard's request body (BOARD.body)
+  monitors(ctx) -> {key: body}           optional; built per environment
+  slos(ctx) -> {key: body}               optional; built per environment
+  THRESHOLDS = {name: default}           optional; overridable under `monitors:`
+Monitor and SLO keys are unique across modules (they are the objects' identity).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import ModuleType
+
+from dashboards import context as contexts
+from dashboards.boards import (asana, dora, ec2, github, health, kubernetes, orgpulse, pipeline,
+                               skypilot, wandb)
+from orgpulse.config import Settings
+
+MODULES: dict[str, ModuleType] = {
+    "github": github,
+    "dora": dora,
+    "skypilot": skypilot,
+    "asana": asana,
+    "ec2": ec2,
+    "kubernetes": kubernetes,
+    "wandb": wandb,
+    "health": health,
+    "pipeline": pipeline,
+    "orgpulse": orgpulse,
+}
+
+
+@dataclass
+class Definitions:
+    dashboards: dict[str, dict] = field(default_factory=dict)
+    monitors: dict[str, dict] = field(default_factory=dict)
+    slos: dict[str, dict] = field(default_factory=dict)
+
+    def kinds(self) -> dict[str, dict[str, dict]]:
+        return {"dashboard": self.dashboards, "monitor": self.monitors, "slo": self.slos}
+
+
+def variables(modules: dict[str, ModuleType] | None = None) -> dict[str, tuple[str, ...]]:
+    """Each dashboard's template variables (`env` first): what its queries are filtered by."""
+    return {name: module.BOARD.scope.variables for name, module in (MODULES if modules is None else modules).items()}
+
+
+def thresholds(modules: dict[str, ModuleType] | None = None) -> dict[str, float]:
+    """Every module's threshold defaults (a name declared twice is a bug)."""
+    merged: dict[str, float] = {}
+    for name, module in (MODULES if modules is None else modules).items():
+        for key, default in getattr(module, "THRESHOLDS", {}).items():
+            if key in merged:
+                raise ValueError(f"threshold {key!r} declared twice (again by {name})")
+            merged[key] = default
+    return merged
+
+
+def context(settings: Settings, env: str | None,
+            modules: dict[str, ModuleType] | None = None) -> contexts.Context:
+    return contexts.from_settings(settings, env, thresholds(modules))
+
+
+def _merge(into: dict[str, dict], new: dict[str, dict], what: str, module: str) -> None:
+    clash = set(into) & set(new)
+    if clash:
+        raise ValueError(f"{what} keys {sorted(clash)} defined twice (again by {module})")
+    into.update(new)
+
+
+def definitions(ctx: contexts.Context, modules: dict[str, ModuleType] | None = None) -> Definitions:
+    """The dashboards; with an environment, also its monitors and SLOs."""
+    out = Definitions()
+    for name, module in (MODULES if modules is None else modules).items():
+        out.dashboards[name] = module.dashboard(ctx)
+        if ctx.env is None:
+            continue
+        if hasattr(module, "monitors"):
+            _merge(out.monitors, module.monitors(ctx), "monitor", name)
+        if hasattr(module, "slos"):
+            _merge(out.slos, module.slos(ctx), "SLO", name)
+    return out

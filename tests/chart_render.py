@@ -1,0 +1,69 @@
+"""The chart rendered the way `helm install` renders it — Helm 4 as a library
+(helm-python-sdk: no helm binary exists here) — and the value sets the tests use."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import helm_python as helm
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "chart" / "orgpulse"
+RELEASE, NAMESPACE = "orgpulse", "observability"
+KUBE_VERSIONS = ("1.29.0", "1.33.0")  # the oldest and a current supported release
+
+
+def example(name: str) -> dict:
+    return yaml.safe_load((CHART / name).read_text())
+
+
+# Sentinels for every secret the chart can carry: none may appear outside a Secret.
+EVERY_SECRET = {
+    "githubWebhookSecret": "sentinel-github-webhook-1f3a", "wandbWebhookToken": "sentinel-wandb-token-77c1",
+    "wandbWebhookSecret": "sentinel-wandb-secret-90ab", "asanaAccessToken": "sentinel-asana-5d2e",
+    "githubAppPrivateKey": "-----BEGIN RSA PRIVATE KEY-----\nsentinel-app-key-c0de\n-----END RSA PRIVATE KEY-----",
+    "wandbApiKey": "sentinel-wandb-api-4b4b", "skypilotServiceAccountToken": "sentinel-skypilot-e5e5",
+    "redisUrl": "redis://:sentinel-redis-pw-8a8a@redis.observability.svc:6379/0",
+}
+
+VALUE_SETS: dict[str, dict] = {
+    "defaults": {"env": "staging"},
+    # Ingress + TLS + existingSecret + UDS + 3 replicas + Redis + NetworkPolicy.
+    "production": example("values-production.yaml"),
+    "staging": example("values-staging.yaml"),
+    "udp": {"env": "staging", "datadog": {"transport": "udp", "port": 8125}},
+    "kubernetes-store": {"env": "dev", "config": {
+        "receiver": {"secret_store": "kubernetes", "kubernetes_secret": "asana-hooks",
+                     "kubernetes_namespace": "hooks"},
+        "kubernetes": {"namespaces": ["ml", "ci"], "lease_namespace": "leases", "lease_name": "pulse"}}},
+    "file-store": {"env": "dev", "config": {"receiver": {"secret_store": "file"}}},
+    "network-policy": {"env": "staging", "networkPolicy": {"enabled": True}},
+    "every-secret": {"env": "dev", "replicas": 2, "secrets": EVERY_SECRET,
+                     "settings": {"githubAppId": "123456", "githubAppInstallationId": "789"}},
+}
+
+
+@functools.lru_cache(maxsize=1)
+def chart() -> helm.Chart:
+    return helm.Chart.load(CHART)  # immutable, safe to share between tests
+
+
+def render(values: dict) -> dict[str, str]:
+    """template path → rendered text, as `helm install` renders it (schema validated)."""
+    return chart().render(values, name=RELEASE, namespace=NAMESPACE, is_install=True)
+
+
+def manifests(values: dict) -> list[dict]:
+    return [doc for path, text in sorted(render(values).items()) if path.endswith(".yaml")
+            for doc in yaml.safe_load_all(text) if doc]
+
+
+def one(docs: list[dict], kind: str) -> dict:
+    found = [d for d in docs if d["kind"] == kind]
+    assert len(found) == 1, f"{len(found)} {kind}s"
+    return found[0]
+
+
+def containers(docs: list[dict]) -> dict[str, dict]:
+    return {c["name"]: c for c in one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]}

@@ -1,0 +1,153 @@
+"""The DORA collector's failure paths, its registration (shared GitHub budget, Asana incidents)
+and `orgpulse poll --once --only dora`, against the fake GitHub and Asana APIs."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from pollers import registry
+from tests.dogstatsd import produced
+from tests.dora_history import History
+from tests.fakes.asana_api import FakeAsana
+from tests.test_dora_scenario import OPTIONS, collector, fake, got, truth  # noqa: F401 (fixture)
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+
+def small(fake, repo: str = "org/app", seed: int = 5, days: int = 4) -> History:
+    h = History(fake, repo, seed=seed)
+    h.walk(NOW - timedelta(days=days), NOW - timedelta(hours=1))
+    return h
+
+
+def test_a_failing_repository_is_counted_sends_nothing_and_recovers(fake, tmp_path):
+    app, other = small(fake), small(fake, "org/web", seed=6)
+    c = collector(fake, tmp_path, repos=("org/app", "org/web"))
+    fake.fail("/repos/org/app/compare", (500, {}, 0))
+    out = produced(c.collect(NOW))
+    assert [(x.tag("collector"), x.tag("reason")) for x in out
+            if x.name == "orgpulse.collector.errors"] == [("dora", "fetch_failed")]
+    assert {x.tag("repo") for x in out if x.name.startswith("dora.")} == {"org/web"}  # nothing for org/app
+    assert got(c.collect(NOW + timedelta(minutes=15)), "org/app") == truth(
+        app.state, "org/app", NOW + timedelta(minutes=15))
+    assert got(c.collect(NOW + timedelta(minutes=30)), "org/web") == truth(
+        other.state, "org/web", NOW + timedelta(minutes=30))
+
+
+def test_an_exhausted_budget_fails_the_cycle_without_zeros(fake, tmp_path):
+    small(fake)
+    c = collector(fake, tmp_path, repos=("org/app",))
+    c.api.budget.share = 0.001  # five requests an hour
+    with pytest.raises(RuntimeError):
+        c.collect(NOW)  # every repository failed: the poller counts the collector as failed
+    fake.remaining = 0
+    c.api.budget.share = 1.0
+    with pytest.raises(RuntimeError):
+        c.collect(NOW)
+
+
+def test_a_sha_the_compare_api_cannot_find_leaves_that_lead_time_unknown(fake, tmp_path):
+    app = small(fake)
+    app.deploy(NOW - timedelta(minutes=50), "f" * 40)           # force-pushed away: compare says 404
+    app.deploy(NOW - timedelta(minutes=40), app.head())         # and from it to the head: 404 too
+    out = collector(fake, tmp_path, repos=("org/app",)).collect(NOW)
+    measured = got(out, "org/app")
+    assert measured["dora.deployments_7d"] == truth(app.state, "org/app", NOW)["dora.deployments_7d"]
+    assert not [x for x in out if x.name == "orgpulse.collector.errors"]
+
+
+def test_registry_shares_the_budget_and_adds_asana_incidents(fake, tmp_path, make_settings):
+    small(fake, days=1)
+    asana = FakeAsana()
+    try:
+        t = lambda hours: (NOW + timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%S.000Z")  # noqa: E731
+        member = [{"project": {"gid": "inc"}, "section": {"name": "Open"}}]
+        asana.tasks.update({
+            "i1": {"gid": "i1", "created_at": t(-30), "completed": True, "completed_at": t(-28), "memberships": member},
+            "i2": {"gid": "i2", "created_at": t(-10), "completed": True, "completed_at": t(-9.5), "memberships": member},
+            "i3": {"gid": "i3", "created_at": t(-3), "completed": False, "completed_at": None, "memberships": member}})
+        settings = make_settings(
+            {"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "ASANA_ACCESS_TOKEN": asana.token,
+             "ASANA_BASE_URL": asana.base_url},
+            {"github": {"repositories": ["org/app"], "request_interval_seconds": 0}, "asana": {"workspace": "1"},
+             "dora": {"incidents_project": "inc"}})
+        collectors = registry.build(settings)
+        dora, github = collectors["dora"].collect.__self__, collectors["github"].collect.__self__
+        assert dora.api.budget is github.http.budget and dora.api.points is github.http.points
+        out = produced(dora.collect(NOW))
+    finally:
+        asana.close()
+    org = {x.name: x.value for x in out if x.tag("source") == "asana"}
+    assert all(x.tag("repo") is None for x in out if x.tag("source") == "asana")  # organisation-wide
+    assert org == {"dora.incidents.open": 1, "dora.time_to_restore_p50_hours": 0.5,
+                   "dora.time_to_restore_p90_hours": 2, "dora.time_to_restore_p50_hours_30d": 0.5,
+                   "dora.time_to_restore_p90_hours_30d": 2}
+    assert (settings.data_dir / "dora-marks.json").is_file()
+
+
+def test_poll_once_only_dora(fake, tmp_path, statsd):
+    from tests.servers import ROOT, clean_env
+
+    small(fake, days=1)
+    config = tmp_path / "orgpulse.yaml"
+    config.write_text("github: {repositories: [org/app], request_interval_seconds: 0}\n"
+                      "dora: {failure_window_hours: 12}\n")
+    host, port = statsd.address
+    env = {"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "ORGPULSE_CONFIG": str(config),
+           "DD_DOGSTATSD_URL": f"udp://{host}:{port}", "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "orgpulse.cli", "poll", "--once", "--only", "dora"],
+                            cwd=tmp_path, env=clean_env(env), capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "dora: ok" in result.stderr and fake.token not in result.stderr
+    assert statsd.metrics("dora.deployments_30d", wait_for=1)[0].tag_map["repo"] == "org/app"
+    assert (tmp_path / ".orgpulse" / "dora-marks.json").is_file()
+
+
+def test_the_options_default_as_documented():
+    assert OPTIONS["failure_signals"] == ["deployment_failure", "rollback", "revert", "hotfix", "incident"]
+    assert (OPTIONS["production"], OPTIONS["failure_window_hours"], OPTIONS["incident_label"]) == (
+        "^prod(uction)?$", 24, "incident")
+
+
+def test_a_backfill_cut_short_by_the_budget_resumes_where_it_stopped(fake, tmp_path):
+    from github import Auth, Github
+
+    from pollers.dora import DoraCollector
+    from pollers.dora_marks import Marks
+    from pollers.github_http import GithubHttp
+    from tests.test_dora_scenario import scenario
+
+    app, _ = scenario(fake)
+    clock = [NOW.timestamp()]
+    gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
+                seconds_between_writes=0)
+    http = GithubHttp(gh.requester, 0.006, lambda: clock[0])  # 30 requests an hour: ~60 are needed
+    c = DoraCollector(http, ["org/app"], OPTIONS, {}, Marks(tmp_path / "marks.json"))
+    hours = 0
+    while True:
+        now = NOW + timedelta(hours=hours)
+        try:
+            out = c.collect(now)
+            break
+        except RuntimeError:  # nothing sent for the repository; what was read is kept
+            hours += 1
+            clock[0] += 3601  # the next hour's share
+            assert hours < 6, "the backfill never completes"
+    assert hours >= 1 and got(out, "org/app") == truth(app.state, "org/app", now)
+    twice = [path for path, n in fake.requests.items() if n > 1 and ("/statuses" in path or "/compare/" in path)]
+    assert twice == []  # what a cut-short cycle read is kept: no status or compare read twice
+
+
+def test_a_cancelled_deploy_run_is_no_deployment_and_not_read_again(fake, tmp_path):
+    svc = History(fake, "org/svc", seed=8, workflow="deploy.yml")
+    svc.walk(NOW - timedelta(days=3), NOW - timedelta(days=2))
+    svc.deploy(NOW - timedelta(days=2), svc.head(), outcome=None)   # a cancelled run, two days ago
+    c = collector(fake, tmp_path, repos=("org/svc",))
+    c.collect(NOW)
+    assert not [d for d in c.states["org/svc"].deployments.values() if d.outcome is None]
+    c.collect(NOW + timedelta(minutes=15))
+    created = [r.query["created"][0] for r in fake.log if r.path.endswith("/deploy.yml/runs")]
+    assert created[-1] == ">=" + (NOW - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
