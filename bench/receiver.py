@@ -184,6 +184,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="per phase (bounded)")
     parser.add_argument("--max-requests", type=int, default=200_000, help="wrk cap per run")
+    parser.add_argument("--workers", nargs="*", default=[], metavar="CLASS",
+                        help="also measure orgpulse (GitHub mix) under these gunicorn worker "
+                             "classes, e.g. gthread receiver.worker.BufferingWorker")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/receiver.py needs wrk (apt-get install wrk)")
@@ -213,6 +216,11 @@ def main() -> None:
         print(f"{name:<10} {source:<6} {r['rps']:7,.0f} req/s (wrk -t1 -c16, {r['non2xx']} non-2xx) | "
               f"at 200 req/s: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms ({r['n']} requests) | "
               f"worker RSS {r['rss']:.0f} MB (peak {r['peak']:.0f}) | cold start {r['cold']:.2f} s")
+    for worker in args.workers:  # the same app and load under another worker model
+        r = measure("receiver:create_app()", {**env, "GUNICORN_CMD_ARGS": f"-k {worker}"},
+                    by_source["github"], listings["github"], args)
+        print(f"orgpulse under -k {worker}: {r['rps']:,.0f} req/s | at 200 req/s: p50 "
+              f"{r['p50']:.2f} ms, p99 {r['p99']:.2f} ms | worker RSS {r['rss']:.0f} MB")
     bare = results[("bare flask", "github")]
     print(f"throughput ratio orgpulse / bare flask (GitHub mix): "
           f"{results[('orgpulse', 'github')] / bare:.2f}  (goal >= 0.7); "

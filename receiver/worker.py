@@ -29,6 +29,8 @@ from functools import partial
 
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
+from orgpulse.config import DEFAULT_MAX_BODY_BYTES
+from orgpulse.options import SCHEMA
 from receiver.framing import MORE, Arrival
 
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc mallopt() parameters
@@ -91,12 +93,15 @@ class BufferingWorker(ThreadWorker):
         super().load_wsgi()
         self.app = self.wsgi
         self.wsgi = closing_app(self.app)
-        state = self.app.extensions["orgpulse"]
-        opts = state.settings.section("receiver")
-        self.limit = state.settings.max_body_bytes
+        state = getattr(self.app, "extensions", {}).get("orgpulse")
+        if state is None:  # another WSGI app (bench/bare_app.py): the defaults, nothing counted
+            opts = {key: option.default for key, option in SCHEMA["receiver"].items()}
+            self.limit, self.count_timeout = DEFAULT_MAX_BODY_BYTES, lambda path: None
+        else:
+            opts = state.settings.section("receiver")
+            self.limit, self.count_timeout = state.settings.max_body_bytes, state.envelope.timed_out
         self.deadline = opts["request_deadline_seconds"]
         self.budget = opts["buffer_budget_bytes"]
-        self.count_timeout = state.envelope.timed_out
 
     # -- reading requests in the main loop -------------------------------------------
 

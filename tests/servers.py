@@ -66,7 +66,9 @@ def drain(proc: subprocess.Popen) -> None:
 
 
 def output(proc: subprocess.Popen, timeout: float = 5.0) -> tuple[str, str]:
-    """(stdout, stderr) of a drained process that has exited."""
+    """(stdout, stderr) of a process that has exited (drained, or with its own pipes)."""
+    if not hasattr(proc, "drains"):
+        return tuple(s.read() if s else "" for s in (proc.stdout, proc.stderr))
     for thread in proc.drains:
         thread.join(timeout)
     return "".join(proc.captured[0]), "".join(proc.captured[1])
