@@ -76,7 +76,7 @@ constraints:
 	$(PEERS)/constraints/bin/python -m pip install --quiet .
 	{ sed -n '/^#/p' constraints.txt; $(PEERS)/constraints/bin/python -m pip freeze --exclude orgpulse; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
-	rm -rf $(PEERS)/constraints
+	rm -rf $(PEERS)/constraints build
 
 clean:
 	rm -rf $(VENV) $(PEERS) .orgpulse .pytest_cache

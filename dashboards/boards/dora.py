@@ -106,6 +106,8 @@ def dashboard(ctx: Context) -> dict:
 
 
 def monitors(ctx: Context) -> dict[str, dict]:
+    if not ctx.on("dora"):  # no such monitor where the source is off (README)
+        return {}
     rate = ctx.threshold("dora_change_failure_rate_pct")
     warning = ctx.threshold("dora_change_failure_rate_pct_warning")
     days = ctx.threshold("dora_days_without_deployment")
