@@ -138,10 +138,10 @@ def query_problems(text: str, required: tuple[str, ...], scalar: str | None) -> 
         unknown = ref.tag_keys() - known.tag_keys(row)
         if unknown:
             out.append(f"{ref.metric} has no tag key(s) {sorted(unknown)} in the catalog")
-        bad = known.aggregation_problem(row, ref.space, ref.as_count)
+        bad = known.aggregation_problem(row, ref.space, ref.as_count, ref.points)
         if bad:
             out.append(bad)
-        if scalar is not None and len(refs) == 1 and scalar not in known.TIME_AGGREGATORS[row.type]:
+        if scalar is not None and len(refs) == 1 and scalar not in known.time_aggregators(row, ref.points):
             out.append(f"{ref.metric}: time aggregator {scalar} does not fit a {row.type}")
         for need in required:
             key = need.lstrip("$").split(":", 1)[0]

@@ -82,7 +82,7 @@ def test_every_query_is_aggregated_as_its_catalog_type_requires(production):
         for _, text, _ in validate.queries(kind, body):
             for ref in parse(text):
                 row = known.rows()[ref.metric]
-                assert known.aggregation_problem(row, ref.space, ref.as_count) is None, (key, text)
+                assert known.aggregation_problem(row, ref.space, ref.as_count, ref.points) is None, (key, text)
                 checked += 1
     assert checked > 300
 
@@ -154,6 +154,7 @@ def test_validate_refuses_an_unknown_monitor_field_or_enum(production):
     ("avg:github.prs.open{$env,$repo}", "level gauge"),
     ("sum:github.prs.cycle_time_hours{$env,$repo}", "extreme gauge"),
     ("sum:health.ci.fom{$env}", "ratio gauge"),
+    ("avg:health.ci.fom{$env}.rollup(count, 86400)", "points summed or counted in time: use sum"),
     ("sum:github.prs.open{$repo}", "not filtered by $env"),
     ("sum:github.prs.open{$env}", "not filtered by $repo"),
 ])
@@ -166,6 +167,11 @@ def test_validate_refuses_a_time_aggregator_that_does_not_fit():
     text = "sum:github.prs.merged{$env,$repo}.as_count()"
     assert validate.query_problems(text, ("$env",), "sum") == []
     assert "time aggregator last" in validate.query_problems(text, ("$env",), "last")[0]
+    # a score's points summed per day are a level (the health grid): summed, or the newest day
+    points = "sum:health.ci.fom{$env}.rollup(sum, 86400)"
+    assert validate.query_problems(points, ("$env",), "sum") == validate.query_problems(points, ("$env",), "last") == []
+    assert "time aggregator avg" in validate.query_problems(points, ("$env",), "avg")[0]
+    assert "time aggregator sum" in validate.query_problems("avg:health.ci.fom{$env}", ("$env",), "sum")[0]
 
 
 def test_a_query_of_a_metric_the_catalog_lacks_is_built_and_then_refused():
@@ -234,12 +240,15 @@ def test_grid_has_a_row_per_fom_score_and_a_column_per_utc_day(production, setti
     ctx = registry.context(settings, None)
     for t in tables:
         request = t["requests"][0]
-        (q,) = request["queries"]
-        assert q["query"].endswith(".rollup(avg, 86400)") and q["aggregator"] == "last"
-        assert "default_zero" not in q["query"] and ".fill(" not in q["query"]  # no data stays no data
+        # each score's points per UTC day, summed and counted, read at the window's newest day
+        # and over the whole window (tests/test_health_grid.py: the cells are each day's average)
+        assert {q["name"]: (q["query"].split("}")[1], q["aggregator"]) for q in request["queries"]} == {
+            "s_head": (".rollup(sum, 86400)", "last"), "s_all": (".rollup(sum, 86400)", "sum"),
+            "n_head": (".rollup(count, 86400)", "last"), "n_all": (".rollup(count, 86400)", "sum")}
+        assert len({parse(q["query"])[0].metric for q in request["queries"]}) == 1
+        assert all(".fill(" not in q["query"] for q in request["queries"])  # no data stays no data
         assert t["time"] == {"live_span": "1d"}
-        assert [f["formula"] for f in request["formulas"]] == [
-            f"timeshift(s, -{d * 86400})" for d in range(6, 0, -1)] + ["s"]
+        assert [f["formula"] for f in request["formulas"]] == [health.cell(d) for d in range(6, -1, -1)]
         assert all(f["conditional_formats"] == health.formats(ctx.fom) for f in request["formulas"])
 
 
