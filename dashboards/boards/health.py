@@ -25,9 +25,9 @@ evaluates the cells on a model of these documented rules against each day's true
 
 Colours come from `fom.thresholds`, first matching rule wins, with no gaps:
 red < yellow ≤ s < green ≤ s (1.0 included) — the same cut as fom.scores.status.
-The rows follow fom.scores: a formula added there appears here. The status page's grid,
-computed by the receiver from the scores it holds, over the same UTC days, is the exact
-reference.
+The rows follow fom.scores: a formula added there appears here. The status page's grid
+(each score's running average per UTC day, kept by the poller in its state file from the
+values it sends) is the exact reference.
 """
 from __future__ import annotations
 
