@@ -151,3 +151,28 @@ def test_a_cancelled_deploy_run_is_no_deployment_and_not_read_again(fake, tmp_pa
     c.collect(NOW + timedelta(minutes=15))
     created = [r.query["created"][0] for r in fake.log if r.path.endswith("/deploy.yml/runs")]
     assert created[-1] == ">=" + (NOW - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_repository_that_never_deploys_has_no_frequency_and_does_not_drag_the_fom(fake, tmp_path):
+    from fom import scores
+    from pollers.values import ValueStore
+
+    small(fake)                                   # org/app deploys
+    lib = History(fake, "org/lib", seed=9)        # a library: commits and an incident, no deployment
+    for hours in range(60, 0, -6):
+        lib.land(NOW - timedelta(hours=hours))
+    lib.incident(NOW - timedelta(hours=20), 3)
+    out = produced(collector(fake, tmp_path, repos=("org/app", "org/lib")).collect(NOW))
+    names = {x.name for x in out if x.tag("repo") == "org/lib"}
+    assert not names & {"dora.deployments_7d", "dora.deployments_30d", "dora.time_since_deployment_hours"}
+    assert not [x for x in out if x.name == "dora.performance_level" and x.tag("repo") == "org/lib"
+                and x.tag("key") == "deployment_frequency"]
+    assert "dora.time_to_restore_p50_hours" in names     # what it does have is still measured
+    store = ValueStore()
+    store.record(out)
+    app_30d = next(x.value for x in out if x.name == "dora.deployments_30d")
+    got = scores.evaluate(lambda name, agg, where: store.get(name, 3600, agg, where))
+    assert store.get("dora.deployments_30d", 3600, "avg") == app_30d    # the mean of deploying repos
+    assert got[("delivery", "deployment_frequency")] == scores.evaluate(
+        lambda name, agg, where: app_30d if name == "dora.deployments_30d" else None)[
+        ("delivery", "deployment_frequency")]
