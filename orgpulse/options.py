@@ -167,6 +167,9 @@ SCHEMA["poller"] = {
     # Scores use inputs no older than this many cycles, else no score.
     "max_age_cycles": Option(2, _at_least(1)),
     "run_informer": Option(True, _is(bool, "true or false")),  # when a cluster is configured
+    # A first-cycle backfill (github, dora) cut short this many cycles in a row without progress
+    # is an error (pollers/backfill.py); while it progresses it is pending, not failing.
+    "backfill_stall_cycles": Option(4, _at_least(1)),
 }
 SCHEMA["aws"] = {
     "regions": Option([], _str_list),                   # [] = EC2 collector off
