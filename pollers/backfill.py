@@ -5,9 +5,11 @@ The github and dora collectors read days (dora: 30) of history at their first cy
 busy organisation needs more requests than one cycle's time or the hourly budget allows,
 so a backfill spans cycles. Each cycle a collector
 
-- stops sending requests once its time budget (a share of `poller.collector_timeout_seconds`)
-  is spent — `Deadline`, checked before every request through `Timed` — so it returns
-  before the poller's timeout, with what it read kept for the next cycle;
+- stops sending a backfill's requests once its time budget (a share of
+  `poller.collector_timeout_seconds`) is spent — `Deadline`, checked before every request
+  through `Timed` — so it returns before the poller's timeout, with what it read kept for
+  the next cycle. Steady work (a repository, or a part, already backfilled) is never cut:
+  it is small, and a backfill elsewhere must not make it fail;
 - reports a repository whose backfill was cut short by time or by the request budget as
   *pending*, not as an error, while the cut-short cycles make progress (`Backfill`): the
   collector's success stays 1, `orgpulse.collector.backfill_pending{collector}` says how many
@@ -42,6 +44,7 @@ class Deadline:
     def __init__(self, seconds: float | None, clock: Callable[[], float] = time.monotonic):
         self.seconds, self.clock = seconds, clock
         self.ends: float | None = None
+        self.enforced = True  # the collector turns it off for steady work
 
     def start(self) -> None:
         self.ends = None if self.seconds is None else self.clock() + self.seconds
@@ -50,7 +53,7 @@ class Deadline:
         return self.ends is not None and self.clock() >= self.ends
 
     def check(self) -> None:
-        if self.passed():
+        if self.enforced and self.passed():
             raise OutOfTime(f"the cycle's {self.seconds:.0f} s are spent")
 
 

@@ -78,6 +78,7 @@ class DoraCollector:
             if backfilling and self.deadline.passed():
                 pending += 1  # not reached this cycle: neither progress nor a stall
                 continue
+            self.deadline.enforced = backfilling  # the time budget bounds backfills only
             try:
                 self._sync(repo, state, now)
             except Exception as exc:  # noqa: BLE001 - this repo unmeasured this cycle, records kept

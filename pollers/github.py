@@ -12,7 +12,9 @@ from one GraphQL query per 50 PRs, never per-commit calls (seed P1).
 A repository is measured in parts (PARTS). A part that fails — an HTTP error,
 the REST or GraphQL budget spent, a query GitHub rejects — emits nothing and is
 counted in orgpulse.collector.errors{reason}; the parts that need it are skipped;
-every other part is still emitted. Never reported as zeros. Definitions: README.
+every other part is still emitted. Never reported as zeros. Definitions: README. A part
+never synced yet (the first cycle's backfill) that the cycle's time or the budget cuts
+short is pending, not failed, while the backfill progresses (pollers/backfill.py).
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ from orgpulse.definitions import FAILED
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time
 from pollers import github_metrics as gm
+from pollers.backfill import PAUSES, Backfill, Deadline, Timed
 from pollers.github_http import RATE_LIMIT_FIELDS, GithubHttp, PartFailed
 from pollers.github_metrics import STALE as STALE_BRANCH
 from pollers.github_metrics import WEEK, within
@@ -74,8 +77,10 @@ def _attempt(run: dict) -> dict:
 
 class GithubCollector:
     def __init__(self, requester, repositories: list[str], options: dict[str, Any],
-                 clock: Callable[[], float] = time.time):
-        self.http = GithubHttp(requester, options.get("budget_share", 0.10), clock)
+                 clock: Callable[[], float] = time.time, deadline: Deadline | None = None,
+                 backfill: Backfill | None = None):
+        self.deadline, self.backfill = deadline or Deadline(None), backfill or Backfill("github", 4)
+        self.http = Timed(GithubHttp(requester, options.get("budget_share", 0.10), clock), self.deadline)
         self.repositories = repositories
         self.hotfix = re.compile(options.get("hotfix_pattern", r"(?i)\bhot-?fix\b"))
         self.benchmark = re.compile(options.get("benchmark_workflows", r"(?i)bench"))
@@ -239,6 +244,10 @@ class GithubCollector:
     # Earlier attempts are many at a busy repository's first cycle (one per re-run): they get
     # what budget every repository's other parts left, and resume next cycle from what was fetched.
     LATE = frozenset({"attempts"})
+    # Parts that keep what they read as they go (details per 50 PRs, each earlier attempt): a
+    # backfill may stop them between requests. The others restart from their window's start,
+    # so once started they run to the end, and the time budget only keeps them from starting.
+    RESUMABLE = frozenset({"details", "attempts"})
 
     def _parts(self, repo: str, now: datetime, late: bool, failed: set[str]) -> tuple[list[m.Metric], int]:
         """(metrics of the parts that worked and error counts of those that failed, parts measured)."""
@@ -251,13 +260,22 @@ class GithubCollector:
             if any(n in failed and not (n == "meta" and s.default_branch) for n in needs):
                 failed.add(part)  # its input failed (and is counted): absent, never computed from stale data
                 continue
+            backfilling = part not in s.synced  # the time budget bounds backfills only
+            if backfilling and self.deadline.passed():
+                failed.add(part)
+                self.paused.add(repo)  # not started this cycle
+                continue
+            self.deadline.enforced = backfilling and part in self.RESUMABLE
             try:
                 metrics = fetch(self, repo, s, now)
             except Exception as exc:  # noqa: BLE001 - this part unmeasured this cycle, its window kept
+                failed.add(part)
+                if isinstance(exc, PAUSES) and part not in s.synced:  # a backfill cut short: resumes
+                    self.paused.add(repo)
+                    continue
                 reason = exc.reason if isinstance(exc, PartFailed) else "fetch_failed"
                 log.warning("github part failed", extra={"repo": repo, "part": part, "reason": reason,
                                                          "error": str(exc)[:300]})
-                failed.add(part)
                 out.append(m.count("orgpulse.collector.errors", collector="github", reason=reason))
                 continue
             s.synced[part] = now
@@ -266,13 +284,32 @@ class GithubCollector:
         return out, measured
 
     def collect(self, now: datetime) -> list[m.Metric]:
+        self.deadline.start()
+        self.paused: set[str] = set()  # repositories whose backfill a pause cut short this cycle
+        read = {repo: _read(self.states.get(repo)) for repo in self.repositories}
         out, measured = [], 0
         failed: dict[str, set[str]] = {repo: set() for repo in self.repositories}
         for late in (False, True):
-            for repo in self.repositories:
+            for repo in sorted(self.repositories, key=lambda r: not self._backfilled(r)):  # steady first
                 metrics, parts = self._parts(repo, now, late, failed[repo])
                 out += metrics
                 measured += parts
-        if self.repositories and not measured:
+        for repo in sorted(self.paused):
+            out += self.backfill.paused(repo, _read(self.states.get(repo)) > read[repo])
+        pending = [repo for repo in self.repositories if not self._backfilled(repo)]
+        for repo in set(self.repositories) - set(pending):
+            self.backfill.done(repo)
+        out.append(self.backfill.pending(len(pending)))
+        if self.repositories and not measured and not self.paused:
             raise RuntimeError("every part of every repository failed")
         return out
+
+    def _backfilled(self, repo: str) -> bool:
+        s = self.states.get(repo)
+        return s is not None and all(p in s.synced for p in self.PARTS if p != "redeliver" or repo in self.hooks)
+
+
+def _read(s: RepoState | None) -> int:
+    """How much of a repository's window is read and kept: grows while a backfill progresses."""
+    return 0 if s is None else sum(map(len, (s.synced, s.pulls, s.details, s.commits, s.runs, s.attempts,
+                                             s.branches)))

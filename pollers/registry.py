@@ -132,7 +132,8 @@ def github(settings: Settings) -> Collector | None:
         return None
     from pollers.github import GithubCollector
 
-    collector = GithubCollector(_github_requester(settings), opts["repositories"], opts)
+    collector = GithubCollector(_github_requester(settings), opts["repositories"], opts,
+                                **_backfill("github", settings))
     _share_limits(collector.http, settings)
     return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 
@@ -164,18 +165,18 @@ def dora(settings: Settings, elector=None) -> Collector | None:
     marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))
     collector = DoraCollector(http, opts["repositories"], settings.section("dora"), opts, marks,
                               _asana_incidents(settings), elector.is_leader if elector else lambda: True,
-                              *_backfill("dora", settings))
+                              **_backfill("dora", settings))
     return Collector("dora", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 
 
-def _backfill(name: str, settings: Settings) -> tuple:
-    """(deadline, backfill) of a collector whose first cycle backfills: it stops asking after
-    TIME_SHARE of its timeout, so it returns in time, and resumes next cycle."""
+def _backfill(name: str, settings: Settings) -> dict:
+    """The deadline and backfill of a collector whose first cycle backfills: it stops asking
+    after TIME_SHARE of its timeout, so it returns in time, and resumes next cycle."""
     from pollers.backfill import TIME_SHARE, Backfill, Deadline
 
     poller = settings.section("poller")
-    return (Deadline(TIME_SHARE * poller["collector_timeout_seconds"]),
-            Backfill(name, poller["backfill_stall_cycles"]))
+    return {"deadline": Deadline(TIME_SHARE * poller["collector_timeout_seconds"]),
+            "backfill": Backfill(name, poller["backfill_stall_cycles"])}
 
 
 BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {

@@ -103,7 +103,9 @@ def test_registry_shares_the_budget_and_adds_asana_incidents(fake, tmp_path, mak
         dora, github = collectors["dora"].collect.__self__, collectors["github"].collect.__self__
         assert dora.api.budget is github.http.budget and dora.api.points is github.http.points
         # the backfill stops in time (3/4 of the collector's timeout) and stalls after 4 cycles
-        assert (dora.deadline.seconds, dora.backfill.stall_cycles) == (0.75 * 120, 4)
+        for c in (dora, github):
+            assert (c.deadline.seconds, c.backfill.stall_cycles, c.backfill.collector) == (
+                0.75 * 120, 4, "dora" if c is dora else "github")
         out = produced(dora.collect(NOW))
     finally:
         asana.close()

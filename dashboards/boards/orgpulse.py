@@ -58,7 +58,8 @@ def _collectors(q) -> list:
     return [row(table("Collectors", {
                     "success": q("min", "orgpulse.collector.success", by=("collector",)),
                     "run_time_p90_s": q("p90", "orgpulse.collector.duration", by=("collector",)),
-                    "last_success_unix": q("max", "orgpulse.collector.last_success", by=("collector",))}),
+                    "last_success_unix": q("max", "orgpulse.collector.last_success", by=("collector",)),
+                    "backfilling_repos": q("sum", "orgpulse.collector.backfill_pending", by=("collector",))}),
                 timeseries("Collector errors by reason", {"errors": q(
                     "sum", "orgpulse.collector.errors", by=("collector", "reason"))}, display="bars"),
                 timeseries("Collector run time p90, seconds", {"p90": q(
