@@ -76,9 +76,10 @@ def wandb(settings: Settings) -> Collector | None:
     opts = settings.section("wandb")
     if settings.wandb_api_key is None or not opts["projects"]:
         return None
-    from pollers.wandb import WandbPoller, make_api
+    from pollers.wandb import LazyApi, WandbPoller, make_api
 
-    api = make_api(settings.wandb_api_key.reveal().decode(), settings.wandb_base_url)
+    key = settings.wandb_api_key.reveal().decode()
+    api = LazyApi(lambda: make_api(key, settings.wandb_base_url))  # built at the first cycle
     return Collector("wandb", WandbPoller(api, opts).collect,
                      settings.section("poller")["collector_timeout_seconds"])
 
