@@ -17,7 +17,7 @@ PRISM            := 5.16.0
 # runtime dependency of orgpulse: README, SkyPilot).
 SKYPILOT         := 0.14.1
 
-.PHONY: setup run test test-core peers system-packages bench clean constraints
+.PHONY: setup run demo test test-core peers system-packages bench clean constraints
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ setup: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/orgpulse serve
+
+# Everything against the local fakes (tests/demo/): prints the status page's URL; Ctrl-C
+# stops it. DEMO_ARGS: --port, --interval, --pace, --data-dir (see `python -m tests.demo -h`).
+demo: $(STAMP)
+	$(BIN)/python -m tests.demo $(DEMO_ARGS)
 
 $(PEERS)/prism/.installed:
 	npm install --silent --no-audit --no-fund --prefix $(PEERS)/prism @stoplight/prism-cli@$(PRISM)

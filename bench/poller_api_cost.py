@@ -26,6 +26,7 @@ from github import Auth, Github  # noqa: E402
 
 from orgpulse.timeutil import parse_time  # noqa: E402
 from pollers.github import GithubCollector  # noqa: E402
+from pollers.github_http import GithubHttp  # noqa: E402
 from tests.fakes.github_api import FakeGithub  # noqa: E402
 from tests.github_history import generated, iso, pull, run  # noqa: E402
 
@@ -53,7 +54,7 @@ def measure(prs: int) -> tuple[int, list[int], int]:
                                                 "updated_at": r["created_at"]}])
         gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
                     seconds_between_writes=0)
-        collector = GithubCollector(gh.requester, ["org/app"], {"budget_share": 1.0})
+        collector = GithubCollector(GithubHttp(gh.requester, 1.0), ["org/app"], {"budget_share": 1.0})
         collector.collect(NOW)
         first = collector.requests
         steady, failures = [], []

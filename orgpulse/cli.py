@@ -129,11 +129,7 @@ def poll(args: argparse.Namespace) -> int:
     if opts["run_informer"] and settings.kubernetes_api_url and not args.once:
         _start_informer(settings, poller, elector)
     if args.once:
-        results = poller.run_once(args.only)
-        emitter.close()
-        for name, ok in sorted(results.items()):
-            print(f"{name}: {'ok' if ok else 'FAILED'}", file=sys.stderr)
-        return 0 if all(results.values()) else 1
+        return _poll_once(poller, args.only)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: (done.set(), poller.stop()))
@@ -143,6 +139,26 @@ def poll(args: argparse.Namespace) -> int:
     worker.join(timeout=opts["collector_timeout_seconds"])  # finish the cycle under way
     emitter.close()
     return 0
+
+
+def _poll_once(poller, only: str | None) -> int:
+    """One cycle. On a terminal: the first cycle's pages per GitHub repository as it goes,
+    then a table per collector; on a pipe or in a log, one line per collector."""
+    from orgpulse import termui
+
+    bars = termui.PageBars("github", sys.stderr) if sys.stderr.isatty() else None
+    for collector in poller.collectors.values():
+        if bars is not None and collector.on_progress is not None:
+            collector.on_progress(bars)
+    results = poller.run_once(only)
+    poller.emitter.close()
+    if bars is not None:
+        bars.close()
+        print(termui.poll_summary(poller.report), file=sys.stderr)
+    else:
+        for name, ok in sorted(results.items()):
+            print(f"{name}: {'ok' if ok else 'FAILED'}", file=sys.stderr)
+    return 0 if all(results.values()) else 1
 
 
 def _start_informer(settings: config.Settings, poller, elector) -> None:
@@ -241,10 +257,11 @@ def probe(args: argparse.Namespace) -> int:
 
 def catalog(args: argparse.Namespace) -> int:
     from orgpulse.metrics import catalog as rows
+    from orgpulse.termui import table
 
-    for row in rows().values():
-        if args.source in (None, row.source):
-            print(f"{row.name:<40} {row.type:<12} {row.unit:<12} {' '.join(sorted(row.tags))}")
+    chosen = [[r.name, r.type, r.unit or "-", r.source or "-", " ".join(sorted(r.tags)) or "-"]
+              for r in rows().values() if args.source in (None, r.source)]
+    print(table(["name", "type", "unit", "source", "tags"], chosen))
     return 0
 
 

@@ -82,6 +82,11 @@ class Settings:
     kubernetes_api_url: str | None = None
     github_token: Secret | None = None
     github_api_url: str | None = None
+    # The poller as a GitHub App (instead of github_token): its id, its private key (PEM),
+    # and the installation — None: discovered per repository.
+    github_app_id: str | None = None
+    github_app_private_key: Secret | None = None
+    github_app_installation_id: int | None = None
     wandb_api_key: Secret | None = None
     wandb_base_url: str | None = None
     skypilot_endpoint: str | None = None
@@ -151,6 +156,47 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, problems: lis
     return default
 
 
+def _pem_private_key(text: str) -> str | None:
+    """The PEM text if it holds an RSA private key (GitHub signs app JWTs with RS256), else None.
+    A key pasted into one line with literal "\\n" (some secret stores) is unfolded."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    text = text.replace("\\n", "\n").strip() + "\n"
+    try:
+        # Parsed, not checked (~100 ms): the poller checks the key when it loads it for signing.
+        key = load_pem_private_key(text.encode(), password=None, unsafe_skip_rsa_key_validation=True)
+    except (ValueError, TypeError):
+        return None
+    return text if isinstance(key, rsa.RSAPrivateKey) else None
+
+
+def _github_app(env: Mapping[str, str], has_token: bool, problems: list[str]) -> dict[str, Any]:
+    """GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY(_FILE), GITHUB_APP_INSTALLATION_ID → Settings
+    fields. Problems never quote the key."""
+    app_id, installation = env.get("GITHUB_APP_ID") or None, env.get("GITHUB_APP_INSTALLATION_ID") or None
+    key_text = _secret_text(env, "GITHUB_APP_PRIVATE_KEY", problems)
+    if not (app_id or key_text or installation):
+        return {}
+    if app_id and not app_id.isdigit():
+        problems.append(f"GITHUB_APP_ID must be the app's numeric id, got {app_id!r}")
+    if installation and not installation.isdigit():
+        problems.append(f"GITHUB_APP_INSTALLATION_ID must be a number, got {installation!r}")
+    key = _pem_private_key(key_text) if key_text else None
+    if key_text and key is None:
+        problems.append("GITHUB_APP_PRIVATE_KEY is not an unencrypted PEM RSA private key "
+                        "(the .pem file GitHub generates for the app)")
+    if not app_id or not key_text:
+        problems.append("a GitHub App needs both GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY "
+                        "(or GITHUB_APP_PRIVATE_KEY_FILE)")
+    if has_token:
+        problems.append("GITHUB_TOKEN and a GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY) are both "
+                        "set: the poller authenticates with one of them")
+    return {"github_app_id": app_id,
+            "github_app_private_key": Secret(key) if key else None,
+            "github_app_installation_id": int(installation) if installation and installation.isdigit() else None}
+
+
 def _load_yaml(env: Mapping[str, str], problems: list[str]) -> Any:
     path = env.get("ORGPULSE_CONFIG")
     if not path:
@@ -190,6 +236,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     skypilot_token = _secret_text(env, "SKYPILOT_SERVICE_ACCOUNT_TOKEN", problems)
     wandb_api_key = _secret_text(env, "WANDB_API_KEY", problems)
     github_token = _secret_text(env, "GITHUB_TOKEN", problems)
+    github_app = _github_app(env, bool(github_token), problems)
     kube_host, kube_port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
     kube_host = f"[{kube_host}]" if kube_host and ":" in kube_host else kube_host  # IPv6
     wandb_token = _secret_text(env, "WANDB_WEBHOOK_TOKEN", problems)
@@ -219,6 +266,7 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         kubernetes_api_url=f"https://{kube_host}:{kube_port or 443}" if kube_host else None,
         github_token=Secret(github_token) if github_token else None,
         github_api_url=env.get("GITHUB_API_URL") or None,
+        **github_app,
         wandb_api_key=Secret(wandb_api_key) if wandb_api_key else None,
         wandb_base_url=env.get("WANDB_BASE_URL") or None,
         skypilot_endpoint=env.get("SKYPILOT_API_SERVER_ENDPOINT") or None,

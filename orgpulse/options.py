@@ -121,6 +121,15 @@ SCHEMA: dict[str, dict[str, Option]] = {
         "redis_url": Option("", lambda v: None if isinstance(v, str) and (
             v == "" or v.startswith(("redis://", "rediss://", "unix://")))
             else f"must be redis://host:port/db, rediss://… or unix://…, got {v!r}"),
+        # GET /status and /status.json: true, false, or null = on only in local mode (the
+        # log sink). The page shows repository and project names: off behind an Agent.
+        "status_page": Option(None, lambda v: None if v is None or isinstance(v, bool)
+                              else f"must be true, false or null (local mode only), got {v!r}"),
+        # The receiver's address as providers reach it; the status page shows the webhook
+        # URLs to paste from it ("" = the address the page was asked on).
+        "public_url": Option("", lambda v: None if isinstance(v, str) and (
+            v == "" or re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", v))
+            else f"must be an http(s):// URL without query, got {v!r}"),
     },
     "asana": {
         "workspace": Option("", _is(str, "a workspace gid")),

@@ -26,7 +26,7 @@ import time
 from typing import Any, Callable
 
 from orgpulse import metrics as m
-from pollers.github_http import BudgetExhausted, GraphqlRateLimited, PartFailed
+from pollers.github_http import BudgetExhausted, GithubHttp, GraphqlRateLimited, PartFailed
 
 TIME_SHARE = 0.75   # of the collector's timeout: the rest is for computing and emitting
 
@@ -84,10 +84,10 @@ class Timed:
         return self._api.graphql(*args, **kwargs)
 
     def pages(self, *args, **kwargs):
-        """The client's own paging run with this wrapper as its `self`: each page is fetched
-        through `get` above, so the deadline is checked before a page is asked for — never
-        between the items of a page already read, which would then be read again."""
-        return type(self._api).pages(self, *args, **kwargs)
+        """GithubHttp's paging run over this wrapper's `get` (a GitHub App's Installations has
+        the same `get`): the deadline is checked before each page is asked for — never between
+        the items of a page already read, which would then be read again."""
+        return GithubHttp.pages(self, *args, **kwargs)
 
 
 class Backfill:

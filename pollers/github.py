@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -32,6 +31,7 @@ from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time
 from pollers import github_metrics as gm
 from pollers.backfill import PAUSES, Backfill, Deadline, Timed
+from pollers.github_app import Installations
 from pollers.github_http import RATE_LIMIT_FIELDS, GithubHttp, PartFailed
 from pollers.github_metrics import STALE as STALE_BRANCH
 from pollers.github_metrics import WEEK, within
@@ -45,9 +45,10 @@ BRANCH_REFRESH = timedelta(hours=1)
 # attempt failed is re-read (a free 304 while unchanged) for this long after it failed.
 RERUN_WATCH = timedelta(hours=6)
 # totalCommentsCount is discussion + review comments (comments{totalCount} is the discussion
-# only); a review author's __typename tells a Bot, whose GraphQL login has no "[bot]".
+# only); a review author's __typename tells a Bot, whose GraphQL login has no "[bot]";
+# reviews come oldest first, with submittedAt (the pickup and review legs).
 PR_FIELDS = ("additions deletions changedFiles totalCommentsCount "
-             "reviews(first: 50) { nodes { author { __typename login } } } "
+             "reviews(first: 50) { nodes { author { __typename login } submittedAt } } "
              "commits(first: 1) { nodes { commit { authoredDate } } }")
 BRANCHES_QUERY = (
     "query($owner: String!, $name: String!, $cursor: String) { " + RATE_LIMIT_FIELDS
@@ -76,11 +77,16 @@ def _attempt(run: dict) -> dict:
 
 
 class GithubCollector:
-    def __init__(self, requester, repositories: list[str], options: dict[str, Any],
-                 clock: Callable[[], float] = time.time, deadline: Deadline | None = None,
-                 backfill: Backfill | None = None):
+    def __init__(self, http: GithubHttp | Installations, repositories: list[str], options: dict[str, Any],
+                 deployed_at: Callable[[str, str], datetime | None] | None = None,
+                 deadline: Deadline | None = None, backfill: Backfill | None = None):
         self.deadline, self.backfill = deadline or Deadline(None), backfill or Backfill("github", 4)
-        self.http = Timed(GithubHttp(requester, options.get("budget_share", 0.10), clock), self.deadline)
+        # A token's GithubHttp, or a GitHub App's (pollers/github_app.py); every request checks
+        # the cycle's time budget (pollers/backfill.py).
+        self.http = Timed(http, self.deadline)
+        # (repo, sha) → when the first successful production deployment containing it succeeded:
+        # DORA's records (pollers/dora.py), for the deploy leg; None while DORA is off.
+        self.deployed_at = deployed_at
         self.repositories = repositories
         self.hotfix = re.compile(options.get("hotfix_pattern", r"(?i)\bhot-?fix\b"))
         self.benchmark = re.compile(options.get("benchmark_workflows", r"(?i)bench"))
@@ -89,6 +95,11 @@ class GithubCollector:
         # GUIDs asked for once (GitHub keeps the GUID); remembered past GitHub's 3-day window.
         self.redelivered: TTLCache = TTLCache(maxsize=10_000, ttl=4 * 86400)
         self.states: dict[str, RepoState] = {}
+        self.progress: Callable[[str], None] | None = None  # called with the repository per request
+
+    def report_pages(self, progress: Callable[[str], None]) -> None:
+        """Have every request report its repository (the first cycle's backfill on a terminal)."""
+        self.progress = progress
 
     @property
     def requests(self) -> int:
@@ -130,7 +141,7 @@ class GithubCollector:
                      f"repository(owner: $owner, name: $name) {{ {body} }} }}")
             data = self.http.graphql(query, {"owner": owner, "name": name})["repository"]
             s.details.update({n: data[f"pr{n}"] for n in batch if data.get(f"pr{n}")})
-        return gm.pr_details(repo, s, now)
+        return gm.pr_details(repo, s, now, self.deployed_at)
 
     def _commits(self, repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
         since = (s.synced["commits"] - OVERLAP) if "commits" in s.synced else now - WEEK
@@ -253,6 +264,8 @@ class GithubCollector:
         """(metrics of the parts that worked and error counts of those that failed, parts measured)."""
         s = self.states.setdefault(repo, RepoState())
         out, measured = [], 0
+        progress = self.progress
+        self.http.on_request = (lambda: progress(repo)) if progress else None
         for part, (needs, fetch) in self.PARTS.items():
             if (part in self.LATE) != late or (part == "redeliver" and repo not in self.hooks):
                 continue  # not in this phase, or not a part of this repository

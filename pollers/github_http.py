@@ -121,13 +121,19 @@ class GithubHttp:
         # changes every cycle, so their keys never repeat and must age out.
         self.etags: LRUCache = LRUCache(maxsize=500)
         self.requests = 0
+        self.on_request: Callable[[], None] | None = None  # progress on a terminal (poll --once)
+
+    def _count(self) -> None:
+        self.requests += 1
+        if self.on_request is not None:
+            self.on_request()
 
     def get(self, url: str, params: dict | None = None) -> tuple[Any, dict]:
         key = url + "?" + "&".join(f"{k}={v}" for k, v in sorted((params or {}).items()))
         cached = self.etags.get(key)
         headers = {"If-None-Match": cached[0]} if cached else {}
         self.budget.spend()
-        self.requests += 1
+        self._count()
         status, resp_headers, body = self.requester.requestJson("GET", url, params, headers)
         self.budget.observe(resp_headers)
         if status == 304 and cached:
@@ -144,7 +150,7 @@ class GithubHttp:
 
     def post(self, url: str) -> int:
         self.budget.spend()
-        self.requests += 1
+        self._count()
         status, _, _ = self.requester.requestJson("POST", url)
         return status
 
@@ -165,7 +171,7 @@ class GithubHttp:
     def graphql(self, query: str, variables: dict) -> dict:
         """`query` must select RATE_LIMIT_FIELDS at its root: the points budget is read from it."""
         self.points.check()
-        self.requests += 1
+        self._count()
         try:
             _, data = self.requester.graphql_query(query, variables)
         except GithubException as exc:

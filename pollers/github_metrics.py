@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from pollers.github import RepoState
 
 WEEK = timedelta(days=7)
+DeployedAt = Callable[[str, str], "datetime | None"]  # (repo, sha) → its first production deployment
 STALE = timedelta(days=14)
 AUTHOR_TYPES = ("human", "bot")
 
@@ -73,13 +74,56 @@ def pr_counts(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
     return out
 
 
-def _reviewed_by_another_human(pr: dict, detail: dict) -> bool:
+def _by_another_human(pr: dict, review: dict) -> bool:
     # GraphQL's Bot logins lack REST's "[bot]": is_bot reads the author's __typename.
-    return any(r.get("author") and not is_bot(r["author"]) and r["author"].get("login") != pr["user"]["login"]
-               for r in detail["reviews"]["nodes"])
+    return bool(review.get("author")) and not is_bot(review["author"]) and \
+        review["author"].get("login") != pr["user"]["login"]
 
 
-def pr_details(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
+def _reviewed_by_another_human(pr: dict, detail: dict) -> bool:
+    return any(_by_another_human(pr, r) for r in detail["reviews"]["nodes"])
+
+
+def first_review(pr: dict, detail: dict) -> str | None:
+    """When the first review by a human other than the author was submitted, if before the
+    merge: a review after the merge picked nothing up. Pending reviews have no submittedAt."""
+    times = [r["submittedAt"] for r in detail["reviews"]["nodes"] if _by_another_human(pr, r)
+             and r.get("submittedAt") and parse_time(r["submittedAt"]) <= parse_time(pr["merged_at"])]
+    return min(times, key=parse_time) if times else None
+
+
+def _first_commit(detail: dict) -> str | None:
+    nodes = detail["commits"]["nodes"]
+    return nodes[0]["commit"]["authoredDate"] if nodes else None
+
+
+# The PR cycle leg by leg (DevLake's breakdown), each in seconds or None (no value, never 0;
+# seconds_between gives none for a negative span, e.g. a first commit authored after the PR opened).
+LEGS: dict[str, Callable[[dict, dict], float | None]] = {
+    "coding": lambda pr, d: seconds_between(_first_commit(d), pr["created_at"]),     # first commit → created
+    "pickup": lambda pr, d: seconds_between(pr["created_at"], first_review(pr, d)),  # → first review
+    "review": lambda pr, d: seconds_between(first_review(pr, d), pr["merged_at"]),   # first review → merge
+}
+
+
+def leg_metrics(repo: str, human: list[tuple[dict, dict]], deployed_at: DeployedAt | None = None) -> list[m.Metric]:
+    """p50/p90 of each leg over the human PRs that have it; a leg no PR has is not sent.
+    The deploy leg (merge → the first successful production deployment containing the merge
+    commit) needs DORA's records, `deployed_at`."""
+    legs = dict(LEGS)
+    if deployed_at is not None:
+        legs["deploy"] = lambda pr, d: seconds_between(
+            pr["merged_at"], deployed_at(repo, pr["merge_commit_sha"]) if pr.get("merge_commit_sha") else None)
+    out = []
+    for leg, seconds in legs.items():
+        hours = [v / 3600 for v in (seconds(pr, d) for pr, d in human) if v is not None]
+        if hours:
+            out += [m.gauge(f"github.prs.{leg}_time_p50_hours", pct(hours, .5), repo=repo),
+                    m.gauge(f"github.prs.{leg}_time_p90_hours", pct(hours, .9), repo=repo)]
+    return out
+
+
+def pr_details(repo: str, s: RepoState, now: datetime, deployed_at: DeployedAt | None = None) -> list[m.Metric]:
     out = []
     for kind, prs in by_author(_merged(s.pulls.values(), now), lambda pr: pr.get("user")).items():
         detailed = [s.details[pr["number"]] for pr in prs if pr["number"] in s.details]
@@ -89,8 +133,7 @@ def pr_details(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
                 m.gauge("github.code.files_changed_7d", sum(d["changedFiles"] for d in detailed), **tag)]
     human = [(pr, s.details[pr["number"]]) for pr in _merged(s.pulls.values(), now)
              if pr["number"] in s.details and not is_bot(pr.get("user"))]
-    cycles = [seconds_between(d["commits"]["nodes"][0]["commit"]["authoredDate"], pr["merged_at"])
-              for pr, d in human if d["commits"]["nodes"]]
+    cycles = [seconds_between(_first_commit(d), pr["merged_at"]) for pr, d in human]
     cycles = [c / 3600 for c in cycles if c is not None]
     if cycles:  # first commit → merge; the FoM and the SLO use p90
         out += [m.gauge("github.prs.cycle_time_hours", pct(cycles, .9), repo=repo),
@@ -100,7 +143,7 @@ def pr_details(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
         out += [m.gauge("github.prs.review_coverage_pct", 100 * reviewed / len(human), repo=repo),
                 m.gauge("github.prs.avg_comments_per_pr",
                         sum(d["totalCommentsCount"] or 0 for _, d in human) / len(human), repo=repo)]
-    return out
+    return out + leg_metrics(repo, human, deployed_at)
 
 
 def commit_metrics(repo: str, s: RepoState, hotfix: re.Pattern) -> list[m.Metric]:

@@ -11,6 +11,7 @@ gauge interval, watch_restarts{reason} and relists{reason} as they happen.
 """
 from __future__ import annotations
 
+import collections
 import logging
 import os
 import random
@@ -72,6 +73,9 @@ class Informer:
         self.vanished = VanishedSeries()
         self.watching: dict[str, bool] = {}    # scope → a watch stream is open
         self.versions: dict[str, str] = {}     # scope → the last resourceVersion seen
+        self.restarts: collections.deque = collections.deque()  # (time, count): the status page's hour
+        self.last_event: float | None = None   # time of the last watch event (the status page)
+        self.measured: list[dict] = []         # the last gauge pass, as state-file rows
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._watches: dict[str, Any] = {}     # scope → its current Watch
@@ -82,6 +86,8 @@ class Informer:
 
     # ------------------------------------------------------------- emission
     def emit(self, metrics: list[m.Metric]) -> None:
+        now = self.clock()
+        self.restarts.extend((now, x.value) for x in metrics if x.name == "k8s.containers.restarts")
         if metrics and (self.elector is None or self.elector.is_leader()):
             self.emitter.emit(metrics)
 
@@ -164,7 +170,7 @@ class Informer:
             if old is None and kind == "ADDED":
                 old = pods.baseline(new)
             self._store(uid, new)
-            self.watermark[scope] = self.clock()
+            self.watermark[scope] = self.last_event = self.clock()
             self.events += 1
         self.emit(pods.transitions(old, new, pod, self.bounds))
 
@@ -281,15 +287,32 @@ class Informer:
         self.beat()
         while not self._stop.wait(self.gauge_interval):
             self.beat()  # before and after: slow but live measuring is not a stuck loop
-            self.emit(self.gauges())
+            gauges = self.gauges()
+            self.emit(gauges)
+            now = self.clock()
+            self.measured = states.gauge_rows([(x.name, x.tags, x.value, now) for x in gauges
+                                               if x.type == m.GAUGE])
             self.beat()
+
+    def details(self) -> dict:
+        """What the status page shows of the informer: pods cached, the last watch event,
+        restarts and OOM kills (by when they happened) in the last hour, its latest gauges."""
+        now = self.clock()
+        while self.restarts and self.restarts[0][0] < now - 3600:
+            self.restarts.popleft()
+        with self._lock:
+            pods_cached = len(self.cache)
+            oom_kills = sum(1 for at, _ in self.ooms.values() if at >= now - 3600)
+        return {"pods": pods_cached, "last_event": self.last_event, "oom_kills_1h": oom_kills,
+                # list() copies in one step: the watch threads append while we add up
+                "restarts_1h": sum(v for _, v in list(self.restarts)), "gauges": self.measured}
 
     def beat(self) -> None:
         """Write the informer's part of the state file (pollers/state.py), if there is one."""
         if self.state is not None:
             synced = all(s in self.synced for s in self.scopes)
             self.state.update(states.informer(self.clock(), self.gauge_interval,
-                                              states.role(self.elector), synced))
+                                              states.role(self.elector), synced, self.details()))
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> list[threading.Thread]:

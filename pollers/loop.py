@@ -33,10 +33,21 @@ class Collector:
     name: str
     collect: Callable[[datetime], list[m.Metric]]
     timeout: float = 120.0
+    # Where a long first cycle reports its pages (`orgpulse poll --once` on a terminal):
+    # called with a callback(label) that the collector calls once per page it fetches.
+    on_progress: Callable[[Callable[[str], None]], None] | None = None
 
 
 def _errors_in(metrics: list[m.Metric]) -> bool:
     return any(x.name == "orgpulse.collector.errors" for x in metrics)
+
+
+def _reasons(metrics: list[m.Metric], exception: str | None) -> list[str]:
+    """Why a collector failed, for the state file: its exception's type, or the reason
+    tags of the errors it counted (bounded values: never a message, never a secret)."""
+    if exception:
+        return [exception]
+    return sorted({x.tag("reason") or "unknown" for x in metrics if x.name == "orgpulse.collector.errors"})
 
 
 class Poller:
@@ -101,18 +112,24 @@ class Poller:
             # Not `ok`: an error in one region must not hold back the others' zeros (series.py).
             metrics = metrics + self.vanished.fill(c.name, metrics, clean=error is None)
             out += metrics + self._outcome(c.name, ok, seconds, None if ok or not error else "exception")
+            self.report[c.name].update(emitted=len(metrics), reasons=_reasons(metrics, error))
             success[c.name] = ok
         self.emit(out)
-        if self.score is not None:
-            self.emit(self.score(self.values, now))
-        self._heartbeat(self.report)
+        scores = self.score(self.values, now) if self.score is not None else []
+        self.emit(scores)
+        self._heartbeat(self.report, scores)
         return success
 
-    def _heartbeat(self, report: dict | None = None) -> None:
-        """The state file (pollers/state.py): the liveness probe's heartbeat, this cycle's outcome."""
-        if self.state is not None:
-            self.state.update(states.cycle(self.clock(), self.interval, states.role(self.elector),
-                                           report or {}))
+    def _heartbeat(self, report: dict | None = None, scores: list[m.Metric] | None = None) -> None:
+        """The state file (pollers/state.py): the liveness probe's heartbeat; at a cycle's end
+        also its outcome, every gauge's latest value and the scores (the status page)."""
+        if self.state is None:
+            return
+        ended = report is not None
+        self.state.update(states.cycle(
+            self.clock(), self.interval, states.role(self.elector), report or {},
+            gauges=states.gauge_rows(self.values.snapshot()) if ended else None,
+            scores={x.name: x.value for x in scores or [] if x.type == m.GAUGE} if ended else None))
 
     def _outcome(self, name: str, ok: bool, seconds: float | None, reason: str | None) -> list[m.Metric]:
         out = [m.gauge("orgpulse.collector.success", 1 if ok else 0, collector=name)]
@@ -125,7 +142,8 @@ class Poller:
         if name in self.last_success:
             out.append(m.gauge("orgpulse.collector.last_success", self.last_success[name], collector=name))
         self.report[name] = {"ok": ok, "duration": seconds, "last_success": self.last_success.get(name),
-                             "error": reason or (None if ok else "partial")}
+                             "error": reason or (None if ok else "partial"), "reasons": [],
+                             "emitted": 0}
         return out
 
     def run_forever(self) -> None:

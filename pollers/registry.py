@@ -84,59 +84,24 @@ def wandb(settings: Settings) -> Collector | None:
                      settings.section("poller")["collector_timeout_seconds"])
 
 
-_GITHUB_LIMITS: dict[tuple[str, str], tuple] = {}
+def _github_on(settings: Settings) -> bool:
+    """A token or a GitHub App, and repositories to measure."""
+    return (settings.github_token is not None or settings.github_app_id is not None) \
+        and bool(settings.section("github")["repositories"])
 
 
-def _github_requester(settings: Settings):
-    """A PyGithub requester of its own per collector (its connection is not shared across
-    threads); GITHUB_API_URL for Enterprise; github.request_interval_seconds between requests."""
-    from github import Auth, Github, GithubRetry
-
-    pause = settings.section("github")["request_interval_seconds"]
-    return Github(auth=Auth.Token(settings.github_token.reveal().decode()),
-                  base_url=settings.github_api_url or "https://api.github.com",
-                  retry=GithubRetry(total=3), timeout=30, seconds_between_requests=pause,
-                  seconds_between_writes=max(pause, 1.0) if pause else 0).requester
-
-
-def _share_limits(http, settings: Settings):
-    """One REST budget and one GraphQL points budget per token and API URL in the process:
-    the github and dora collectors together spend at most `github.budget_share` of each."""
-    import hashlib
-    import threading
-
-    from pollers.github_http import Budget, Points
-
-    class SharedBudget(Budget):  # two collectors' threads spend it at once
-        lock = threading.Lock()
-
-        def spend(self) -> None:
-            with self.lock:
-                super().spend()
-
-    class SharedPoints(Points):
-        lock = threading.Lock()
-
-        def check(self) -> None:
-            with self.lock:
-                super().check()
-
-    share = settings.section("github")["budget_share"]
-    key = (hashlib.sha256(settings.github_token.reveal()).hexdigest(), settings.github_api_url or "")
-    http.budget, http.points = _GITHUB_LIMITS.setdefault(key, (SharedBudget(share), SharedPoints(share)))
-    return http
-
-
-def github(settings: Settings) -> Collector | None:
-    opts = settings.section("github")
-    if settings.github_token is None or not opts["repositories"]:
+def github(settings: Settings, deployments=None) -> Collector | None:
+    """`deployments`: the dora collector (its production deployments are the deploy leg's)."""
+    if not _github_on(settings):
         return None
     from pollers.github import GithubCollector
+    from pollers.github_app import connect
 
-    collector = GithubCollector(_github_requester(settings), opts["repositories"], opts,
-                                **_backfill("github", settings))
-    _share_limits(collector.http, settings)
-    return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"])
+    opts = settings.section("github")
+    collector = GithubCollector(connect(settings), opts["repositories"], opts,
+                                deployments.deployed_at if deployments else None, **_backfill("github", settings))
+    return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"],
+                     on_progress=collector.report_pages)
 
 
 def _asana_incidents(settings: Settings):
@@ -152,22 +117,25 @@ def _asana_incidents(settings: Settings):
     return lambda since: poller._tasks(project, since)
 
 
-def dora(settings: Settings, elector=None) -> Collector | None:
-    """DORA's four keys for github.repositories (pollers/dora.py)."""
-    opts = settings.section("github")
-    if settings.github_token is None or not opts["repositories"]:
+def _dora(settings: Settings, elector=None):
+    """DORA's four keys for github.repositories (pollers/dora.py): the DoraCollector, or None."""
+    if not _github_on(settings):
         return None
     from orgpulse import redisconn
     from pollers.dora import DoraCollector
     from pollers.dora_marks import Marks
-    from pollers.github_http import GithubHttp
+    from pollers.github_app import connect
 
-    http = _share_limits(GithubHttp(_github_requester(settings), opts["budget_share"]), settings)
+    opts = settings.section("github")
     marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))
-    collector = DoraCollector(http, opts["repositories"], settings.section("dora"), opts, marks,
-                              _asana_incidents(settings), elector.is_leader if elector else lambda: True,
-                              **_backfill("dora", settings))
-    return Collector("dora", collector.collect, settings.section("poller")["collector_timeout_seconds"])
+    return DoraCollector(connect(settings), opts["repositories"], settings.section("dora"), opts, marks,
+                         _asana_incidents(settings), elector.is_leader if elector else lambda: True,
+                         **_backfill("dora", settings))
+
+
+def dora(settings: Settings, elector=None, built=None) -> Collector | None:
+    collector = built or _dora(settings, elector)
+    return collector and Collector("dora", collector.collect, settings.section("poller")["collector_timeout_seconds"])
 
 
 def _backfill(name: str, settings: Settings) -> dict:
@@ -185,9 +153,13 @@ BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {
 
 
 def build(settings: Settings, elector=None) -> dict[str, Collector]:
-    """`elector`: the Lease holder check, for collectors that keep high-water marks (dora)."""
+    """`elector`: the Lease holder check, for collectors that keep high-water marks (dora).
+    The dora collector is made first: the github collector's deploy leg reads its records."""
+    deployments = _dora(settings, elector)
+    builders = {**BUILDERS, "github": functools.partial(github, deployments=deployments),
+                "dora": functools.partial(dora, built=deployments)}
     out = {}
-    for name, builder in {**BUILDERS, "dora": functools.partial(dora, elector=elector)}.items():
+    for name, builder in builders.items():
         collector = builder(settings)
         if collector is None:
             log.warning("collector off: no configuration", extra={"collector": name})

@@ -4,11 +4,20 @@ liveness probe checks (`orgpulse probe poller`) and the status page reads.
 `<data dir>/poller-state.json`:
 
     {"updated_at": 1764151200.0,        # Unix seconds: the poller's last write
+     "cycle_at": 1764151200.0,          # when its last cycle ended
      "interval_seconds": 900,           # the poller's cycle interval
      "role": "leader",                  # leader | standby (holds no Lease) | single (no election)
      "poller": {"github": {"ok": true, "duration": 4.2, "last_success": 1764151195.8,
-                           "error": null}},   # error: timeout | still_running | exception | partial
-     "informer": {"watching": true, "updated_at": 1764151230.0, "interval_seconds": 60}}
+                           "error": null,     # timeout | still_running | exception | partial
+                           "reasons": [],     # partial: the errors' reason tags; exception: its type
+                           "emitted": 212}},  # metrics the collector produced this cycle
+     "gauges": [{"name": "ec2.instances.running", "tags": {"region": "us-east-1"},
+                 "value": 4.0, "at": 1764151199.0}],   # every gauge's latest value (ValueStore)
+     "health": {"health.ci.fom": {"2026-11-26": {"avg": 0.83, "n": 12}}},  # 7 UTC days a score
+     "informer": {"watching": true, "updated_at": 1764151230.0, "interval_seconds": 60,
+                  "pods": 120, "last_event": 1764151229.1,   # pods cached, last watch event
+                  "restarts_1h": 3, "oom_kills_1h": 1,       # seen in the last hour
+                  "gauges": [...]}}                           # its latest gauges, as above
 
 Each writer owns a part: the poller loop writes the top level and `poller` at both ends of
 each cycle (so a cycle waiting on a slow collector still looks alive), the informer (a thread
@@ -17,6 +26,11 @@ document, applies its change and replaces the file (temp file + os.replace) unde
 so no writer loses another's part and a reader never sees half a file. A part is stale once
 its writer has not written for STALE_AFTER of its own intervals: the probe then fails, and
 the kubelet restarts a container whose loop hung, not only one whose process died.
+
+The status page (receiver/status.py) reads the rest: `cycle_at` (when the last cycle ended;
+`updated_at` also moves when one starts), gauges (each with the time it was last measured,
+so the page can hide old ones), the health grid — every FoM score's average per UTC day,
+today and the 6 days before — and the informer's details.
 """
 from __future__ import annotations
 
@@ -25,12 +39,15 @@ import json
 import logging
 import os
 import threading
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Callable
 
 log = logging.getLogger("orgpulse.poller")
 FILENAME = "poller-state.json"
 STALE_AFTER = 2  # intervals (DESIGN.md, "Clarifications")
+DAYS = 7         # the health grid: today and the 6 UTC days before it
+MAX_GAUGES = 5000  # tags are bounded, so this is a guard against a bug, not a budget
 
 
 class StateError(RuntimeError):
@@ -95,21 +112,78 @@ def started(now: float, interval: float, current_role: str) -> Callable[[dict], 
     return change
 
 
-def cycle(now: float, interval: float, current_role: str,
-          collectors: dict[str, dict]) -> Callable[[dict], None]:
-    """After a poller cycle: collector → {ok, duration, last_success, error}."""
+def cycle(now: float, interval: float, current_role: str, collectors: dict[str, dict],
+          gauges: list[dict] | None = None,
+          scores: dict[str, float] | None = None) -> Callable[[dict], None]:
+    """After a poller cycle: collector → {ok, duration, last_success, error, reasons,
+    emitted}; the gauges' latest values (gauge_rows); this cycle's scores folded into
+    their UTC day's average."""
     def change(doc: dict) -> None:
         doc.update(updated_at=now, interval_seconds=interval, role=current_role)
         poller = doc.get("poller") if isinstance(doc.get("poller"), dict) else {}
         doc["poller"] = {**poller, **collectors}  # `--only` keeps the others' last results
+        if gauges is not None:  # a cycle's end, not the heartbeat at its start
+            doc["cycle_at"] = now
+            doc["gauges"] = gauges
+        if scores is not None:
+            health = doc.get("health") if isinstance(doc.get("health"), dict) else {}
+            doc["health"] = fold_health(health, scores, now)
     return change
 
 
-def informer(now: float, interval: float, current_role: str, watching: bool) -> Callable[[dict], None]:
+def informer(now: float, interval: float, current_role: str, watching: bool,
+             details: dict | None = None) -> Callable[[dict], None]:
+    """The informer's part; `details`: pods, last_event, restarts_1h, oom_kills_1h, gauges."""
     def change(doc: dict) -> None:
         doc["role"] = current_role
-        doc["informer"] = {"watching": watching, "updated_at": now, "interval_seconds": interval}
+        doc["informer"] = {**(details or {}), "watching": watching, "updated_at": now,
+                           "interval_seconds": interval}
     return change
+
+
+# ------------------------------------------------------------------ what the page reads
+def gauge_rows(series, limit: int = MAX_GAUGES) -> list[dict]:
+    """(name, tags, value, measured at) tuples → the file's gauge rows, sorted, at most `limit`."""
+    rows = sorted(series, key=lambda s: (s[0], s[1]))[:limit]
+    return [{"name": name, "tags": dict(tags), "value": value, "at": at}
+            for name, tags, value, at in rows]
+
+
+def utc_day(ts: float) -> date:
+    return datetime.fromtimestamp(ts, tz=timezone.utc).date()
+
+
+def days(now: float) -> list[str]:
+    """The grid's columns: the DAYS UTC calendar days ending today, oldest first."""
+    today = utc_day(now)
+    return [(today - timedelta(days=back)).isoformat() for back in range(DAYS - 1, -1, -1)]
+
+
+def fold_health(health: dict, scores: dict[str, float], now: float) -> dict:
+    """Each score's running average for its UTC day, only the last DAYS days kept.
+    A score absent this cycle (no fresh input) adds nothing: its day keeps the
+    average of the cycles that had one, and a day with none stays absent."""
+    keep = set(days(now))
+    today = utc_day(now).isoformat()
+    out: dict[str, dict] = {}
+    for name in set(health) | set(scores):
+        past = health.get(name) if isinstance(health.get(name), dict) else {}
+        kept = {d: v for d, v in past.items() if d in keep and isinstance(v, dict)}
+        if name in scores:
+            cell = kept.get(today) or {"avg": 0.0, "n": 0}
+            n = cell["n"] + 1
+            kept[today] = {"avg": cell["avg"] + (scores[name] - cell["avg"]) / n, "n": n}
+        if kept:
+            out[name] = kept
+    return out
+
+
+def stale(part: dict, now: float) -> bool:
+    """A writer's part is stale (or unusable) after STALE_AFTER of its intervals."""
+    written, interval = part.get("updated_at"), part.get("interval_seconds")
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (written, interval)):
+        return True
+    return interval <= 0 or now - written > STALE_AFTER * interval
 
 
 # ------------------------------------------------------------------ the probe

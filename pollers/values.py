@@ -33,6 +33,11 @@ class ValueStore:
                 if x.type == m.GAUGE:  # point-in-time values only; counts are not levels
                     self._latest[(x.name, x.tags)] = (x.value, now)
 
+    def snapshot(self) -> list[tuple[str, tuple, float, float]]:
+        """Every series' latest (name, tags, value, measured at), fresh or not (the state file)."""
+        with self._lock:
+            return [(n, tags, v, at) for (n, tags), (v, at) in self._latest.items()]
+
     def get(self, name: str, max_age: float, aggregate: str = "sum",
             where: dict[str, str] | None = None) -> float | None:
         """The fresh series of `name` combined across tags, or None when there is none.

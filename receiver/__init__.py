@@ -18,7 +18,7 @@ from receiver.capture import Capture
 from receiver.dedup import Dedup, SharedDedup
 from receiver.envelope import Envelope, Source
 from receiver.routes import bp
-from receiver import secretstore
+from receiver import secretstore, status
 from receiver.sources.asana import AsanaSource
 from receiver.sources.github import GithubSource
 from receiver.sources.github.context import GithubContext
@@ -84,12 +84,16 @@ def create_app(settings: config.Settings | None = None, emitter: Emitter | None 
     opts = settings.section("receiver")
     capture = Capture(settings.data_dir / "captures", opts["capture_max_bytes"]) \
         if opts["capture"] else None
-    envelope = Envelope(emitter, build_dedup(settings, emitter), capture)
+    deliveries = status.DeliveryLog() if status.enabled(settings) else None
+    envelope = Envelope(emitter, build_dedup(settings, emitter), capture,
+                        observer=deliveries.record if deliveries else None)
     sources = build_sources(settings, emitter)
 
     app = Flask("orgpulse")
     app.extensions["orgpulse"] = ReceiverState(settings, envelope, sources)
     app.register_blueprint(bp)
+    if deliveries is not None:
+        status.install(app, deliveries)  # GET /status, /status.json (receiver.status_page)
 
     for name, source in sources.items():
         if not source.configured():

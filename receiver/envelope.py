@@ -100,11 +100,14 @@ class Outcome:
 
 class Envelope:
     def __init__(self, emitter: Emitter, dedup: Dedup, capture: Capture | None = None,
-                 clock=time.perf_counter):
+                 clock=time.perf_counter, observer=None):
         self.emitter = emitter
         self.dedup = dedup
         self.capture = capture
         self.clock = clock
+        # Told of every finished delivery: (source, outcome, event or None) — the status
+        # page's record (receiver/status.py). It keeps no payload and no header.
+        self.observer = observer
 
     def own_metrics(self, source: str, result: str, event: str | None, seconds: float,
                     emitted: int) -> list[m.Metric]:
@@ -187,4 +190,6 @@ class Envelope:
                 "action": event.action if event else None, "outcome": outcome.result,
                 "status": outcome.status, "emitted": len(outcome.metrics),
                 "ms": round(seconds * 1000, 3), **({"detail": detail} if detail else {})})
+        if self.observer is not None:
+            self.observer(source, outcome, event)
         return outcome

@@ -69,6 +69,15 @@ def app(make_settings, receiver_env):
     return flask_app
 
 
+@pytest.fixture(scope="session")
+def browser():
+    """One headless chromium for the whole run (tests/browser.py); fails if it is missing."""
+    from tests.browser import launch
+
+    with launch() as chromium:
+        yield chromium
+
+
 def received(app, statsd, quiet: float = 0.1):
     """Every line the listener got once the app's emitter has flushed its buffer."""
     app.extensions["orgpulse"].envelope.emitter.flush()

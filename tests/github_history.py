@@ -14,7 +14,9 @@ def iso(t: datetime) -> str:
 
 def pull(number, now, *, state="closed", created_h=-48, merged_h=None, closed_h=None, updated_h=None,
          draft=False, user=HUMAN, reviewers=("reviewer",), comments=2, review_comments=0, additions=10,
-         deletions=3, changed_files=2, first_commit_h=None):
+         deletions=3, changed_files=2, first_commit_h=None, merge_commit_sha=None):
+    """A pull request as REST lists it, with what GraphQL serves in `_` keys. `reviewers`: logins
+    (reviewing an hour after the PR was created) or (login, hours from now) pairs."""
     created = now + timedelta(hours=created_h)
     merged = now + timedelta(hours=merged_h) if merged_h is not None else None
     closed = now + timedelta(hours=closed_h) if closed_h is not None else merged
@@ -22,8 +24,11 @@ def pull(number, now, *, state="closed", created_h=-48, merged_h=None, closed_h=
     return {"number": number, "state": state, "draft": draft, "user": user,
             "created_at": iso(created), "updated_at": iso(updated),
             "closed_at": iso(closed) if closed else None, "merged_at": iso(merged) if merged else None,
+            "merge_commit_sha": merge_commit_sha or (f"{number:x}".rjust(40, "e") if merged else None),
             "_additions": additions, "_deletions": deletions, "_changed_files": changed_files,
-            "_comments": comments, "_review_comments": review_comments, "_reviewers": list(reviewers),
+            "_comments": comments, "_review_comments": review_comments,
+            "_reviews": [{"login": r, "at": iso(created + timedelta(hours=1))} if isinstance(r, str)
+                         else {"login": r[0], "at": iso(now + timedelta(hours=r[1]))} for r in reviewers],
             "_first_commit_at": iso(now + timedelta(hours=first_commit_h if first_commit_h is not None
                                                     else created_h - 24))}
 

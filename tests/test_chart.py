@@ -91,6 +91,9 @@ def test_every_secret_is_a_file_in_the_container_that_uses_it_only():
     assert sorted(stored.values()) == sorted(EVERY_SECRET.values())
     env = {e["name"]: e.get("value") for e in containers(docs)["poller"]["env"]}
     assert env["GITHUB_APP_ID"] == "123456" and env["GITHUB_APP_INSTALLATION_ID"] == "789"
+    # An app id without its key is refused at start: the receiver, which has no key, gets neither.
+    receiver = {e["name"] for e in containers(docs)["receiver"]["env"]}
+    assert not receiver & {"GITHUB_APP_ID", "GITHUB_APP_INSTALLATION_ID"}
 
 
 def test_existing_secret_keys_are_mapped_and_nothing_else_is_mounted():

@@ -9,6 +9,7 @@ from github import Auth, Github
 from fom.scores import score_metrics
 from orgpulse import metrics as m
 from pollers.github import GithubCollector
+from pollers.github_http import GithubHttp
 from pollers.values import ValueStore
 from tests.dogstatsd import produced
 from tests.fakes.github_api import FakeGithub
@@ -39,8 +40,9 @@ def fake():
 def collector(fake, repos=(REPO,), clock=None, backfill=None, deadline=None, **options):
     gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
                 seconds_between_writes=0)
-    return GithubCollector(gh.requester, list(repos), {"budget_share": 1.0, **options},
-                           **({"clock": clock} if clock else {}), backfill=backfill, deadline=deadline)
+    options = {"budget_share": 1.0, **options}
+    http = GithubHttp(gh.requester, options["budget_share"], *([clock] if clock else []))
+    return GithubCollector(http, list(repos), options, backfill=backfill, deadline=deadline)
 
 
 def collect(c, now=NOW):
@@ -171,7 +173,7 @@ def test_budget_exhausted_skips_and_counts_never_zeros(fake):
     gh = Github(auth=Auth.Token("not-the-token"), base_url=fake.url, retry=None, seconds_between_requests=0,
                 seconds_between_writes=0)
     with pytest.raises(RuntimeError):  # nothing measured: the poller counts the collector as failed
-        GithubCollector(gh.requester, [REPO], {"budget_share": 1.0}).collect(NOW)
+        GithubCollector(GithubHttp(gh.requester, 1.0), [REPO], {"budget_share": 1.0}).collect(NOW)
 
 
 def test_a_first_cycle_cut_short_is_pending_while_it_progresses(fake):
@@ -353,3 +355,74 @@ def test_request_interval_is_validated(make_settings):
     assert make_settings(options={"github": {}}).section("github")["request_interval_seconds"] == 0.25
     with pytest.raises(config.ConfigError, match="github.request_interval_seconds must be in"):
         make_settings(options={"github": {"request_interval_seconds": -1}})
+
+
+def test_pr_cycle_legs_coding_pickup_review(fake):
+    s = fake.add_repo(REPO)
+    s["pulls"] += [
+        pull(1, NOW, first_commit_h=-60, created_h=-50, merged_h=-40, reviewers=(("alice", -45),)),
+        pull(2, NOW, first_commit_h=-30, created_h=-28, merged_h=-10,  # the first review by another human
+             reviewers=(("octocat", -27), ("coderabbitai[bot]", -26.5), ("bob", -20), ("carol", -15))),
+        pull(3, NOW, created_h=-30, merged_h=-29, reviewers=()),                        # never reviewed
+        pull(4, NOW, created_h=-10, merged_h=-8, reviewers=(("alice", -5),)),           # reviewed after merging
+        pull(5, NOW, first_commit_h=-5, created_h=-6, merged_h=-1, reviewers=()),       # history rewritten
+        pull(6, NOW, created_h=-20, merged_h=-2, user=BOT, reviewers=(("alice", -19),)),  # a bot's
+        pull(7, NOW, created_h=-24 * 10, merged_h=-24 * 9, reviewers=(("alice", -24 * 9.5),)),  # merged 9 days ago
+        pull(8, NOW, state="open", created_h=-3, reviewers=(("alice", -2),))]           # not merged
+    got = collect(collector(fake))
+    # coding: 10 h, 2 h, 24 h, 24 h (PR 5's first commit is after it opened: no value)
+    assert got[("github.prs.coding_time_p50_hours", None)] == 10
+    assert got[("github.prs.coding_time_p90_hours", None)] == 24
+    # pickup and review: PRs 1 and 2 only (5 h, 8 h; 5 h, 10 h): never a 0 for the others
+    assert got[("github.prs.pickup_time_p50_hours", None)] == 5
+    assert got[("github.prs.pickup_time_p90_hours", None)] == 8
+    assert got[("github.prs.review_time_p50_hours", None)] == 5
+    assert got[("github.prs.review_time_p90_hours", None)] == 10
+    assert got[("github.prs.review_coverage_pct", None)] == pytest.approx(100 * 3 / 5)  # coverage keeps late reviews
+
+
+def test_a_leg_no_pr_has_is_not_sent(fake):
+    fake.add_repo(REPO)["pulls"] += [pull(1, NOW, created_h=-30, merged_h=-29, reviewers=())]
+    got = collect(collector(fake))
+    assert got[("github.prs.coding_time_p50_hours", None)] == 24
+    assert not [k for k in got if k[0].startswith(("github.prs.pickup_time", "github.prs.review_time"))]
+
+
+def test_deploy_leg_from_doras_production_deployments(tmp_path, make_settings):
+    from pollers import registry
+    from tests.dora_history import History, _commit
+    from tests.fakes.github_dora import DoraGithub
+
+    fake = DoraGithub()
+    try:
+        h = History(fake, REPO)
+        at = lambda hours: NOW + timedelta(hours=hours)  # noqa: E731
+        base = _commit(h.state, "c0".ljust(40, "0"), at(-50), "Start", [], at(-50))
+        m1 = _commit(h.state, "a1".ljust(40, "0"), at(-30), "Merge pull request #1", [base], at(-31))
+        m2 = _commit(h.state, "a2".ljust(40, "0"), at(-20), "Add (#2)", [m1], at(-21))
+        m3 = _commit(h.state, "a3".ljust(40, "0"), at(-5), "Add (#3)", [m2], at(-6))
+        h.deploy(at(-40), base)                          # the first one known: what it shipped is unknown
+        h.deploy(at(-18), m2)                            # ships #1 and #2, succeeds 7 minutes later
+        h.deploy(at(-4), m3, environment="staging")      # not production
+        h.deploy(at(-3), m3, outcome="failure")          # not a success
+        h.state["pulls"] += [pull(n, NOW, created_h=merged - 10, merged_h=merged, merge_commit_sha=sha)
+                             for n, merged, sha in ((1, -30, m1), (2, -20, m2), (3, -5, m3))]
+        settings = make_settings({"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url},
+                                 {"github": {"repositories": [REPO], "request_interval_seconds": 0}})
+        collectors = registry.build(settings)
+        produced(collectors["dora"].collect(NOW))
+        got = collect(collectors["github"].collect.__self__)
+    finally:
+        fake.close()
+    assert not fake.rejected_queries
+    # #1: merged 12 h before the deployment began, #2: 2 h; + 7 minutes to succeed; #3 not deployed
+    assert got[("github.prs.deploy_time_p50_hours", None)] == pytest.approx(2 + 7 / 60)
+    assert got[("github.prs.deploy_time_p90_hours", None)] == pytest.approx(12 + 7 / 60)
+
+
+def test_no_deploy_leg_without_dora_or_a_production_deployment(fake):
+    fake.add_repo(REPO)["pulls"] += [pull(1, NOW, created_h=-30, merged_h=-29)]
+    assert not [k for k in collect(collector(fake)) if k[0].startswith("github.prs.deploy_time")]
+    c = collector(fake)
+    c.deployed_at = lambda repo, sha: None  # DORA on, nothing deployed yet: no value, never 0
+    assert not [k for k in collect(c, NOW + timedelta(minutes=15)) if k[0].startswith("github.prs.deploy_time")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dashboards import alerting as a
 from dashboards.board import Board
 from dashboards.context import Context
-from dashboards.layout import group, grid, row, span
+from dashboards.layout import Row, group, grid, row, span
 from dashboards.widgets import table, timeseries, toplist, value
 
 BOARD = Board("github", "orgpulse · GitHub: PR flow and CI/CD",
@@ -52,9 +52,25 @@ def _speed(q) -> list:
                 value("Mean time to merge (7 d, h)", {"h": q("avg", "github.prs.avg_time_to_merge_hours")}),
                 value("Cycle time p90 (7 d, h)", {"h": q("max", "github.prs.cycle_time_hours")}),
                 height=2),
-            # Issue 16: the "PR cycle legs stacked per week" widget (coding, pickup, review and
-            # deploy time, github.prs.{coding,pickup,review,deploy}_time_p50_hours) is a row here.
-            ]
+            _legs(q)]
+
+
+# The PR cycle leg by leg (README "The PR cycle, leg by leg"), in the order a PR goes through them.
+LEGS = ("coding", "pickup", "review", "deploy")
+WEEK = 7 * 86400
+
+
+def _legs(q) -> Row:
+    """Which leg grew: each leg's median (the poller's 7-day gauge), one bar a week, stacked."""
+    return row(span(timeseries("PR cycle by leg, stacked: weekly median, hours", {
+                   leg: q("max", f"github.prs.{leg}_time_p50_hours", rollup=("avg", WEEK)) for leg in LEGS},
+                   display="bars"), 6),
+               timeseries("PR cycle legs p90 (7 d), hours", {
+                   leg: q("max", f"github.prs.{leg}_time_p90_hours") for leg in LEGS}),
+               timeseries("Review and deploy legs as they happen, p50, hours", {
+                   "review": q("p50", "github.prs.review_time"), "deploy": q("p50", "github.prs.deploy_time")},
+                   [("review / 3600", "review (first review → merge)"),
+                    ("deploy / 3600", "deploy (merge → production)")]))
 
 
 def _reviews_and_size(q) -> list:

@@ -2,25 +2,32 @@
 attempts, activity, webhook deliveries, with Link pagination, ETags (If-None-Match → 304),
 the 1,000-result cap on searches of runs, REST rate-limit headers and exhaustion, and a
 count of every request. GraphQL (tests/fakes/github_graphql.py) is validated against
-GitHub's real schema and has its own points limit, as on GitHub.
+GitHub's real schema and has its own points limit, as on GitHub. With a FakeApp it speaks
+GitHub App authentication instead of its token (tests/fakes/github_app.py); with
+`api_prefix="/api/v3"` it is served as GitHub Enterprise Server is (REST under /api/v3,
+GraphQL at /api/graphql; `api_url` is what GITHUB_API_URL would be).
 
 Routes are a table: a module serving more of GitHub subclasses FakeGithub and appends
 `routes = FakeGithub.routes + [(method, pattern, handler name), …]`."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
+import re
 import time
 from typing import Callable
 
 from orgpulse.timeutil import parse_time
+from tests.fakes.github_app import APP_ROUTES, FakeApp, GithubAppAuthority
 from tests.fakes.github_graphql import GithubGraphql
 from tests.fakes.http import FakeServer
 
 REPO = r"/repos/([\w.-]+)/([\w.-]+)"
+REPO_NAME = re.compile(r"^/repos/([\w.-]+/[\w.-]+)")
 
 
-class FakeGithub(GithubGraphql, FakeServer):
+class FakeGithub(GithubAppAuthority, GithubGraphql, FakeServer):
     routes = [
         ("GET", REPO, "repo"),
         ("GET", REPO + r"/pulls", "pulls"),
@@ -32,15 +39,19 @@ class FakeGithub(GithubGraphql, FakeServer):
         ("GET", REPO + r"/hooks/(\d+)/deliveries", "deliveries"),
         ("POST", REPO + r"/hooks/(\d+)/deliveries/(\d+)/attempts", "redeliver"),
         ("POST", r"/graphql", "graphql"),
-    ]
+    ] + APP_ROUTES
 
-    def __init__(self, token: str = "gh-test-token", clock: Callable[[], float] = time.time):
-        self.token = token
+    def __init__(self, token: str = "gh-test-token", clock: Callable[[], float] = time.time,
+                 app: FakeApp | None = None, api_prefix: str = ""):
+        self.token, self.clock, self.app, self.api_prefix = token, clock, app, api_prefix
         self.repos: dict[str, dict] = {}
         self.remaining = 5000  # REST requests; GraphQL points are apart (graphql_remaining)
+        self.installation_remaining: dict[int, int] = {i: app.limit for i in app.installations} if app else {}
         self.not_modified = 0
+        self.raw_paths: list[str] = []  # as sent, before an Enterprise prefix is taken off
         self._init_graphql(clock)
         super().__init__()
+        self.api_url = self.url + api_prefix
 
     def add_repo(self, full_name: str, default_branch: str = "main") -> dict:
         self.repos[full_name] = {"meta": {"full_name": full_name, "default_branch": default_branch},
@@ -49,25 +60,57 @@ class FakeGithub(GithubGraphql, FakeServer):
 
     # ------------------------------------------------------------ plumbing
     def dispatch(self, req):
-        if req.headers.get("authorization") not in (f"token {self.token}", f"Bearer {self.token}"):
+        self.raw_paths.append(req.path)
+        req = self._unprefixed(req)
+        if req is None:
+            return 404, {}, {"message": "Not Found"}
+        caller = self.caller(req)
+        if caller is None:
             return 401, {}, {"message": "Bad credentials"}
-        if req.path == "/graphql":  # its own limit, its own headers
+        req.caller = caller
+        repo = REPO_NAME.match(req.path)
+        if repo and caller.kind == "installation" and not self.visible(caller, repo.group(1)):
+            return 404, {}, {"message": "Not Found"}
+        if req.path == "/graphql" or caller.kind == "jwt":  # limits of their own
             return super().dispatch(req)
-        if self.remaining <= 0:
+        if self._remaining(caller) <= 0:
             self.requests[req.path] += 1
-            return 403, self._rate_headers(), {"message": "API rate limit exceeded"}
+            return 403, self._rate_headers(caller), {"message": "API rate limit exceeded"}
         status, headers, body = super().dispatch(req)
         if status == 200 and req.method == "GET":
             etag = '"' + hashlib.sha1(json.dumps(body, sort_keys=True).encode()).hexdigest() + '"'
             headers = {**headers, "ETag": etag}
             if req.headers.get("if-none-match") == etag:
                 self.not_modified += 1  # a 304 does not count against the rate limit
-                return 304, {**headers, **self._rate_headers()}, b""
-        self.remaining -= 1
-        return status, {**headers, **self._rate_headers()}, body
+                return 304, {**headers, **self._rate_headers(caller)}, b""
+        self._spend(caller)
+        return status, {**headers, **self._rate_headers(caller)}, body
 
-    def _rate_headers(self) -> dict:
-        return {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": str(max(self.remaining, 0)),
+    def _unprefixed(self, req):
+        """The request as routed: Enterprise Server's /api/v3 and /api/graphql taken off."""
+        if not self.api_prefix:
+            return req
+        if req.path == "/api/graphql":
+            return dataclasses.replace(req, path="/graphql")
+        if req.path.startswith(self.api_prefix + "/"):
+            return dataclasses.replace(req, path=req.path[len(self.api_prefix):])
+        return None
+
+    def _remaining(self, caller) -> int:
+        if caller.installation:  # an installation added by a test starts with its full limit
+            return self.installation_remaining.setdefault(caller.installation, self.app.limit)
+        return self.remaining
+
+    def _spend(self, caller) -> None:
+        if caller.installation:
+            self.installation_remaining[caller.installation] = self._remaining(caller) - 1
+        else:
+            self.remaining -= 1
+
+    def _rate_headers(self, caller=None) -> dict:
+        limit = self.app.limit if caller and caller.installation else 5000
+        return {"X-RateLimit-Limit": str(limit),
+                "X-RateLimit-Remaining": str(max(self._remaining(caller) if caller else self.remaining, 0)),
                 "X-RateLimit-Reset": str(int(time.time()) + 3600), "X-RateLimit-Used": "0"}
 
     def _page(self, req, items: list, cap: int | None = None):
@@ -79,7 +122,7 @@ class FakeGithub(GithubGraphql, FakeServer):
         headers = {}
         if page * per_page < len(items):
             query = "&".join(f"{k}={v[0]}" for k, v in req.query.items() if k != "page")
-            headers["Link"] = f'<{self.url}{req.path}?{query}&page={page + 1}>; rel="next"'
+            headers["Link"] = f'<{self.api_url}{req.path}?{query}&page={page + 1}>; rel="next"'
         return chunk, headers
 
     # ------------------------------------------------------------ REST

@@ -95,7 +95,8 @@ def pull_request(p: dict) -> dict:
         # the discussion (issue comments) and the review comments
         "totalCommentsCount": p["_comments"] + p.get("_review_comments", 0),
         "comments": connected([{"body": ""}] * p["_comments"], "comments"),
-        "reviews": connected([{"author": actor(r), "state": "APPROVED"} for r in p["_reviewers"]], "reviews"),
+        "reviews": connected([{"author": actor(r["login"]), "state": "APPROVED", "submittedAt": r["at"]}
+                              for r in sorted(p["_reviews"], key=lambda r: r["at"])], "reviews"),
         "commits": connected([{"commit": {"authoredDate": p["_first_commit_at"]}}], "commits"),
     }
 
@@ -131,7 +132,7 @@ class GithubGraphql:
         if errors:
             return self._rejected(errors)
         self.graphql_remaining -= 1
-        result = execute(schema(), document, root_value=self.gql_root(),
+        result = execute(schema(), document, root_value=self.gql_root(getattr(req, "caller", None)),
                          variable_values=body.get("variables") or {})
         if result.errors:
             if any(isinstance(e.original_error, Rejected) for e in result.errors):
@@ -144,20 +145,22 @@ class GithubGraphql:
         self.rejected_queries += [e.message for e in errors]
         return 200, self._graphql_headers(), {"errors": [_error(e) for e in errors]}
 
-    def gql_root(self) -> dict[str, Any]:
+    def gql_root(self, caller=None) -> dict[str, Any]:
+        """`caller`: who asks (tests/fakes/github_app.py); an app's installation sees its own
+        repositories only, like GitHub."""
         reset = datetime.fromtimestamp(self.graphql_reset, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
             "rateLimit": lambda info, dryRun=False: {
                 "cost": 1, "limit": self.graphql_limit, "remaining": self.graphql_remaining,
                 "used": self.graphql_limit - self.graphql_remaining, "resetAt": reset, "nodeCount": 0},
-            "repository": lambda info, owner, name, **_: self.gql_repository(f"{owner}/{name}"),
+            "repository": lambda info, owner, name, **_: self.gql_repository(
+                _visible(f"{owner}/{name}", caller is None or self.visible(caller, f"{owner}/{name}"))),
         }
 
     def gql_repository(self, full_name: str) -> dict[str, Any]:
         repo = self.repos.get(full_name)
         if repo is None:
-            raise GraphQLError(f"Could not resolve to a Repository with the name '{full_name}'.",
-                               extensions={"type": "NOT_FOUND"})
+            raise _no_repository(full_name)
         pulls = {p["number"]: p for p in repo["pulls"]}
 
         def pull(info, number):
@@ -174,6 +177,17 @@ class GithubGraphql:
             return connection(nodes, "refs", info, **args)
 
         return {"nameWithOwner": full_name, "pullRequest": pull, "refs": refs}
+
+
+def _no_repository(full_name: str) -> GraphQLError:
+    return GraphQLError(f"Could not resolve to a Repository with the name '{full_name}'.",
+                        extensions={"type": "NOT_FOUND"})
+
+
+def _visible(full_name: str, visible: bool) -> str:
+    if not visible:  # what GitHub says of a repository the token may not see
+        raise _no_repository(full_name)
+    return full_name
 
 
 def _error(e: GraphQLError) -> dict:

@@ -29,7 +29,7 @@
   value: {{ include "orgpulse.dataDir" . }}
 - name: ORGPULSE_LOG_LEVEL
   value: {{ .Values.settings.logLevel | quote }}
-{{- range $var, $value := dict "GITHUB_API_URL" .Values.settings.githubApiUrl "GITHUB_APP_ID" .Values.settings.githubAppId "GITHUB_APP_INSTALLATION_ID" .Values.settings.githubAppInstallationId "ASANA_BASE_URL" .Values.settings.asanaBaseUrl "WANDB_BASE_URL" .Values.settings.wandbBaseUrl "SKYPILOT_API_SERVER_ENDPOINT" .Values.settings.skypilotApiServerEndpoint }}
+{{- range $var, $value := dict "GITHUB_API_URL" .Values.settings.githubApiUrl "ASANA_BASE_URL" .Values.settings.asanaBaseUrl "WANDB_BASE_URL" .Values.settings.wandbBaseUrl "SKYPILOT_API_SERVER_ENDPOINT" .Values.settings.skypilotApiServerEndpoint }}
 {{- if $value }}
 - name: {{ $var }}
   value: {{ $value | quote }}
@@ -42,6 +42,17 @@
 {{- range $var, $value := .Values.extraEnv }}
 - name: {{ $var }}
   value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The poller's alone: a GitHub App's id goes where its private key is mounted (an id
+     without its key is refused at start, so the receiver must not get it). */}}
+{{- define "orgpulse.pollerEnv" -}}
+{{- range $var, $value := dict "GITHUB_APP_ID" .Values.settings.githubAppId "GITHUB_APP_INSTALLATION_ID" .Values.settings.githubAppInstallationId }}
+{{- if $value }}
+- name: {{ $var }}
+  value: {{ $value | quote }}
+{{- end }}
 {{- end }}
 {{- end }}
 

@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Hashable
 
 from cachetools import TTLCache
@@ -49,6 +51,41 @@ class Recall:
             return self._items.pop(_digest(key), None)
 
 
+class Merges:
+    """Per repository, the merges this receiver saw that no production deployment has shipped
+    yet (merge commit SHA → merged at, the PR's author_type), for the deploy leg. Bounded:
+    `per_repo` newest merges of the `repos` repositories seen last, a week at most."""
+
+    def __init__(self, per_repo: int = 1000, repos: int = 1000, ttl: float = WEEK):
+        self.per_repo, self.repos, self.ttl = per_repo, repos, ttl
+        self._by_repo: OrderedDict[Hashable, OrderedDict[str, tuple[datetime, str]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def add(self, repo: Hashable, sha: str, merged_at: datetime, author: str) -> None:
+        with self._lock:
+            merges = self._by_repo.setdefault(repo, OrderedDict())
+            self._by_repo.move_to_end(repo)
+            merges[sha] = (merged_at, author)
+            while len(merges) > self.per_repo:
+                merges.popitem(last=False)
+            while len(self._by_repo) > self.repos:
+                self._by_repo.popitem(last=False)
+
+    def shipped(self, repo: Hashable, sha: str | None, at: datetime) -> list[tuple[datetime, str]]:
+        """What a production deployment of `sha` at `at` shipped: the merge whose merge commit
+        `sha` is and every earlier one not shipped yet (merges reach the default branch one
+        after another), each forgotten once returned. A SHA that is no merge seen: nothing."""
+        with self._lock:
+            merges = self._by_repo.get(repo, {})
+            if sha not in merges:
+                return []
+            until = merges[sha][0]
+            out = [v for k, v in merges.items() if v[0] <= until]
+            for k in [k for k, v in merges.items() if v[0] <= until]:
+                del merges[k]
+        return [(t, author) for t, author in out if (at - t).total_seconds() <= self.ttl]
+
+
 @dataclass
 class GithubContext:
     repos: BoundedValues
@@ -59,6 +96,7 @@ class GithubContext:
     recall: Recall
     # The `dora:` section (production pattern, deploy workflows, incident label).
     dora: dict[str, Any] = field(default_factory=lambda: dora_options({}))
+    merges: Merges = field(default_factory=Merges)  # the deploy leg's memory
 
     @classmethod
     def from_options(cls, gh: dict[str, Any], dora: dict[str, Any] | None = None) -> "GithubContext":

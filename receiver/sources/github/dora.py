@@ -14,12 +14,15 @@ from orgpulse.definitions import deploy_workflow_of, is_deploy_workflow, is_prod
 from receiver.payload import View
 from receiver.sources.github.ci import _on_default_branch
 from receiver.sources.github.context import GithubContext
+from receiver.sources.github.prs import deploy_legs
 
 
-def _deployed(ctx: GithubContext, payload: View, key: tuple, environment: str) -> list[m.Metric] | None:
+def _deployed(ctx: GithubContext, payload: View, key: tuple, environment: str,
+              sha: str | None, at) -> list[m.Metric] | None:
     if not ctx.recall.first(("dora.deployment", *key)):
         return None  # a second success status (or delivery) of the same deployment
-    return [m.count("dora.deployments", repo=ctx.repo(payload), environment=ctx.environments(environment))]
+    return [m.count("dora.deployments", repo=ctx.repo(payload), environment=ctx.environments(environment)),
+            *deploy_legs(payload, ctx, sha, at)]  # the PRs it shipped: their deploy leg
 
 
 def deployment_status(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
@@ -30,7 +33,7 @@ def deployment_status(payload: View, ctx: GithubContext) -> list[m.Metric] | Non
             or deploy_workflow_of(ctx.dora["deploy_workflows"], full_name)):
         return None
     key = (full_name.lower(), "deployment", deployment.require_ident("id"))
-    return _deployed(ctx, payload, key, environment)
+    return _deployed(ctx, payload, key, environment, deployment.text("sha"), status.time("created_at"))
 
 
 def workflow_run(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
@@ -41,4 +44,5 @@ def workflow_run(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
             or not is_deploy_workflow(workflow, run.text("path")) or not _on_default_branch(run, payload)):
         return None
     # A deploy workflow deploys to production by definition (it is the repository's record).
-    return _deployed(ctx, payload, (full_name.lower(), "run", run.require_ident("id")), "production")
+    return _deployed(ctx, payload, (full_name.lower(), "run", run.require_ident("id")), "production",
+                     run.text("head_sha"), run.time("updated_at"))

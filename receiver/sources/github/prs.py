@@ -1,4 +1,9 @@
-"""pull_request and pull_request_review → metrics. Pure but for ctx.recall (first review)."""
+"""pull_request and pull_request_review → metrics. Pure but for ctx.recall (first review).
+
+The PR cycle's legs in real time (DevLake's breakdown; the poller reconciles them over 7 days):
+pickup = created → first human review (time_to_first_review), review = that first review →
+merge (review_time, when this receiver saw the first review), deploy = merge → the production
+deployment that shipped it (deploy_time, for the merges this receiver remembers: ctx.merges)."""
 from __future__ import annotations
 
 from orgpulse import metrics as m
@@ -46,9 +51,35 @@ PR_ACTIONS = {
 }
 
 
+def _review_key(payload: View, pr: View) -> tuple:
+    return "first_review_at", payload.obj("repository").ident("id"), pr.ident("number")
+
+
 def pull_request(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
     handler = PR_ACTIONS.get(payload.text("action"))
-    return handler(payload.require("pull_request"), _pr_tags(payload, ctx)) if handler else None
+    if handler is None:
+        return None
+    pr, tags = payload.require("pull_request"), _pr_tags(payload, ctx)
+    out = handler(pr, tags)
+    if payload.text("action") == "closed" and pr.truthy("merged_at"):
+        # Review leg: the first human review seen (before the merge) → merge.
+        review = seconds_between(ctx.recall.pop(_review_key(payload, pr)), pr.time("merged_at"))
+        if review is not None:
+            out.append(m.distribution("github.prs.review_time", review, repo=tags["repo"],
+                                      author_type=tags["author_type"]))
+        if pr.text("merge_commit_sha") and pr.time("merged_at"):
+            ctx.merges.add(payload.obj("repository").ident("id"), pr.text("merge_commit_sha"),
+                           pr.time("merged_at"), tags["author_type"])
+    return out
+
+
+def deploy_legs(payload: View, ctx: GithubContext, sha: str | None, at) -> list[m.Metric]:
+    """A production deployment of `sha` succeeded at `at`: merge → `at` for each merge it
+    shipped that this receiver remembers (the poller's deploy_time gauges cover the rest)."""
+    repo = ctx.repo(payload)
+    shipped = ctx.merges.shipped(payload.obj("repository").ident("id"), sha, at) if at else []
+    return [m.distribution("github.prs.deploy_time", seconds, repo=repo, author_type=author)
+            for merged, author in shipped if (seconds := seconds_between(merged, at)) is not None]
 
 
 REVIEW_STATES = {"approved", "changes_requested", "commented", "dismissed"}
@@ -73,4 +104,6 @@ def pull_request_review(payload: View, ctx: GithubContext) -> list[m.Metric] | N
         pickup = seconds_between(pr.time("created_at"), review.time("submitted_at"))
         if pickup is not None:
             out.append(m.distribution("github.prs.time_to_first_review", pickup, repo=repo))
+        if review.time("submitted_at"):
+            ctx.recall.put(_review_key(payload, pr), review.time("submitted_at"))  # for the review leg
     return out

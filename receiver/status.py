@@ -1,0 +1,256 @@
+"""The status page: `GET /status` (HTML) and `GET /status.json` — whether deliveries arrive,
+which collector failed, and the health scores, without opening Datadog.
+
+Three inputs, one model (model()), two renderings:
+- deliveries: a bounded in-memory record fed by the envelope's observer hook — per source
+  the last RECENT deliveries (event, action, outcome, status, emitted metric names,
+  delivery id) and per-minute counts by outcome for the last hour. Never a payload,
+  a header or a secret: the hook is handed none of them to keep.
+- the poller's and the informer's state file (pollers/state.py): a part older than two of
+  its writer's intervals is shown as stale, and its values are not shown as current.
+- settings: which sources are configured (and what is missing), `receiver.public_url`
+  for the webhook URLs to paste into a provider, `fom.thresholds` for the grid colours.
+
+On by default only in local mode (`receiver.status_page`): it reveals repository, project,
+namespace and webhook names. In a cluster it is reached by `kubectl port-forward`.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict, deque
+from typing import Any, Callable
+
+from flask import Blueprint, Response, current_app, render_template_string, request
+
+from fom import scores as fom
+from orgpulse import config
+from pollers import state as states
+from receiver import secretstore
+from receiver.envelope import STATUS, Event, Outcome
+from receiver.status_page import TEMPLATE, helpers
+
+RECENT = 20          # deliveries kept per source
+HOUR = 3600
+REFRESH_SECONDS = 10
+
+bp = Blueprint("status", __name__)
+
+
+def enabled(settings: config.Settings) -> bool:
+    """receiver.status_page, or by default: only in local mode (the log sink)."""
+    chosen = settings.section("receiver").get("status_page")
+    return settings.sink == "log" if chosen is None else bool(chosen)
+
+
+class DeliveryLog:
+    """The envelope's observer: the recent deliveries and the last hour's counts, per source."""
+
+    def __init__(self, clock: Callable[[], float] = time.time, recent: int = RECENT):
+        self.clock = clock
+        self._recent: dict[str, deque] = defaultdict(lambda: deque(maxlen=recent))
+        self._minutes: dict[str, deque] = defaultdict(deque)  # (minute, Counter of outcomes)
+        self._last: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def record(self, source: str, outcome: Outcome, event: Event | None) -> None:
+        now = self.clock()
+        names = list(dict.fromkeys(x.name for x in outcome.metrics))
+        entry = {"at": now, "event": outcome.event, "action": event.action if event else None,
+                 "outcome": outcome.result, "status": outcome.status, "metrics": names,
+                 "delivery": outcome.delivery_id or None}
+        minute = int(now // 60)
+        with self._lock:
+            self._recent[source].appendleft(entry)
+            self._last[source] = now
+            buckets = self._minutes[source]
+            if not buckets or buckets[-1][0] != minute:
+                buckets.append((minute, Counter()))
+            buckets[-1][1][outcome.result] += 1
+            while buckets and buckets[0][0] <= minute - 60:
+                buckets.popleft()
+
+    def summary(self, source: str, now: float) -> dict[str, Any]:
+        oldest = int(now // 60) - 60
+        with self._lock:
+            hour: Counter = Counter()
+            for minute, counts in self._minutes.get(source, ()):
+                if minute > oldest:
+                    hour.update(counts)
+            return {"last_hour": dict(sorted(hour.items())), "last_delivery": self._last.get(source),
+                    "recent": list(self._recent.get(source, ()))}
+
+    def sources(self) -> list[str]:
+        with self._lock:
+            return list(self._recent)
+
+
+# ------------------------------------------------------------------ sources
+def _github(settings: config.Settings, source) -> dict:
+    notes = []
+    if settings.github_secret_origin == "generated":
+        notes.append(f"secret generated in {settings.data_dir / config.GENERATED_GITHUB_SECRET}")
+    return {"paths": ["/webhooks/github"], "notes": notes,
+            "missing": [] if source.configured() else ["GITHUB_WEBHOOK_SECRET (or _FILE)"]}
+
+
+def _asana(settings: config.Settings, source) -> dict:
+    notes = [] if settings.asana_token else [
+        "ASANA_ACCESS_TOKEN not set: completions, cycle times and project names are not measured"]
+    try:
+        names = sorted(secretstore.load_secrets(source.store))  # the names only
+    except secretstore.StoreError:
+        return {"paths": [], "notes": notes, "missing": ["a readable webhook secret store"]}
+    return {"paths": [f"/webhooks/asana/{n}" for n in names], "notes": notes,
+            "missing": [] if names else ["a webhook: `orgpulse asana webhooks create --name NAME …`"]}
+
+
+def _wandb(settings: config.Settings, source) -> dict:
+    return {"paths": ["/webhooks/wandb"], "notes": [],
+            "missing": [] if source.configured() else ["WANDB_WEBHOOK_TOKEN or WANDB_WEBHOOK_SECRET"]}
+
+
+DESCRIBE: dict[str, Callable[[config.Settings, Any], dict]] = {
+    "github": _github, "asana": _asana, "wandb": _wandb}
+
+
+def _sources(receiver, log: DeliveryLog, base_url: str, now: float) -> list[dict]:
+    settings = receiver.settings
+    out = []
+    for name in list(receiver.sources) + [s for s in log.sources() if s not in receiver.sources]:
+        source = receiver.sources.get(name)
+        if name in DESCRIBE and source:
+            described = DESCRIBE[name](settings, source)
+            configured = not described["missing"]
+        else:  # requests no source could be told (e.g. a body that never arrived: 408)
+            described, configured = {"paths": [], "notes": [], "missing": []}, None
+        out.append({"name": name, "configured": configured,
+                    "missing": described["missing"], "notes": described["notes"],
+                    "webhooks": [base_url + p for p in described["paths"]],
+                    **log.summary(name, now)})
+    return out
+
+
+# ------------------------------------------------------------------ the state file
+def _part(doc: dict | None, error: str | None, path: str, now: float) -> dict:
+    """A writer's part: missing | unreadable | stale | fresh, with its age."""
+    if error:
+        return {"state": "unreadable", "message": error}
+    if not doc or "updated_at" not in doc:
+        return {"state": "missing", "message": f"nothing written to {path} yet"}
+    age = now - doc["updated_at"] if isinstance(doc.get("updated_at"), (int, float)) else None
+    return {"state": "stale" if states.stale(doc, now) else "fresh", "updated_at": doc.get("updated_at"),
+            "age": age, "interval_seconds": doc.get("interval_seconds"),
+            "stale_after": states.STALE_AFTER * (doc.get("interval_seconds") or 0)}
+
+
+def _collectors(doc: dict) -> list[dict]:
+    poller = doc.get("poller") if isinstance(doc.get("poller"), dict) else {}
+    return [{"name": name, **report} for name, report in sorted(poller.items())
+            if isinstance(report, dict)]
+
+
+def _gauges(parts: list[tuple[dict, dict]], now: float) -> tuple[list[dict], int]:
+    """The fresh gauges of the fresh parts, newest per series; how many old ones were hidden."""
+    latest: dict[tuple, dict] = {}
+    hidden = 0
+    for part, summary in parts:
+        limit = summary.get("stale_after") or 0
+        for row in part.get("gauges") or []:
+            if summary["state"] != "fresh" or now - row.get("at", 0) > limit:
+                hidden += 1
+                continue
+            key = (row["name"], tuple(sorted(row.get("tags", {}).items())))
+            if key not in latest or latest[key]["at"] < row["at"]:
+                latest[key] = row
+    return [latest[k] for k in sorted(latest)], hidden
+
+
+def score_names(found: list[str]) -> list[str]:
+    """Every FoM score, overall first, then each area's composite and its scores; others after."""
+    known = ["health.overall.fom"]
+    for area in fom.AREA_WEIGHTS:
+        known.append(f"health.{area}.fom")
+        known += [f"health.{f.area}.{f.name}.fom" for f in fom.FORMULAS if f.area == area]
+    return known + sorted(set(found) - set(known))
+
+
+def _grid(doc: dict, thresholds: dict[str, float], now: float) -> dict:
+    health = doc.get("health") if isinstance(doc.get("health"), dict) else {}
+    days = states.days(now)
+    rows = []
+    for name in score_names(list(health)):
+        by_day = health.get(name) or {}
+        cells = []
+        for day in days:
+            value = (by_day.get(day) or {}).get("avg")
+            cells.append({"day": day, "value": value,
+                          "status": fom.status(value, thresholds) if value is not None else "none"})
+        rows.append({"name": name, "cells": cells})
+    return {"days": days, "thresholds": thresholds, "rows": rows}
+
+
+def _informer(doc: dict, path: str, now: float) -> dict:
+    part = doc.get("informer") if isinstance(doc.get("informer"), dict) else None
+    summary = _part(part, None, path, now)
+    if part and summary["state"] == "fresh":
+        summary.update({k: part.get(k) for k in ("watching", "pods", "last_event", "restarts_1h",
+                                                 "oom_kills_1h")})
+    return summary
+
+
+def _state(settings: config.Settings, now: float) -> dict:
+    store = states.StateFile(settings.data_dir)
+    try:
+        doc, error = store.read(), None
+    except states.StateError as exc:
+        doc, error = {}, str(exc)
+    poller = _part(doc, error, str(store.path), now)
+    poller.update(role=doc.get("role"), cycle_at=doc.get("cycle_at"))  # updated_at: also a cycle's start
+    if poller["state"] == "fresh":  # old values are never shown as current
+        poller["collectors"] = _collectors(doc)
+    informer = _informer(doc, str(store.path), now)
+    parts = [(doc, poller), (doc.get("informer") or {}, informer)]
+    gauges, hidden = _gauges(parts, now)
+    grid = _grid(doc, settings.section("fom").get("thresholds") or {"green": 0.7, "yellow": 0.3}, now)
+    return {"poller": poller, "informer": informer, "gauges": gauges, "gauges_hidden": hidden,
+            "health": {**grid, "as_of": doc.get("updated_at")}}
+
+
+def model(receiver, log: DeliveryLog, base_url: str, now: float) -> dict:
+    """Everything the page shows, as JSON-ready data (also GET /status.json)."""
+    settings = receiver.settings
+    return {"generated_at": now, "mode": "local" if settings.sink == "log" else "agent",
+            "refresh_seconds": REFRESH_SECONDS,
+            "sources": _sources(receiver, log, base_url.rstrip("/"), now), **_state(settings, now)}
+
+
+# ------------------------------------------------------------------ HTTP
+def _base_url() -> str:
+    receiver = current_app.extensions["orgpulse"]
+    return receiver.settings.section("receiver").get("public_url") or request.host_url
+
+
+def _current() -> dict:
+    log = current_app.extensions["orgpulse.status"]
+    return model(current_app.extensions["orgpulse"], log, _base_url(), log.clock())
+
+
+@bp.get("/status.json")
+def status_json() -> Response:
+    return current_app.json.response(_current())
+
+
+@bp.get("/status")
+def status_html() -> Response:
+    page = _current()
+    html = render_template_string(TEMPLATE, page=page, outcomes=STATUS,
+                                  public_url=bool(current_app.extensions["orgpulse"].settings
+                                                  .section("receiver").get("public_url")),
+                                  **helpers(page["generated_at"]))
+    return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+
+def install(app, log: DeliveryLog) -> None:
+    app.extensions["orgpulse.status"] = log
+    app.register_blueprint(bp)
