@@ -105,9 +105,9 @@ class Backfill:
             return []
         return [m.count("orgpulse.collector.errors", collector=self.collector, reason="backfill_stalled")]
 
-    def done(self, key: str) -> None:
-        self.stalled.pop(key, None)
-
-    def pending(self, keys: int) -> m.Metric:
-        """Sent every cycle (0 once every backfill is done)."""
-        return m.gauge("orgpulse.collector.backfill_pending", keys, collector=self.collector)
+    def report(self, progressed: dict[str, bool], pending: list[str]) -> list[m.Metric]:
+        """The end of a cycle: `progressed` — each key a pause cut short → whether it read
+        more; `pending` — the keys still backfilling. Sent every cycle (0 once all are done)."""
+        out = [x for key, moved in sorted(progressed.items()) for x in self.paused(key, moved)]
+        self.stalled = {k: n for k, n in self.stalled.items() if k in pending}
+        return out + [m.gauge("orgpulse.collector.backfill_pending", len(pending), collector=self.collector)]

@@ -70,31 +70,28 @@ class DoraCollector:
     # ------------------------------------------------------------ one cycle
     def collect(self, now: datetime) -> list[m.Metric]:
         self.deadline.start()
-        out, events, failures, pending = [], {}, 0, 0
+        out, events, failures, progressed = [], {}, 0, {}
         # Repositories already backfilled first: a backfill gets the time they leave.
         for repo in sorted(self.repositories, key=lambda r: self.states.get(r, RepoState()).synced is None):
             state = self.states.setdefault(repo, RepoState())
             backfilling, before = state.synced is None, self._read(repo, state)
             if backfilling and self.deadline.passed():
-                pending += 1  # not reached this cycle: neither progress nor a stall
-                continue
+                continue  # not reached this cycle: pending, neither progress nor a stall
             self.deadline.enforced = backfilling  # the time budget bounds backfills only
             try:
                 self._sync(repo, state, now)
             except Exception as exc:  # noqa: BLE001 - this repo unmeasured this cycle, records kept
                 if backfilling and isinstance(exc, PAUSES):  # time or budget: resumes next cycle
-                    pending += 1
-                    out += self.backfill.paused(repo, self._read(repo, state) > before)
+                    progressed[repo] = self._read(repo, state) > before
                     continue
                 failures += 1
                 out.append(_error(exc.reason if isinstance(exc, PartFailed) else "fetch_failed"))
                 continue
-            self.backfill.done(repo)
             state.synced = now
             gauges, streams = self._repo(repo, state, now)
             out += gauges
             events.update(streams)
-        out.append(self.backfill.pending(pending))
+        out += self.backfill.report(progressed, [r for r in self.repositories if self.states[r].synced is None])
         if self.asana_incidents is not None:
             out += self._asana(now, events)
         out += self._events(events, now)

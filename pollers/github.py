@@ -274,16 +274,14 @@ class GithubCollector:
                 failed.add(part)  # its input failed (and is counted): absent, never computed from stale data
                 continue
             backfilling = part not in s.synced  # the time budget bounds backfills only
-            if backfilling and self.deadline.passed():
-                failed.add(part)
-                self.paused.add(repo)  # not started this cycle
-                continue
-            self.deadline.enforced = backfilling and part in self.RESUMABLE
             try:
+                self.deadline.enforced = backfilling
+                self.deadline.check()  # once the time is spent, no backfill part begins
+                self.deadline.enforced = backfilling and part in self.RESUMABLE  # stops between requests
                 metrics = fetch(self, repo, s, now)
             except Exception as exc:  # noqa: BLE001 - this part unmeasured this cycle, its window kept
                 failed.add(part)
-                if isinstance(exc, PAUSES) and part not in s.synced:  # a backfill cut short: resumes
+                if backfilling and isinstance(exc, PAUSES):  # a backfill cut short: resumes next cycle
                     self.paused.add(repo)
                     continue
                 reason = exc.reason if isinstance(exc, PartFailed) else "fetch_failed"
@@ -307,12 +305,8 @@ class GithubCollector:
                 metrics, parts = self._parts(repo, now, late, failed[repo])
                 out += metrics
                 measured += parts
-        for repo in sorted(self.paused):
-            out += self.backfill.paused(repo, _read(self.states.get(repo)) > read[repo])
-        pending = [repo for repo in self.repositories if not self._backfilled(repo)]
-        for repo in set(self.repositories) - set(pending):
-            self.backfill.done(repo)
-        out.append(self.backfill.pending(len(pending)))
+        out += self.backfill.report({r: _read(self.states.get(r)) > read[r] for r in self.paused},
+                                    [r for r in self.repositories if not self._backfilled(r)])
         if self.repositories and not measured and not self.paused:
             raise RuntimeError("every part of every repository failed")
         return out
