@@ -426,3 +426,17 @@ def test_no_deploy_leg_without_dora_or_a_production_deployment(fake):
     c = collector(fake)
     c.deployed_at = lambda repo, sha: None  # DORA on, nothing deployed yet: no value, never 0
     assert not [k for k in collect(c, NOW + timedelta(minutes=15)) if k[0].startswith("github.prs.deploy_time")]
+
+
+def test_a_spent_rate_limit_is_asked_again_after_its_reset():
+    """remaining 0 holds requests back until X-RateLimit-Reset, not for the process's life."""
+    from pollers.github_http import Budget, BudgetExhausted
+
+    now = [1_800_000_000.0]
+    budget = Budget(1.0, clock=lambda: now[0])
+    budget.observe({"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(now[0]) + 600)})
+    with pytest.raises(BudgetExhausted):
+        budget.spend()
+    now[0] += 601
+    budget.spend()  # the limit is whole again: the next answer's headers say what is left
