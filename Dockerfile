@@ -11,7 +11,7 @@
 # Pinned by version tag (no registry here to resolve a digest); same tag in both stages.
 FROM python:3.11.13-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY orgpulse orgpulse
 COPY receiver receiver
 COPY pollers pollers
@@ -19,8 +19,10 @@ COPY fom fom
 COPY dashboards dashboards
 # A venv without pip: the build stage's pip installs into it, so the image that runs carries
 # no installer. Every dependency is a pure-Python or manylinux wheel: no compiler needed.
+# constraints.txt pins every dependency's version (`make constraints`): each build resolves
+# the same ones.
 RUN python -m venv --without-pip /opt/orgpulse \
- && pip --python /opt/orgpulse/bin/python install --no-cache-dir .
+ && pip --python /opt/orgpulse/bin/python install --no-cache-dir --constraint constraints.txt .
 
 FROM python:3.11.13-slim-bookworm
 # The base image's pip, setuptools and wheel are build tools: not in the image that runs.

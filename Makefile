@@ -17,7 +17,7 @@ PRISM            := 5.16.0
 # runtime dependency of orgpulse: README, SkyPilot).
 SKYPILOT         := 0.14.1
 
-.PHONY: setup run demo test test-core fuzz peers system-packages bench clean
+.PHONY: setup run demo test test-core fuzz peers system-packages bench clean constraints
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -77,6 +77,15 @@ bench: $(STAMP)
 	$(BIN)/python bench/poller_api_cost.py
 	$(BIN)/python bench/dora_api_cost.py
 	$(BIN)/python bench/footprint.py
+
+# The image's pinned versions (Dockerfile: --constraint constraints.txt), from a fresh venv
+# with the runtime dependencies only; run with the image's Python minor version (3.11).
+constraints:
+	rm -rf $(PEERS)/constraints && $(PYTHON) -m venv $(PEERS)/constraints
+	$(PEERS)/constraints/bin/python -m pip install --quiet .
+	{ sed -n '/^#/p' constraints.txt; $(PEERS)/constraints/bin/python -m pip freeze --exclude orgpulse; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+	rm -rf $(PEERS)/constraints build
 
 clean:
 	rm -rf $(VENV) $(PEERS) .orgpulse .pytest_cache

@@ -24,6 +24,18 @@ README = CHART / "README.md"
 JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string",
               list: "array", dict: "object"}
 PARAM = re.compile(r"^\s*## @(param|section) (\S+)(?: (.*))?$")
+# The ConfigMap is no Secret: a Redis URL there must carry no password (a user name alone, a
+# Redis 6 ACL user, is no secret) and no query string (where a unix:// URL may put one). An
+# RE2 pattern, as Helm's schema validation (Go) reads it: no lookahead.
+REDIS_URL_WITHOUT_PASSWORD = (
+    r"^$|^rediss?://([A-Za-z0-9._~-]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[0-9]{0,2})?$"
+    r"|^unix://([A-Za-z0-9._~-]+@)?/[^?#@:]*$")
+CONFIG_EXTRAS: dict[tuple[str, str], dict] = {
+    ("receiver", "redis_url"): {
+        "pattern": REDIS_URL_WITHOUT_PASSWORD,
+        "description": "redis://host:port/db without a password: this lands in a ConfigMap. A URL with a "
+                       "password goes in secrets.redisUrl (a Secret, mounted as ORGPULSE_REDIS_URL_FILE)"},
+}
 TABLE_START, TABLE_END = "<!-- values:start -->", "<!-- values:end -->"
 
 
@@ -37,7 +49,8 @@ def config_schema() -> dict:
         return {"type": kind} if kind else {}
 
     sections = {name: {"type": "object", "additionalProperties": False,
-                       "properties": {key: option(opt.default) for key, opt in sorted(fields.items())}}
+                       "properties": {key: {**option(opt.default), **CONFIG_EXTRAS.get((name, key), {})}
+                                      for key, opt in sorted(fields.items())}}
                 for name, fields in SCHEMA.items()}
     sections.update({name: {"type": "object"} for name in OTHER_SECTIONS})
     return {"type": "object", "additionalProperties": False,

@@ -20,6 +20,8 @@ from dashboards.queries import Scope, query
 
 REF = re.compile(r"\$\{(monitor|slo):([a-z0-9_.-]+)\}")
 SLO_TIMEFRAME = "30d"
+# A monitor query ends with its comparison: `… > 72`, `… < 0.3`.
+COMPARISON = re.compile(r"(>=|<=|>|<)\s*-?[0-9.]+\s*$")
 
 
 def monitor_ref(key: str) -> str:
@@ -54,6 +56,21 @@ def monitor(ctx: Context, key: str, name: str, text: str, *, what: str, first: s
     return {key: {"name": f"[orgpulse {ctx.env}] {name}", "type": kind, "query": text,
                   "message": message(ctx, what, first), "priority": priority,
                   "tags": identity.tags(key, ctx.env) + ["service:orgpulse"], "options": opts}}
+
+
+def threshold_problem(body: dict) -> str | None:
+    """Datadog refuses a warning on the wrong side of its critical: below it for a monitor
+    that alerts above (`>`), above it for one that alerts below (`<`)."""
+    thresholds = body.get("options", {}).get("thresholds", {})
+    match = COMPARISON.search(body.get("query", ""))
+    if "warning" not in thresholds or "critical" not in thresholds or not match:
+        return None
+    warning, critical = thresholds["warning"], thresholds["critical"]
+    above = match[1].startswith(">")
+    if (warning < critical) if above else (warning > critical):
+        return None
+    return (f"warning {warning:g} must be {'below' if above else 'above'} critical {critical:g} "
+            f"(the monitor alerts {'above' if above else 'below'} them): set both thresholds of the pair")
 
 
 def _slo(ctx: Context, key: str, name: str, description: str, target: float, **body) -> dict:

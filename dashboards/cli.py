@@ -139,12 +139,25 @@ def _datadog(settings: Settings):
     return Datadog(settings)
 
 
+def unknown_environments(args, settings: Settings) -> list[str]:
+    """--env values that `monitors.environments`, when set, does not list: building monitors
+    for them would invent an environment (a typo, or `prod` for `production`)."""
+    configured = settings.section("monitors").get("environments") or {}
+    given = args.env if isinstance(getattr(args, "env", None), list) else [getattr(args, "env", None)]
+    return [e for e in given if configured and e is not None and e not in configured]
+
+
 def run(args, settings: Settings, out: TextIO = sys.stdout, make_api=_datadog,
         defs: registry.Definitions | None = None) -> int:
     """Run one action; API and settings failures are one line on stderr, exit 2.
     `make_api` and `defs` (diff and apply: other definitions than the registry's) are for tests."""
     from dashboards.api import SettingsError
 
+    unknown = unknown_environments(args, settings)
+    if unknown:
+        print(f"orgpulse: --env {', '.join(unknown)}: not under monitors.environments "
+              f"({', '.join(sorted(settings.section('monitors')['environments']))})", file=sys.stderr)
+        return 2
     try:
         extra = {"defs": defs} if defs is not None and args.action in ("diff", "apply") else {}
         return ACTIONS[args.action](args, settings, out, make_api=make_api, **extra)

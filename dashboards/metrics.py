@@ -80,8 +80,12 @@ def gauge_meaning(row: CatalogRow) -> str:
     return LEVEL
 
 
-def aggregation_problem(row: CatalogRow, space: str, as_count: bool) -> str | None:
-    """Why `space` (the query's aggregator) does not fit the metric, or None."""
+def aggregation_problem(row: CatalogRow, space: str, as_count: bool, points: bool = False) -> str | None:
+    """Why `space` (the query's aggregator) does not fit the metric, or None. `points`: the query
+    sums or counts a gauge's points in time (`.rollup(sum|count, …)`), a level whatever the gauge
+    holds: summed across series."""
+    if row.type == m.GAUGE and points and not as_count:
+        return None if space == "sum" else f"{row.name}: points summed or counted in time: use sum, not {space}"
     if row.type == m.COUNT:
         if space != "sum" or not as_count:
             return f"{row.name} is a count: use sum:…{{…}}.as_count(), not {space}"
@@ -104,6 +108,11 @@ def aggregation_problem(row: CatalogRow, space: str, as_count: bool) -> str | No
 TIME_AGGREGATORS = {m.COUNT: {"sum"}, m.DISTRIBUTION: {"percentile"},
                     m.GAUGE: {"last", "avg", "min", "max"}}
 DEFAULT_TIME_AGGREGATOR = {m.COUNT: "sum", m.DISTRIBUTION: "percentile", m.GAUGE: "last"}
+POINTS_TIME_AGGREGATORS = {"sum", "last"}  # a gauge's points summed or counted per interval
+
+
+def time_aggregators(row: CatalogRow, points: bool = False) -> set[str]:
+    return POINTS_TIME_AGGREGATORS if row.type == m.GAUGE and points else TIME_AGGREGATORS[row.type]
 
 
 def tag_keys(row: CatalogRow) -> frozenset[str]:

@@ -22,6 +22,9 @@ _REF = re.compile(
     r"\{(?P<filters>[^}]*)\}(?:\s*by\s*\{(?P<by>[^}]*)\})?(?P<functions>(?:\.[a-z_]+\([^)]*\))*)")
 
 
+_POINTS = re.compile(r"\.rollup\((sum|count)\s*,")
+
+
 class QueryError(ValueError):
     """Not a single-metric query of a known metric."""
 
@@ -49,6 +52,12 @@ class Ref:
     @property
     def as_count(self) -> bool:
         return ".as_count()" in self.functions
+
+    @property
+    def points(self) -> bool:
+        """`.rollup(sum, …)` or `.rollup(count, …)`: the sum or the number of the points in each
+        interval — a level, whatever the metric holds (the health grid's daily averages)."""
+        return bool(_POINTS.search(self.functions))
 
     def tag_keys(self) -> set[str]:
         """Every tag key the reference filters or groups by (`$repo` is the key repo)."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from dashboards import context as contexts
+from dashboards import alerting, context as contexts
 from dashboards.boards import (asana, dora, ec2, github, health, kubernetes, orgpulse, pipeline,
                                skypilot, wandb)
 from orgpulse.config import Settings
@@ -61,7 +61,22 @@ def thresholds(modules: dict[str, ModuleType] | None = None) -> dict[str, float]
 
 def context(settings: Settings, env: str | None,
             modules: dict[str, ModuleType] | None = None) -> contexts.Context:
-    return contexts.from_settings(settings, env, thresholds(modules))
+    return contexts.from_sections(settings.section, env, thresholds(modules))
+
+
+def threshold_problems(monitors: dict) -> list[str]:
+    """Warning/critical pairs on the wrong side, per environment, for every source's monitors:
+    the config-load check of a `monitors:` section (orgpulse/options.py)."""
+    out = []
+    for env in sorted(monitors["environments"]) or [None]:
+        ctx = contexts.from_sections(lambda name: monitors if name == "monitors" else {}, env or "any",
+                                     thresholds(), every_source=True)
+        for module in MODULES.values():
+            for key, body in (module.monitors(ctx) if hasattr(module, "monitors") else {}).items():
+                bad = alerting.threshold_problem(body)
+                if bad:
+                    out.append(f"{key}{f' ({env})' if env else ''}: {bad}")
+    return out
 
 
 def _merge(into: dict[str, dict], new: dict[str, dict], what: str, module: str) -> None:

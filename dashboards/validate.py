@@ -7,6 +7,7 @@
 2. every metric and tag key in every query is in orgpulse/catalog.csv (or on the
    allow-list in metrics.py), aggregated as its type requires, and filtered by
    `$env` and the dashboard's other template variables (monitors: `env:<name>`);
+   a monitor's warning is on the side of its critical that Datadog accepts;
 3. every catalog metric is on a dashboard or listed in UNPLOTTED with a reason.
 """
 from __future__ import annotations
@@ -137,10 +138,10 @@ def query_problems(text: str, required: tuple[str, ...], scalar: str | None) -> 
         unknown = ref.tag_keys() - known.tag_keys(row)
         if unknown:
             out.append(f"{ref.metric} has no tag key(s) {sorted(unknown)} in the catalog")
-        bad = known.aggregation_problem(row, ref.space, ref.as_count)
+        bad = known.aggregation_problem(row, ref.space, ref.as_count, ref.points)
         if bad:
             out.append(bad)
-        if scalar is not None and len(refs) == 1 and scalar not in known.TIME_AGGREGATORS[row.type]:
+        if scalar is not None and len(refs) == 1 and scalar not in known.time_aggregators(row, ref.points):
             out.append(f"{ref.metric}: time aggregator {scalar} does not fit a {row.type}")
         for need in required:
             key = need.lstrip("$").split(":", 1)[0]
@@ -156,6 +157,8 @@ def problems(defs: Definitions, env: str | None, variables: dict[str, tuple[str,
         for key, body in sorted(objects.items()):
             label = f"{kind} {key}"
             out += [f"{label}: {p}" for p in model_problems(kind, body)]
+            ordering = alerting.threshold_problem(body) if kind == "monitor" else None
+            out += [f"{label}: {ordering}"] if ordering else []
             required = tuple(f"${v}" for v in variables.get(key, ())) if kind == "dashboard" else (
                 f"env:{env}",)
             for where, text, scalar in queries(kind, body):

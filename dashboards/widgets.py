@@ -21,7 +21,8 @@ Formulas = Iterable[str | tuple[str, str]] | None
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
-def _queries(named: Queries, aggregator: str | None = None, scalar: bool = False) -> list[dict]:
+def _queries(named: Queries, aggregator: str | dict[str, str] | None = None, scalar: bool = False) -> list[dict]:
+    """`aggregator`: one for every query, or {query name: aggregator}."""
     out = []
     for name, text in named.items():
         if not _NAME.match(name):
@@ -29,7 +30,8 @@ def _queries(named: Queries, aggregator: str | None = None, scalar: bool = False
         body = {"data_source": "metrics", "name": name, "query": text}
         if scalar:
             row = metric_of(text)
-            body["aggregator"] = aggregator or known.DEFAULT_TIME_AGGREGATOR[row.type if row else "gauge"]
+            given = aggregator.get(name) if isinstance(aggregator, dict) else aggregator
+            body["aggregator"] = given or known.DEFAULT_TIME_AGGREGATOR[row.type if row else "gauge"]
         out.append(body)
     return out
 
@@ -81,8 +83,9 @@ def toplist(title: str, queries: Queries, formulas: Formulas = None, *, limit: i
                           "response_format": "scalar"}]}
 
 
-def table(title: str, queries: Queries, formulas: Formulas = None, *, aggregator: str | None = None,
-          formats: list[dict] | None = None, time: dict | None = None) -> dict:
+def table(title: str, queries: Queries, formulas: Formulas = None, *,
+          aggregator: str | dict[str, str] | None = None, formats: list[dict] | None = None,
+          time: dict | None = None) -> dict:
     extra = {"conditional_formats": formats} if formats else {}
     body = {"type": "query_table", "title": title, "has_search_bar": "never" if time else "auto",
             "requests": [{"queries": _queries(queries, aggregator, scalar=True),

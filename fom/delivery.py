@@ -4,17 +4,21 @@ The bands are the clusters of the 2023 Accelerate State of DevOps Report (DORA, 
 Cloud; "How do you compare?"). The report describes each cluster in words, and its
 medium and low clusters overlap on two keys (both "between once per week and once per
 month", "between one week and one month"); the bounds below turn the words into numbers
-and resolve the overlap as Apache DevLake does (README, "DORA"):
+and resolve the overlap as Apache DevLake does (README, "DORA"). Elite deploys "on demand"
+— DORA's guide: multiple deploys per day — so more than once a day on average: more than
+30 in 30 days; high is "between once per day and once per week", so daily (30) is its top:
 
 | key | elite | high | medium | low |
 |---|---|---|---|---|
-| deployment frequency (production deployments in 30 days) | on demand: >= 30 (daily) | >= 4 (weekly) | >= 1 (monthly) | 0 |
+| deployment frequency (production deployments in 30 days) | on demand: >= 31 (more than daily) | >= 4 (weekly to daily) | >= 1 (monthly) | 0 |
 | lead time for changes (p50 hours) | < 24 (one day) | < 168 (one week) | < 720 (one month) | longer |
 | change failure rate (percent) | <= 5 | <= 10 | <= 15 | above (report: 64) |
 | time to restore (p50 hours) | < 1 (one hour) | < 24 (one day) | < 168 (one week) | longer |
 
 Used by the DORA collector (the per-repository `dora.performance_level`) and by the
-`delivery` FoM area (fom/scores.py), so both say the same.
+`delivery` FoM area (fom/scores.py), so both say the same. Deployment frequency is scored
+only for repositories that deploy: one never seen deploying sends no `dora.deployments_30d`
+(pollers/dora_metrics.py), so the mean the FoM scores is over deploying repositories.
 """
 from __future__ import annotations
 
@@ -24,7 +28,7 @@ LEVELS = {"low": 1, "medium": 2, "high": 3, "elite": 4}
 
 # key → (30-day input, comparison a value must pass, bounds for elite, high, medium).
 BANDS: dict[str, tuple[str, object, tuple[float, float, float]]] = {
-    "deployment_frequency": ("dora.deployments_30d", operator.ge, (30, 4, 1)),
+    "deployment_frequency": ("dora.deployments_30d", operator.ge, (31, 4, 1)),
     "lead_time": ("dora.lead_time_p50_hours_30d", operator.lt, (24, 168, 720)),
     "change_failure_rate": ("dora.change_failure_rate_30d", operator.le, (5, 10, 15)),
     "time_to_restore": ("dora.time_to_restore_p50_hours_30d", operator.lt, (1, 24, 168)),

@@ -176,6 +176,9 @@ SCHEMA["poller"] = {
     # Scores use inputs no older than this many cycles, else no score.
     "max_age_cycles": Option(2, _at_least(1)),
     "run_informer": Option(True, _is(bool, "true or false")),  # when a cluster is configured
+    # A first-cycle backfill (github, dora) cut short this many cycles in a row without progress
+    # is an error (pollers/backfill.py); while it progresses it is pending, not failing.
+    "backfill_stall_cycles": Option(4, _at_least(1)),
 }
 SCHEMA["aws"] = {
     "regions": Option([], _str_list),                   # [] = EC2 collector off
@@ -289,11 +292,40 @@ def _monitor_environments(value: Any) -> str | None:
     return None
 
 
+# The sources whose monitors `monitors.sources` may list (dashboards/context.py).
+MONITOR_SOURCES = ("github", "dora", "asana", "wandb", "ec2", "skypilot", "kubernetes")
+_TAG_VALUE = re.compile(r"^[a-z][a-z0-9_.:/-]*$")  # Datadog's tag value characters
+
+
+def _sources(value: Any) -> str | None:  # None: derived from the collectors' options (README)
+    bad = None if value is None else _str_list(value)
+    unknown = sorted(set(value or []) - set(MONITOR_SOURCES)) if not bad else []
+    return bad or (f"unknown source(s) {unknown} (known: {list(MONITOR_SOURCES)})" if unknown else None)
+
+
+def _default_env(value: Any) -> str | None:
+    ok = value == "*" or isinstance(value, str) and _TAG_VALUE.match(value)
+    return None if ok else f"must be * or an env tag value (lowercase, e.g. production), got {value!r}"
+
+
+def _monitor_section(values: dict) -> list[str]:
+    """Every environment's warning and critical thresholds on the sides Datadog accepts."""
+    if not values["thresholds"] and not any((e or {}).get("thresholds") for e in values["environments"].values()):
+        return []  # the defaults are checked by the tests: the receiver starts without dashboards/
+    from dashboards.registry import threshold_problems
+
+    return threshold_problems(values)
+
+
 SCHEMA["monitors"] = {
     "notify": Option([], _handles),                   # added to every monitor's message
     "thresholds": Option({}, _monitor_thresholds),    # overrides of the modules' defaults
     "environments": Option({}, _monitor_environments),  # {env: {notify, thresholds}}, over the above
+    "default_env": Option("*", _default_env),         # the dashboards' $env default
+    "sources": Option(None, _sources),                # whose monitors to build; None: as configured
 }
+# Checks across a section's keys, run once its keys are each valid.
+SECTION_CHECKS: dict[str, Callable[[dict], list[str]]] = {"monitors": _monitor_section}
 OTHER_SECTIONS: tuple[str, ...] = ()
 
 
@@ -314,13 +346,15 @@ def validate_options(raw: Any, problems: list[str]) -> dict[str, Any]:
             given = {}
         for key in sorted(set(given) - set(fields)):
             problems.append(f"ORGPULSE_CONFIG: {section}.{key} is not a known setting")
-        values = {}
+        values, before = {}, len(problems)
         for key, opt in fields.items():
             value = given.get(key, opt.default)
             bad = opt.check(value)
             if bad:
                 problems.append(f"ORGPULSE_CONFIG: {section}.{key} {bad}")
             values[key] = value
+        if section in SECTION_CHECKS and len(problems) == before:
+            problems += [f"ORGPULSE_CONFIG: {section}: {p}" for p in SECTION_CHECKS[section](values)]
         options[section] = values
     for section in OTHER_SECTIONS:
         if section in raw:

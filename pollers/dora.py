@@ -11,7 +11,9 @@ sent once, when its event (a deployment's success, a restore) is older than SETT
 newer than the stream's high-water mark (pollers/dora_marks.py), and only by the replica
 that emits (the Lease holder). A first start sets the marks to now: the backfilled 30
 days feed the gauges, never a burst of old values. A repository that fails to sync is
-counted and sends nothing this cycle; its records are kept for the next one.
+counted and sends nothing this cycle; its records are kept for the next one. A first-cycle
+backfill that the cycle's time or the request budget cuts short is pending, not failed,
+while it progresses (pollers/backfill.py); repositories already backfilled sync first.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from typing import Callable
 from orgpulse import metrics as m
 from orgpulse.definitions import deploy_workflow_of
 from orgpulse.timeutil import parse_time
+from pollers.backfill import PAUSES, Backfill, Deadline, Timed
 from pollers.dora_fetch import MONTH, RepoState, Sync, prune
 from pollers.dora_marks import Marks, MarksUnavailable
 from pollers.dora_metrics import (Deployment, Incident, deployment_restores, incident_metrics,
@@ -41,9 +44,14 @@ def _error(reason: str) -> m.Metric:
 class DoraCollector:
     def __init__(self, api, repositories: list[str], options: dict, github_options: dict, marks: Marks,
                  asana_incidents: Callable[[datetime], list[dict]] | None = None,
-                 leading: Callable[[], bool] = lambda: True):
+                 leading: Callable[[], bool] = lambda: True, deadline: Deadline | None = None,
+                 backfill: Backfill | None = None):
         self.api, self.repositories, self.options = api, repositories, options
-        self.sync = Sync(api, options["production"],
+        # Every request checks the cycle's time budget (none given: no limit).
+        self.deadline = deadline or Deadline(None)
+        self.timed = Timed(api, self.deadline)
+        self.backfill = backfill or Backfill("dora", 4)
+        self.sync = Sync(self.timed, options["production"],
                          re.compile(github_options.get("hotfix_pattern", r"(?i)\bhot-?fix\b")))
         self.marks, self.asana_incidents, self.leading = marks, asana_incidents, leading
         self.window = timedelta(hours=options["failure_window_hours"])
@@ -61,12 +69,21 @@ class DoraCollector:
 
     # ------------------------------------------------------------ one cycle
     def collect(self, now: datetime) -> list[m.Metric]:
-        out, events, failures = [], {}, 0
-        for repo in self.repositories:
+        self.deadline.start()
+        out, events, failures, progressed = [], {}, 0, {}
+        # Repositories already backfilled first: a backfill gets the time they leave.
+        for repo in sorted(self.repositories, key=lambda r: self.states.get(r, RepoState()).synced is None):
             state = self.states.setdefault(repo, RepoState())
+            backfilling, before = state.synced is None, self._read(repo, state)
+            if backfilling and self.deadline.passed():
+                continue  # not reached this cycle: pending, neither progress nor a stall
+            self.deadline.enforced = backfilling  # the time budget bounds backfills only
             try:
                 self._sync(repo, state, now)
             except Exception as exc:  # noqa: BLE001 - this repo unmeasured this cycle, records kept
+                if backfilling and isinstance(exc, PAUSES):  # time or budget: resumes next cycle
+                    progressed[repo] = self._read(repo, state) > before
+                    continue
                 failures += 1
                 out.append(_error(exc.reason if isinstance(exc, PartFailed) else "fetch_failed"))
                 continue
@@ -74,6 +91,7 @@ class DoraCollector:
             gauges, streams = self._repo(repo, state, now)
             out += gauges
             events.update(streams)
+        out += self.backfill.report(progressed, [r for r in self.repositories if self.states[r].synced is None])
         if self.asana_incidents is not None:
             out += self._asana(now, events)
         out += self._events(events, now)
@@ -81,9 +99,17 @@ class DoraCollector:
             raise RuntimeError("every repository failed")
         return out
 
+    def _read(self, repo: str, s: RepoState) -> int:
+        """How much of a repository's history is read and kept: grows while a backfill
+        progresses (statuses read, compares and pull-request starts cached, records listed)."""
+        cached = sum(k[0] == repo for k in list(self.sync.compares)) + sum(
+            k[0] == repo for k in list(self.sync.starts))
+        return (len(s.deployments) + len(s.read) + sum(d.lead_times is not None for d in s.deployments.values())
+                + len(s.changes) + len(s.incidents) + cached + (s.branch_at is not None))
+
     def _sync(self, repo: str, s: RepoState, now: datetime) -> None:
         if s.branch_at is None or now - s.branch_at >= BRANCH_REFRESH:
-            meta, _ = self.api.get(f"/repos/{repo}")
+            meta, _ = self.timed.get(f"/repos/{repo}")
             s.default_branch, s.branch_at = meta["default_branch"], now
         workflow = deploy_workflow_of(self.options["deploy_workflows"], repo)
         if workflow:  # a repository with a deploy workflow ignores the Deployments API

@@ -120,14 +120,19 @@ def repo_metrics(repo: str, r: Records, now: datetime, options: dict) -> tuple[l
     window = timedelta(hours=options["failure_window_hours"])
     marks = failure_marks(r, signals, window)
     done = successes(r.deployments.values())
+    # A repository that deploys: a successful production deployment known (in 30 days, or the
+    # last one before them). One never seen deploying (a library, a tool) has no deployment
+    # frequency nor its level, so it neither scores "low" nor drags the delivery FoM down.
+    deploys = bool(done)
     out, values = [], {}
-    if done:  # for "no production deployment in N days" where the repository deploys at all
+    if deploys:  # for "no production deployment in N days" where the repository deploys at all
         since = (now - done[-1].finished).total_seconds() / HOUR
         out.append(m.gauge("dora.time_since_deployment_hours", since, repo=repo))
     for label, span in WINDOWS.items():
         suffix = "" if label == "7d" else "_30d"
         shipped = [d for d in done if _within(d.finished, now, span)]
-        out.append(m.gauge(f"dora.deployments_{label}", len(shipped), repo=repo))
+        if deploys:
+            out.append(m.gauge(f"dora.deployments_{label}", len(shipped), repo=repo))
         lead = [s for d in shipped for s in d.lead_times or []]
         out += _percentiles("dora.lead_time", lead, suffix, repo=repo)
         attempted = [d for d in r.deployments.values() if d.outcome and _within(d.finished, now, span)]
@@ -137,7 +142,7 @@ def repo_metrics(repo: str, r: Records, now: datetime, options: dict) -> tuple[l
         for signal in sorted(signals) if label == "7d" else ():
             out.append(m.gauge("dora.change_failures_7d", sum(signal in marks.get(d.key, ()) for d in attempted),
                                repo=repo, signal=signal))
-        values[label] = {"deployments": len(shipped), "lead": lead, "cfr": cfr}
+        values[label] = {"deployments": len(shipped) if deploys else None, "lead": lead, "cfr": cfr}
     return out, values["30d"]
 
 

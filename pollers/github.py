@@ -12,7 +12,9 @@ from one GraphQL query per 50 PRs, never per-commit calls (seed P1).
 A repository is measured in parts (PARTS). A part that fails — an HTTP error,
 the REST or GraphQL budget spent, a query GitHub rejects — emits nothing and is
 counted in orgpulse.collector.errors{reason}; the parts that need it are skipped;
-every other part is still emitted. Never reported as zeros. Definitions: README.
+every other part is still emitted. Never reported as zeros. Definitions: README. A part
+never synced yet (the first cycle's backfill) that the cycle's time or the budget cuts
+short is pending, not failed, while the backfill progresses (pollers/backfill.py).
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ from orgpulse.definitions import FAILED
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time
 from pollers import github_metrics as gm
+from pollers.backfill import PAUSES, Backfill, Deadline, Timed
 from pollers.github_app import Installations
 from pollers.github_http import RATE_LIMIT_FIELDS, GithubHttp, PartFailed
 from pollers.github_metrics import STALE as STALE_BRANCH
@@ -75,8 +78,12 @@ def _attempt(run: dict) -> dict:
 
 class GithubCollector:
     def __init__(self, http: GithubHttp | Installations, repositories: list[str], options: dict[str, Any],
-                 deployed_at: Callable[[str, str], datetime | None] | None = None):
-        self.http = http  # a token's GithubHttp, or a GitHub App's (pollers/github_app.py)
+                 deployed_at: Callable[[str, str], datetime | None] | None = None,
+                 deadline: Deadline | None = None, backfill: Backfill | None = None):
+        self.deadline, self.backfill = deadline or Deadline(None), backfill or Backfill("github", 4)
+        # A token's GithubHttp, or a GitHub App's (pollers/github_app.py); every request checks
+        # the cycle's time budget (pollers/backfill.py).
+        self.http = Timed(http, self.deadline)
         # (repo, sha) → when the first successful production deployment containing it succeeded:
         # DORA's records (pollers/dora.py), for the deploy leg; None while DORA is off.
         self.deployed_at = deployed_at
@@ -248,6 +255,10 @@ class GithubCollector:
     # Earlier attempts are many at a busy repository's first cycle (one per re-run): they get
     # what budget every repository's other parts left, and resume next cycle from what was fetched.
     LATE = frozenset({"attempts"})
+    # Parts that keep what they read as they go (details per 50 PRs, each earlier attempt): a
+    # backfill may stop them between requests. The others restart from their window's start,
+    # so once started they run to the end, and the time budget only keeps them from starting.
+    RESUMABLE = frozenset({"details", "attempts"})
 
     def _parts(self, repo: str, now: datetime, late: bool, failed: set[str]) -> tuple[list[m.Metric], int]:
         """(metrics of the parts that worked and error counts of those that failed, parts measured)."""
@@ -262,13 +273,20 @@ class GithubCollector:
             if any(n in failed and not (n == "meta" and s.default_branch) for n in needs):
                 failed.add(part)  # its input failed (and is counted): absent, never computed from stale data
                 continue
+            backfilling = part not in s.synced  # the time budget bounds backfills only
             try:
+                self.deadline.enforced = backfilling
+                self.deadline.check()  # once the time is spent, no backfill part begins
+                self.deadline.enforced = backfilling and part in self.RESUMABLE  # stops between requests
                 metrics = fetch(self, repo, s, now)
             except Exception as exc:  # noqa: BLE001 - this part unmeasured this cycle, its window kept
+                failed.add(part)
+                if backfilling and isinstance(exc, PAUSES):  # a backfill cut short: resumes next cycle
+                    self.paused.add(repo)
+                    continue
                 reason = exc.reason if isinstance(exc, PartFailed) else "fetch_failed"
                 log.warning("github part failed", extra={"repo": repo, "part": part, "reason": reason,
                                                          "error": str(exc)[:300]})
-                failed.add(part)
                 out.append(m.count("orgpulse.collector.errors", collector="github", reason=reason))
                 continue
             s.synced[part] = now
@@ -277,13 +295,28 @@ class GithubCollector:
         return out, measured
 
     def collect(self, now: datetime) -> list[m.Metric]:
+        self.deadline.start()
+        self.paused: set[str] = set()  # repositories whose backfill a pause cut short this cycle
+        read = {repo: _read(self.states.get(repo)) for repo in self.repositories}
         out, measured = [], 0
         failed: dict[str, set[str]] = {repo: set() for repo in self.repositories}
         for late in (False, True):
-            for repo in self.repositories:
+            for repo in sorted(self.repositories, key=lambda r: not self._backfilled(r)):  # steady first
                 metrics, parts = self._parts(repo, now, late, failed[repo])
                 out += metrics
                 measured += parts
-        if self.repositories and not measured:
+        out += self.backfill.report({r: _read(self.states.get(r)) > read[r] for r in self.paused},
+                                    [r for r in self.repositories if not self._backfilled(r)])
+        if self.repositories and not measured and not self.paused:
             raise RuntimeError("every part of every repository failed")
         return out
+
+    def _backfilled(self, repo: str) -> bool:
+        s = self.states.get(repo)
+        return s is not None and all(p in s.synced for p in self.PARTS if p != "redeliver" or repo in self.hooks)
+
+
+def _read(s: RepoState | None) -> int:
+    """How much of a repository's window is read and kept: grows while a backfill progresses."""
+    return 0 if s is None else sum(map(len, (s.synced, s.pulls, s.details, s.commits, s.runs, s.attempts,
+                                             s.branches)))

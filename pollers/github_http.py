@@ -48,13 +48,16 @@ class Budget:
         self.share, self.clock = share, clock
         self.limit = 5000
         self.remaining: int | None = None
+        self.reset_at = 0.0  # X-RateLimit-Reset: when a spent limit is whole again
         self.sent: collections.deque = collections.deque()
 
     def spend(self) -> None:
         now = self.clock()
         while self.sent and self.sent[0] < now - 3600:
             self.sent.popleft()
-        if self.remaining == 0 or len(self.sent) >= self.share * self.limit:
+        # A spent limit (remaining 0) is not asked again before its reset; after it, the next
+        # answer's headers say what is left (else nothing would ever update `remaining`).
+        if (self.remaining == 0 and now < self.reset_at) or len(self.sent) >= self.share * self.limit:
             raise BudgetExhausted(f"{len(self.sent)} requests this hour, limit share {self.share:.0%}")
         self.sent.append(now)
 
@@ -64,6 +67,8 @@ class Budget:
             self.limit = int(lower["x-ratelimit-limit"])
         if "x-ratelimit-remaining" in lower:
             self.remaining = int(lower["x-ratelimit-remaining"])
+        if "x-ratelimit-reset" in lower:
+            self.reset_at = float(lower["x-ratelimit-reset"])
 
 
 class Points:

@@ -76,9 +76,10 @@ def wandb(settings: Settings) -> Collector | None:
     opts = settings.section("wandb")
     if settings.wandb_api_key is None or not opts["projects"]:
         return None
-    from pollers.wandb import WandbPoller, make_api
+    from pollers.wandb import LazyApi, WandbPoller, make_api
 
-    api = make_api(settings.wandb_api_key.reveal().decode(), settings.wandb_base_url)
+    key = settings.wandb_api_key.reveal().decode()
+    api = LazyApi(lambda: make_api(key, settings.wandb_base_url))  # built at the first cycle
     return Collector("wandb", WandbPoller(api, opts).collect,
                      settings.section("poller")["collector_timeout_seconds"])
 
@@ -98,7 +99,7 @@ def github(settings: Settings, deployments=None) -> Collector | None:
 
     opts = settings.section("github")
     collector = GithubCollector(connect(settings), opts["repositories"], opts,
-                                deployments.deployed_at if deployments else None)
+                                deployments.deployed_at if deployments else None, **_backfill("github", settings))
     return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"],
                      on_progress=collector.report_pages)
 
@@ -128,12 +129,23 @@ def _dora(settings: Settings, elector=None):
     opts = settings.section("github")
     marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))
     return DoraCollector(connect(settings), opts["repositories"], settings.section("dora"), opts, marks,
-                         _asana_incidents(settings), elector.is_leader if elector else lambda: True)
+                         _asana_incidents(settings), elector.is_leader if elector else lambda: True,
+                         **_backfill("dora", settings))
 
 
 def dora(settings: Settings, elector=None, built=None) -> Collector | None:
     collector = built or _dora(settings, elector)
     return collector and Collector("dora", collector.collect, settings.section("poller")["collector_timeout_seconds"])
+
+
+def _backfill(name: str, settings: Settings) -> dict:
+    """The deadline and backfill of a collector whose first cycle backfills: it stops asking
+    after TIME_SHARE of its timeout, so it returns in time, and resumes next cycle."""
+    from pollers.backfill import TIME_SHARE, Backfill, Deadline
+
+    poller = settings.section("poller")
+    return {"deadline": Deadline(TIME_SHARE * poller["collector_timeout_seconds"]),
+            "backfill": Backfill(name, poller["backfill_stall_cycles"])}
 
 
 BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {

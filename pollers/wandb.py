@@ -21,7 +21,7 @@ import logging
 import math
 import re
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from orgpulse import metrics as m
 from orgpulse.tags import BoundedValues
@@ -52,6 +52,23 @@ def make_api(api_key: str, base_url: str | None, timeout: int = 30, retries: int
                                         x_graphql_retry_wait_max_seconds=10))
     overrides = {"base_url": base_url} if base_url else {}
     return wandb.Api(api_key=api_key, overrides=overrides, timeout=timeout)
+
+
+class LazyApi:
+    """wandb.Api built at the collector's first use, not when the poller starts: building it
+    checks the API key against the server, and a W&B unreachable at start must not stop the
+    poller (in the chart, a crash-looping sidecar). A failed build is tried again next cycle."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self._make, self._api = make, None
+
+    def connect(self) -> None:
+        if self._api is None:
+            self._api = self._make()
+
+    def __getattr__(self, name: str) -> Any:
+        self.connect()
+        return getattr(self._api, name)
 
 
 def _p(values: list[float], q: float) -> float:
@@ -235,6 +252,11 @@ class WandbPoller:
         return failed
 
     def collect(self, now: datetime) -> list[m.Metric]:
+        try:
+            getattr(self.api, "connect", lambda: None)()  # a LazyApi builds its client here
+        except Exception as exc:  # noqa: BLE001 - W&B unreachable or the key refused: next cycle retries
+            log.warning("W&B client not built", extra={"collector": "wandb", "error": type(exc).__name__})
+            return [m.count("orgpulse.collector.errors", collector="wandb", reason="client_failed")]
         out: list[m.Metric] = []
         failures = 0
         for path in self.projects:

@@ -102,7 +102,7 @@ def pytest_sessionfinish(session, exitstatus):
     """The catalog contract, the other way round: every catalog row must be
     produced by some test. Checked only when the whole suite ran."""
     cfg = session.config
-    narrowed = cfg.option.keyword or cfg.option.markexpr or cfg.option.lf or any(
+    narrowed = cfg.option.keyword or cfg.option.markexpr or getattr(cfg.option, "lf", False) or any(
         Path(a).resolve() != Path(cfg.rootpath, "tests").resolve()
         for a in cfg.args if not a.startswith("-"))
     if narrowed or exitstatus != 0:

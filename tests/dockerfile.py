@@ -47,6 +47,7 @@ class Image:
     ports: list[int] = field(default_factory=list)
     bases: list[str] = field(default_factory=list)
     paths: set[str] = field(default_factory=set)  # image paths the steps made
+    constraints: str | None = None                # the pip install's --constraint file
 
     def host(self, path: str) -> Path:
         return self.root / path.lstrip("/")
@@ -59,9 +60,11 @@ def _run(image: Image, command: str) -> None:
         r"python -m venv --without-pip (/\S+)": lambda m: (
             image.paths.add(m[1]),
             subprocess.run([sys.executable, "-m", "venv", "--without-pip", image.host(m[1])], check=True)),
-        r"pip --python (/\S+) install --no-cache-dir \.": lambda m: subprocess.run(
-            [sys.executable, "-m", "pip", "--python", image.host(m[1]), "install", "--quiet",
-             "--no-cache-dir", "."], cwd=image.host(image.workdir), check=True),
+        r"pip --python (/\S+) install --no-cache-dir --constraint (\S+) \.": lambda m: (
+            setattr(image, "constraints", m[2]),
+            subprocess.run([sys.executable, "-m", "pip", "--python", image.host(m[1]), "install", "--quiet",
+                            "--no-cache-dir", "--constraint", m[2], "."], cwd=image.host(image.workdir),
+                           check=True)),
         # The base image's own build tools: not part of this tree (checked: the venv has no pip).
         r"python -m pip uninstall --yes --quiet pip setuptools wheel": lambda m: None,
         r"useradd --uid (\d+) .*": lambda m: setattr(image, "uid", int(m[1])),

@@ -30,3 +30,18 @@ def test_parse_rejects_bad_rows():
         m.parse_catalog(header + "a.b,histogram,,d,s,\n")
     with pytest.raises(m.CatalogError, match="declared twice"):
         m.parse_catalog(header + "a.b,count,,d,s,\na.b,count,,d,s,\n")
+
+
+def test_the_session_end_check_survives_pytest_without_its_cache_plugin():
+    """`-p no:cacheprovider` removes the --lf option the session-end check reads."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
+         "tests/test_catalog.py::test_parse_rejects_bad_rows"],
+        cwd=root, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
+    assert "AttributeError" not in result.stdout + result.stderr

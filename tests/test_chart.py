@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import json
 import re
 
 import helm_python as helm
@@ -193,6 +194,55 @@ def test_a_misspelt_or_mistyped_value_fails_the_schema(values, complaint):
     with pytest.raises(helm.HelmValuesError) as failure:
         render(values)
     assert complaint in str(failure.value)
+
+
+@pytest.mark.parametrize("url, accepted", [
+    ("redis://redis.observability.svc:6379/0", True), ("rediss://redis:6380", True),
+    ("redis://orgpulse@redis:6379/1", True),              # an ACL user name alone is no secret
+    ("redis://[fd00::1]:6379/0", True), ("unix:///var/run/redis/redis.sock", True), ("", True),
+    ("redis://:hunter2@redis:6379/0", False), ("redis://orgpulse:hunter2@redis:6379/0", False),
+    ("rediss://u:p@redis", False), ("unix:///var/run/redis.sock?db=0&password=hunter2", False),
+    ("unix://u:p@/var/run/redis.sock", False), ("redis://redis:6379/0?password=hunter2", False),
+])
+def test_a_redis_password_never_lands_in_the_configmap(url, accepted):
+    """config: becomes a plain ConfigMap: the schema refuses a Redis URL with a password
+    there, whose place is secrets.redisUrl (its description says so)."""
+    values = {"env": "x", "config": {"receiver": {"redis_url": url}}}
+    if accepted:
+        assert render(values)
+        return
+    with pytest.raises(helm.HelmValuesError, match="/config/receiver/redis_url"):
+        render(values)
+    schema = json.loads((CHART / "values.schema.json").read_text())
+    assert "secrets.redisUrl" in schema["properties"]["config"]["properties"]["receiver"]["properties"][
+        "redis_url"]["description"]
+
+
+def test_the_data_dir_is_an_emptydir_or_optionally_a_claim_that_outlives_pods():
+    plain = one(manifests({"env": "x"}), "Deployment")["spec"]
+    (data,) = [v for v in plain["template"]["spec"]["volumes"] if v["name"] == "data"]
+    assert "emptyDir" in data and plain["strategy"]["type"] == "RollingUpdate"
+    assert not [d for d in manifests({"env": "x"}) if d["kind"] == "PersistentVolumeClaim"]
+    for persistence, claim in (({"enabled": True, "size": "2Gi", "storageClassName": "gp3"}, "orgpulse-data"),
+                               ({"enabled": True, "existingClaim": "mine"}, "mine")):
+        docs = manifests({"env": "x", "dataDir": {"persistence": persistence}})
+        spec = one(docs, "Deployment")["spec"]
+        (data,) = [v for v in spec["template"]["spec"]["volumes"] if v["name"] == "data"]
+        assert data == {"name": "data", "persistentVolumeClaim": {"claimName": claim}}
+        assert spec["strategy"] == {"type": "Recreate"}  # ReadWriteOnce: the old pod lets go first
+        made = [d for d in docs if d["kind"] == "PersistentVolumeClaim"]
+        if "existingClaim" in persistence:
+            assert made == []
+        else:
+            assert made[0]["metadata"]["name"] == claim and made[0]["spec"] == {
+                "accessModes": ["ReadWriteOnce"], "storageClassName": "gp3",
+                "resources": {"requests": {"storage": "2Gi"}}}
+        for version in KUBE_VERSIONS:
+            for doc in docs:
+                kubernetes_validate.validate(doc, version, strict=True)
+    with pytest.raises(helm.HelmRenderError, match="dataDir.persistence with replicas: 2"):
+        render({"env": "x", "replicas": 2, "dataDir": {"persistence": {"enabled": True}},
+                "config": {"receiver": {"redis_url": "redis://r:6379/0"}}})
 
 
 def test_env_is_required():

@@ -26,14 +26,21 @@ from fom.scores import status
 from orgpulse import config
 from orgpulse.cli import parser
 from orgpulse.metrics import catalog
+from orgpulse.options import MONITOR_SOURCES
 from receiver.envelope import STATUS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+# Every source on: every monitor is built (without it, only the configured sources' are).
+EVERY_SOURCE = {"monitors": {"sources": list(MONITOR_SOURCES)}}
+
+
 @pytest.fixture(scope="module")
-def settings():
-    return config.load({"DD_ENV": "test"})
+def settings(tmp_path_factory):
+    path = tmp_path_factory.mktemp("config") / "orgpulse.yaml"
+    path.write_text(json.dumps(EVERY_SOURCE))
+    return config.load({"DD_ENV": "test", "ORGPULSE_CONFIG": str(path)})
 
 
 @pytest.fixture(scope="module")
@@ -75,17 +82,25 @@ def test_every_query_is_aggregated_as_its_catalog_type_requires(production):
         for _, text, _ in validate.queries(kind, body):
             for ref in parse(text):
                 row = known.rows()[ref.metric]
-                assert known.aggregation_problem(row, ref.space, ref.as_count) is None, (key, text)
+                assert known.aggregation_problem(row, ref.space, ref.as_count, ref.points) is None, (key, text)
                 checked += 1
     assert checked > 300
 
 
-def test_dashboards_have_env_template_variable_defaulting_to_dd_env(production):
+def test_dashboards_have_env_template_variable_defaulting_to_the_configured_env(production, make_settings):
+    """The default is configuration, not the DD_ENV of the shell that runs apply (it would flip
+    between CI jobs): `monitors.default_env`, else `*` — the settings here have DD_ENV=test."""
     for key, body in production.dashboards.items():
         names = [v["name"] for v in body["template_variables"]]
-        assert names[0] == "env" and body["template_variables"][0]["defaults"] == ["test"], key
+        assert names[0] == "env" and body["template_variables"][0]["defaults"] == ["*"], key
         assert names[1:] == list(registry.MODULES[key].BOARD.variables)
     assert [v["name"] for v in production.dashboards["github"]["template_variables"]] == ["env", "repo", "workflow"]
+    configured = make_settings({"DD_ENV": "ci-job-7"}, {"monitors": {"default_env": "production"}})
+    defs = registry.definitions(registry.context(configured, None))
+    assert {b["template_variables"][0]["defaults"][0] for b in defs.dashboards.values()} == {"production"}
+    for bad in ("Production", "prod env", ""):
+        with pytest.raises(config.ConfigError, match="monitors.default_env must be"):
+            make_settings(options={"monitors": {"default_env": bad}})
 
 
 def test_monitors_are_scoped_to_their_environment_and_say_what_to_do(production):
@@ -139,6 +154,7 @@ def test_validate_refuses_an_unknown_monitor_field_or_enum(production):
     ("avg:github.prs.open{$env,$repo}", "level gauge"),
     ("sum:github.prs.cycle_time_hours{$env,$repo}", "extreme gauge"),
     ("sum:health.ci.fom{$env}", "ratio gauge"),
+    ("avg:health.ci.fom{$env}.rollup(count, 86400)", "points summed or counted in time: use sum"),
     ("sum:github.prs.open{$repo}", "not filtered by $env"),
     ("sum:github.prs.open{$env}", "not filtered by $repo"),
 ])
@@ -151,6 +167,11 @@ def test_validate_refuses_a_time_aggregator_that_does_not_fit():
     text = "sum:github.prs.merged{$env,$repo}.as_count()"
     assert validate.query_problems(text, ("$env",), "sum") == []
     assert "time aggregator last" in validate.query_problems(text, ("$env",), "last")[0]
+    # a score's points summed per day are a level (the health grid): summed, or the newest day
+    points = "sum:health.ci.fom{$env}.rollup(sum, 86400)"
+    assert validate.query_problems(points, ("$env",), "sum") == validate.query_problems(points, ("$env",), "last") == []
+    assert "time aggregator avg" in validate.query_problems(points, ("$env",), "avg")[0]
+    assert "time aggregator sum" in validate.query_problems("avg:health.ci.fom{$env}", ("$env",), "sum")[0]
 
 
 def test_a_query_of_a_metric_the_catalog_lacks_is_built_and_then_refused():
@@ -219,12 +240,15 @@ def test_grid_has_a_row_per_fom_score_and_a_column_per_utc_day(production, setti
     ctx = registry.context(settings, None)
     for t in tables:
         request = t["requests"][0]
-        (q,) = request["queries"]
-        assert q["query"].endswith(".rollup(avg, 86400)") and q["aggregator"] == "last"
-        assert "default_zero" not in q["query"] and ".fill(" not in q["query"]  # no data stays no data
+        # each score's points per UTC day, summed and counted, read at the window's newest day
+        # and over the whole window (tests/test_health_grid.py: the cells are each day's average)
+        assert {q["name"]: (q["query"].split("}")[1], q["aggregator"]) for q in request["queries"]} == {
+            "s_head": (".rollup(sum, 86400)", "last"), "s_all": (".rollup(sum, 86400)", "sum"),
+            "n_head": (".rollup(count, 86400)", "last"), "n_all": (".rollup(count, 86400)", "sum")}
+        assert len({parse(q["query"])[0].metric for q in request["queries"]}) == 1
+        assert all(".fill(" not in q["query"] for q in request["queries"])  # no data stays no data
         assert t["time"] == {"live_span": "1d"}
-        assert [f["formula"] for f in request["formulas"]] == [
-            f"timeshift(s, -{d * 86400})" for d in range(6, 0, -1)] + ["s"]
+        assert [f["formula"] for f in request["formulas"]] == [health.cell(d) for d in range(6, -1, -1)]
         assert all(f["conditional_formats"] == health.formats(ctx.fom) for f in request["formulas"])
 
 
@@ -237,7 +261,7 @@ def test_grid_thresholds_come_from_fom_thresholds(make_settings):
 
 
 # ------------------------------------------------------------------ configuration
-MONITORS = {"notify": ["@slack-eng"], "thresholds": {"pr_cycle_time_p90_hours": 60},
+MONITORS = {"notify": ["@slack-eng"], "thresholds": {"pr_cycle_time_p90_hours": 60}, "sources": ["github"],
             "environments": {"production": {"notify": ["@pagerduty-orgpulse"],
                                             "thresholds": {"collector_silent_minutes": 45}},
                              "staging": {"thresholds": {"pr_cycle_time_p90_hours": 96}}}}
@@ -262,11 +286,82 @@ def test_thresholds_and_handles_come_from_config_per_environment(make_settings):
     ({"environments": {"production": {"notif": []}}}, "production: only notify and thresholds"),
     ({"environments": {"production": {"thresholds": {"nope": 1}}}}, "production: unknown threshold"),
     ({"paging": True}, "monitors.paging is not a known setting"),
+    ({"sources": ["github", "jira"]}, "unknown source(s) ['jira']"),
+    # Datadog refuses a warning on the wrong side of its critical (the defaults' warnings stay)
+    ({"thresholds": {"pr_cycle_time_p90_hours": 24}},
+     "pr_cycle_time_p90: warning 48 must be below critical 24"),
+    ({"thresholds": {"dora_change_failure_rate_pct": 8}}, "dora_change_failure_rate: warning 10 must be below"),
+    ({"thresholds": {"training_failure_rate_pct_warning": 30}}, "training_failure_rate: warning 30 must be below"),
+    ({"environments": {"staging": {"thresholds": {"burn_rate_warning": 20}}}},
+     "webhook_availability_burn_rate (staging): warning 20 must be below critical 14.4"),
+    ({"thresholds": {"burn_rate_critical": 5}, "environments": {"production": {}}},
+     "delivery_latency_burn_rate (production): warning 7.2 must be below critical 5"),
 ])
 def test_monitors_section_is_validated_at_start(make_settings, section, expected):
     with pytest.raises(config.ConfigError) as err:
         make_settings(options={"monitors": section})
     assert any(expected in p for p in err.value.problems), err.value.problems
+
+
+def test_a_pair_set_in_the_right_order_is_accepted_and_rendered(make_settings):
+    settings = make_settings(options={"monitors": {"sources": ["github"], "thresholds": {
+        "pr_cycle_time_p90_hours": 24, "pr_cycle_time_p90_hours_warning": 16}}})
+    body = registry.definitions(registry.context(settings, "production")).monitors["pr_cycle_time_p90"]
+    assert body["options"]["thresholds"] == {"critical": 24, "warning": 16}
+
+
+def test_validate_refuses_a_warning_on_the_wrong_side_of_its_critical(production):
+    above = copy.deepcopy(production.monitors["pr_cycle_time_p90"])
+    above["options"]["thresholds"] = {"critical": 24, "warning": 48}
+    below = copy.deepcopy(production.monitors["fom_overall_red"])   # alerts below: warning above
+    below["options"]["thresholds"] = {"critical": 0.3, "warning": 0.1}
+    defs = registry.Definitions(monitors={"pr_cycle_time_p90": above, "fom_overall_red": below})
+    assert sorted(validate.problems(defs, "production", {})) == [
+        "monitor fom_overall_red: warning 0.1 must be above critical 0.3 (the monitor alerts below "
+        "them): set both thresholds of the pair",
+        "monitor pr_cycle_time_p90: warning 48 must be below critical 24 (the monitor alerts above "
+        "them): set both thresholds of the pair"]
+    assert all(alerting.threshold_problem(b) is None for b in production.monitors.values())
+
+
+# ------------------------------------------------------------------ monitors per source
+def _monitor_keys(make_settings, options):
+    return set(registry.definitions(registry.context(make_settings(options=options), "production")).monitors)
+
+
+SELF = {"fom_overall_red", "receiver_rejections", "webhook_availability_burn_rate",
+        "delivery_latency_burn_rate"}
+
+
+def test_monitors_are_built_only_for_the_sources_that_are_on(make_settings):
+    # Nothing configured: no collector, no informer — nothing that would page on their silence.
+    assert _monitor_keys(make_settings, {}) == SELF
+    # Derived from the collectors' own options when monitors.sources is absent.
+    assert _monitor_keys(make_settings, {"github": {"repositories": ["org/app"]}}) == SELF | {
+        "collector_failing", "collector_freshness_burn_rate", "ci_red_on_main", "pr_cycle_time_p90",
+        "ci_failure_rate_anomaly", "dora_change_failure_rate", "dora_no_deployment"}
+    assert _monitor_keys(make_settings, {"aws": {"regions": ["us-east-1"]}, "asana": {"workspace": "1"}}) == SELF | {
+        "collector_failing", "collector_freshness_burn_rate", "ec2_monthly_estimate_rising",
+        "daily_cost_anomaly", "asana_heartbeats_missing"}
+    # The informer and SkyPilot are switched on by the pod's environment: listed explicitly.
+    listed = _monitor_keys(make_settings, {"monitors": {"sources": ["kubernetes"]}})
+    assert listed == SELF | {"oom_kill_burst", "crashloop_burst", "informer_not_watching"}
+    settings = make_settings(options={"monitors": {"sources": []}})
+    defs = registry.definitions(registry.context(settings, "production"))
+    assert "collector_freshness" not in defs.slos and set(defs.slos) == {"webhook_availability", "delivery_latency"}
+
+
+def test_the_daily_cost_anomaly_sums_only_the_sources_that_are_on_each_defaulting_to_zero(make_settings):
+    def query(sources):
+        settings = make_settings(options={"monitors": {"sources": sources}})
+        return registry.definitions(registry.context(settings, "production")).monitors["daily_cost_anomaly"]["query"]
+
+    both = query(["ec2", "skypilot"])
+    refs = parse(both)
+    assert [r.metric for r in refs] == ["ec2.cost.running_hourly_estimate", "skypilot.cost.hourly_estimate"]
+    for r in refs:  # a source with no point this hour (no job, an unpriced instance) adds 0, never blanks it
+        assert f"default_zero(sum:{r.metric}{{env:production}})" in both
+    assert [r.metric for r in parse(query(["skypilot"]))] == ["skypilot.cost.hourly_estimate"]
 
 
 # ------------------------------------------------------------------ extending
@@ -346,3 +441,19 @@ def test_the_console_script_runs_the_dashboards_command(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert sorted(p.name for p in (tmp_path / "dashboards").iterdir()) == sorted(
         f"{k}.json" for k in registry.MODULES)
+
+
+@pytest.mark.parametrize("argv", [["render", "--env", "prod", "--out", "OUT"], ["validate", "--env", "prod"],
+                                  ["apply", "--env", "prod", "--dry-run"], ["diff", "--env", "prod"]])
+def test_an_environment_monitors_environments_does_not_list_is_refused(make_settings, tmp_path, capsys, argv):
+    settings = make_settings(options={"monitors": {"environments": {"staging": {}, "production": {}}}})
+    args = parser().parse_args(["dashboards"] + [str(tmp_path / "out") if a == "OUT" else a for a in argv])
+    called = []
+    status = cli.run(args, settings, io.StringIO(), make_api=lambda s: called.append(s))
+    assert status == 2 and not called and not (tmp_path / "out").exists()
+    assert "--env prod: not under monitors.environments (production, staging)" in capsys.readouterr().err
+    ok = parser().parse_args(["dashboards", "render", "--env", "staging", "--out", str(tmp_path / "out")])
+    assert cli.run(ok, settings, io.StringIO()) == 0 and (tmp_path / "out" / "monitors").is_dir()
+    # without monitors.environments any environment may be built
+    anywhere = parser().parse_args(["dashboards", "render", "--env", "prod", "--out", str(tmp_path / "any")])
+    assert cli.run(anywhere, make_settings(), io.StringIO()) == 0

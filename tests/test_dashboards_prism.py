@@ -27,6 +27,7 @@ import yaml
 from dashboards import cli, registry
 from orgpulse.cli import parser
 from tests.peers import require_peer
+from tests.test_dashboards import EVERY_SOURCE
 from tests.servers import free_port
 
 SPEC = "datadog-spec/.generator/schemas/v1/openapi.yaml"
@@ -105,7 +106,7 @@ def test_prism_validates_dashboard_bodies_once_the_spec_is_fixed(prism):
 @pytest.mark.peers
 def test_every_request_apply_sends_is_valid_against_the_spec(prism, make_settings):
     settings = make_settings({"DD_API_KEY": KEYS["DD-API-KEY"], "DD_APP_KEY": KEYS["DD-APPLICATION-KEY"],
-                              "DD_API_URL": prism["url"]})
+                              "DD_API_URL": prism["url"]}, EVERY_SOURCE)  # every monitor
     out = io.StringIO()
     before = len(prism["log"].read_text(errors="replace"))  # the session's Prism: only this test's part
     status = cli.run(parser().parse_args(["dashboards", "apply", "--env", "production"]), settings, out)

@@ -15,6 +15,7 @@ from dashboards import alerting, cli, identity, registry, render, validate
 from dashboards.api import Datadog
 from dashboards.diff import differences
 from orgpulse.cli import parser
+from tests.test_dashboards import EVERY_SOURCE
 from tests.fakes.datadog_api import FakeDatadog
 
 API_KEY, APP_KEY = "dd-api-key-0123456789abcdef", "dd-app-key-fedcba9876543210"
@@ -29,7 +30,8 @@ def fake():
 
 @pytest.fixture
 def dd_settings(make_settings, fake):
-    return make_settings({"DD_API_KEY": API_KEY, "DD_APP_KEY": APP_KEY, "DD_API_URL": fake.url})
+    return make_settings({"DD_API_KEY": API_KEY, "DD_APP_KEY": APP_KEY, "DD_API_URL": fake.url},
+                         EVERY_SOURCE)  # every monitor
 
 
 class Run:

@@ -9,7 +9,7 @@ from orgpulse.metrics import catalog
 
 
 def build(make_settings, env="production", thresholds=None):
-    options = {"monitors": {"thresholds": thresholds}} if thresholds else None
+    options = {"monitors": {"sources": ["dora"], **({"thresholds": thresholds} if thresholds else {})}}
     settings = make_settings({}, options)
     return registry.definitions(registry.context(settings, env))
 

@@ -16,8 +16,10 @@ ALL = {"deployment_failure", "rollback", "revert", "hotfix", "incident"}
 
 
 @pytest.mark.parametrize("key,value,expected", [
-    # deployments in 30 days: daily is on demand, weekly high, monthly medium
-    ("deployment_frequency", 30, "elite"), ("deployment_frequency", 29, "high"),
+    # deployments in 30 days: more than daily is on demand (multiple a day), daily to weekly
+    # high (daily, 30, is its top), monthly medium
+    ("deployment_frequency", 31, "elite"), ("deployment_frequency", 30, "high"),
+    ("deployment_frequency", 29, "high"),
     ("deployment_frequency", 4, "high"), ("deployment_frequency", 3, "medium"),
     ("deployment_frequency", 1, "medium"), ("deployment_frequency", 0, "low"),
     # lead time p50 hours: under a day, a week, a month

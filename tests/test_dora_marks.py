@@ -84,6 +84,7 @@ def test_redis_down_sends_no_distribution_and_loses_none(fake, tmp_path, make_se
     app.land(NOW + timedelta(minutes=1))
     app.deploy(NOW + timedelta(minutes=2), app.head())
     out = c.collect(NOW + timedelta(minutes=15))
-    assert distributions(out) == {} and [x.tag("reason") for x in out if x.name.startswith("orgpulse")] == ["marks"]
+    assert distributions(out) == {} and [x.tag("reason") for x in out
+                                         if x.name == "orgpulse.collector.errors"] == ["marks"]
     c.marks.redis = None
     assert ("org/app", "dora.lead_time", None) in distributions(c.collect(NOW + timedelta(minutes=30)))

@@ -40,13 +40,38 @@ def test_a_failing_repository_is_counted_sends_nothing_and_recovers(fake, tmp_pa
 def test_an_exhausted_budget_fails_the_cycle_without_zeros(fake, tmp_path):
     small(fake)
     c = collector(fake, tmp_path, repos=("org/app",))
+    assert not errors(c.collect(NOW))             # backfilled: from now on a spent budget is a failure
     c.api.budget.share = 0.001  # five requests an hour
     with pytest.raises(RuntimeError):
-        c.collect(NOW)  # every repository failed: the poller counts the collector as failed
+        c.collect(NOW + timedelta(minutes=15))  # every repository failed: the poller counts it failed
     fake.remaining = 0
     c.api.budget.share = 1.0
     with pytest.raises(RuntimeError):
-        c.collect(NOW)
+        c.collect(NOW + timedelta(minutes=30))
+
+
+def errors(out) -> list[str]:
+    return [x.tag("reason") for x in out if x.name == "orgpulse.collector.errors"]
+
+
+def pending(out) -> float:
+    (gauge,) = [x for x in produced(out) if x.name == "orgpulse.collector.backfill_pending"]
+    assert gauge.tag("collector") == "dora"
+    return gauge.value
+
+
+def test_a_backfill_with_no_progress_is_pending_until_it_has_stalled_for_n_cycles(fake, tmp_path):
+    from pollers.backfill import Backfill
+
+    small(fake)
+    c = collector(fake, tmp_path, repos=("org/app",), backfill=Backfill("dora", 3))
+    c.api.budget.share = 0                        # the poller's share spent before the first request
+    outcomes = [c.collect(NOW + timedelta(minutes=15 * i)) for i in range(4)]
+    assert [errors(o) for o in outcomes] == [[], [], ["backfill_stalled"], ["backfill_stalled"]]
+    assert all(pending(o) == 1 and not [x for x in o if x.name.startswith("dora.")] for o in outcomes)
+    c.api.budget.share = 1.0                      # budget again: the backfill completes
+    done = c.collect(NOW + timedelta(hours=1))
+    assert errors(done) == [] and pending(done) == 0 and got(done, "org/app")
 
 
 def test_a_sha_the_compare_api_cannot_find_leaves_that_lead_time_unknown(fake, tmp_path):
@@ -77,6 +102,10 @@ def test_registry_shares_the_budget_and_adds_asana_incidents(fake, tmp_path, mak
         collectors = registry.build(settings)
         dora, github = collectors["dora"].collect.__self__, collectors["github"].collect.__self__
         assert dora.api.budget is github.http.budget and dora.api.points is github.http.points
+        # the backfill stops in time (3/4 of the collector's timeout) and stalls after 4 cycles
+        for c in (dora, github):
+            assert (c.deadline.seconds, c.backfill.stall_cycles, c.backfill.collector) == (
+                0.75 * 120, 4, "dora" if c is dora else "github")
         out = produced(dora.collect(NOW))
     finally:
         asana.close()
@@ -129,13 +158,14 @@ def test_a_backfill_cut_short_by_the_budget_resumes_where_it_stopped(fake, tmp_p
     hours = 0
     while True:
         now = NOW + timedelta(hours=hours)
-        try:
-            out = c.collect(now)
+        out = c.collect(now)  # a cut-short backfill is progress: no error, the collector succeeds
+        assert errors(out) == []
+        if pending(out) == 0:
             break
-        except RuntimeError:  # nothing sent for the repository; what was read is kept
-            hours += 1
-            clock[0] += 3601  # the next hour's share
-            assert hours < 6, "the backfill never completes"
+        assert not [x for x in out if x.tag("repo") == "org/app"]  # nothing sent before it is read
+        hours += 1
+        clock[0] += 3601  # the next hour's share
+        assert hours < 6, "the backfill never completes"
     assert hours >= 1 and got(out, "org/app") == truth(app.state, "org/app", now)
     twice = [path for path, n in fake.requests.items() if n > 1 and ("/statuses" in path or "/compare/" in path)]
     assert twice == []  # what a cut-short cycle read is kept: no status or compare read twice
@@ -151,3 +181,65 @@ def test_a_cancelled_deploy_run_is_no_deployment_and_not_read_again(fake, tmp_pa
     c.collect(NOW + timedelta(minutes=15))
     created = [r.query["created"][0] for r in fake.log if r.path.endswith("/deploy.yml/runs")]
     assert created[-1] == ">=" + (NOW - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_repository_that_never_deploys_has_no_frequency_and_does_not_drag_the_fom(fake, tmp_path):
+    from fom import scores
+    from pollers.values import ValueStore
+
+    small(fake)                                   # org/app deploys
+    lib = History(fake, "org/lib", seed=9)        # a library: commits and an incident, no deployment
+    for hours in range(60, 0, -6):
+        lib.land(NOW - timedelta(hours=hours))
+    lib.incident(NOW - timedelta(hours=20), 3)
+    out = produced(collector(fake, tmp_path, repos=("org/app", "org/lib")).collect(NOW))
+    names = {x.name for x in out if x.tag("repo") == "org/lib"}
+    assert not names & {"dora.deployments_7d", "dora.deployments_30d", "dora.time_since_deployment_hours"}
+    assert not [x for x in out if x.name == "dora.performance_level" and x.tag("repo") == "org/lib"
+                and x.tag("key") == "deployment_frequency"]
+    assert "dora.time_to_restore_p50_hours" in names     # what it does have is still measured
+    store = ValueStore()
+    store.record(out)
+    app_30d = next(x.value for x in out if x.name == "dora.deployments_30d")
+    got = scores.evaluate(lambda name, agg, where: store.get(name, 3600, agg, where))
+    assert store.get("dora.deployments_30d", 3600, "avg") == app_30d    # the mean of deploying repos
+    assert got[("delivery", "deployment_frequency")] == scores.evaluate(
+        lambda name, agg, where: app_30d if name == "dora.deployments_30d" else None)[
+        ("delivery", "deployment_frequency")]
+
+
+def test_a_backfill_longer_than_a_cycle_stops_in_time_and_the_collector_succeeds(fake, tmp_path, make_settings,
+                                                                                  statsd):
+    """Through the real poller loop and DogStatsD: each cycle stops asking within its time budget
+    (here each request the fake answers takes one second of a 15-second budget), reports the
+    backfill pending with success 1 — nothing for collector_failing — and the last one measures all."""
+    from orgpulse.emit import DogStatsdSink, Emitter
+    from pollers.backfill import Deadline
+    from pollers.loop import Collector, Poller
+    from pollers.values import ValueStore
+    from tests.test_dora_scenario import scenario
+
+    app, _ = scenario(fake)
+    host, port = statsd.address
+    emitter = Emitter(DogStatsdSink(make_settings({"DD_DOGSTATSD_URL": f"udp://{host}:{port}"})), strict=True)
+    c = collector(fake, tmp_path, repos=("org/app",), deadline=Deadline(15, lambda: float(len(fake.log))))
+    now = NOW
+    poller = Poller({"dora": Collector("dora", c.collect, timeout=30)}, emitter, ValueStore(), clock=lambda: now.timestamp())
+    cycles = []
+    while len(cycles) < 12:
+        asked, _ = len(fake.log), statsd.clear()
+        assert poller.run_once() == {"dora": True}
+        emitter.flush()
+        lines = statsd.settle(0.1)
+        cycles.append(next(x.value for x in lines if x.name == "orgpulse.collector.backfill_pending"))
+        assert len(fake.log) - asked <= 15  # stops asking once its budget is spent
+        assert not [x for x in lines if x.name == "orgpulse.collector.errors"]
+        assert [x.value for x in lines if x.name == "orgpulse.collector.success"] == [1]
+        if cycles[-1] == 0:
+            break
+        assert not [x for x in lines if x.name.startswith("dora.")]  # nothing before it is all read
+        now += timedelta(minutes=15)
+    assert len(cycles) >= 3 and cycles[:-1] == [1] * (len(cycles) - 1) and cycles[-1] == 0
+    twice = [path for path, n in fake.requests.items() if n > 1 and ("/statuses" in path or "/compare/" in path)]
+    assert twice == []  # what a cut-short cycle read is kept
+    assert got(c.collect(now), "org/app") == truth(app.state, "org/app", now)

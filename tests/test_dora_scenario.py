@@ -129,7 +129,8 @@ def truth(state: dict, repo: str, now: datetime, workflow: bool = False, events:
     for label, days in (("7d", 7), ("30d", 30)):
         inside = lambda t: now - timedelta(days=days) < t <= now  # noqa: E731
         suffix = "" if label == "7d" else "_30d"
-        out[f"dora.deployments_{label}"] = sum(inside(d["at"]) for d in ok)
+        if ok:  # a repository that deploys (one never seen deploying has no frequency)
+            out[f"dora.deployments_{label}"] = sum(inside(d["at"]) for d in ok)
         percentiles(out, f"dora.lead_time_{{q}}_hours{suffix}", [s / 3600 for t, s in lead if inside(t)])
         tried = [d for d in deps if inside(d["at"])]
         if tried:
@@ -142,7 +143,7 @@ def truth(state: dict, repo: str, now: datetime, workflow: bool = False, events:
     month = [(b - a).total_seconds() / 3600 for pairs in sources.values() for a, b in pairs
              if now - 30 * DAY < b <= now]
     for key, value, bounds, better in (
-            ("deployment_frequency", out["dora.deployments_30d"], (30, 4, 1), lambda v, b: v >= b),
+            ("deployment_frequency", out.get("dora.deployments_30d"), (31, 4, 1), lambda v, b: v >= b),
             ("lead_time", out.get("dora.lead_time_p50_hours_30d"), (24, 168, 720), lambda v, b: v < b),
             ("change_failure_rate", out.get("dora.change_failure_rate_30d"), (5, 10, 15), lambda v, b: v <= b),
             ("time_to_restore", nearest_rank(month, .5) if month else None, (1, 24, 168), lambda v, b: v < b)):

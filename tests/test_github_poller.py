@@ -37,12 +37,12 @@ def fake():
     assert not server.rejected_queries, server.rejected_queries
 
 
-def collector(fake, repos=(REPO,), clock=None, **options):
+def collector(fake, repos=(REPO,), clock=None, backfill=None, deadline=None, **options):
     gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
                 seconds_between_writes=0)
     options = {"budget_share": 1.0, **options}
     http = GithubHttp(gh.requester, options["budget_share"], *([clock] if clock else []))
-    return GithubCollector(http, list(repos), options)
+    return GithubCollector(http, list(repos), options, backfill=backfill, deadline=deadline)
 
 
 def collect(c, now=NOW):
@@ -153,21 +153,67 @@ def test_a_day_over_the_1000_cap_is_split(fake):
     assert got[("github.ci.workflow_runs_7d", None)] == 1500
 
 
+def pending(metrics) -> float:
+    (gauge,) = [x for x in produced(metrics) if x.name == "orgpulse.collector.backfill_pending"]
+    return gauge.value
+
+
 def test_budget_exhausted_skips_and_counts_never_zeros(fake):
+    """Once backfilled, a spent budget fails the parts it stops (a first cycle's is pending:
+    test_a_first_cycle_cut_short_is_pending_while_it_progresses)."""
     hand_made(fake)
+    c = collector(fake)
+    assert errors(c.collect(NOW)) == [] and pending(c.collect(NOW)) == 0
     fake.remaining = 0  # REST spent; GraphQL's own points still answer
-    out = collector(fake).collect(NOW)
-    # meta, pulls and force pushes fail; what needs them (details, commits, runs, attempts) is skipped
-    assert errors(out) == ["budget"] * 3
+    out = c.collect(NOW + timedelta(minutes=15))
+    # meta, pulls, commits, runs and force pushes fail (commits and runs on the last default
+    # branch); what needs them (details, attempts) is skipped; branches (hourly) still emitted
+    assert errors(out) == ["budget"] * 5
     assert {x.name for x in out if x.name.startswith("github.")} == {"github.branches.active"}
-    fake.remaining, fake.graphql_remaining = 0, 0
-    with pytest.raises(RuntimeError):
-        collector(fake).collect(NOW)  # nothing measured: the poller counts the collector as failed
-    fake.remaining, fake.graphql_remaining = 5000, 5000
+    gh = Github(auth=Auth.Token("not-the-token"), base_url=fake.url, retry=None, seconds_between_requests=0,
+                seconds_between_writes=0)
+    with pytest.raises(RuntimeError):  # nothing measured: the poller counts the collector as failed
+        GithubCollector(GithubHttp(gh.requester, 1.0), [REPO], {"budget_share": 1.0}).collect(NOW)
+
+
+def test_a_first_cycle_cut_short_is_pending_while_it_progresses(fake):
+    from pollers.backfill import Backfill
+
+    hand_made(fake)
     c = collector(fake, budget_share=0.001)  # 5 requests and 5 points an hour
     out = c.collect(NOW)
-    assert "budget" in errors(out) and c.requests <= 10
+    assert errors(out) == [] and pending(out) == 1 and c.requests <= 10  # cut short: pending, not failed
     assert "github.ci.workflow_runs_7d" not in {x.name for x in out}  # absent, never a zero
+    fake.remaining, fake.graphql_remaining = 0, 0   # nothing more can be read: no progress
+    c = collector(fake, backfill=Backfill("github", 2))
+    first = c.collect(NOW)                          # nothing measured, but a backfill waiting: no raise
+    assert errors(first) == [] and pending(first) == 1
+    assert errors(c.collect(NOW + timedelta(minutes=15))) == ["backfill_stalled"]
+
+
+def test_a_first_cycle_longer_than_its_time_budget_spans_cycles_and_ends_with_every_figure(fake):
+    """Each request the fake answers takes one second of a 12-second budget: every cycle
+    returns (no timeout), pending and error-free, and the last one measures what one
+    unlimited first cycle measures."""
+    from pollers.backfill import Deadline
+
+    generated(fake, REPO, NOW, prs=300)
+    generated(fake, "org/other", NOW, prs=50)
+    c = collector(fake, repos=(REPO, "org/other"), deadline=Deadline(12, lambda: float(len(fake.log))))
+    now, cycles = NOW, []
+    while len(cycles) < 8:
+        out = c.collect(now)
+        cycles.append(pending(out))
+        assert errors(out) == []
+        if cycles[-1] == 0:
+            break
+        now += timedelta(minutes=15)
+    assert len(cycles) >= 2 and cycles[-1] == 0 and all(p > 0 for p in cycles[:-1])
+
+    def figures(metrics):
+        return {(x.name, x.tag("repo"), x.tag("author_type") or x.tag("workflow")): x.value
+                for x in produced(metrics) if x.name.startswith("github.")}
+    assert figures(out) == figures(collector(fake, repos=(REPO, "org/other")).collect(now))
 
 
 def test_a_page_failing_midway_fails_that_part_only_and_keeps_its_window(fake):
@@ -380,3 +426,17 @@ def test_no_deploy_leg_without_dora_or_a_production_deployment(fake):
     c = collector(fake)
     c.deployed_at = lambda repo, sha: None  # DORA on, nothing deployed yet: no value, never 0
     assert not [k for k in collect(c, NOW + timedelta(minutes=15)) if k[0].startswith("github.prs.deploy_time")]
+
+
+def test_a_spent_rate_limit_is_asked_again_after_its_reset():
+    """remaining 0 holds requests back until X-RateLimit-Reset, not for the process's life."""
+    from pollers.github_http import Budget, BudgetExhausted
+
+    now = [1_800_000_000.0]
+    budget = Budget(1.0, clock=lambda: now[0])
+    budget.observe({"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0",
+                    "X-RateLimit-Reset": str(int(now[0]) + 600)})
+    with pytest.raises(BudgetExhausted):
+        budget.spend()
+    now[0] += 601
+    budget.spend()  # the limit is whole again: the next answer's headers say what is left

@@ -13,6 +13,7 @@ KUBERNETES_SERVICE_HOST): the Kubernetes secret store is pointed at a fake API s
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 import subprocess
@@ -97,6 +98,26 @@ def test_the_image_is_pinned_non_root_and_carries_no_installer(image):
     assert not list(venv.glob("bin/pip*")) and not list(venv.glob("lib/python*/site-packages/pip"))
     assert (image.host(image.workdir) / "gunicorn.conf.py").read_text() == \
         (Path(__file__).parent.parent / "receiver" / "gunicorn_conf.py").read_text()
+
+
+def _pins(text: str) -> dict[str, str]:
+    def name(n: str) -> str:
+        return re.sub(r"[-_.]+", "-", n).lower()  # PEP 503
+    return {name(n): v for n, _, v in (line.partition("==") for line in text.splitlines()
+                                       if line.strip() and not line.startswith("#"))}
+
+
+def test_every_dependency_in_the_image_is_the_version_constraints_txt_pins(image):
+    """Each build resolves the same versions: the venv holds exactly the pinned set."""
+    python = image.host("/opt/orgpulse") / "bin" / "python"
+    listing = subprocess.run([str(python), "-c", "import importlib.metadata as m; print('\\n'.join("
+                              "f\"{d.metadata['Name']}=={d.version}\" for d in m.distributions()))"],
+                             capture_output=True, text=True, check=True).stdout
+    installed = _pins(listing)
+    assert installed.pop("orgpulse")  # orgpulse itself, from the source tree
+    assert image.constraints == "constraints.txt"  # the install step resolves under the pins
+    pinned = _pins((Path(__file__).parent.parent / image.constraints).read_text())
+    assert pinned and installed == pinned
 
 
 def test_the_receiver_container_answers_health_and_a_signed_delivery(pod):

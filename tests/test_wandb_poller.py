@@ -209,3 +209,35 @@ def test_a_failing_api_is_retried_then_raises(fake):
     with pytest.raises(Exception):
         p.collect(NOW)
     assert fake.requests["/graphql"] == 1 + 3  # the injected policy: 2 retries, then give up
+
+
+def test_w_and_b_unreachable_when_the_poller_starts_is_a_counted_error_then_recovers():
+    """The client's login check runs at its first use, in the collector: W&B down at start
+    is `client_failed` that cycle, not a poller that cannot start; the next cycle connects."""
+    from pollers.wandb import LazyApi
+    from tests.servers import free_port
+
+    port = free_port()  # nothing listens: connection refused
+    p = WandbPoller(LazyApi(lambda: make_api("k" * 40, f"http://127.0.0.1:{port}", timeout=5, retries=1)),
+                    {"projects": ["ml-org/trainer"]})
+    assert [(x.name, x.tag("reason")) for x in produced(p.collect(NOW))] == [
+        ("orgpulse.collector.errors", "client_failed")]
+    server = FakeWandb(port)  # W&B comes up
+    try:
+        server.add("ml-org", "trainer", "r1", "run", "finished", iso(-30), iso(-26))
+        out = produced(p.collect(NOW + timedelta(minutes=15)))
+    finally:
+        server.close()
+    assert not [x for x in out if x.name == "orgpulse.collector.errors"]
+    assert {x.name: x.value for x in out}["wandb.runs.completed_7d"] == 1
+
+
+def test_the_poller_starts_without_reaching_w_and_b(make_settings):
+    """registry.build makes no W&B request (it used to run wandb.Api's login check and raise)."""
+    from pollers import registry
+    from tests.servers import free_port
+
+    settings = make_settings({"WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": f"http://127.0.0.1:{free_port()}"},
+                             {"wandb": {"projects": ["ml-org/trainer"]}})
+    collectors = registry.build(settings)
+    assert list(collectors) == ["wandb"] and collectors["wandb"].collect.__self__.api._api is None

@@ -27,8 +27,10 @@ HOURS = [("p50 / 3600", "p50"), ("p90 / 3600", "p90")]
 
 
 def _levels(q, ctx: Context) -> list:
+    elite, high, medium = BANDS["deployment_frequency"][2]
     legend = ("Levels from 30 days: 4 elite, 3 high, 2 medium, 1 low. Bands (fom/delivery.py): "
-              "deployments ≥ 30 / ≥ 4 / ≥ 1 in 30 days; lead time p50 < 1 day / 1 week / 1 month; "
+              f"deployments ≥ {elite} / ≥ {high} / ≥ {medium} in 30 days (only repositories that deploy); "
+              "lead time p50 < 1 day / 1 week / 1 month; "
               "change failure rate ≤ 5 / 10 / 15 %; time to restore p50 < 1 hour / 1 day / 1 week.")
     fom = [{"comparator": ">=", "value": ctx.fom["green"], "palette": "white_on_green"},
            {"comparator": ">=", "value": ctx.fom["yellow"], "palette": "white_on_yellow"},
@@ -106,6 +108,8 @@ def dashboard(ctx: Context) -> dict:
 
 
 def monitors(ctx: Context) -> dict[str, dict]:
+    if not ctx.on("dora"):  # no such monitor where the source is off (README)
+        return {}
     rate = ctx.threshold("dora_change_failure_rate_pct")
     warning = ctx.threshold("dora_change_failure_rate_pct_warning")
     days = ctx.threshold("dora_days_without_deployment")

@@ -75,29 +75,42 @@ def dashboard(ctx: Context) -> dict:
                                 group("Cost", *_cost(q), color="vivid_green")))
 
 
+# The hourly cost each compute source sends (its monitors only where the source is on).
+HOURLY_COST = {"ec2": "ec2.cost.running_hourly_estimate", "skypilot": "skypilot.cost.hourly_estimate"}
+
+
 def monitors(ctx: Context) -> dict[str, dict]:
+    return {**(_monthly_estimate(ctx) if ctx.on("ec2") else {}), **_daily_cost(ctx)}
+
+
+def _monthly_estimate(ctx: Context) -> dict[str, dict]:
     pct = ctx.threshold("ec2_monthly_estimate_wow_pct")
+    return a.monitor(
+        ctx, "ec2_monthly_estimate_rising", f"EC2 monthly estimate up {pct:g} % week over week",
+        f"pct_change(avg(last_1h),last_1w):{a.q(ctx, 'sum', 'ec2.cost.monthly_estimate')} > {pct}",
+        what="The EC2 monthly estimate (running instances × price × 730 h) is higher than a week ago "
+             "by more than the threshold.",
+        first="open the EC2 dashboard's Cost group: which region grew? Look for idle instances and "
+              "forgotten GPU instances before anything else.",
+        priority=3, critical=pct)
+
+
+def _daily_cost(ctx: Context) -> dict[str, dict]:
+    """Each on source's hourly cost through default_zero(): one with no point (SkyPilot with no
+    job, an EC2 estimate withheld while an instance is unpriced) does not blank the sum."""
+    terms = [f"default_zero({a.q(ctx, 'sum', metric)})" for source, metric in HOURLY_COST.items()
+             if ctx.on(source)]
+    if not terms:
+        return {}
     deviations = ctx.threshold("cost_anomaly_deviations")
-    hourly = " + ".join((a.q(ctx, "sum", "ec2.cost.running_hourly_estimate"),
-                         a.q(ctx, "sum", "skypilot.cost.hourly_estimate")))
-    return {
-        **a.monitor(
-            ctx, "ec2_monthly_estimate_rising", f"EC2 monthly estimate up {pct:g} % week over week",
-            f"pct_change(avg(last_1h),last_1w):{a.q(ctx, 'sum', 'ec2.cost.monthly_estimate')} > {pct}",
-            what="The EC2 monthly estimate (running instances × price × 730 h) is higher than a week ago "
-                 "by more than the threshold.",
-            first="open the EC2 dashboard's Cost group: which region grew? Look for idle instances and "
-                  "forgotten GPU instances before anything else.",
-            priority=3, critical=pct),
-        **a.monitor(
-            ctx, "daily_cost_anomaly", "Daily compute cost (EC2 + SkyPilot GPUs) is anomalous",
-            f"avg(last_1d):anomalies(24 * ({hourly}), 'agile', {deviations:g}, direction='above', "
-            "alert_window='last_6h', interval=3600, count_default_zero='true', seasonality='weekly') >= 1",
-            what="The day's compute spend rate (EC2 running instances plus SkyPilot GPUs) is above what "
-                 "this day of the week usually costs.",
-            first="compare the EC2 and SkyPilot dashboards' cost widgets: new instances, more GPUs, or "
-                  "jobs that did not stop?",
-            priority=3, critical=1,
-            options={"threshold_windows": {"trigger_window": "last_6h", "recovery_window": "last_6h"},
-                     "thresholds": {"critical": 1, "critical_recovery": 0}}),
-    }
+    return a.monitor(
+        ctx, "daily_cost_anomaly", "Daily compute cost (EC2 + SkyPilot GPUs) is anomalous",
+        f"avg(last_1d):anomalies(24 * ({' + '.join(terms)}), 'agile', {deviations:g}, direction='above', "
+        "alert_window='last_6h', interval=3600, count_default_zero='true', seasonality='weekly') >= 1",
+        what="The day's compute spend rate (EC2 running instances plus SkyPilot GPUs) is above what "
+             "this day of the week usually costs.",
+        first="compare the EC2 and SkyPilot dashboards' cost widgets: new instances, more GPUs, or "
+              "jobs that did not stop?",
+        priority=3, critical=1,
+        options={"threshold_windows": {"trigger_window": "last_6h", "recovery_window": "last_6h"},
+                 "thresholds": {"critical": 1, "critical_recovery": 0}})

@@ -1,17 +1,33 @@
 """System health grid: every FoM score as a row, the last 7 UTC days as columns.
 
-A row is a table with one row and a column per day (the table's title names the
-score); each cell is that score's daily average for that day, in documented syntax only:
-the query `avg:<score>{$env}.rollup(avg, 86400)` gives one point per UTC day
-(Datadog aligns a rollup's buckets to multiples of its interval since the epoch,
-so 86400-second buckets start at 00:00 UTC); the formula `timeshift(s, -k*86400)`
-moves day -k into the widget's own one-day window (per-widget time `1d`), and the
-time aggregator `last` takes that day's bucket. A day without points has no bucket:
-the cell shows no data, which no colour rule matches — never green.
+A row is a table with one row and a column per day (the table's title names the score);
+each cell is that score's average over that UTC calendar day — every point sent that day,
+whole day, not a rolling 24 hours — in documented syntax only:
+
+- `.rollup(sum, 86400)` and `.rollup(count, 86400)`: the sum and the number of the score's
+  points per interval; rollup intervals are aligned to UNIX time (Datadog's rollup
+  documentation, "Rollups in monitors"), so 86,400-second intervals are UTC days, and an
+  interval cut by the query's window holds only the points inside it;
+- the widget's own time, `live_span: 1d`: the window [now − 24 h, now] meets two UTC days,
+  the tail of yesterday and the head of today (today so far);
+- per query, the time aggregator `last` (the window's newest interval: the head) or `sum`
+  (both intervals); `default_zero()` gives an interval without points the value 0, so `last`
+  is always the head — never yesterday's tail standing in for an empty today;
+- `timeshift(q, -k*86400)`: the same window k days earlier.
+
+Day −k = its head (window shifted k days, `last`) + its tail (window shifted k − 1 days,
+`sum` − `last`): sum of points ÷ number of points, i.e. the day's average; today is its
+head alone. A day without points divides 0 by 0, which Datadog drops (its monitor-arithmetic
+guide: a division by 0 is dropped), so the cell shows no data, which no colour rule
+matches — never green. Summing across series (`sum:`) pools every series of the score (an
+upgrade mid-day starts a series with a new `version` tag). tests/test_health_grid.py
+evaluates the cells on a model of these documented rules against each day's true average.
 
 Colours come from `fom.thresholds`, first matching rule wins, with no gaps:
 red < yellow ≤ s < green ≤ s (1.0 included) — the same cut as fom.scores.status.
-The rows follow fom.scores: a formula added there appears here.
+The rows follow fom.scores: a formula added there appears here. The status page's grid
+(each score's running average per UTC day, kept by the poller in its state file from the
+values it sends) is the exact reference.
 """
 from __future__ import annotations
 
@@ -47,18 +63,44 @@ def rows() -> list[tuple[str, list[tuple[str, str]]]]:
     return out
 
 
+# Per score: the sum (s) and the number (n) of its points per UTC day, each read at the
+# window's newest interval (…_head: `last`) and over the whole window (…_all: `sum`).
+QUERIES = {"s_head": ("sum", "last"), "s_all": ("sum", "sum"),
+           "n_head": ("count", "last"), "n_all": ("count", "sum")}
+
+
+def _shifted(name: str, days: int) -> str:
+    zeroed = f"default_zero({name})"
+    return f"timeshift({zeroed}, -{days * DAY})" if days else zeroed
+
+
+def _day(of: str, days: int) -> str:
+    """The points' sum (of="s") or number (of="n") on the UTC day `days` ago: its head, the
+    newest interval of the window shifted `days`; then its tail, the rest of the window
+    shifted one day less."""
+    head = _shifted(f"{of}_head", days)
+    if not days:
+        return head
+    return f"{head} + {_shifted(f'{of}_all', days - 1)} - {_shifted(f'{of}_head', days - 1)}"
+
+
+def cell(days: int) -> str:
+    """The day's average: its points' sum ÷ their number (0 ÷ 0, no data, on a day without)."""
+    return f"({_day('s', days)}) / ({_day('n', days)})"
+
+
 def score_row(metric: str, label: str, thresholds: dict) -> Row:
-    """One table for one score: a single row (no group-by), a column per day, each column
-    the same daily-average query shifted back that many days."""
-    columns = [(f"timeshift(s, -{d * DAY})" if d else "s", f"{d} d ago" if d else "today")
-               for d in range(DAYS - 1, -1, -1)]
-    return row(table(f"{label} · {metric}", {"s": BOARD.q("avg", metric, rollup=("avg", DAY))}, columns,
-                     aggregator="last", formats=formats(thresholds), time={"live_span": "1d"}), height=2)
+    """One table for one score: a single row (no group-by), a column per UTC day."""
+    queries = {name: BOARD.q("sum", metric, rollup=(method, DAY)) for name, (method, _) in QUERIES.items()}
+    columns = [(cell(d), f"{d} d ago" if d else "today, so far") for d in range(DAYS - 1, -1, -1)]
+    return row(table(f"{label} · {metric}", queries, columns,
+                     aggregator={name: agg for name, (_, agg) in QUERIES.items()},
+                     formats=formats(thresholds), time={"live_span": "1d"}), height=2)
 
 
 def dashboard(ctx: Context) -> dict:
-    legend = (f"Daily average per UTC day. Green ≥ {ctx.fom['green']:g}, yellow ≥ {ctx.fom['yellow']:g}, "
-              f"red below (fom.thresholds); an empty cell is a day without data.")
+    legend = (f"A cell: the score's average over that whole UTC day (today: since 00:00). "
+              f"Green ≥ {ctx.fom['green']:g}, yellow ≥ {ctx.fom['yellow']:g}, red below; empty: no data.")
     groups = [group("How to read this grid", row(note(legend), height=1), color="gray")]
     for area, scores in rows():
         groups.append(group(area, *[score_row(m, label, ctx.fom) for m, label in scores]))

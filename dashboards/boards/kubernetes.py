@@ -100,6 +100,8 @@ def dashboard(ctx: Context) -> dict:
 
 
 def monitors(ctx: Context) -> dict[str, dict]:
+    if not ctx.on("kubernetes"):  # no such monitor where the source is off (README)
+        return {}
     oom, crash = ctx.threshold("oom_kills_per_15m"), ctx.threshold("crashloop_entries_per_15m")
     return {
         **a.monitor(

@@ -58,7 +58,8 @@ def _collectors(q) -> list:
     return [row(table("Collectors", {
                     "success": q("min", "orgpulse.collector.success", by=("collector",)),
                     "run_time_p90_s": q("p90", "orgpulse.collector.duration", by=("collector",)),
-                    "last_success_unix": q("max", "orgpulse.collector.last_success", by=("collector",))}),
+                    "last_success_unix": q("max", "orgpulse.collector.last_success", by=("collector",)),
+                    "backfilling_repos": q("sum", "orgpulse.collector.backfill_pending", by=("collector",))}),
                 timeseries("Collector errors by reason", {"errors": q(
                     "sum", "orgpulse.collector.errors", by=("collector", "reason"))}, display="bars"),
                 timeseries("Collector run time p90, seconds", {"p90": q(
@@ -92,40 +93,57 @@ def dashboard(ctx: Context) -> dict:
                                 group("DogStatsD client", *_dogstatsd(q), color="gray")))
 
 
+# Sources that run a collector in the poller (the informer reports on its own gauge).
+COLLECTED = frozenset({"github", "dora", "asana", "wandb", "ec2", "skypilot"})
+
+
+def _collecting(ctx: Context) -> bool:
+    """Any collector on: else collector_failing would page on silence where no poller runs."""
+    return bool(ctx.sources & COLLECTED)
+
+
 def monitors(ctx: Context) -> dict[str, dict]:
+    return {**(_collector_failing(ctx) if _collecting(ctx) else {}), **_receiver_rejections(ctx),
+            **(_informer(ctx) if ctx.on("kubernetes") else {}), **_burn_rate_alerts(ctx)}
+
+
+def _collector_failing(ctx: Context) -> dict[str, dict]:
     silent = int(ctx.threshold("collector_silent_minutes"))
+    return a.monitor(
+        ctx, "collector_failing", "Collector failing or silent: {{collector.name}}",
+        f"max(last_{silent}m):{a.q(ctx, 'min', 'orgpulse.collector.success', by=('collector',))} < 1",
+        what=f"This collector has not measured everything for {silent} minutes (success 0), or "
+             "reported nothing at all: its metrics are stale or missing.",
+        first="read the poller's log lines for this collector (error and reason), and the orgpulse "
+              "dashboard's 'Collector errors by reason': credentials, rate limit, or the API down?",
+        priority=2, critical=1, silent_minutes=silent)
+
+
+def _receiver_rejections(ctx: Context) -> dict[str, dict]:
     rejections = ctx.threshold("receiver_rejections_per_10m")
-    return {
-        **a.monitor(
-            ctx, "collector_failing", "Collector failing or silent: {{collector.name}}",
-            f"max(last_{silent}m):{a.q(ctx, 'min', 'orgpulse.collector.success', by=('collector',))} < 1",
-            what=f"This collector has not measured everything for {silent} minutes (success 0), or "
-                 "reported nothing at all: its metrics are stale or missing.",
-            first="read the poller's log lines for this collector (error and reason), and the orgpulse "
-                  "dashboard's 'Collector errors by reason': credentials, rate limit, or the API down?",
-            priority=2, critical=1, silent_minutes=silent),
-        **a.monitor(
-            ctx, "receiver_rejections", "Receiver rejecting deliveries: {{reason.name}} from {{source.name}}",
-            f"sum(last_10m):{a.q(ctx, 'sum', 'orgpulse.receiver.rejected', by=('source', 'reason'))}"
-            f" > {rejections}",
-            what="Deliveries from this source are refused. 401 (bad_signature, missing_signature): the "
-                 "webhook secret is wrong (a rotation half done?) or someone is probing the endpoint. "
-                 "400 (malformed, missing_header): the sender's payload or headers changed.",
-            first="compare the secret configured at the provider with GITHUB_WEBHOOK_SECRET / the Asana "
-                  "store; the receiver's log lines carry the delivery ids to look up at the provider.",
-            priority=2, critical=rejections),
-        **a.monitor(
-            ctx, "informer_not_watching", "Kubernetes informer not watching",
-            f"max(last_{int(ctx.threshold('informer_silent_minutes'))}m):"
-            f"{a.q(ctx, 'min', 'orgpulse.informer.watching')} < 1",
-            what="The pod informer has not had every pod watch open for this long (orgpulse.informer.watching "
-                 "0), or its gauge (every 60 s from the replica holding the Lease) stopped: restarts and "
-                 "OOM kills go unseen.",
-            first="check the poller pods (`kubectl get pods`, the Lease holder), their logs for watch "
-                  "errors, and RBAC for list/watch pods.",
-            priority=2, critical=1, silent_minutes=int(ctx.threshold("informer_silent_minutes"))),
-        **_burn_rate_alerts(ctx),
-    }
+    return a.monitor(
+        ctx, "receiver_rejections", "Receiver rejecting deliveries: {{reason.name}} from {{source.name}}",
+        f"sum(last_10m):{a.q(ctx, 'sum', 'orgpulse.receiver.rejected', by=('source', 'reason'))}"
+        f" > {rejections}",
+        what="Deliveries from this source are refused. 401 (bad_signature, missing_signature): the "
+             "webhook secret is wrong (a rotation half done?) or someone is probing the endpoint. "
+             "400 (malformed, missing_header): the sender's payload or headers changed.",
+        first="compare the secret configured at the provider with GITHUB_WEBHOOK_SECRET / the Asana "
+              "store; the receiver's log lines carry the delivery ids to look up at the provider.",
+        priority=2, critical=rejections)
+
+
+def _informer(ctx: Context) -> dict[str, dict]:
+    return a.monitor(
+        ctx, "informer_not_watching", "Kubernetes informer not watching",
+        f"max(last_{int(ctx.threshold('informer_silent_minutes'))}m):"
+        f"{a.q(ctx, 'min', 'orgpulse.informer.watching')} < 1",
+        what="The pod informer has not had every pod watch open for this long (orgpulse.informer.watching "
+             "0), or its gauge (every 60 s from the replica holding the Lease) stopped: restarts and "
+             "OOM kills go unseen.",
+        first="check the poller pods (`kubectl get pods`, the Lease holder), their logs for watch "
+              "errors, and RBAC for list/watch pods.",
+        priority=2, critical=1, silent_minutes=int(ctx.threshold("informer_silent_minutes")))
 
 
 def _burn_rate_alerts(ctx: Context) -> dict[str, dict]:
@@ -133,6 +151,8 @@ def _burn_rate_alerts(ctx: Context) -> dict[str, dict]:
     for key, what in (("webhook_availability", "Webhook deliveries are failing (5xx)"),
                       ("delivery_latency", "Webhook handling is slow (p99)"),
                       ("collector_freshness", "Collectors are not succeeding")):
+        if key == "collector_freshness" and not _collecting(ctx):
+            continue
         out.update(a.burn_rate_alert(
             ctx, key, f"SLO burning fast: {key.replace('_', ' ')}",
             what=f"{what} fast enough to spend the SLO's 30-day error budget early.",
@@ -156,8 +176,9 @@ def slos(ctx: Context) -> dict[str, dict]:
             text=a.q(ctx, "p99", timed), comparator="<=",
             threshold=ctx.threshold("delivery_latency_p99_seconds"),
             target=ctx.threshold("delivery_latency_target")),
-        **a.monitor_slo(
+        **(a.monitor_slo(
             ctx, "collector_freshness", "Collector freshness",
             "Time during which every collector succeeded within 30 minutes (the collector monitor is OK).",
-            monitor_key="collector_failing", target=ctx.threshold("collector_freshness_target")),
+            monitor_key="collector_failing", target=ctx.threshold("collector_freshness_target"))
+           if _collecting(ctx) else {}),
     }

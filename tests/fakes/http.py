@@ -31,7 +31,7 @@ class Request:
 class FakeServer:
     routes: list[tuple[str, str, str]] = []  # (method, pattern, method name)
 
-    def __init__(self):
+    def __init__(self, port: int = 0):  # 0: any free port; a given one: a server coming back up
         self.requests: Counter = Counter()
         self.log: list[Request] = []
         self._failures: dict[str, deque] = defaultdict(deque)
@@ -91,7 +91,7 @@ class FakeServer:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         # close() waits for the serving loop to notice: poll often (the default is 0.5 s).

@@ -44,13 +44,13 @@ def _match(run: dict, flt: dict) -> bool:
 class FakeWandb(FakeServer):
     routes = [("POST", r"/graphql", "graphql")]
 
-    def __init__(self):
+    def __init__(self, port: int = 0):
         self.runs: dict[tuple[str, str], list[dict]] = {}  # (entity, project) -> runs
         self.events: dict[tuple[str, str, str], list[dict]] = {}  # system-metrics rows per run
         self.run_queries: list[dict] = []
         self.history_queries: list[dict] = []
         self._op_failures: dict[str, deque] = defaultdict(deque)
-        super().__init__()
+        super().__init__(port)
 
     def add(self, entity: str, project: str, run_id: str, name: str, state: str, created: str,
             heartbeat: str, summary: dict | None = None, system: dict | None = None,

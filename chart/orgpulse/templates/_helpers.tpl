@@ -163,6 +163,9 @@ redisUrl: {env: ORGPULSE_REDIS_URL, key: redis-url, containers: [receiver, polle
 {{- fail (printf "replicas: %d needs config.kubernetes.lease_enabled: true, or every replica would send the poller's gauges" (int .Values.replicas)) }}
 {{- end }}
 {{- end }}
+{{- if and .Values.dataDir.persistence.enabled (gt (int .Values.replicas) 1) }}
+{{- fail (printf "dataDir.persistence with replicas: %d: a ReadWriteOnce volume holds one pod's data dir; with more than one replica Redis keeps what must survive (DORA's marks), so leave persistence off" (int .Values.replicas)) }}
+{{- end }}
 {{- if le (int .Values.terminationGracePeriodSeconds) (add (int .Values.receiver.preStopSeconds) (include "orgpulse.gunicornGracefulTimeout" . | int)) }}
 {{- fail (printf "terminationGracePeriodSeconds must be longer than receiver.preStopSeconds + gunicorn's graceful timeout (%d + %s s)" (int .Values.receiver.preStopSeconds) (include "orgpulse.gunicornGracefulTimeout" .)) }}
 {{- end }}
