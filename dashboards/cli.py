@@ -52,10 +52,11 @@ def validate(args, settings: Settings, out: TextIO, **_) -> int:
 
     variables = registry.variables()
     envs = _environments(args, settings)
-    first = registry.definitions(registry.context(settings, envs[0]))
+    # Every source's monitors are checked, not only those of the sources that are on here.
+    first = registry.definitions(registry.context(settings, envs[0], every_source=True))
     problems = checks.problems(first, envs[0], variables) + checks.coverage(first)
     for env in envs[1:]:  # dashboards do not depend on the environment: checked once
-        defs = registry.definitions(registry.context(settings, env))
+        defs = registry.definitions(registry.context(settings, env, every_source=True))
         defs.dashboards = {}
         problems += [f"[{env}] {p}" for p in checks.problems(defs, env, variables)]
     for p in problems:
@@ -67,10 +68,25 @@ def validate(args, settings: Settings, out: TextIO, **_) -> int:
     return 1 if problems else 0
 
 
+def _say_sources(ctx, out: TextIO) -> None:
+    """Which sources' monitors this run builds: never a silent subset (apply --prune would
+    delete the monitors of a source this config does not switch on)."""
+    from orgpulse.options import MONITOR_SOURCES
+
+    if ctx.env is None:
+        return
+    off = [s for s in MONITOR_SOURCES if not ctx.on(s)]
+    print(f"monitors for the sources that are on: {', '.join(sorted(ctx.sources)) or 'none'}"
+          + (f"; off: {', '.join(off)} (list them in monitors.sources to include them)" if off else ""),
+          file=out)
+
+
 def render(args, settings: Settings, out: TextIO, **_) -> int:
     from dashboards import render as files
 
-    defs = registry.definitions(registry.context(settings, args.env))
+    ctx = registry.context(settings, args.env)
+    _say_sources(ctx, out)
+    defs = registry.definitions(ctx)
     written = files.render(defs, args.out, with_env=args.env is not None)
     print(f"wrote {len(written)} files under {args.out}", file=out)
     return 0
@@ -80,7 +96,10 @@ def _sync(args, settings: Settings, out: TextIO, make_api, execute: bool, prune:
           defs: registry.Definitions | None) -> int:
     from dashboards import sync, validate as checks
 
-    defs = defs or registry.definitions(registry.context(settings, args.env))
+    if defs is None:
+        ctx = registry.context(settings, args.env)
+        _say_sources(ctx, out)
+        defs = registry.definitions(ctx)
     if execute:  # never send what validate would refuse
         problems = checks.problems(defs, args.env, registry.variables())
         if problems:

@@ -60,8 +60,9 @@ def thresholds(modules: dict[str, ModuleType] | None = None) -> dict[str, float]
 
 
 def context(settings: Settings, env: str | None,
-            modules: dict[str, ModuleType] | None = None) -> contexts.Context:
-    return contexts.from_sections(settings.section, env, thresholds(modules))
+            modules: dict[str, ModuleType] | None = None, every_source: bool = False) -> contexts.Context:
+    """`every_source`: every source's monitors, whatever is on (validate checks them all)."""
+    return contexts.from_sections(settings.section, env, thresholds(modules), every_source)
 
 
 def threshold_problems(monitors: dict) -> list[str]:

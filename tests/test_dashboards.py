@@ -457,3 +457,17 @@ def test_an_environment_monitors_environments_does_not_list_is_refused(make_sett
     # without monitors.environments any environment may be built
     anywhere = parser().parse_args(["dashboards", "render", "--env", "prod", "--out", str(tmp_path / "any")])
     assert cli.run(anywhere, make_settings(), io.StringIO()) == 0
+
+
+def test_validate_checks_every_sources_monitors_and_render_says_which_are_on(make_settings, tmp_path):
+    """With no source switched on, validate still checks all 18 monitors, and render names
+    the sources whose monitors it builds and those it leaves out — never a silent subset."""
+    bare = make_settings()
+    out = io.StringIO()
+    assert cli.run(parser().parse_args(["dashboards", "validate", "--env", "production"]), bare, out) == 0
+    assert "18 monitors and 3 SLOs per environment (production): valid" in out.getvalue()
+    out = io.StringIO()
+    args = parser().parse_args(["dashboards", "render", "--env", "production", "--out", str(tmp_path / "r")])
+    assert cli.run(args, bare, out) == 0
+    assert "monitors for the sources that are on: none; off: github, dora, asana, wandb, ec2, " \
+           "skypilot, kubernetes (list them in monitors.sources to include them)" in out.getvalue()
