@@ -34,8 +34,9 @@ class ReceiverState:
     sources: dict[str, Source]
 
 
-def build_enricher(settings: config.Settings, emitter: Emitter):
-    """Asana's background fetcher, when a token allows it (the asana client loads only then)."""
+def build_enricher(settings: config.Settings, emitter: Emitter, shared=None):
+    """Asana's background fetcher, when a token allows it (the asana client loads only then).
+    `shared`: the replicas' claim store, so a task's change is counted once across replicas."""
     if settings.asana_token is None:
         log.warning("ASANA_ACCESS_TOKEN not set: Asana task completions, cycle times and "
                     "project names are not measured, only what events carry")
@@ -46,7 +47,7 @@ def build_enricher(settings: config.Settings, emitter: Emitter):
     api = AsanaApi(settings.asana_token.reveal().decode(), settings.asana_base_url,
                    opts["request_timeout_seconds"], opts["requests_per_minute"])
     ctx = AsanaContext(opts, settings.section("dora")["incidents_project"])
-    return Enricher(api, ctx, emitter, opts["enrich_workers"], opts["enrich_queue"])
+    return Enricher(api, ctx, emitter, opts["enrich_workers"], opts["enrich_queue"], changes=shared)
 
 
 def build_dedup(settings: config.Settings, emitter: Emitter) -> Dedup | SharedDedup:
@@ -62,8 +63,11 @@ def build_dedup(settings: config.Settings, emitter: Emitter) -> Dedup | SharedDe
     return SharedDedup(redisconn.client(settings), local, opts["dedup_ttl_seconds"], fallback)
 
 
-def build_sources(settings: config.Settings, emitter: Emitter) -> dict[str, Source]:
-    """The source registry: URL name → Source."""
+def build_sources(settings: config.Settings, emitter: Emitter,
+                  shared: SharedDedup | None = None) -> dict[str, Source]:
+    """The source registry: URL name → Source. `shared` (Redis, replicas > 1): where the
+    once-only facts of the sources (a deployment, an incident, a first review, an Asana
+    change) are claimed, so each counts once across replicas, not once per replica."""
     try:
         store = secretstore.from_settings(settings)
     except secretstore.StoreError as exc:
@@ -71,8 +75,8 @@ def build_sources(settings: config.Settings, emitter: Emitter) -> dict[str, Sour
     return {
         "github": GithubSource(settings.github_secrets,
                                GithubContext.from_options(settings.section("github"),
-                                                          settings.section("dora"))),
-        "asana": AsanaSource(store, build_enricher(settings, emitter)),
+                                                          settings.section("dora"), shared)),
+        "asana": AsanaSource(store, build_enricher(settings, emitter, shared)),
         "wandb": WandbSource(settings.wandb_token, settings.wandb_secret, settings.section("wandb")),
     }
 
@@ -85,9 +89,9 @@ def create_app(settings: config.Settings | None = None, emitter: Emitter | None 
     capture = Capture(settings.data_dir / "captures", opts["capture_max_bytes"]) \
         if opts["capture"] else None
     deliveries = status.DeliveryLog() if status.enabled(settings) else None
-    envelope = Envelope(emitter, build_dedup(settings, emitter), capture,
-                        observer=deliveries.record if deliveries else None)
-    sources = build_sources(settings, emitter)
+    dedup = build_dedup(settings, emitter)
+    envelope = Envelope(emitter, dedup, capture, observer=deliveries.record if deliveries else None)
+    sources = build_sources(settings, emitter, dedup if isinstance(dedup, SharedDedup) else None)
 
     app = Flask("orgpulse")
     app.extensions["orgpulse"] = ReceiverState(settings, envelope, sources)

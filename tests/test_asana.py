@@ -377,3 +377,26 @@ def test_made_up_names_neither_grow_the_cache_nor_hammer_the_store(tmp_path):
         assert err.value.reason == "unknown_webhook"
     assert CountingStore.reads <= 2  # ~0.1 s of probes: within one refresh period
     assert set(source._secrets) == {"engineering"}
+
+
+@pytest.mark.peers
+def test_a_task_in_two_projects_counts_once_across_replicas(make_app, statsd, redis_server):
+    """Issue 13 item 8 with replicas: the two projects' webhooks reach different replicas that
+    share Redis; the completion is claimed there (by task and change), so it counts once."""
+    import redis
+
+    redis_server.thaw_and_start()
+    redis.Redis.from_url(redis_server.url).flushdb()
+    shared = {"receiver": {"dedup_backend": "redis"}, **ASANA_OPTIONS}
+    env = {"ORGPULSE_REDIS_URL": redis_server.url}
+    a, b = ready(make_app(env, shared)), make_app(env, shared)
+    secretstore.arm(store_of(b), "bugs")
+    assert handshake(b.test_client(), name="bugs", secret="bugs-secret").status_code == 200
+    assert deliver(a.test_client(), "task_completed").status_code == 200
+    assert enricher_of(a).wait_idle()
+    assert deliver(b.test_client(), "task_completed", secret="bugs-secret", webhook="bugs").status_code == 200
+    assert enricher_of(b).wait_idle()
+    b.extensions["orgpulse"].envelope.emitter.flush()
+    lines = received(a, statsd)  # both apps send to the one listener
+    assert totals(lines, "asana.tasks.completed") == {None: 1}
+    assert len([x for x in lines if x.name == "asana.tasks.cycle_time"]) == 1

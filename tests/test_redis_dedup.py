@@ -120,3 +120,27 @@ def test_shared_dedup_uses_redis_again_after_the_outage(redis_server, redis_db, 
     assert reasons == ["error", "skipped"]
     shared.release("k3")
     assert other.claim("k3")                        # released for every replica
+
+
+DEPLOYED = (GITHUB / "deployment_status/payload.json").read_bytes()
+
+def _review_by_another() -> bytes:
+    """octokit's submitted review is the PR author's own (not a review): a colleague's instead."""
+    payload = json.loads((GITHUB / "pull_request_review/submitted.payload.json").read_bytes())
+    payload["review"]["user"] = {**payload["review"]["user"], "id": 1, "login": "a-colleague"}
+    return json.dumps(payload).encode()
+
+
+REVIEWED = _review_by_another()
+
+
+def test_once_only_facts_count_once_across_replicas(replicas):
+    """A deployment's second success status, or the same first review under a new delivery id,
+    reaching the other replica is not counted again there (GithubContext.recall's shared claim)."""
+    a, b = replicas
+    assert "dora.deployments" in a.github(DEPLOYED, "deployment_status").json["emitted"]
+    assert "dora.deployments" not in b.github(DEPLOYED, "deployment_status").json["emitted"]
+    first = a.github(REVIEWED, "pull_request_review").json["emitted"]
+    again = b.github(REVIEWED, "pull_request_review").json["emitted"]
+    assert "github.prs.time_to_first_review" in first
+    assert "github.prs.time_to_first_review" not in again and "github.prs.reviews" in again

@@ -177,7 +177,7 @@ class Enricher:
                  queue_size: int, changes: Dedup | None = None):
         self.api, self.ctx, self.emitter = api, ctx, emitter
         # Changes already emitted (any object with claim/release: a shared store across replicas).
-        self.changes = changes or Dedup(CHANGE_TTL_SECONDS, 100_000)
+        self.changes = changes if changes is not None else Dedup(CHANGE_TTL_SECONDS, 100_000)
         self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
         self._threads = [threading.Thread(target=self._work, name=f"asana-enrich-{i}", daemon=True)
                          for i in range(workers)]

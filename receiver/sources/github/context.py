@@ -27,11 +27,16 @@ def _digest(key: Hashable) -> int:
 
 class Recall:
     """A bounded, expiring memory of facts a single delivery cannot carry
-    (was this PR reviewed before? did this check fail on this commit before?)."""
+    (was this PR reviewed before? did this check fail on this commit before?).
+    `shared` (a claim store every replica sees: receiver/dedup.SharedDedup) makes
+    first() true once across replicas — a deployment, an incident, a first review
+    counted once, whichever replica GitHub's delivery reaches. What put/pop hold
+    (a failure awaiting its re-run, a review awaiting its merge) stays per replica."""
 
-    def __init__(self, maxsize: int = 50_000, ttl: float = WEEK):
+    def __init__(self, maxsize: int = 50_000, ttl: float = WEEK, shared=None):
         self._items: TTLCache = TTLCache(maxsize=maxsize, ttl=ttl)
         self._lock = threading.Lock()  # gthread workers share one context
+        self.shared = shared
 
     def first(self, key: Hashable) -> bool:
         """True the first time `key` is seen, then False until it expires."""
@@ -40,7 +45,7 @@ class Recall:
             if k in self._items:
                 return False
             self._items[k] = True
-            return True
+        return self.shared is None or self.shared.claim(f"github-first:{k}")
 
     def put(self, key: Hashable, value: Any) -> None:
         with self._lock:
@@ -99,7 +104,8 @@ class GithubContext:
     merges: Merges = field(default_factory=Merges)  # the deploy leg's memory
 
     @classmethod
-    def from_options(cls, gh: dict[str, Any], dora: dict[str, Any] | None = None) -> "GithubContext":
+    def from_options(cls, gh: dict[str, Any], dora: dict[str, Any] | None = None,
+                     shared=None) -> "GithubContext":
         return cls(
             repos=BoundedValues(gh.get("repositories", []), gh.get("max_repositories", 200),
                                 owner_name),
@@ -109,7 +115,7 @@ class GithubContext:
                                        human_name),
             hotfix=re.compile(gh.get("hotfix_pattern", r"(?i)\bhot-?fix\b")),
             benchmark=re.compile(gh.get("benchmark_workflows", r"(?i)bench")),
-            recall=Recall(),
+            recall=Recall(shared=shared),
             dora=dora_options(dora or {}),
         )
 
