@@ -59,12 +59,15 @@ peers: $(PEERS)/prism/.installed $(PEERS)/datadog-spec/.installed $(PEERS)/skypi
 system-packages:
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SYSTEM_PACKAGES)
 
+# On every core (at most 4): pytest-xdist, groups as tests/conftest.py sets them.
+PARALLEL := -n auto --maxprocesses=4 --dist loadgroup
+
 test: $(STAMP) peers
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q $(PARALLEL)
 
 # The core suite alone (units and in-process fakes): under a minute.
 test-core: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not peers"
+	$(BIN)/python -m pytest -q -m "not peers" $(PARALLEL)
 
 # The receiver's fuzz suite at length (tests/test_fuzz.py; make test runs 1,000 per source).
 fuzz: $(STAMP)

@@ -98,10 +98,33 @@ def github_headers(body: bytes, event: str, delivery: str | None = None,
             "Content-Type": "application/json"}
 
 
+# make test runs on every core with pytest-xdist (--dist loadgroup). A file's tests stay in one
+# group (its module fixtures and fake servers start once); a peer server's tests share one group
+# across files, so its session fixture starts once per run, not once per worker.
+PEER_GROUPS = {"redis_server": "peer:redis", "browser": "peer:chromium"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        group = next((g for f, g in PEER_GROUPS.items() if f in item.fixturenames),
+                     item.nodeid.split("::")[0])
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """On the xdist controller: what each worker's tests produced, for the check below."""
+    PRODUCED.update(getattr(node, "workeroutput", {}).get("produced", ()))
+
+
 def pytest_sessionfinish(session, exitstatus):
     """The catalog contract, the other way round: every catalog row must be
-    produced by some test. Checked only when the whole suite ran."""
+    produced by some test. Checked only when the whole suite ran (on the xdist
+    controller, over what every worker produced)."""
     cfg = session.config
+    if hasattr(cfg, "workeroutput"):  # an xdist worker: hand its part to the controller
+        cfg.workeroutput["produced"] = sorted(PRODUCED)
+        return
     narrowed = cfg.option.keyword or cfg.option.markexpr or getattr(cfg.option, "lf", False) or any(
         Path(a).resolve() != Path(cfg.rootpath, "tests").resolve()
         for a in cfg.args if not a.startswith("-"))
