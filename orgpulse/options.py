@@ -7,65 +7,15 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
+# The generic checks (orgpulse/checks.py), under the short names the schema below uses.
+from orgpulse.checks import at_least as _at_least, is_ as _is, one_of as _one_of, regex as _regex
+from orgpulse.checks import sections as _sections, slash_pairs as _slash_pairs, str_list as _str_list
+
 
 @dataclass(frozen=True)
 class Option:
     default: Any
     check: Callable[[Any], str | None]  # returns a problem, or None
-
-
-def _is(kind: type, what: str) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-        return None if ok else f"must be {what}, got {value!r}"
-    return check
-
-
-def _str_list(value: Any) -> str | None:
-    if isinstance(value, list) and all(isinstance(v, str) and v for v in value):
-        return None
-    return f"must be a list of non-empty strings, got {value!r}"
-
-
-def _regex(value: Any) -> str | None:
-    if not isinstance(value, str):
-        return f"must be a regular expression string, got {value!r}"
-    try:
-        re.compile(value)
-    except re.error as exc:
-        return f"invalid regular expression {value!r}: {exc}"
-    return None
-
-
-def _at_least(minimum: int) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        bad = _is(int, "an integer")(value)
-        return bad or (None if value >= minimum else f"must be >= {minimum}, got {value}")
-    return check
-
-
-def _one_of(*choices: str) -> Callable[[Any], str | None]:
-    def check(value: Any) -> str | None:
-        return None if value in choices else f"must be one of {list(choices)}, got {value!r}"
-    return check
-
-
-def _sections(value: Any) -> str | None:
-    if isinstance(value, dict) and all(isinstance(k, str) and not _str_list(v)
-                                       for k, v in value.items()):
-        return None
-    return f"must map a bucket name to a list of section names, got {value!r}"
-
-
-def _slash_pairs(form: str) -> Callable[[Any], str | None]:
-    """A list of 'a/b' strings: owner/name repositories, entity/project W&B projects."""
-    def check(value: Any) -> str | None:
-        bad = _str_list(value)
-        if bad:
-            return bad
-        wrong = [v for v in value if v.count("/") != 1]
-        return f"entries must be {form}, got {wrong!r}" if wrong else None
-    return check
 
 
 # The sections orgpulse reads today. The other top-level sections DESIGN.md
