@@ -6,7 +6,7 @@ liveness probe checks (`orgpulse probe poller`) and the status page reads.
     {"updated_at": 1764151200.0,        # Unix seconds: the poller's last write
      "cycle_at": 1764151200.0,          # when its last cycle ended
      "interval_seconds": 900,           # the poller's cycle interval
-     "role": "leader",                  # leader | standby (holds no Lease) | single (no election)
+     "role": "single",                  # the poller's: leader | standby (holds no Lease) | single (no election)
      "poller": {"github": {"ok": true, "duration": 4.2, "last_success": 1764151195.8,
                            "error": null,     # timeout | still_running | exception | partial
                            "reasons": [],     # partial: the errors' reason tags; exception: its type
@@ -15,13 +15,16 @@ liveness probe checks (`orgpulse probe poller`) and the status page reads.
                  "value": 4.0, "at": 1764151199.0}],   # every gauge's latest value (ValueStore)
      "health": {"health.ci.fom": {"2026-11-26": {"avg": 0.83, "n": 12}}},  # 7 UTC days a score
      "informer": {"watching": true, "updated_at": 1764151230.0, "interval_seconds": 60,
+                  "role": "leader",                          # the informer's own, as above
                   "pods": 120, "last_event": 1764151229.1,   # pods cached, last watch event
                   "restarts_1h": 3, "oom_kills_1h": 1,       # seen in the last hour
                   "gauges": [...]}}                           # its latest gauges, as above
 
 Each writer owns a part: the poller loop writes the top level and `poller` at both ends of
 each cycle (so a cycle waiting on a slow collector still looks alive), the informer (a thread
-in the same process) writes `informer` and `role` around each gauge pass. A write reads the
+in the same process, or `orgpulse informer` on its own) writes `informer` around each gauge
+pass — its role too, inside its part: run apart, the poller and the informer elect (or not)
+independently, and one top-level field would flip between their two answers. A write reads the
 document, applies its change and replaces the file (temp file + os.replace) under an flock,
 so no writer loses another's part and a reader never sees half a file. A part is stale once
 its writer has not written for STALE_AFTER of its own intervals: the probe then fails, and
@@ -135,9 +138,8 @@ def informer(now: float, interval: float, current_role: str, watching: bool,
              details: dict | None = None) -> Callable[[dict], None]:
     """The informer's part; `details`: pods, last_event, restarts_1h, oom_kills_1h, gauges."""
     def change(doc: dict) -> None:
-        doc["role"] = current_role
         doc["informer"] = {**(details or {}), "watching": watching, "updated_at": now,
-                           "interval_seconds": interval}
+                           "interval_seconds": interval, "role": current_role}
     return change
 
 

@@ -194,8 +194,8 @@ def _informer(doc: dict, path: str, now: float) -> dict:
     part = doc.get("informer") if isinstance(doc.get("informer"), dict) else None
     summary = _part(part, None, path, now)
     if part and summary["state"] == "fresh":
-        summary.update({k: part.get(k) for k in ("watching", "pods", "last_event", "restarts_1h",
-                                                 "oom_kills_1h")})
+        summary.update({k: part.get(k) for k in ("watching", "role", "pods", "last_event",
+                                                 "restarts_1h", "oom_kills_1h")})
     return summary
 
 
@@ -206,7 +206,9 @@ def _state(settings: config.Settings, now: float) -> dict:
     except states.StateError as exc:
         doc, error = {}, str(exc)
     poller = _part(doc, error, str(store.path), now)
-    poller.update(role=doc.get("role"), cycle_at=doc.get("cycle_at"))  # updated_at: also a cycle's start
+    # The top-level role is the poller's own (the informer's is in its part); updated_at
+    # also moves when a cycle starts, cycle_at only when one ends.
+    poller.update(role=doc.get("role"), cycle_at=doc.get("cycle_at"))
     if poller["state"] == "fresh":  # old values are never shown as current
         poller["collectors"] = _collectors(doc)
     informer = _informer(doc, str(store.path), now)

@@ -177,6 +177,7 @@ TEMPLATE = """<!doctype html>
  {% if i.state == "fresh" %}
  <div class="kv">
   <div><b>{{ "watching" if i.watching else "not watching" }}</b><span>watch</span></div>
+  <div><b>{{ i.role or "—" }}</b><span>role</span></div>
   <div><b>{{ i.pods }}</b><span>pods cached</span></div>
   <div><b>{{ ago(i.last_event) }}</b><span>last event</span></div>
   <div><b>{{ i.restarts_1h|int }}</b><span>restarts, last hour</span></div>

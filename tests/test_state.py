@@ -118,6 +118,20 @@ def test_the_leader_says_so_and_a_start_drops_a_previous_process_parts(tmp_path,
     assert state.verdict(store.read(), 5000.0 + 1799)[0]
 
 
+def test_the_poller_and_a_separate_informer_keep_their_own_roles(tmp_path):
+    """`make demo` runs them apart: the poller without election (single), the informer as a
+    leader. Each write leaves the other's role as it was, whatever the order."""
+    store = state.StateFile(tmp_path)
+    store.update(state.started(1000.0, 20, "single"))
+    for t in (1001.0, 1002.0, 1003.0):
+        store.update(state.informer(t, 5, "leader", True))
+        assert (store.read()["role"], store.read()["informer"]["role"]) == ("single", "leader")
+        store.update(state.cycle(t, 20, "single", {}))
+        assert (store.read()["role"], store.read()["informer"]["role"]) == ("single", "leader")
+    assert state.verdict(store.read(), 1004.0, "poller")[0]
+    assert state.verdict(store.read(), 1004.0, "informer")[0]
+
+
 def test_the_informer_part_is_checked_when_present_and_required_for_the_informer_alone():
     doc = {"updated_at": 1000.0, "interval_seconds": 900, "role": "leader", "poller": {},
            "informer": {"watching": True, "updated_at": 1000.0, "interval_seconds": 60}}
@@ -195,9 +209,9 @@ def test_the_informer_writes_its_part_every_gauge_interval(tmp_path, emitter):
         informer.start()
         assert wait_until(lambda: (store.read().get("informer") or {}).get("watching") is True)
         doc = store.read()
-        assert doc["role"] == "leader"
-        assert {k: doc["informer"][k] for k in ("watching", "updated_at", "interval_seconds")} == {
-            "watching": True, "updated_at": clock.now, "interval_seconds": 0.05}
+        assert "role" not in doc  # the top level is the poller's
+        assert {k: doc["informer"][k] for k in ("watching", "updated_at", "interval_seconds", "role")} == {
+            "watching": True, "updated_at": clock.now, "interval_seconds": 0.05, "role": "leader"}
         clock.now += 1000
         assert wait_until(lambda: store.read()["informer"]["updated_at"] == clock.now)
     finally:

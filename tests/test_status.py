@@ -176,6 +176,19 @@ def test_the_poller_part_missing_fresh_and_stale(make_app):
     assert page(app)["poller"]["state"] == "stale"
 
 
+def test_the_poller_and_the_informer_each_show_their_own_role(make_app):
+    app = make_app()
+    now = time.time()
+    write_state(app, state.cycle(now - 5, 20, "single", {}, []), state.informer(now - 1, 5, "leader", True),
+                state.cycle(now, 20, "single", {}, []))
+    doc = page(app)
+    assert (doc["poller"]["role"], doc["informer"]["role"]) == ("single", "leader")
+    html = page(app, "/status")
+    poller, informer = html.split('<section id="poller"')[1], html.split('<section id="informer"')[1]
+    assert "<b>single</b><span>role</span>" in poller.split("</section>")[0]
+    assert "<b>leader</b><span>role</span>" in informer.split("</section>")[0]
+
+
 def test_an_unreadable_state_file_says_so(make_app):
     app = make_app()
     settings = app.extensions["orgpulse"].settings
