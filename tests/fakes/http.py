@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import threading
 import time
 from collections import Counter, defaultdict, deque
@@ -26,6 +27,26 @@ class Request:
 
     def json(self):
         return json.loads(self.body or b"null")
+
+
+class Server(ThreadingHTTPServer):
+    """socketserver prints a traceback for any error of a connection's thread. A client that
+    hangs up — a timeout, a process stopping, a reused keep-alive connection it dropped — is
+    no error of the fake's: counted, not printed. Every other error is still printed."""
+
+    daemon_threads = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.disconnects = 0
+        self._count = threading.Lock()
+
+    def handle_error(self, request, client_address) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            with self._count:
+                self.disconnects += 1
+            return
+        super().handle_error(request, client_address)
 
 
 class FakeServer:
@@ -91,8 +112,7 @@ class FakeServer:
 
             do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _serve
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
+        self.server = Server(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         # close() waits for the serving loop to notice: poll often (the default is 0.5 s).
         self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
