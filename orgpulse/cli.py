@@ -156,8 +156,8 @@ def _poll_once(poller, only: str | None) -> int:
         bars.close()
         print(termui.poll_summary(poller.report), file=sys.stderr)
     else:
-        for name, ok in sorted(results.items()):
-            print(f"{name}: {'ok' if ok else 'FAILED'}", file=sys.stderr)
+        for line in termui.poll_lines(poller.report):
+            print(line, file=sys.stderr)
     return 0 if all(results.values()) else 1
 
 
@@ -259,6 +259,11 @@ def catalog(args: argparse.Namespace) -> int:
     from orgpulse.metrics import catalog as rows
     from orgpulse.termui import table
 
+    known = sorted({r.source for r in rows().values() if r.source})
+    if args.source is not None and args.source not in known:
+        print(f"orgpulse: no source {args.source!r} in the catalog (known: {', '.join(known)})",
+              file=sys.stderr)
+        return 2
     chosen = [[r.name, r.type, r.unit or "-", r.source or "-", " ".join(sorted(r.tags)) or "-"]
               for r in rows().values() if args.source in (None, r.source)]
     print(table(["name", "type", "unit", "source", "tags"], chosen))

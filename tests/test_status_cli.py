@@ -66,6 +66,20 @@ def test_catalog_is_an_aligned_table():
     assert table(["a", "n"], [["x", 1], ["yy", 10]], right=(1,)) == "a    n\n--  --\nx    1\nyy  10"
 
 
+def test_catalog_of_an_unknown_source_exits_2_naming_the_known_ones():
+    run = lambda *args: subprocess.run([sys.executable, "-m", "orgpulse.cli", "catalog", *args],  # noqa: E731
+                                       capture_output=True, text=True, cwd=ROOT, timeout=60,
+                                       env=clean_env({"PYTHONPATH": str(ROOT)}))
+    unknown = run("--source", "nosuch")
+    known = sorted({r.source for r in catalog().values() if r.source})
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert unknown.stderr == f"orgpulse: no source 'nosuch' in the catalog (known: {', '.join(known)})\n"
+    assert {"github", "asana", "wandb", "kubernetes"} <= set(known)
+    wandb = run("--source", "wandb")
+    assert wandb.returncode == 0
+    assert len(wandb.stdout.splitlines()) - 2 == sum(r.source == "wandb" for r in catalog().values())
+
+
 def pages_shown(shown: str, repo: str) -> list[int]:
     return [int(n) for n in re.findall(rf"github {repo}: (\d+) pages", shown)]
 
@@ -104,7 +118,15 @@ def test_poll_once_shows_pages_and_a_summary_on_a_terminal_and_neither_on_a_pipe
                 assert f"FAILED ({r['error']})" in rows[name] and rows[name].endswith(", ".join(r["reasons"]))
         code, logged = run_cli(["poll", "--once"], env, tmp_path, terminal=False)
         assert code == 1
-        assert "github: ok" in logged and "skypilot: FAILED" in logged
+        report = StateFile(tmp_path / "data").read()["poller"]
+        # One line per collector: outcome, duration and metrics emitted, as the table has them.
+        lines = {line.split(":")[0]: line for line in logged.splitlines() if not line.startswith("{")}
+        assert set(lines) == set(report)
+        for name, r in report.items():
+            assert re.fullmatch(rf"{name}: (ok|FAILED \({r['error']}\)), \d+\.\d\d s, {r['emitted']} metrics"
+                                r"(, errors: .+)?", lines[name]), lines[name]
+        assert lines["github"].startswith("github: ok, ") and report["github"]["emitted"] > 0
+        assert lines["skypilot"].endswith("errors: " + ", ".join(report["skypilot"]["reasons"]))
         assert " pages" not in logged and "collector  outcome" not in logged and "\r" not in logged
     finally:
         github.close()
