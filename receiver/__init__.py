@@ -101,7 +101,8 @@ def create_app(settings: config.Settings | None = None, emitter: Emitter | None 
 
     for name, source in sources.items():
         if not source.configured():
-            log.warning("source not configured; its webhooks answer 503", extra={"source": name})
+            log.warning("source not configured: its deliveries are not counted",
+                        extra={"source": name, "missing": source.missing()})
     log.info("receiver ready", extra={"sink": settings.sink, "sources": sorted(
         n for n, s in sources.items() if s.configured())})
     return app

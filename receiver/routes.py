@@ -86,7 +86,8 @@ def healthz() -> Response:
 def readyz() -> Response:
     sources = {name: src.configured() for name, src in
                current_app.extensions["orgpulse"].sources.items()}
-    # Settings were validated when the app was built; Asana can always take a
-    # handshake, so a running receiver is ready. The body says which sources
-    # would answer 503 for want of a secret.
+    # Settings were validated when the app was built, so a running receiver is ready
+    # (Asana can always take a handshake). The body says which sources can count
+    # deliveries — each source's configured(), as the status page shows it: a secret
+    # for GitHub and W&B (else 503), a completed handshake for Asana (else 404).
     return _json(200, {"ready": True, "sources": sources})

@@ -26,7 +26,6 @@ from flask import Blueprint, Response, current_app, render_template_string, requ
 from fom import scores as fom
 from orgpulse import config
 from pollers import state as states
-from receiver import secretstore
 from receiver.envelope import STATUS, Event, Outcome
 from receiver.status_page import TEMPLATE, helpers
 
@@ -86,28 +85,23 @@ class DeliveryLog:
 
 
 # ------------------------------------------------------------------ sources
+# What is missing is each source's own missing() (its configured() is `not missing()`):
+# /readyz asks the same, so the two never disagree. These add the page's paths and notes.
 def _github(settings: config.Settings, source) -> dict:
     notes = []
     if settings.github_secret_origin == "generated":
         notes.append(f"secret generated in {settings.data_dir / config.GENERATED_GITHUB_SECRET}")
-    return {"paths": ["/webhooks/github"], "notes": notes,
-            "missing": [] if source.configured() else ["GITHUB_WEBHOOK_SECRET (or _FILE)"]}
+    return {"paths": ["/webhooks/github"], "notes": notes}
 
 
 def _asana(settings: config.Settings, source) -> dict:
     notes = [] if settings.asana_token else [
         "ASANA_ACCESS_TOKEN not set: completions, cycle times and project names are not measured"]
-    try:
-        names = sorted(secretstore.load_secrets(source.store))  # the names only
-    except secretstore.StoreError:
-        return {"paths": [], "notes": notes, "missing": ["a readable webhook secret store"]}
-    return {"paths": [f"/webhooks/asana/{n}" for n in names], "notes": notes,
-            "missing": [] if names else ["a webhook: `orgpulse asana webhooks create --name NAME …`"]}
+    return {"paths": [f"/webhooks/asana/{n}" for n in source.names()], "notes": notes}
 
 
 def _wandb(settings: config.Settings, source) -> dict:
-    return {"paths": ["/webhooks/wandb"], "notes": [],
-            "missing": [] if source.configured() else ["WANDB_WEBHOOK_TOKEN or WANDB_WEBHOOK_SECRET"]}
+    return {"paths": ["/webhooks/wandb"], "notes": []}
 
 
 DESCRIBE: dict[str, Callable[[config.Settings, Any], dict]] = {
@@ -120,8 +114,9 @@ def _sources(receiver, log: DeliveryLog, base_url: str, now: float) -> list[dict
     for name in list(receiver.sources) + [s for s in log.sources() if s not in receiver.sources]:
         source = receiver.sources.get(name)
         if name in DESCRIBE and source:
-            described = DESCRIBE[name](settings, source)
-            configured = not described["missing"]
+            missing = source.missing()  # first: Asana's names() below are as fresh as this read
+            described = {**DESCRIBE[name](settings, source), "missing": missing}
+            configured = not missing
         else:  # requests no source could be told (e.g. a body that never arrived: 408)
             described, configured = {"paths": [], "notes": [], "missing": []}, None
         out.append({"name": name, "configured": configured,

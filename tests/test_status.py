@@ -114,6 +114,30 @@ def test_configured_sources_their_webhook_urls_and_what_is_missing(make_app):
     assert source(page(make_app()), "github")["webhooks"] == ["http://localhost/webhooks/github"]
 
 
+def test_readyz_and_the_page_agree_on_what_is_configured(make_app, tmp_path):
+    """One definition per source (its missing()): for Asana a webhook with a completed handshake."""
+    def both(app):
+        ready = app.test_client().get("/readyz").json["sources"]
+        shown = {s["name"]: s["configured"] for s in page(app)["sources"]}
+        assert ready == shown
+        return ready
+
+    app = make_app({"WANDB_WEBHOOK_TOKEN": WANDB_TOKEN})
+    assert both(app) == {"github": True, "asana": False, "wandb": True}
+    secretstore.arm(app.extensions["orgpulse"].sources["asana"].store, "engineering")
+    assert both(app)["asana"] is False  # armed is not configured: no secret yet
+    assert app.test_client().post("/webhooks/asana/engineering", data=b"",
+                                  headers={"X-Hook-Secret": HOOK_SECRET}).status_code == 200
+    assert both(app) == {"github": True, "asana": True, "wandb": True}
+    # An unreadable store is "not configured" on both.
+    data_dir = tmp_path / "broken"
+    data_dir.mkdir()
+    (data_dir / secretstore.DOCUMENT_KEY).write_text("{half")
+    broken = make_app({"ORGPULSE_DATA_DIR": str(data_dir)})
+    assert both(broken)["asana"] is False
+    assert source(page(broken), "asana")["missing"] == ["a readable webhook secret store"]
+
+
 def test_no_configured_secret_reaches_the_page(make_app):
     app = make_app({"WANDB_WEBHOOK_TOKEN": WANDB_TOKEN, "ASANA_ACCESS_TOKEN": ASANA_TOKEN,
                     "ASANA_BASE_URL": "http://127.0.0.1:9"})

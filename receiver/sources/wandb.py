@@ -70,8 +70,12 @@ class WandbSource:
                                       entity_project)
         self.dedup = options.get("dedup", True)
 
+    def missing(self) -> list[str]:
+        """What it lacks to count deliveries (/readyz and the status page say so)."""
+        return [] if self._token or self._secret else ["WANDB_WEBHOOK_TOKEN or WANDB_WEBHOOK_SECRET"]
+
     def configured(self) -> bool:
-        return bool(self._token or self._secret)
+        return not self.missing()
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
         if self._token is not None:

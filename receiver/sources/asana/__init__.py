@@ -135,11 +135,33 @@ class AsanaSource:
         self.store = store
         self.enricher = enricher
         self._secrets: dict[str, bytes] = {}
-        self._read_at = -REFRESH_SECONDS  # monotonic time of the last full store read
+        # Monotonic time of the last full store read, per purpose: a delivery's check and
+        # /readyz or the status page each read at most once every REFRESH_SECONDS, and a
+        # probe never spends the read a delivery from a just-made webhook needs.
+        self._read_at = {"deliveries": -REFRESH_SECONDS, "configured": -REFRESH_SECONDS}
+        self._readable = True  # whether that read succeeded
         self._lock = threading.Lock()
 
+    def missing(self) -> list[str]:
+        """What Asana lacks to count events: a webhook with a completed handshake (its
+        stored secret). The one definition of "configured" for /readyz and the status page.
+        Every /webhooks/asana/<name> still answers (a handshake needs no secret; an unknown
+        name gets 404, not 503): the envelope asks AsanaWebhook, not this."""
+        if not self._reload("configured"):
+            return ["a readable webhook secret store"]
+        if not self.names():
+            return ["a webhook: `orgpulse asana webhooks create --name NAME …` "
+                    "(or `arm NAME` and its handshake)"]
+        return []
+
     def configured(self) -> bool:
-        return True  # a handshake can always arrive; events need one completed first
+        return not self.missing()
+
+    def names(self) -> list[str]:
+        """The webhook names with a stored secret, as last read (at most REFRESH_SECONDS old,
+        or newer: a handshake on this replica is remembered at once)."""
+        with self._lock:
+            return sorted(self._secrets)
 
     def webhook(self, name: str) -> "AsanaWebhook":
         return AsanaWebhook(self, name)
@@ -149,22 +171,32 @@ class AsanaSource:
             self._secrets[name] = secret.encode("utf-8")
 
     def secret(self, name: str, refresh: bool = False) -> bytes | None:
-        """The cached secret; with refresh, re-read the whole store — at most once every
-        REFRESH_SECONDS in all, whatever names are asked for — so a handshake completed on
+        """The cached secret; with refresh, re-read the whole store — for deliveries at most
+        once every REFRESH_SECONDS in all, whatever names are asked for — so a handshake completed on
         another replica is seen here, and requests for made-up names can neither grow this
         cache nor hammer the store (a Kubernetes API server, in the chart)."""
+        if refresh:
+            self._reload("deliveries")
         with self._lock:
-            cached = self._secrets.get(name)
-            if not refresh or time.monotonic() - self._read_at < REFRESH_SECONDS:
-                return cached
-            self._read_at = time.monotonic()
+            return self._secrets.get(name)
+
+    def _reload(self, purpose: str) -> bool:
+        """Re-read the whole store unless it was read less than REFRESH_SECONDS ago; whether
+        the last read succeeded (a failed one keeps the cached secrets)."""
+        with self._lock:
+            if time.monotonic() - self._read_at[purpose] < REFRESH_SECONDS:
+                return self._readable
+            self._read_at[purpose] = time.monotonic()
         try:
             stored = secretstore.load_secrets(self.store)
         except secretstore.StoreError:
-            return cached
+            with self._lock:
+                self._readable = False
+            return False
         with self._lock:
             self._secrets = {k: v.encode("utf-8") for k, v in stored.items()}
-            return self._secrets.get(name)
+            self._readable = True
+        return True
 
 
 class AsanaWebhook:

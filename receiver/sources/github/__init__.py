@@ -72,8 +72,12 @@ class GithubSource:
         self._secrets = tuple(s.reveal() for s in secrets)
         self.ctx = ctx
 
+    def missing(self) -> list[str]:
+        """What it lacks to count deliveries (/readyz and the status page say so)."""
+        return [] if self._secrets else ["GITHUB_WEBHOOK_SECRET (or _FILE)"]
+
     def configured(self) -> bool:
-        return bool(self._secrets)
+        return not self.missing()
 
     def verify(self, headers: Mapping[str, str], body: bytes) -> None:
         # Only SHA-256: the legacy SHA-1 X-Hub-Signature alone is refused.
