@@ -37,7 +37,7 @@ def _ensure_github_secret(settings: config.Settings) -> config.Settings:
 def serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from receiver import create_app, gunicorn_conf
+    from receiver import create_app, gunicorn_conf, missing, status
 
     settings = _ensure_github_secret(_settings())
 
@@ -51,10 +51,27 @@ def serve(args: argparse.Namespace) -> int:
         def load(self):
             return create_app(settings)
 
-    print(f"orgpulse: receiver on http://{args.host}:{args.port} "
-          f"(sink: {settings.sink}), POST /webhooks/github", file=sys.stderr)
+    url = f"http://{args.host}:{args.port}"
+    page = f"; status page: {url}/status" if status.enabled(settings) else ""
+    print(f"orgpulse: receiver on {url} (sink: {settings.sink}), POST /webhooks/github{page}",
+          file=sys.stderr)
+    if settings.sink == "log":  # local mode: how to try the sources not configured yet
+        prog = sys.argv[0] if Path(sys.argv[0]).name == "orgpulse" else "orgpulse"
+        for name, lacks in missing(settings).items():
+            if lacks and name in TRY_LOCALLY:
+                print("orgpulse: " + TRY_LOCALLY[name].format(prog=prog, url=url), file=sys.stderr)
     Server().run()
     return 0
+
+
+# What `make run` says about a source it cannot count yet (the README's examples, working).
+TRY_LOCALLY = {
+    "wandb": "W&B deliveries get 503 (no WANDB_WEBHOOK_TOKEN): to try them, `WANDB_WEBHOOK_TOKEN=try-me make run` "
+             "and `WANDB_WEBHOOK_TOKEN=try-me {prog} replay --source wandb tests/fixtures/wandb --url {url}`",
+    "asana": "Asana deliveries get 404 (no webhook handshake yet): to try them, `{prog} asana webhooks arm "
+             "engineering`, then `{prog} replay tests/fixtures/asana/deliveries.jsonl --url {url}` "
+             "(it makes the handshake first, as Asana does)",
+}
 
 
 def informer(args: argparse.Namespace) -> int:
@@ -198,32 +215,41 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
         return exc.code, exc.read()
 
 
+def _sender(url: str | None, settings: config.Settings, signer):
+    """Post a delivery to the receiver at `url`, or to an in-process one: (status, body)."""
+    if url:
+        return lambda d: _post(url.rstrip("/") + d.path, d.body, signer.headers(d))
+    from receiver import create_app
+
+    client = create_app(settings).test_client()
+
+    def send(d) -> tuple[int, bytes]:
+        response = client.post(d.path, data=d.body, headers=signer.headers(d))
+        return response.status_code, response.get_data()
+    return send
+
+
 def replay(args: argparse.Namespace) -> int:
     import orjson
     from tqdm import tqdm
 
     from receiver import replay as stored
-
     from receiver import secretstore
 
     settings = _ensure_github_secret(_settings())
     store = secretstore.from_settings(settings)
     signer = stored.Signer(
         github=settings.github_secrets[0] if settings.github_secrets else None,
-        wandb_token=settings.wandb_token, wandb_secret=settings.wandb_secret,
-        asana_secret=lambda name: secretstore.get_secret(store, name))
-    deliveries = list(stored.load([Path(p) for p in args.paths], args.source))
-    if args.url:
-        send = lambda d: _post(args.url.rstrip("/") + d.path, d.body, signer.headers(d))  # noqa: E731
-    else:
-        from receiver import create_app
-
-        client = create_app(settings).test_client()
-
-        def send(d: stored.Delivery) -> tuple[int, bytes]:
-            response = client.post(d.path, data=d.body, headers=signer.headers(d))
-            return response.status_code, response.get_data()
-
+        wandb_token=settings.wandb_token, wandb_secret=settings.wandb_secret)
+    try:
+        deliveries, made = stored.signable(list(stored.load([Path(p) for p in args.paths], args.source)),
+                                           signer, store)
+    except (ValueError, secretstore.StoreError) as exc:
+        print(f"orgpulse: {exc}", file=sys.stderr)
+        return 2
+    # An Asana handshake this replay makes first: its deliveries are signed with that secret.
+    signer.asana_secret = lambda name: made.get(name) or secretstore.get_secret(store, name)
+    send = _sender(args.url, settings, signer)
     failures = 0
     for delivery in tqdm(deliveries, desc="replay", unit="delivery", file=sys.stderr,
                          disable=None):

@@ -63,11 +63,12 @@ def build_dedup(settings: config.Settings, emitter: Emitter) -> Dedup | SharedDe
     return SharedDedup(redisconn.client(settings), local, opts["dedup_ttl_seconds"], fallback)
 
 
-def build_sources(settings: config.Settings, emitter: Emitter,
+def build_sources(settings: config.Settings, emitter: Emitter | None,
                   shared: SharedDedup | None = None) -> dict[str, Source]:
     """The source registry: URL name → Source. `shared` (Redis, replicas > 1): where the
     once-only facts of the sources (a deployment, an incident, a first review, an Asana
-    change) are claimed, so each counts once across replicas, not once per replica."""
+    change) are claimed, so each counts once across replicas, not once per replica.
+    No emitter: sources to inspect only (no Asana enricher is started)."""
     try:
         store = secretstore.from_settings(settings)
     except secretstore.StoreError as exc:
@@ -76,9 +77,15 @@ def build_sources(settings: config.Settings, emitter: Emitter,
         "github": GithubSource(settings.github_secrets,
                                GithubContext.from_options(settings.section("github"),
                                                           settings.section("dora"), shared)),
-        "asana": AsanaSource(store, build_enricher(settings, emitter, shared)),
+        "asana": AsanaSource(store, build_enricher(settings, emitter, shared) if emitter else None),
         "wandb": WandbSource(settings.wandb_token, settings.wandb_secret, settings.section("wandb")),
     }
+
+
+def missing(settings: config.Settings) -> dict[str, list[str]]:
+    """Per source, what it lacks to count deliveries (its missing(): /readyz's and the
+    status page's answer), before any worker runs: `orgpulse serve` says it at start."""
+    return {name: source.missing() for name, source in build_sources(settings, None).items()}
 
 
 def create_app(settings: config.Settings | None = None, emitter: Emitter | None = None) -> Flask:

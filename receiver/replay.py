@@ -5,10 +5,16 @@ receiver/capture.py writes them; the Asana and W&B fixtures use the same form),
 octokit-style GitHub example trees (<event>/<action>.payload.json, the event
 name taken from the folder) and rendered W&B templates (--source wandb).
 A Signer adds each source's authentication, as the provider would.
+
+What cannot be replayed is refused before anything is sent (ValueError, with what to
+do): a W&B template taken for a GitHub example (it would be posted as a GitHub
+delivery and ignored), W&B deliveries with no W&B token or secret to sign them, Asana
+deliveries to a webhook name with no handshake secret that no one armed.
 """
 from __future__ import annotations
 
 import hmac
+import secrets
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +23,7 @@ from typing import Callable, Iterator
 import orjson
 
 from orgpulse.config import Secret
+from receiver import secretstore
 from receiver.sources import asana as asana_source
 from receiver.sources.github import signature as github_signature
 
@@ -62,10 +69,26 @@ class Signer:
         return headers
 
 
+def is_wandb_template(body: bytes) -> bool:
+    """A rendered W&B automation payload: a JSON object with a string `event_type` at its
+    top, which no GitHub webhook payload has (none of tests/fixtures/github's)."""
+    if b'"event_type"' not in body:
+        return False  # cheap: most bodies are not parsed at all
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("event_type"), str)
+
+
 def github_example(path: Path, event: str | None = None) -> Delivery:
     """One octokit example file as a GitHub delivery with a new delivery id."""
+    body = path.read_bytes()
+    if is_wandb_template(body):
+        raise ValueError(f"{path} is a W&B automation payload (it has an event_type), not a GitHub "
+                         "delivery: replay it with --source wandb")
     return Delivery(
-        source="github", path="/webhooks/github", body=path.read_bytes(), origin=str(path),
+        source="github", path="/webhooks/github", body=body, origin=str(path),
         headers={"X-GitHub-Event": event or path.parent.name,
                  "X-GitHub-Delivery": str(uuid.uuid4())})
 
@@ -80,8 +103,11 @@ def _captured(path: Path) -> Iterator[Delivery]:
 
 
 def wandb_example(path: Path) -> Delivery:
-    return Delivery(source="wandb", path="/webhooks/wandb", body=path.read_bytes(),
-                    origin=str(path))
+    body = path.read_bytes()
+    if not is_wandb_template(body):
+        raise ValueError(f"{path} is not a W&B automation payload (no event_type): "
+                         "replay GitHub examples without --source wandb")
+    return Delivery(source="wandb", path="/webhooks/wandb", body=body, origin=str(path))
 
 
 EXAMPLES = {"github": github_example, "wandb": wandb_example}
@@ -101,3 +127,30 @@ def load(paths: list[Path], example_source: str = "github") -> Iterator[Delivery
                 yield EXAMPLES[example_source](file)
             else:
                 raise ValueError(f"{file}: not a .json example or a .jsonl capture")
+
+
+def asana_name(delivery: Delivery) -> str:
+    return delivery.path.rsplit("/", 1)[-1]
+
+
+def signable(deliveries: list[Delivery], signer: Signer,
+             store: secretstore.SecretStore) -> tuple[list[Delivery], dict[str, str]]:
+    """(the deliveries to send, the Asana secrets of the handshakes put first). An Asana
+    name with no stored secret that an operator armed gets a handshake first, as Asana
+    makes one when it creates the webhook; ValueError for what could only be refused."""
+    if any(d.source == "wandb" for d in deliveries) and not (signer.wandb_token or signer.wandb_secret):
+        raise ValueError("W&B deliveries are signed with the receiver's WANDB_WEBHOOK_TOKEN (or "
+                         "WANDB_WEBHOOK_SECRET): set the same value here, e.g. "
+                         "`WANDB_WEBHOOK_TOKEN=… orgpulse replay --source wandb …`")
+    made: dict[str, str] = {}
+    for name in sorted({asana_name(d) for d in deliveries if d.source == "asana"}):
+        if secretstore.get_secret(store, name) is not None:
+            continue
+        if not secretstore.is_armed(store, name):
+            raise ValueError(f"the Asana webhook {name!r} has no handshake secret to sign with: run "
+                             f"`orgpulse asana webhooks arm {name}`, then replay again (it makes the "
+                             "handshake first, as Asana does when it creates a webhook)")
+        made[name] = secrets.token_hex(16)
+    handshakes = [Delivery("asana", f"/webhooks/asana/{name}", b"", {"X-Hook-Secret": secret},
+                           origin=f"handshake for {name}") for name, secret in made.items()]
+    return handshakes + deliveries, made

@@ -49,6 +49,26 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
+def yours(env_file: Path, receiver: str, said: str) -> None:
+    """The README's commands of one's own against the running demo's fakes, through the env
+    file the demo writes (the fakes exist only in the demo's processes otherwise)."""
+    assert f"env $(cat {env_file}) .venv/bin/orgpulse poll --once --only github" in said
+    env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    assert {"GITHUB_API_URL", "GITHUB_TOKEN", "ASANA_BASE_URL", "AWS_ENDPOINT_URL", "KUBECONFIG",
+            "ORGPULSE_CONFIG", "ORGPULSE_SINK", "ORGPULSE_DATA_DIR"} <= set(env)
+    urls = [v for v in env.values() if "://" in v]
+    assert len(urls) >= 6 and all(v.startswith("http://127.0.0.1:") for v in urls)  # no network
+    assert env["ORGPULSE_DATA_DIR"] != str(env_file.parent)  # not the demo poller's state file
+    run = lambda command: subprocess.run(["sh", "-c", f"env $(cat {env_file}) {command}"], cwd=ROOT,  # noqa: E731
+                                         env=clean_env({}), capture_output=True, text=True, timeout=120)
+    mine = run(".venv/bin/orgpulse poll --once --only github")
+    assert mine.returncode == 0, mine.stderr
+    assert re.search(r"^github: ok, \d+\.\d\d s, [1-9]\d* metrics$", mine.stderr, re.M), mine.stderr
+    assert "github.prs." in mine.stdout  # the log sink's DogStatsD lines
+    replayed = run(f".venv/bin/orgpulse replay tests/fixtures/wandb --source wandb --url {receiver}")
+    assert replayed.returncode == 0 and "replayed 9 deliveries, 0 refused" in replayed.stderr, replayed.stderr
+
+
 def test_make_demo_populates_every_section_and_ctrl_c_leaves_no_process(browser, tmp_path):
     require_executable("make", "apt-get install make")
     make = subprocess.Popen(["make", "--no-print-directory", "demo",
@@ -75,6 +95,8 @@ def test_make_demo_populates_every_section_and_ctrl_c_leaves_no_process(browser,
         assert {s["name"] for s in doc["sources"] if s["configured"] and s["last_hour"]} == {"github", "asana", "wandb"}
         assert {c["name"] for c in doc["poller"]["collectors"] if c["ok"]} == COLLECTORS
         assert doc["informer"]["pods"] > 0 and doc["gauges"]
+        # Apart, as in the demo, each has its own role: the poller elects nothing, the informer leads.
+        assert (doc["poller"]["role"], doc["informer"]["role"]) == ("single", "leader")
         page = Watched(browser, 1440, 1000)
         page.page.goto(url)
         ARTIFACTS.mkdir(exist_ok=True)
@@ -83,6 +105,7 @@ def test_make_demo_populates_every_section_and_ctrl_c_leaves_no_process(browser,
             assert page.page.locator(f"section#{section}").is_visible()
         assert page.errors == [] and all(u.startswith(url.rsplit("/", 1)[0]) for u in page.requested)
         page.close()
+        yours(tmp_path / "demo" / "env", url.rsplit("/", 1)[0], "".join(lines))
         started = descendants(make.pid)
         assert len(started) >= 5  # the demo, the receiver's master and worker, the poller, the informer
     finally:

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import http.client
 import json
+import re
+import shlex
 import stat
 import time
 import subprocess
@@ -16,7 +18,7 @@ from orgpulse.config import Secret
 from receiver.replay import github_example
 from tests.conftest import GITHUB, SECRET
 from tests.dogstatsd import udp_listener, uds_listener
-from tests.servers import ROOT, clean_env, free_port, start_gunicorn, stop, wait_http
+from tests.servers import ROOT, clean_env, drain, free_port, start_gunicorn, stop, wait_http
 
 
 def send(url: str, path: Path, event: str | None = None, secret: str = SECRET) -> tuple[int, dict]:
@@ -216,6 +218,80 @@ def test_replay_wandb_examples_in_process(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "wandb.runs.state_changes:1|c|" in result.stdout
     assert "replayed 9 deliveries, 0 refused" in result.stderr
+
+
+def test_replay_refuses_what_it_cannot_replay_before_sending_anything(tmp_path):
+    """W&B templates without --source wandb were posted as GitHub deliveries (202 ignored x9,
+    exit 0); W&B deliveries with no token, Asana ones with no secret were all refused one by one."""
+    result = orgpulse("replay", str(ROOT / "tests/fixtures/wandb"), env={"ORGPULSE_DATA_DIR": str(tmp_path)},
+                      cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "is a W&B automation payload (it has an event_type), not a GitHub delivery: replay it with " \
+           "--source wandb" in result.stderr
+    no_token = orgpulse("replay", "--source", "wandb", str(ROOT / "tests/fixtures/wandb"),
+                        env={"ORGPULSE_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert no_token.returncode == 2 and "WANDB_WEBHOOK_TOKEN=… orgpulse replay --source wandb" in no_token.stderr
+    github = orgpulse("replay", "--source", "wandb", str(GITHUB / "push"), env={
+        "ORGPULSE_DATA_DIR": str(tmp_path), "WANDB_WEBHOOK_TOKEN": "t"}, cwd=tmp_path)
+    assert github.returncode == 2 and "not a W&B automation payload" in github.stderr
+    # Asana deliveries to a name with no handshake secret, not armed: nothing to sign with.
+    asana = orgpulse("replay", str(ROOT / "tests/fixtures/asana/deliveries.jsonl"),
+                     env={"ORGPULSE_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert asana.returncode == 2 and asana.stdout == ""
+    assert "run `orgpulse asana webhooks arm engineering`, then replay again" in asana.stderr
+
+
+def serve_cli(env: dict[str, str], port: int) -> tuple[subprocess.Popen, str, str]:
+    """`orgpulse serve` as `make run` starts it (the venv's console script, from the project's
+    root): the process, its URL and the lines it printed itself (before gunicorn's)."""
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "orgpulse"), "serve", "--port", str(port)],
+                            cwd=ROOT, env=clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    drain(proc)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/readyz", proc)
+    said = "".join(proc.captured[1]).splitlines(keepends=True)
+    return proc, url, "".join(line for line in said if line.startswith("orgpulse:"))
+
+
+def run_hint(command: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """A command `make run` printed, run as a person would paste it (VAR=value prefixes too)."""
+    words = shlex.split(command)
+    assigned = dict(w.split("=", 1) for w in words if re.fullmatch(r"[A-Z_]+=\S*", w))
+    return subprocess.run(words[len(assigned):], cwd=ROOT, env=clean_env({**env, **assigned}),
+                          capture_output=True, text=True, timeout=60)
+
+
+def commands(said: str, about: str) -> list[str]:
+    """The `commands` of the line of `said` that contains `about`."""
+    return re.findall(r"`([^`]+)`", next(line for line in said.splitlines() if about in line))
+
+
+def test_make_run_prints_the_status_page_and_how_to_try_asana_and_wandb(tmp_path):
+    """The README's own Asana and W&B replays failed under `make run` (404 unknown_webhook, 503):
+    in local mode it now says how to try each, and what it says works as written."""
+    env, port = {"ORGPULSE_DATA_DIR": str(tmp_path / "data")}, free_port()
+    proc, url, said = serve_cli(env, port)
+    try:
+        assert f"receiver on {url} (sink: log), POST /webhooks/github; status page: {url}/status\n" in said
+        restart, replay = commands(said, "W&B deliveries get 503")
+        for command in commands(said, "Asana deliveries get 404"):  # arm, then replay
+            done = run_hint(command, env)
+            assert done.returncode == 0, done.stderr
+        assert "200 handshake" in done.stdout and "replayed 8 deliveries, 0 refused" in done.stderr
+        with urllib.request.urlopen(url + "/readyz", timeout=5) as ready:
+            assert json.loads(ready.read())["sources"]["asana"] is True
+    finally:
+        stop(proc)
+    words = shlex.split(restart)
+    assert words[-2:] == ["make", "run"]  # `make run` is `orgpulse serve` from the project's root
+    proc, url, said = serve_cli({**env, **dict(w.split("=", 1) for w in words[:-2])}, port)
+    try:
+        assert "get 503" not in said and "get 404" not in said  # both configured now
+        done = run_hint(replay, env)
+        assert done.returncode == 0 and "replayed 9 deliveries, 0 refused" in done.stderr, done.stderr
+    finally:
+        stop(proc)
 
 
 def test_informer_command_with_a_kubeconfig(tmp_path, statsd):

@@ -50,6 +50,15 @@ def missing(doc: dict) -> list[str]:
     return out
 
 
+def write_env(path: Path, env: dict[str, str]) -> None:
+    """The poller's environment as `KEY=value` lines, for a person's own commands against the
+    demo's fakes (which listen only while the demo runs), e.g.
+    `env $(cat .orgpulse/demo/env) .venv/bin/orgpulse poll --once --only github`. It holds
+    the fakes' URLs and the demo's made-up credentials: no real secret exists there."""
+    path.write_text("".join(f"{k}={v}\n" for k, v in sorted(env.items())), encoding="utf-8")
+    path.chmod(0o600)
+
+
 def _port(wanted: int) -> int:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds: TIME_WAIT is free
@@ -81,8 +90,11 @@ class Demo:
         self.world = World(self.data_dir)
         config = self.data_dir / "orgpulse.yaml"
         config.write_text(json.dumps(World.options(self.interval), indent=1))  # JSON is YAML
-        env = clean_env({**self.world.env(), "ORGPULSE_DATA_DIR": str(self.data_dir),
-                         "ORGPULSE_CONFIG": str(config), "ORGPULSE_SINK": "log", "PYTHONPATH": str(ROOT)})
+        own = {**self.world.env(), "ORGPULSE_CONFIG": str(config), "ORGPULSE_SINK": "log"}
+        # A command of one's own gets a data dir apart: its first cycle and its high-water
+        # marks neither race the demo's poller nor show on the demo's page.
+        write_env(self.data_dir / "env", {**own, "ORGPULSE_DATA_DIR": str(self.data_dir / "mine")})
+        env = clean_env({**own, "ORGPULSE_DATA_DIR": str(self.data_dir), "PYTHONPATH": str(ROOT)})
         self._spawn("receiver", ["serve", "--port", str(self.port)], env)
         wait_http(self.url + "/healthz", self.procs["receiver"], timeout=60)
         self._asana_webhook()
@@ -93,6 +105,16 @@ class Demo:
         self.say(f"receiver, poller and informer started in {time.monotonic() - started:.1f} s; "
                  f"logs in {self.data_dir}/*.log")
         self.say(f"status page: {self.url}/status   (Ctrl-C stops everything)")
+        self.say(f"your own commands against the fakes: env $(cat {self._shown(self.data_dir / 'env')}) "
+                 ".venv/bin/orgpulse poll --once --only github")
+
+    @staticmethod
+    def _shown(path: Path) -> str:
+        """A path as typed from the project's root, where `make demo` runs."""
+        try:
+            return str(path.resolve().relative_to(ROOT))
+        except ValueError:
+            return str(path)
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
         log = open(self.data_dir / f"{name}.log", "wb")  # noqa: SIM115 - the child holds it
