@@ -37,7 +37,7 @@ def _ensure_github_secret(settings: config.Settings) -> config.Settings:
 def serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from receiver import create_app, gunicorn_conf, missing, status
+    from receiver import create_app, gunicorn_conf, status
 
     settings = _ensure_github_secret(_settings())
 
@@ -55,16 +55,26 @@ def serve(args: argparse.Namespace) -> int:
     page = f"; status page: {url}/status" if status.enabled(settings) else ""
     print(f"orgpulse: receiver on {url} (sink: {settings.sink}), POST /webhooks/github{page}",
           file=sys.stderr)
-    if settings.sink == "log":  # local mode: how to try the sources not configured yet
-        prog = sys.argv[0] if Path(sys.argv[0]).name == "orgpulse" else "orgpulse"
-        for name, lacks in missing(settings).items():
-            if lacks and name in TRY_LOCALLY:
-                print("orgpulse: " + TRY_LOCALLY[name].format(prog=prog, url=url), file=sys.stderr)
+    for line in _try_locally(settings, url) if settings.sink == "log" else []:  # local mode
+        print(line, file=sys.stderr)
     Server().run()
     return 0
 
 
-# What `make run` says about a source it cannot count yet (the README's examples, working).
+def _try_locally(settings: config.Settings, url: str) -> list[str]:
+    """How to try each source the receiver cannot count yet (the README's examples, working)."""
+    from receiver import missing
+
+    try:
+        lacking = [name for name, lacks in missing(settings).items() if lacks]
+    except config.ConfigError:
+        return []  # the secret store's settings: the app says so as it starts
+    prog = sys.argv[0] if Path(sys.argv[0]).name == "orgpulse" else "orgpulse"
+    return ["orgpulse: " + TRY_LOCALLY[name].format(prog=prog, url=url)
+            for name in lacking if name in TRY_LOCALLY]
+
+
+# What `make run` says about a source it cannot count yet, in local mode.
 TRY_LOCALLY = {
     "wandb": "W&B deliveries get 503 (no WANDB_WEBHOOK_TOKEN): to try them, `WANDB_WEBHOOK_TOKEN=try-me make run` "
              "and `WANDB_WEBHOOK_TOKEN=try-me {prog} replay --source wandb tests/fixtures/wandb --url {url}`",
