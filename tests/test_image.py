@@ -55,7 +55,8 @@ def pod(image, tmp_path):
                       "secrets": {"skypilotServiceAccountToken": sky.token},
                       "config": {"receiver": {"kubernetes_api_url": kube.url, "kubernetes_namespace": NAMESPACE,
                                               "kubernetes_token_file": str(token)}}})
-    facts = {"metadata.uid": POD_UID, "status.hostIP": "127.0.0.1"}
+    facts = {"metadata.uid": POD_UID, "status.hostIP": "127.0.0.1", "metadata.namespace": NAMESPACE,
+             "serviceAccountToken": kube.token, "kube-root-ca.crt/ca.crt": ""}
     made = {name: container(image, docs, name, tmp_path / "volumes", facts) for name in ("receiver", "poller")}
     agent = uds_listener(str(made["receiver"].mounts["/var/run/datadog"] / "dsd.socket"))
     yield docs, made, agent
