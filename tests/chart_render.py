@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "chart" / "orgpulse"
 RELEASE, NAMESPACE = "orgpulse", "observability"
 KUBE_VERSIONS = ("1.29.0", "1.33.0")  # the oldest and a current supported release
+ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")  # the API token, CA, namespace
 
 
 def example(name: str) -> dict:
@@ -67,3 +68,12 @@ def one(docs: list[dict], kind: str) -> dict:
 
 def containers(docs: list[dict]) -> dict[str, dict]:
     return {c["name"]: c for c in one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]}
+
+
+def api_token_volumes(docs: list[dict]) -> dict[str, list[dict]]:
+    """container → the volumes it mounts (read-only) where the ServiceAccount's token goes."""
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    return {name: [volumes[m["name"]] for m in c["volumeMounts"] if m["mountPath"] == str(ACCOUNT)
+                   and m.get("readOnly")]
+            for name, c in containers(docs).items()}

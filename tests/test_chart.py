@@ -358,13 +358,3 @@ def test_the_service_account_is_made_or_reused_with_its_annotations():
     assert one(reused, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "platform-sa"
     with pytest.raises(helm.HelmRenderError, match="serviceAccount.name"):
         render({"env": "x", "serviceAccount": {"create": False}})
-
-
-def test_notes_give_the_webhook_urls_and_how_to_read_the_generated_secret():
-    notes = render(VALUE_SETS["staging"])["orgpulse/templates/NOTES.txt"]
-    for path in ("/webhooks/github", "/webhooks/asana/<name>", "/webhooks/wandb"):
-        assert f"https://orgpulse.staging.example.com{path}" in notes
-    assert (f"kubectl -n {NAMESPACE} get secret {RELEASE} -o jsonpath='{{.data.github-webhook-secret}}'"
-            " | base64 -d") in notes
-    production = render(VALUE_SETS["production"])["orgpulse/templates/NOTES.txt"]
-    assert "get secret orgpulse-production -o jsonpath='{.data.github-webhook-secret}'" in production

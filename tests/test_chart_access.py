@@ -4,8 +4,6 @@ projection Kubernetes would (token, CA, namespace) where the code reads them: th
 (informer, Lease), the internet-facing receiver only for the Kubernetes secret store."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 from kubernetes.config import incluster_config
@@ -13,18 +11,7 @@ from kubernetes.config import incluster_config
 from orgpulse.options import SCHEMA
 from pollers import kube
 from receiver import secretstore
-from tests.chart_render import VALUE_SETS, containers, manifests, one
-
-ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")
-
-
-def _api_volumes(docs: list[dict]) -> dict[str, list[dict]]:
-    """container → the volumes it mounts at the ServiceAccount directory."""
-    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
-    volumes = {v["name"]: v for v in pod["volumes"]}
-    return {name: [volumes[m["name"]] for m in c["volumeMounts"] if m["mountPath"] == str(ACCOUNT)
-                   and m.get("readOnly")]
-            for name, c in containers(docs).items()}
+from tests.chart_render import ACCOUNT, VALUE_SETS, api_token_volumes, containers, manifests, one
 
 
 def test_the_mount_is_where_the_code_reads_the_token_the_ca_and_the_namespace():
@@ -41,7 +28,7 @@ def test_only_the_containers_that_call_the_api_server_hold_its_token(name):
     assert one(docs, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
     config = yaml.safe_load(one(docs, "ConfigMap")["data"]["config.yaml"])
     kubernetes_store = config["receiver"]["secret_store"] == "kubernetes"
-    mounted = _api_volumes(docs)
+    mounted = api_token_volumes(docs)
     assert len(mounted["poller"]) == 1  # the informer and the Lease, always
     assert len(mounted["receiver"]) == (1 if kubernetes_store else 0)
     for (volume,) in filter(None, mounted.values()):
@@ -60,4 +47,4 @@ def test_the_file_store_keeps_the_receiver_free_of_any_api_token():
     assert one(docs, "Deployment")["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
     receiver = containers(docs)["receiver"]
     assert not [m for m in receiver["volumeMounts"] if m["mountPath"].startswith("/var/run/secrets/kubernetes.io")]
-    assert _api_volumes(manifests(VALUE_SETS["production"]))["receiver"]  # kubernetes store: it needs one
+    assert api_token_volumes(manifests(VALUE_SETS["production"]))["receiver"]  # kubernetes store: it needs one

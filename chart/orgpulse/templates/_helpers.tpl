@@ -125,6 +125,12 @@ redisUrl: {env: ORGPULSE_REDIS_URL, key: redis-url, containers: [receiver, polle
 {{- end }}
 {{- end }}
 
+{{/* The command that prints one secret setting (NOTES.txt), from whichever Secret holds it. */}}
+{{- define "orgpulse.readSecret" -}}
+{{- $key := get (include "orgpulse.secretKeys" .root | fromYaml) .name -}}
+kubectl -n {{ .root.Release.Namespace }} get secret {{ include "orgpulse.secretName" .root }} -o jsonpath='{.data.{{ $key }}}' | base64 -d; echo
+{{- end }}
+
 {{- define "orgpulse.hasRedis" -}}
 {{- $keys := include "orgpulse.secretKeys" . | fromYaml }}
 {{- if or (hasKey $keys "redisUrl") (dig "receiver" "redis_url" "" (.Values.config | default dict)) }}true{{ end }}
