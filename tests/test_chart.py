@@ -358,3 +358,34 @@ def test_the_service_account_is_made_or_reused_with_its_annotations():
     assert one(reused, "Deployment")["spec"]["template"]["spec"]["serviceAccountName"] == "platform-sa"
     with pytest.raises(helm.HelmRenderError, match="serviceAccount.name"):
         render({"env": "x", "serviceAccount": {"create": False}})
+
+
+def _nginx_size(text: str) -> int:
+    """An nginx size ("25m", "512k", "1048576") in bytes."""
+    number, unit = re.fullmatch(r"(\d+)([kKmMgG]?)", text).groups()
+    return int(number) * 1024 ** " kmg".index(unit.lower() or " ")
+
+
+@pytest.mark.parametrize("name", ["production", "staging"])
+def test_the_nginx_examples_let_githubs_largest_delivery_through_the_ingress(name):
+    """ingress-nginx refuses bodies over 1 MiB (its own 413) unless the Ingress says more."""
+    from orgpulse.config import DEFAULT_MAX_BODY_BYTES
+
+    ingress = one(manifests(VALUE_SETS[name]), "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    annotations = ingress["metadata"]["annotations"]
+    assert _nginx_size(annotations["nginx.ingress.kubernetes.io/proxy-body-size"]) >= DEFAULT_MAX_BODY_BYTES
+    assert annotations["nginx.ingress.kubernetes.io/proxy-request-buffering"] == "on"
+    # The slow-sender timeouts belong to the controller: an Ingress annotation for them is ignored.
+    assert not [a for a in annotations if re.search(r"client-(header|body)-timeout", a)]
+
+
+def test_the_production_example_names_the_controllers_timeouts_within_orgpulses_deadline():
+    from orgpulse.options import SCHEMA
+
+    text = (CHART / "values-production.yaml").read_text()
+    timeouts = dict(re.findall(r'^\s*#\s+(client-header-timeout|client-body-timeout): "(\d+)"', text, re.M))
+    assert set(timeouts) == {"client-header-timeout", "client-body-timeout"}
+    assert all(int(v) <= SCHEMA["receiver"]["request_deadline_seconds"].default for v in timeouts.values())
+    keepalive = re.search(r'^\s*#\s+upstream-keepalive-timeout: "(\d+)"', text, re.M).group(1)
+    assert int(keepalive) < gunicorn_conf.keepalive
