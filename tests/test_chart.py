@@ -206,13 +206,17 @@ def test_a_misspelt_or_mistyped_value_fails_the_schema(values, complaint):
 ])
 def test_a_redis_password_never_lands_in_the_configmap(url, accepted):
     """config: becomes a plain ConfigMap: the schema refuses a Redis URL with a password
-    there, whose place is secrets.redisUrl (its description says so)."""
+    there, with a sentence naming its place, secrets.redisUrl — and without echoing the URL
+    (Helm prints a failed pattern with the value, password included)."""
     values = {"env": "x", "config": {"receiver": {"redis_url": url}}}
     if accepted:
         assert render(values)
         return
-    with pytest.raises(helm.HelmValuesError, match="/config/receiver/redis_url"):
+    with pytest.raises(helm.HelmValuesError, match="/config/receiver/redis_url") as failure:
         render(values)
+    message = str(failure.value)
+    assert "goes in secrets.redisUrl (a Secret)" in message
+    assert url not in message and "hunter2" not in message and "pattern" not in message
     schema = json.loads((CHART / "values.schema.json").read_text())
     assert "secrets.redisUrl" in schema["properties"]["config"]["properties"]["receiver"]["properties"][
         "redis_url"]["description"]
