@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 from pathlib import Path
 
 import helm_python as helm
@@ -77,3 +78,14 @@ def api_token_volumes(docs: list[dict]) -> dict[str, list[dict]]:
     return {name: [volumes[m["name"]] for m in c["volumeMounts"] if m["mountPath"] == str(ACCOUNT)
                    and m.get("readOnly")]
             for name, c in containers(docs).items()}
+
+
+def notes_command(notes: str, action: str) -> tuple[str, list[str]]:
+    """The `kubectl … exec deploy/… -c C -- orgpulse asana webhooks <action> …` that NOTES.txt
+    prints: (C, the argv it runs there)."""
+    joined = notes.replace("\\\n", " ")
+    (line,) = [line for line in joined.splitlines() if f"orgpulse asana webhooks {action}" in line]
+    words = shlex.split(line)
+    kubectl, argv = words[:words.index("--")], words[words.index("--") + 1:]
+    assert kubectl[:5] == ["kubectl", "-n", NAMESPACE, "exec", f"deploy/{RELEASE}"], kubectl
+    return kubectl[kubectl.index("-c") + 1], argv

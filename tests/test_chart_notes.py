@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import base64
 import re
-import shlex
 
 import pytest
 
 from orgpulse.cli import parser
 from tests.chart_render import (EVERY_SECRET, NAMESPACE, RELEASE, VALUE_SETS, api_token_volumes, containers,
-                                manifests, render)
+                                manifests, notes_command, render)
 
 READ = re.compile(r"kubectl -n (\S+) get secret (\S+) -o jsonpath='\{\.data\.([\w.-]+)\}' \| base64 -d")
 PLACEHOLDERS = {"NAME": "engineering", "PROJECT_GID": "1200000000001"}
@@ -24,14 +23,10 @@ def notes(values: dict) -> str:
 
 
 def exec_command(text: str, action: str) -> tuple[str, list[str]]:
-    """The `kubectl … exec … -c C -- orgpulse asana webhooks <action> …` printed: (C, orgpulse's argv)."""
-    joined = text.replace("\\\n", " ")
-    (line,) = [line for line in joined.splitlines() if f"orgpulse asana webhooks {action}" in line]
-    words = shlex.split(line)
-    kubectl, argv = words[:words.index("--")], words[words.index("--") + 1:]
-    assert kubectl[:4] == ["kubectl", "-n", NAMESPACE, "exec"] and kubectl[4] == f"deploy/{RELEASE}"
+    """(container, orgpulse's arguments with the placeholders filled)."""
+    container, argv = notes_command(text, action)
     assert argv[0] == "orgpulse"
-    return kubectl[kubectl.index("-c") + 1], [PLACEHOLDERS.get(w, w) for w in argv[1:]]
+    return container, [PLACEHOLDERS.get(w, w) for w in argv[1:]]
 
 
 def holds_the_receivers_store(docs: list[dict], name: str) -> bool:
