@@ -4,10 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-# Real peer servers that the `peers`-marked tests start once per run (DESIGN.md,
-# "Clarifications"). What needs no root is installed here, under .peers/; the
-# system packages (SYSTEM_PACKAGES) come from .ci/run, and a test that misses one
-# fails with the command that installs it — never skips.
+# Real peer servers that the `peers`-marked tests start once per run. What needs no
+# root is installed here, under .peers/; the system packages (SYSTEM_PACKAGES) come
+# from .ci/run, and a test that misses one fails with the command that installs it.
 PEERS            := .peers
 SYSTEM_PACKAGES  := chromium redis-server
 # The OpenAPI spec Prism serves must be the one of the client we pin (pyproject.toml).

@@ -61,10 +61,12 @@ def validate(args, settings: Settings, out: TextIO, **_) -> int:
         problems += [f"[{env}] {p}" for p in checks.problems(defs, env, variables)]
     for p in problems:
         print(p, file=out)
+    built = registry.definitions(registry.context(settings, envs[0]))  # what render/apply build here
     print(f"orgpulse dashboards: {len(first.dashboards)} dashboards, {len(first.monitors)} monitors and "
           f"{len(first.slos)} SLOs per environment ({', '.join(envs)}): "
           f"{'INVALID' if problems else 'valid'}; {len(checks.plotted(first))} metrics plotted, "
-          f"{len(checks.UNPLOTTED)} deliberately not", file=out)
+          f"{len(checks.UNPLOTTED)} deliberately not; for the sources on in this config, apply builds "
+          f"{len(built.monitors)} monitors and {len(built.slos)} SLOs", file=out)
     return 1 if problems else 0
 
 

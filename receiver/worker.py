@@ -81,6 +81,16 @@ def tune_malloc() -> None:
         pass
 
 
+def _recv(sock) -> bytes | None:
+    """What a non-blocking socket has: bytes; b"" once closed or failed; None if nothing yet."""
+    try:
+        return sock.recv(65536)
+    except (BlockingIOError, InterruptedError):
+        return None
+    except OSError:
+        return b""
+
+
 class BufferingWorker(ThreadWorker):
     def init_process(self):
         tune_malloc()
@@ -126,12 +136,9 @@ class BufferingWorker(ThreadWorker):
             self._feed(conn, leftover)
 
     def _readable(self, conn: TConn, sock) -> None:
-        try:
-            data = sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        data = _recv(sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         if not data:  # the client closed (or half-closed) before the request was complete
             self._unwait(conn)
             if conn.arrival.head_end is not None:
@@ -255,12 +262,9 @@ class BufferingWorker(ThreadWorker):
         self.poller.register(conn.sock, selectors.EVENT_READ, partial(self._drain, conn))
 
     def _drain(self, conn: TConn, sock) -> None:
-        try:
-            data = sock.recv(65536)
-        except (BlockingIOError, InterruptedError):
+        data = _recv(sock)
+        if data is None:
             return
-        except OSError:
-            data = b""
         conn.drained += len(data)
         if not data or conn.drained > LINGER_BYTES:
             self._end_linger(conn)

@@ -352,9 +352,12 @@ def test_monitors_are_built_only_for_the_sources_that_are_on(make_settings):
 
 
 def test_the_daily_cost_anomaly_sums_only_the_sources_that_are_on_each_defaulting_to_zero(make_settings):
-    def query(sources):
+    def monitor(sources):
         settings = make_settings(options={"monitors": {"sources": sources}})
-        return registry.definitions(registry.context(settings, "production")).monitors["daily_cost_anomaly"]["query"]
+        return registry.definitions(registry.context(settings, "production")).monitors["daily_cost_anomaly"]
+
+    def query(sources):
+        return monitor(sources)["query"]
 
     both = query(["ec2", "skypilot"])
     refs = parse(both)
@@ -362,6 +365,8 @@ def test_the_daily_cost_anomaly_sums_only_the_sources_that_are_on_each_defaultin
     for r in refs:  # a source with no point this hour (no job, an unpriced instance) adds 0, never blanks it
         assert f"default_zero(sum:{r.metric}{{env:production}})" in both
     assert [r.metric for r in parse(query(["skypilot"]))] == ["skypilot.cost.hourly_estimate"]
+    assert monitor(["ec2"])["name"].endswith("Daily compute cost (EC2 instances) is anomalous")
+    assert "SkyPilot" not in monitor(["ec2"])["message"]  # the title names only what it sums
 
 
 # ------------------------------------------------------------------ extending
@@ -466,6 +471,7 @@ def test_validate_checks_every_sources_monitors_and_render_says_which_are_on(mak
     out = io.StringIO()
     assert cli.run(parser().parse_args(["dashboards", "validate", "--env", "production"]), bare, out) == 0
     assert "18 monitors and 3 SLOs per environment (production): valid" in out.getvalue()
+    assert "for the sources on in this config, apply builds 4 monitors and 2 SLOs" in out.getvalue()
     out = io.StringIO()
     args = parser().parse_args(["dashboards", "render", "--env", "production", "--out", str(tmp_path / "r")])
     assert cli.run(args, bare, out) == 0

@@ -77,6 +77,8 @@ def dashboard(ctx: Context) -> dict:
 
 # The hourly cost each compute source sends (its monitors only where the source is on).
 HOURLY_COST = {"ec2": "ec2.cost.running_hourly_estimate", "skypilot": "skypilot.cost.hourly_estimate"}
+COST_NAMES = {"ec2": "EC2 instances", "skypilot": "SkyPilot GPUs"}
+BOARDS = {"ec2": "EC2 dashboard's", "skypilot": "SkyPilot dashboard's"}
 
 
 def monitors(ctx: Context) -> dict[str, dict]:
@@ -98,19 +100,19 @@ def _monthly_estimate(ctx: Context) -> dict[str, dict]:
 def _daily_cost(ctx: Context) -> dict[str, dict]:
     """Each on source's hourly cost through default_zero(): one with no point (SkyPilot with no
     job, an EC2 estimate withheld while an instance is unpriced) does not blank the sum."""
-    terms = [f"default_zero({a.q(ctx, 'sum', metric)})" for source, metric in HOURLY_COST.items()
-             if ctx.on(source)]
+    on = [source for source in HOURLY_COST if ctx.on(source)]
+    terms = [f"default_zero({a.q(ctx, 'sum', HOURLY_COST[source])})" for source in on]
     if not terms:
         return {}
     deviations = ctx.threshold("cost_anomaly_deviations")
+    what = " + ".join(COST_NAMES[source] for source in on)
     return a.monitor(
-        ctx, "daily_cost_anomaly", "Daily compute cost (EC2 + SkyPilot GPUs) is anomalous",
+        ctx, "daily_cost_anomaly", f"Daily compute cost ({what}) is anomalous",
         f"avg(last_1d):anomalies(24 * ({' + '.join(terms)}), 'agile', {deviations:g}, direction='above', "
         "alert_window='last_6h', interval=3600, count_default_zero='true', seasonality='weekly') >= 1",
-        what="The day's compute spend rate (EC2 running instances plus SkyPilot GPUs) is above what "
-             "this day of the week usually costs.",
-        first="compare the EC2 and SkyPilot dashboards' cost widgets: new instances, more GPUs, or "
-              "jobs that did not stop?",
+        what=f"The day's compute spend rate ({what}) is above what this day of the week usually costs.",
+        first=f"compare the {' and '.join(BOARDS[source] for source in on)} cost widgets: new "
+              "instances, more GPUs, or jobs that did not stop?",
         priority=3, critical=1,
         options={"threshold_windows": {"trigger_window": "last_6h", "recovery_window": "last_6h"},
                  "thresholds": {"critical": 1, "critical_recovery": 0}})
