@@ -30,9 +30,16 @@ PARAM = re.compile(r"^\s*## @(param|section) (\S+)(?: (.*))?$")
 REDIS_URL_WITHOUT_PASSWORD = (
     r"^$|^rediss?://([A-Za-z0-9._~-]+@)?([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(/[0-9]{0,2})?$"
     r"|^unix://([A-Za-z0-9._~-]+@)?/[^?#@:]*$")
+# Helm prints a failed `pattern` as the whole regex (and the value, password included), and
+# no description: a failed `const` prints just "value must be '<const>'". So the refusal is an
+# if/then whose const is the sentence to read, naming where the URL goes instead.
+REDIS_URL_REFUSAL = ("a Redis URL without a password or query (redis://host:6379/0, rediss://..., "
+                     "unix:///path): config becomes a ConfigMap, so a URL with a password goes in "
+                     "secrets.redisUrl (a Secret)")
 CONFIG_EXTRAS: dict[tuple[str, str], dict] = {
     ("receiver", "redis_url"): {
-        "pattern": REDIS_URL_WITHOUT_PASSWORD,
+        "if": {"not": {"pattern": REDIS_URL_WITHOUT_PASSWORD}},
+        "then": {"const": REDIS_URL_REFUSAL},
         "description": "redis://host:port/db without a password: this lands in a ConfigMap. A URL with a "
                        "password goes in secrets.redisUrl (a Secret, mounted as ORGPULSE_REDIS_URL_FILE)"},
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shlex
 from pathlib import Path
 
 import helm_python as helm
@@ -12,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "chart" / "orgpulse"
 RELEASE, NAMESPACE = "orgpulse", "observability"
 KUBE_VERSIONS = ("1.29.0", "1.33.0")  # the oldest and a current supported release
+ACCOUNT = Path("/var/run/secrets/kubernetes.io/serviceaccount")  # the API token, CA, namespace
 
 
 def example(name: str) -> dict:
@@ -67,3 +69,23 @@ def one(docs: list[dict], kind: str) -> dict:
 
 def containers(docs: list[dict]) -> dict[str, dict]:
     return {c["name"]: c for c in one(docs, "Deployment")["spec"]["template"]["spec"]["containers"]}
+
+
+def api_token_volumes(docs: list[dict]) -> dict[str, list[dict]]:
+    """container → the volumes it mounts (read-only) where the ServiceAccount's token goes."""
+    pod = one(docs, "Deployment")["spec"]["template"]["spec"]
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    return {name: [volumes[m["name"]] for m in c["volumeMounts"] if m["mountPath"] == str(ACCOUNT)
+                   and m.get("readOnly")]
+            for name, c in containers(docs).items()}
+
+
+def notes_command(notes: str, action: str) -> tuple[str, list[str]]:
+    """The `kubectl … exec deploy/… -c C -- orgpulse asana webhooks <action> …` that NOTES.txt
+    prints: (C, the argv it runs there)."""
+    joined = notes.replace("\\\n", " ")
+    (line,) = [line for line in joined.splitlines() if f"orgpulse asana webhooks {action}" in line]
+    words = shlex.split(line)
+    kubectl, argv = words[:words.index("--")], words[words.index("--") + 1:]
+    assert kubectl[:5] == ["kubectl", "-n", NAMESPACE, "exec", f"deploy/{RELEASE}"], kubectl
+    return kubectl[kubectl.index("-c") + 1], argv

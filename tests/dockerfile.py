@@ -147,7 +147,7 @@ def container(image: Image, docs: list[dict], name: str, volumes_root: Path,
     pod = deployment["spec"]["template"]
     spec = next(c for c in pod["spec"]["containers"] if c["name"] == name)
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
-    mounts = {m["mountPath"]: _volume(volumes[m["name"]], docs, volumes_root / m["name"])
+    mounts = {m["mountPath"]: _volume(volumes[m["name"]], docs, volumes_root / m["name"], facts)
               for m in spec["volumeMounts"]}
 
     def host(path: str) -> str:
@@ -172,7 +172,7 @@ def container(image: Image, docs: list[dict], name: str, volumes_root: Path,
     return Container(argv, {k: translate(v) for k, v in env.items()}, Path(host(image.workdir)), mounts)
 
 
-def _volume(volume: dict, docs: list[dict], where: Path) -> Path:
+def _volume(volume: dict, docs: list[dict], where: Path, facts: dict[str, str]) -> Path:
     where.mkdir(parents=True, exist_ok=True)
     if "configMap" in volume:
         data = next(d for d in docs if d["kind"] == "ConfigMap"
@@ -184,6 +184,14 @@ def _volume(volume: dict, docs: list[dict], where: Path) -> Path:
                       and d["metadata"]["name"] == volume["secret"]["secretName"])
         for item in volume["secret"]["items"]:
             (where / item["path"]).write_bytes(base64.b64decode(secret["data"][item["key"]]))
+    elif "projected" in volume:  # the ServiceAccount's token, CA and namespace: the cluster's facts
+        for source in volume["projected"]["sources"]:
+            if "serviceAccountToken" in source:
+                (where / source["serviceAccountToken"]["path"]).write_text(facts["serviceAccountToken"])
+            for item in (source.get("configMap") or {}).get("items", []):
+                (where / item["path"]).write_text(facts[f"{source['configMap']['name']}/{item['key']}"])
+            for item in (source.get("downwardAPI") or {}).get("items", []):
+                (where / item["path"]).write_text(facts[item["fieldRef"]["fieldPath"]])
     elif not ("emptyDir" in volume or "hostPath" in volume):
         raise UnknownStep(f"volume {volume}: teach tests/dockerfile.py this kind")
     return where

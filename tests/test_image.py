@@ -12,6 +12,7 @@ KUBERNETES_SERVICE_HOST): the Kubernetes secret store is pointed at a fake API s
 """
 from __future__ import annotations
 
+import base64
 import json
 import re
 import signal
@@ -25,9 +26,10 @@ from pathlib import Path
 import pytest
 
 from receiver.sources.github import signature
-from tests.chart_render import NAMESPACE, RELEASE, manifests
+from tests.chart_render import NAMESPACE, RELEASE, manifests, notes_command, render
 from tests.dockerfile import PINNED, build, container
 from tests.dogstatsd import uds_listener
+from tests.fakes.asana_api import FakeAsana
 from tests.fakes.kube_secrets import FakeKubeSecrets
 from tests.fakes.skypilot_api import FakeSkyPilot
 from tests.servers import free_port, wait_http
@@ -55,7 +57,8 @@ def pod(image, tmp_path):
                       "secrets": {"skypilotServiceAccountToken": sky.token},
                       "config": {"receiver": {"kubernetes_api_url": kube.url, "kubernetes_namespace": NAMESPACE,
                                               "kubernetes_token_file": str(token)}}})
-    facts = {"metadata.uid": POD_UID, "status.hostIP": "127.0.0.1"}
+    facts = {"metadata.uid": POD_UID, "status.hostIP": "127.0.0.1", "metadata.namespace": NAMESPACE,
+             "serviceAccountToken": kube.token, "kube-root-ca.crt/ca.crt": ""}
     made = {name: container(image, docs, name, tmp_path / "volumes", facts) for name in ("receiver", "poller")}
     agent = uds_listener(str(made["receiver"].mounts["/var/run/datadog"] / "dsd.socket"))
     yield docs, made, agent
@@ -142,6 +145,45 @@ def test_the_receiver_container_answers_health_and_a_signed_delivery(pod):
         assert tags(line) == {"env": "staging", "service": "orgpulse", "version": "0.1.0"}
     finally:
         stop_in_time(proc, grace(docs))
+
+
+def test_the_asana_command_notes_print_creates_a_webhook_in_the_container_it_names(image, tmp_path):
+    """NOTES.txt's `kubectl exec … -- orgpulse asana webhooks create …`, run as printed in the
+    container it names, against a fake Asana whose create first performs the handshake with the
+    running receiver: it completes only if the command armed the name in the receiver's own store
+    (the Kubernetes Secret, reached with the token mounted in that container) with the token there."""
+    asana, kube = FakeAsana(), FakeKubeSecrets()
+    kube.create(NAMESPACE, f"{RELEASE}-webhook-secrets")
+    volumes = tmp_path / "volumes"
+    values = {"env": "staging", "settings": {"asanaBaseUrl": asana.base_url},
+              "secrets": {"asanaAccessToken": asana.token},
+              # the projected ServiceAccount token, where container() lays out the volume
+              "config": {"receiver": {"kubernetes_api_url": kube.url, "kubernetes_namespace": NAMESPACE,
+                                      "kubernetes_token_file": str(volumes / "kube-api-access" / "token")}}}
+    docs = manifests(values)
+    name, argv = notes_command(render(values)["orgpulse/templates/NOTES.txt"], "create")
+    facts = {"metadata.uid": POD_UID, "status.hostIP": "127.0.0.1", "metadata.namespace": NAMESPACE,
+             "serviceAccountToken": kube.token, "kube-root-ca.crt/ca.crt": ""}
+    there = container(image, docs, name, volumes, facts)
+    receiver = container(image, docs, "receiver", volumes, facts)
+    port = free_port()
+    proc = start(receiver, {"GUNICORN_CMD_ARGS": f"--bind 127.0.0.1:{port}"})
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/healthz", proc, timeout=60)
+        filled = {"NAME": "engineering", "PROJECT_GID": "1200000000001", "https://PUBLIC_HOST": url}
+        done = subprocess.run([filled.get(w, w) for w in argv], env=there.env, cwd=there.cwd,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        (hook,) = asana.webhooks.values()
+        assert hook["target"] == f"{url}/webhooks/asana/engineering"
+        assert hook["resource"] == {"gid": "1200000000001"}
+        stored = kube.secrets[(NAMESPACE, f"{RELEASE}-webhook-secrets")]["data"]
+        assert "engineering" in base64.b64decode(stored["webhook-secrets.json"]).decode()
+    finally:
+        stop_in_time(proc, grace(docs))
+        asana.close()
+        kube.close()
 
 
 def test_the_poller_container_runs_a_cycle_with_the_rendered_config(pod):

@@ -125,6 +125,12 @@ redisUrl: {env: ORGPULSE_REDIS_URL, key: redis-url, containers: [receiver, polle
 {{- end }}
 {{- end }}
 
+{{/* The command that prints one secret setting (NOTES.txt), from whichever Secret holds it. */}}
+{{- define "orgpulse.readSecret" -}}
+{{- $key := get (include "orgpulse.secretKeys" .root | fromYaml) .name -}}
+kubectl -n {{ .root.Release.Namespace }} get secret {{ include "orgpulse.secretName" .root }} -o jsonpath='{.data.{{ $key }}}' | base64 -d; echo
+{{- end }}
+
 {{- define "orgpulse.hasRedis" -}}
 {{- $keys := include "orgpulse.secretKeys" . | fromYaml }}
 {{- if or (hasKey $keys "redisUrl") (dig "receiver" "redis_url" "" (.Values.config | default dict)) }}true{{ end }}
@@ -145,6 +151,13 @@ redisUrl: {env: ORGPULSE_REDIS_URL, key: redis-url, containers: [receiver, polle
 {{- toYaml $config }}
 {{- end }}
 
+{{/* "true" when the receiver keeps the Asana handshake secrets in a Kubernetes Secret: it
+     then calls the API server (and needs its token and the Role on that Secret). */}}
+{{- define "orgpulse.kubernetesSecretStore" -}}
+{{- $config := include "orgpulse.effectiveConfig" . | fromYaml }}
+{{- if eq (dig "receiver" "secret_store" "file" $config) "kubernetes" }}true{{ end }}
+{{- end }}
+
 {{/* The refusals: settings that would run but be wrong. */}}
 {{- define "orgpulse.validate" -}}
 {{- $config := include "orgpulse.effectiveConfig" . | fromYaml }}
@@ -156,7 +169,7 @@ redisUrl: {env: ORGPULSE_REDIS_URL, key: redis-url, containers: [receiver, polle
 {{- if ne (dig "receiver" "dedup_backend" "memory" $config) "redis" }}
 {{- fail (printf "replicas: %d needs a dedup shared by the replicas: give a Redis URL (config.receiver.redis_url, or secrets.redisUrl with a password); without Redis run one replica" (int .Values.replicas)) }}
 {{- end }}
-{{- if ne (dig "receiver" "secret_store" "file" $config) "kubernetes" }}
+{{- if not (include "orgpulse.kubernetesSecretStore" .) }}
 {{- fail (printf "replicas: %d needs config.receiver.secret_store: kubernetes, so every replica sees the Asana handshake secrets" (int .Values.replicas)) }}
 {{- end }}
 {{- if not (dig "kubernetes" "lease_enabled" true $config) }}

@@ -80,3 +80,11 @@ capabilities:
 seccompProfile:
   type: RuntimeDefault
 {{- end }}
+
+{{/* The pod's ServiceAccount token, CA and namespace, where the kubernetes client and the
+     secret store look for them (receiver.kubernetes_token_file / kubernetes_ca_file). */}}
+{{- define "orgpulse.apiAccessMount" -}}
+- name: kube-api-access
+  mountPath: /var/run/secrets/kubernetes.io/serviceaccount
+  readOnly: true
+{{- end }}
