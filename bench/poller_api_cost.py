@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from github import Auth, Github  # noqa: E402
 
 from orgpulse.timeutil import parse_time  # noqa: E402
-from pollers.github import GithubCollector  # noqa: E402
-from pollers.github_http import GithubHttp  # noqa: E402
+from pollers.github.collector import GithubCollector  # noqa: E402
+from pollers.github.http import GithubHttp  # noqa: E402
 from tests.fakes.github_api import FakeGithub  # noqa: E402
-from tests.github_history import generated, iso, pull, run  # noqa: E402
+from tests.support.github_history import generated, iso, pull, run  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 SIZES = {100: dict(runs_per_day=20, commits=80, commit_every_h=2.0, branches=30),

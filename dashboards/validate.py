@@ -16,7 +16,8 @@ import functools
 import json
 from typing import Any, Iterator
 
-from dashboards import alerting, metrics as known
+from dashboards import alerting
+from dashboards import queryable as known
 from dashboards.queries import parse
 from dashboards.registry import Definitions
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from dashboards import metrics as known
+from dashboards import queryable as known
 from dashboards.queries import metric_of
 
 Queries = dict[str, str]

@@ -18,7 +18,7 @@ and resolve the overlap as Apache DevLake does (README, "DORA"). Elite deploys "
 Used by the DORA collector (the per-repository `dora.performance_level`) and by the
 `delivery` FoM area (fom/scores.py), so both say the same. Deployment frequency is scored
 only for repositories that deploy: one never seen deploying sends no `dora.deployments_30d`
-(pollers/dora_metrics.py), so the mean the FoM scores is over deploying repositories.
+(pollers/dora/figures.py), so the mean the FoM scores is over deploying repositories.
 """
 from __future__ import annotations
 

@@ -37,7 +37,8 @@ def _ensure_github_secret(settings: config.Settings) -> config.Settings:
 def serve(args: argparse.Namespace) -> int:
     from gunicorn.app.base import BaseApplication
 
-    from receiver import create_app, gunicorn_conf, status
+    from receiver import create_app, status
+    from receiver.server import gunicorn_conf
 
     settings = _ensure_github_secret(_settings())
 
@@ -91,9 +92,9 @@ def informer(args: argparse.Namespace) -> int:
 
     from orgpulse import logs
     from orgpulse.emit import Emitter, build_sink
-    from pollers import kube
-    from pollers.informer import Informer
-    from pollers.state import StateFile
+    from pollers.kubernetes import client as kube
+    from pollers.kubernetes.informer import Informer
+    from orgpulse.state import StateFile
 
     settings = _settings()
     logs.setup(settings.log_level)
@@ -129,7 +130,7 @@ def poll(args: argparse.Namespace) -> int:
     from orgpulse import logs
     from orgpulse.emit import Emitter, build_sink
     from pollers import registry
-    from pollers import state
+    from orgpulse import state
     from pollers.loop import Poller
     from pollers.values import ValueStore
 
@@ -190,8 +191,8 @@ def _poll_once(poller, only: str | None) -> int:
 
 def _start_informer(settings: config.Settings, poller, elector) -> None:
     """The informer inside the poller: its gauges also feed the FoM inputs."""
-    from pollers import kube
-    from pollers.informer import Informer
+    from pollers.kubernetes import client as kube
+    from pollers.kubernetes.informer import Informer
 
     class Tap:  # record what the informer emits, then send it
         def emit(self, metrics):
@@ -203,9 +204,9 @@ def _start_informer(settings: config.Settings, poller, elector) -> None:
 
 
 def _elector(settings: config.Settings):
-    from pollers import kube
-    from pollers.informer import identity
-    from pollers.lease import LeaderElector
+    from pollers.kubernetes import client as kube
+    from pollers.kubernetes.informer import identity
+    from pollers.kubernetes.lease import LeaderElector
 
     opts = settings.section("kubernetes")
     if not opts["lease_enabled"]:
@@ -278,7 +279,7 @@ def replay(args: argparse.Namespace) -> int:
 def probe(args: argparse.Namespace) -> int:
     """A liveness probe: exit 0 when the target's part of the state file is fresh, else 1,
     with one line saying why (the kubelet shows it in the pod's events)."""
-    from pollers import state
+    from orgpulse import state
 
     store = state.StateFile(_settings().data_dir)
     try:
@@ -348,7 +349,7 @@ COMMANDS = {"serve": serve, "poll": poll, "informer": informer, "replay": replay
 
 
 def parser() -> argparse.ArgumentParser:
-    from pollers.state import TARGETS
+    from orgpulse.state import TARGETS
 
     top = argparse.ArgumentParser(prog="orgpulse", description=__doc__.splitlines()[0])
     sub = top.add_subparsers(dest="command", required=True)

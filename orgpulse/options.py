@@ -7,9 +7,9 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable
 
-# The generic checks (orgpulse/checks.py), under the short names the schema below uses.
-from orgpulse.checks import at_least as _at_least, is_ as _is, one_of as _one_of, regex as _regex
-from orgpulse.checks import sections as _sections, slash_pairs as _slash_pairs, str_list as _str_list
+# The generic checks (orgpulse/validators.py), under the short names the schema below uses.
+from orgpulse.validators import at_least as _at_least, is_ as _is, one_of as _one_of, regex as _regex
+from orgpulse.validators import sections as _sections, slash_pairs as _slash_pairs, str_list as _str_list
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         # answered 408 and closed (GitHub and Asana give up after 10 s anyway).
         "request_deadline_seconds": Option(10, _at_least(1)),
         # Bytes of requests still arriving, buffered by the worker before a thread
-        # sees them (receiver/worker.py); past it requests are read by threads.
+        # sees them (receiver/server/worker.py); past it requests are read by threads.
         "buffer_budget_bytes": Option(64 * 1024 * 1024, _at_least(1024 * 1024)),
         "redis_url": Option("", lambda v: None if isinstance(v, str) and (
             v == "" or v.startswith(("redis://", "rediss://", "unix://")))
@@ -127,7 +127,7 @@ SCHEMA["poller"] = {
     "max_age_cycles": Option(2, _at_least(1)),
     "run_informer": Option(True, _is(bool, "true or false")),  # when a cluster is configured
     # A first-cycle backfill (github, dora) cut short this many cycles in a row without progress
-    # is an error (pollers/backfill.py); while it progresses it is pending, not failing.
+    # is an error (pollers/github/backfill.py); while it progresses it is pending, not failing.
     "backfill_stall_cycles": Option(4, _at_least(1)),
 }
 SCHEMA["aws"] = {

@@ -30,7 +30,7 @@ so no writer loses another's part and a reader never sees half a file. A part is
 its writer has not written for STALE_AFTER of its own intervals: the probe then fails, and
 the kubelet restarts a container whose loop hung, not only one whose process died.
 
-The status page (receiver/status.py) reads the rest: `cycle_at` (when the last cycle ended;
+The status page (receiver/status/) reads the rest: `cycle_at` (when the last cycle ended;
 `updated_at` also moves when one starts), gauges (each with the time it was last measured,
 so the page can hide old ones), the health grid — every FoM score's average per UTC day,
 today and the 6 days before — and the informer's details.

@@ -39,8 +39,8 @@ def ec2(settings: Settings) -> Collector | None:
     opts = settings.section("aws")
     if not opts["regions"]:
         return None
-    from pollers.aws_prices import CostExplorer, Prices
-    from pollers.ec2 import Ec2Collector
+    from pollers.ec2.prices import CostExplorer, Prices
+    from pollers.ec2.collector import Ec2Collector
 
     clients = _boto_clients()
     prices = Prices(clients("pricing", "us-east-1"), opts["prices"])  # the Pricing API lives there
@@ -52,8 +52,8 @@ def ec2(settings: Settings) -> Collector | None:
 def skypilot(settings: Settings) -> Collector | None:
     if not settings.skypilot_endpoint:
         return None
-    from pollers.skypilot import SkyPilotCollector
-    from pollers.skypilot_api import SkyPilotApi
+    from pollers.skypilot.collector import SkyPilotCollector
+    from pollers.skypilot.api import SkyPilotApi
 
     opts = settings.section("skypilot")
     token = settings.skypilot_token.reveal().decode() if settings.skypilot_token else None
@@ -94,8 +94,8 @@ def github(settings: Settings, deployments=None) -> Collector | None:
     """`deployments`: the dora collector (its production deployments are the deploy leg's)."""
     if not _github_on(settings):
         return None
-    from pollers.github import GithubCollector
-    from pollers.github_app import connect
+    from pollers.github.collector import GithubCollector
+    from pollers.github.app import connect
 
     opts = settings.section("github")
     collector = GithubCollector(connect(settings), opts["repositories"], opts,
@@ -118,13 +118,13 @@ def _asana_incidents(settings: Settings):
 
 
 def _dora(settings: Settings, elector=None):
-    """DORA's four keys for github.repositories (pollers/dora.py): the DoraCollector, or None."""
+    """DORA's four keys for github.repositories (pollers/dora/collector.py): the DoraCollector, or None."""
     if not _github_on(settings):
         return None
     from orgpulse import redisconn
-    from pollers.dora import DoraCollector
-    from pollers.dora_marks import Marks
-    from pollers.github_app import connect
+    from pollers.dora.collector import DoraCollector
+    from pollers.dora.marks import Marks
+    from pollers.github.app import connect
 
     opts = settings.section("github")
     marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))
@@ -141,7 +141,7 @@ def dora(settings: Settings, elector=None, built=None) -> Collector | None:
 def _backfill(name: str, settings: Settings) -> dict:
     """The deadline and backfill of a collector whose first cycle backfills: it stops asking
     after TIME_SHARE of its timeout, so it returns in time, and resumes next cycle."""
-    from pollers.backfill import TIME_SHARE, Backfill, Deadline
+    from pollers.github.backfill import TIME_SHARE, Backfill, Deadline
 
     poller = settings.section("poller")
     return {"deadline": Deadline(TIME_SHARE * poller["collector_timeout_seconds"]),

@@ -2,18 +2,18 @@
 
 Each cycle syncs every repository's production deployments (the Deployments API, or
 the runs of its deploy workflow), lead times (compare API), failure signals (commits,
-labelled issues) and incidents (pollers/dora_fetch.py), then sends the 7/30-day gauges
-and levels (pollers/dora_metrics.py) — every cycle, so a missed webhook never loses a
+labelled issues) and incidents (pollers/dora/fetch.py), then sends the 7/30-day gauges
+and levels (pollers/dora/figures.py) — every cycle, so a missed webhook never loses a
 deployment. The receiver alone counts deployments as they happen (`dora.deployments`).
 
 Distributions (`dora.lead_time`, `dora.time_to_restore`) are event-level: each value is
 sent once, when its event (a deployment's success, a restore) is older than SETTLE and
-newer than the stream's high-water mark (pollers/dora_marks.py), and only by the replica
+newer than the stream's high-water mark (pollers/dora/marks.py), and only by the replica
 that emits (the Lease holder). A first start sets the marks to now: the backfilled 30
 days feed the gauges, never a burst of old values. A repository that fails to sync is
 counted and sends nothing this cycle; its records are kept for the next one. A first-cycle
 backfill that the cycle's time or the request budget cuts short is pending, not failed,
-while it progresses (pollers/backfill.py); repositories already backfilled sync first.
+while it progresses (pollers/github/backfill.py); repositories already backfilled sync first.
 """
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ from typing import Callable
 from orgpulse import metrics as m
 from orgpulse.definitions import deploy_workflow_of
 from orgpulse.timeutil import parse_time
-from pollers.backfill import PAUSES, Backfill, Deadline, Timed
-from pollers.dora_fetch import MONTH, RepoState, Sync, prune
-from pollers.dora_marks import Marks, MarksUnavailable
-from pollers.dora_metrics import (Deployment, Incident, deployment_restores, incident_metrics,
+from pollers.github.backfill import PAUSES, Backfill, Deadline, Timed
+from pollers.dora.fetch import MONTH, RepoState, Sync, prune
+from pollers.dora.marks import Marks, MarksUnavailable
+from pollers.dora.figures import (Deployment, Incident, deployment_restores, incident_metrics,
                                   level_metrics, repo_metrics, restore_metrics, restore_seconds_30d,
                                   successes)
-from pollers.github_http import PartFailed
+from pollers.github.http import PartFailed
 
 SETTLE = timedelta(minutes=5)   # GitHub's lists lag a little: an event this recent waits a cycle
 BRANCH_REFRESH = timedelta(hours=24)

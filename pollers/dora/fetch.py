@@ -1,6 +1,6 @@
-"""DORA's records from the GitHub API, through the GitHub poller's HTTP (pollers/github_http.py:
+"""DORA's records from the GitHub API, through the GitHub poller's HTTP (pollers/github/http.py:
 PyGithub's requester, If-None-Match, the REST and GraphQL budgets shared with the github
-collector). Each sync fills a RepoState; pollers/dora_metrics.py computes.
+collector). Each sync fills a RepoState; pollers/dora/figures.py computes.
 
 The first cycle backfills 30 days (DORA's bands are monthly); later cycles read what
 changed since the last one (5 minutes of overlap). Lead time reads the compare API
@@ -19,8 +19,8 @@ from cachetools import LRUCache
 
 from orgpulse.definitions import is_production, is_revert
 from orgpulse.timeutil import parse_time
-from pollers.dora_metrics import Deployment, Incident, Records, successes
-from pollers.github_http import RATE_LIMIT_FIELDS, PartFailed
+from pollers.dora.figures import Deployment, Incident, Records, successes
+from pollers.github.http import RATE_LIMIT_FIELDS, PartFailed
 
 MONTH = timedelta(days=30)
 OVERLAP = timedelta(minutes=5)

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from fom import delivery
 from orgpulse import metrics as m
-from pollers.github_metrics import pct
+from pollers.github.aggregates import pct
 
 WINDOWS = {"7d": timedelta(days=7), "30d": timedelta(days=30)}
 HOUR = 3600.0

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from orgpulse import metrics as m
-from pollers.aws_prices import CostExplorer, Prices, spot_prices
+from pollers.ec2.prices import CostExplorer, Prices, spot_prices
 
 log = logging.getLogger("orgpulse.ec2")
 GIB = 1.0

@@ -1,4 +1,4 @@
-"""Pure: a repository's 7-day windows (pollers/github.py) → the GitHub rolling gauges,
+"""Pure: a repository's 7-day windows (pollers/github/collector.py) → the GitHub rolling gauges,
 one function per part of the repository (a part that failed emits nothing).
 
 Definitions fix the seed's W1–W8: windows by merged_at / closed_at / created_at,
@@ -22,7 +22,7 @@ from orgpulse.definitions import (DECISIVE, author_type, count_flaky, flaky_key,
                                   passing_gauge)
 
 if TYPE_CHECKING:
-    from pollers.github import RepoState
+    from pollers.github.collector import RepoState
 
 WEEK = timedelta(days=7)
 DeployedAt = Callable[[str, str], "datetime | None"]  # (repo, sha) → its first production deployment

@@ -12,7 +12,7 @@ Every GitHub call the poller makes names its repository (`/repos/{owner}/{name}/
 `$owner`/`$name`), so `Installations` routes each call to that repository's installation and
 offers the collectors GithubHttp's own methods. Keys, JWTs and tokens are never logged (PyGithub
 sets its own logger to INFO: its DEBUG lines would print response bodies, a token's among them;
-ORGPULSE_LOG_LEVEL=DEBUG leaves it there — tests/test_github_app.py checks).
+ORGPULSE_LOG_LEVEL=DEBUG leaves it there — tests/pollers/test_github_app.py checks).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from github import Auth, Github, GithubException, GithubIntegration, GithubRetry, UnknownObjectException
 
 from orgpulse.config import Settings
-from pollers.github_http import Budget, GithubHttp, PartFailed, Points
+from pollers.github.http import Budget, GithubHttp, PartFailed, Points
 
 DEFAULT_API_URL = "https://api.github.com"
 # Renew an installation token this long before it expires (PyGithub's own margin is 20 s,

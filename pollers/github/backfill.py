@@ -26,7 +26,7 @@ import time
 from typing import Any, Callable
 
 from orgpulse import metrics as m
-from pollers.github_http import BudgetExhausted, GithubHttp, GraphqlRateLimited, PartFailed
+from pollers.github.http import BudgetExhausted, GithubHttp, GraphqlRateLimited, PartFailed
 
 TIME_SHARE = 0.75   # of the collector's timeout: the rest is for computing and emitting
 

@@ -14,7 +14,7 @@ the REST or GraphQL budget spent, a query GitHub rejects — emits nothing and i
 counted in orgpulse.collector.errors{reason}; the parts that need it are skipped;
 every other part is still emitted. Never reported as zeros. Definitions: README. A part
 never synced yet (the first cycle's backfill) that the cycle's time or the budget cuts
-short is pending, not failed, while the backfill progresses (pollers/backfill.py).
+short is pending, not failed, while the backfill progresses (pollers/github/backfill.py).
 """
 from __future__ import annotations
 
@@ -29,12 +29,12 @@ from orgpulse import metrics as m
 from orgpulse.definitions import FAILED
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time
-from pollers import github_metrics as gm
-from pollers.backfill import PAUSES, Backfill, Deadline, Timed
-from pollers.github_app import Installations
-from pollers.github_http import RATE_LIMIT_FIELDS, GithubHttp, PartFailed
-from pollers.github_metrics import STALE as STALE_BRANCH
-from pollers.github_metrics import WEEK, within
+from pollers.github import aggregates as gm
+from pollers.github.backfill import PAUSES, Backfill, Deadline, Timed
+from pollers.github.app import Installations
+from pollers.github.http import RATE_LIMIT_FIELDS, GithubHttp, PartFailed
+from pollers.github.aggregates import STALE as STALE_BRANCH
+from pollers.github.aggregates import WEEK, within
 
 log = logging.getLogger("orgpulse.github")
 
@@ -81,11 +81,11 @@ class GithubCollector:
                  deployed_at: Callable[[str, str], datetime | None] | None = None,
                  deadline: Deadline | None = None, backfill: Backfill | None = None):
         self.deadline, self.backfill = deadline or Deadline(None), backfill or Backfill("github", 4)
-        # A token's GithubHttp, or a GitHub App's (pollers/github_app.py); every request checks
-        # the cycle's time budget (pollers/backfill.py).
+        # A token's GithubHttp, or a GitHub App's (pollers/github/app.py); every request checks
+        # the cycle's time budget (pollers/github/backfill.py).
         self.http = Timed(http, self.deadline)
         # (repo, sha) → when the first successful production deployment containing it succeeded:
-        # DORA's records (pollers/dora.py), for the deploy leg; None while DORA is off.
+        # DORA's records (pollers/dora/collector.py), for the deploy leg; None while DORA is off.
         self.deployed_at = deployed_at
         self.repositories = repositories
         self.hotfix = re.compile(options.get("hotfix_pattern", r"(?i)\bhot-?fix\b"))

@@ -18,8 +18,8 @@ from typing import Iterable
 
 from orgpulse import metrics as m
 from orgpulse.timeutil import parse_time
-from pollers.pods import GPU_RESOURCES, PHASES, PodState
-from pollers.quantity import parse_quantity
+from pollers.kubernetes.pods import GPU_RESOURCES, PHASES, PodState
+from pollers.kubernetes.quantity import parse_quantity
 
 PENDING_TOO_LONG = 300.0
 HIGH_RESTARTS = 5            # the seed's threshold: restartCount > 5

@@ -26,7 +26,10 @@ import orjson
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter
 from orgpulse.timeutil import parse_time
-from pollers import cluster, kube, pods, state as states
+from pollers.kubernetes import cluster
+from pollers.kubernetes import client as kube
+from pollers.kubernetes import pods
+from orgpulse import state as states
 from pollers.series import VanishedSeries
 
 log = logging.getLogger("orgpulse.informer")
@@ -308,7 +311,7 @@ class Informer:
                 "restarts_1h": sum(v for _, v in list(self.restarts)), "gauges": self.measured}
 
     def beat(self) -> None:
-        """Write the informer's part of the state file (pollers/state.py), if there is one."""
+        """Write the informer's part of the state file (orgpulse/state.py), if there is one."""
         if self.state is not None:
             synced = all(s in self.synced for s in self.scopes)
             self.state.update(states.informer(self.clock(), self.gauge_interval,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from orgpulse import metrics as m
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time, seconds_between
-from pollers.quantity import parse_quantity
+from pollers.kubernetes.quantity import parse_quantity
 
 WAITING_ALERTS = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
                   "CreateContainerConfigError", "CreateContainerError", "InvalidImageName"}

@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from pollers import retry
 
-# SkyPilot 0.14.1, the server the conformance test runs (tests/test_skypilot_server.py).
+# SkyPilot 0.14.1, the server the conformance test runs (tests/pollers/test_skypilot_real_server.py).
 API_VERSION = 62
 SKYPILOT_VERSION = "0.14.1"
 TESTED_API_VERSIONS = range(62, 63)  # a server outside this range is logged and counted

@@ -1,4 +1,4 @@
-"""SkyPilot: managed jobs and clusters from the team's SkyPilot API server (pollers/skypilot_api.py).
+"""SkyPilot: managed jobs and clusters from the team's SkyPilot API server (pollers/skypilot/api.py).
 
 Why REST and not the `skypilot` SDK (README): the SDK brings ~460 MB of
 dependencies into the poller (fastapi, uvicorn, pandas, sqlalchemy, asyncpg, …),
@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from orgpulse import metrics as m
 from orgpulse.tags import BoundedValues
-from pollers.skypilot_api import TESTED_API_VERSIONS, RequestFailed, SkyPilotApi
+from pollers.skypilot.api import TESTED_API_VERSIONS, RequestFailed, SkyPilotApi
 
 log = logging.getLogger("orgpulse.skypilot")
 ACTIVE = ("PENDING", "STARTING", "RUNNING", "RECOVERING", "CANCELLING", "WINDING_DOWN")

@@ -1,4 +1,4 @@
-"""Where one HTTP/1.1 request ends, decided as its bytes arrive (receiver/worker.py).
+"""Where one HTTP/1.1 request ends, decided as its bytes arrive (receiver/server/worker.py).
 
 Pure: Arrival.feed(bytes) says whether the request is complete yet. It reads only
 framing — the request line's target, Content-Length or chunked Transfer-Encoding,

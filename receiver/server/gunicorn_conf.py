@@ -5,13 +5,13 @@ a single process per pod means the delivery dedup cache sees every delivery
 that reaches the pod. Scale out with replicas, not workers.
 
 The worker is gthread with its main loop reading every request in full before a
-thread sees it (receiver/worker.py): slow clients cost a buffer, not a thread, and a
+thread sees it (receiver/server/worker.py): slow clients cost a buffer, not a thread, and a
 request not complete within receiver.request_deadline_seconds gets 408 (measured in
 bench/slow_clients.py against plain gthread).
 """
 wsgi_app = "receiver:create_app()"
 bind = "0.0.0.0:8080"
-worker_class = "receiver.worker.BufferingWorker"
+worker_class = "receiver.server.worker.BufferingWorker"
 workers = 1
 threads = 8
 # GitHub and Asana give up after 10 s (GHES 30 s); a request still running at

@@ -4,7 +4,7 @@ gunicorn's gthread hands a connection to a thread as soon as its first byte arri
 client that then sends 1 byte/s holds that thread for as long as it likes, and 8 such
 clients (anyone on the internet, signed or not) stalled every delivery for 16–36 s
 (issue 15, finding 3; bench/slow_clients.py measures it). Here the main loop reads each
-request — headers and body — without blocking, into a buffer (receiver/framing.py says
+request — headers and body — without blocking, into a buffer (receiver/server/framing.py says
 where it ends), and only then queues it for a thread. A request that has not arrived
 within receiver.request_deadline_seconds is answered 408 and its connection closed
 (counted as orgpulse.receiver.rejected{reason:timeout}). Buffered bytes are bounded by
@@ -31,7 +31,7 @@ from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
 from orgpulse.config import DEFAULT_MAX_BODY_BYTES
 from orgpulse.options import SCHEMA
-from receiver.framing import MORE, Arrival
+from receiver.server.framing import MORE, Arrival
 
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc mallopt() parameters
 LINGER_SECONDS = 2.0       # after our FIN, how long a closing connection may keep sending

@@ -1,19 +1,5 @@
-"""The status page: `GET /status` (HTML) and `GET /status.json` — whether deliveries arrive,
-which collector failed, and the health scores, without opening Datadog.
-
-Three inputs, one model (model()), two renderings:
-- deliveries: a bounded in-memory record fed by the envelope's observer hook — per source
-  the last RECENT deliveries (event, action, outcome, status, emitted metric names,
-  delivery id) and per-minute counts by outcome for the last hour. Never a payload,
-  a header or a secret: the hook is handed none of them to keep.
-- the poller's and the informer's state file (pollers/state.py): a part older than two of
-  its writer's intervals is shown as stale, and its values are not shown as current.
-- settings: which sources are configured (and what is missing), `receiver.public_url`
-  for the webhook URLs to paste into a provider, `fom.thresholds` for the grid colours.
-
-On by default only in local mode (`receiver.status_page`): it reveals repository, project,
-namespace and webhook names. In a cluster it is reached by `kubectl port-forward`.
-"""
+"""The status page's model: everything the page shows, as JSON-ready data, from the
+deliveries this process recorded, the state file and the settings (see receiver/status/__init__.py)."""
 from __future__ import annotations
 
 import threading
@@ -21,19 +7,14 @@ import time
 from collections import Counter, defaultdict, deque
 from typing import Any, Callable
 
-from flask import Blueprint, Response, current_app, render_template_string, request
-
 from fom import scores as fom
 from orgpulse import config
-from pollers import state as states
-from receiver.envelope import STATUS, Event, Outcome
-from receiver.status_page import TEMPLATE, helpers
+from orgpulse import state as states
+from receiver.envelope import Event, Outcome
 
 RECENT = 20          # deliveries kept per source
 HOUR = 3600
 REFRESH_SECONDS = 10
-
-bp = Blueprint("status", __name__)
 
 
 def enabled(settings: config.Settings) -> bool:
@@ -220,34 +201,3 @@ def model(receiver, log: DeliveryLog, base_url: str, now: float) -> dict:
     return {"generated_at": now, "mode": "local" if settings.sink == "log" else "agent",
             "refresh_seconds": REFRESH_SECONDS,
             "sources": _sources(receiver, log, base_url.rstrip("/"), now), **_state(settings, now)}
-
-
-# ------------------------------------------------------------------ HTTP
-def _base_url() -> str:
-    receiver = current_app.extensions["orgpulse"]
-    return receiver.settings.section("receiver").get("public_url") or request.host_url
-
-
-def _current() -> dict:
-    log = current_app.extensions["orgpulse.status"]
-    return model(current_app.extensions["orgpulse"], log, _base_url(), log.clock())
-
-
-@bp.get("/status.json")
-def status_json() -> Response:
-    return current_app.json.response(_current())
-
-
-@bp.get("/status")
-def status_html() -> Response:
-    page = _current()
-    html = render_template_string(TEMPLATE, page=page, outcomes=STATUS,
-                                  public_url=bool(current_app.extensions["orgpulse"].settings
-                                                  .section("receiver").get("public_url")),
-                                  **helpers(page["generated_at"]))
-    return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store"})
-
-
-def install(app, log: DeliveryLog) -> None:
-    app.extensions["orgpulse.status"] = log
-    app.register_blueprint(bp)

@@ -1,13 +1,13 @@
 """The status page's HTML: one Jinja template (autoescaped by Flask), inline CSS, no script,
 no external asset — it renders on a machine without internet. The browser re-asks for it
-every REFRESH_SECONDS (a meta refresh). Every value comes from receiver/status.py's model."""
+every REFRESH_SECONDS (a meta refresh). Every value comes from receiver/status/model.py."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 
 from receiver.envelope import STATUS
 
-# Grid and badge colours; tests/test_status_browser.py checks the rendered cells against them.
+# Grid and badge colours; tests/receiver/test_status_page_browser.py checks the rendered cells against them.
 COLOURS = {"green": "#1a7f37", "yellow": "#d4a72c", "red": "#cf222e", "none": "#eaeef2"}
 
 

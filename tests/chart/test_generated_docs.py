@@ -8,7 +8,7 @@ import json
 
 import yaml
 
-from tests.chart_render import CHART, ROOT
+from tests.support.chart_render import CHART, ROOT
 
 spec = importlib.util.spec_from_file_location("chart_generate", ROOT / "chart" / "generate.py")
 generate = importlib.util.module_from_spec(spec)

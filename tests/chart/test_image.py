@@ -1,5 +1,5 @@
 """The image's contract, proven without a container engine (none runs here): the Dockerfile's
-steps performed into a fresh venv (tests/dockerfile.py), then the exact commands and
+steps performed into a fresh venv (tests/support/dockerfile.py), then the exact commands and
 environment the chart renders for each container, run as processes over the rendered volumes
 — gunicorn with the image's baked-in config answering /healthz and a signed delivery, the
 poller's `orgpulse poll --once` and `orgpulse poll` with the rendered ConfigMap, the poller's
@@ -26,16 +26,16 @@ from pathlib import Path
 import pytest
 
 from receiver.sources.github import signature
-from tests.chart_render import NAMESPACE, RELEASE, manifests, notes_command, render
-from tests.dockerfile import PINNED, build, container
-from tests.dogstatsd import uds_listener
+from tests.support.chart_render import NAMESPACE, RELEASE, manifests, notes_command, render
+from tests.support.dockerfile import PINNED, build, container
+from tests.support.dogstatsd import uds_listener
 from tests.fakes.asana_api import FakeAsana
 from tests.fakes.kube_secrets import FakeKubeSecrets
 from tests.fakes.skypilot_api import FakeSkyPilot
-from tests.servers import free_port, wait_http
+from tests.support.servers import free_port, wait_http
 
 pytestmark = pytest.mark.peers  # a fresh venv with every dependency: ~35-60 s, once per run
-GITHUB = Path(__file__).parent / "fixtures" / "github"
+GITHUB = Path(__file__).resolve().parents[1] / "fixtures" / "github"
 POD_UID = str(uuid.uuid4())
 
 
@@ -100,7 +100,7 @@ def test_the_image_is_pinned_non_root_and_carries_no_installer(image):
     venv = image.host("/opt/orgpulse")
     assert not list(venv.glob("bin/pip*")) and not list(venv.glob("lib/python*/site-packages/pip"))
     assert (image.host(image.workdir) / "gunicorn.conf.py").read_text() == \
-        (Path(__file__).parent.parent / "receiver" / "gunicorn_conf.py").read_text()
+        (Path(__file__).resolve().parents[2] / "receiver" / "server" / "gunicorn_conf.py").read_text()
 
 
 def _pins(text: str) -> dict[str, str]:
@@ -119,7 +119,7 @@ def test_every_dependency_in_the_image_is_the_version_constraints_txt_pins(image
     installed = _pins(listing)
     assert installed.pop("orgpulse")  # orgpulse itself, from the source tree
     assert image.constraints == "constraints.txt"  # the install step resolves under the pins
-    pinned = _pins((Path(__file__).parent.parent / image.constraints).read_text())
+    pinned = _pins((Path(__file__).resolve().parents[2] / image.constraints).read_text())
     assert pinned and installed == pinned
 
 

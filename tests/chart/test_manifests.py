@@ -13,8 +13,8 @@ import helm_python as helm
 import kubernetes_validate
 import pytest
 
-from receiver import gunicorn_conf
-from tests.chart_render import (CHART, EVERY_SECRET, KUBE_VERSIONS, NAMESPACE, RELEASE, VALUE_SETS,
+from receiver.server import gunicorn_conf
+from tests.support.chart_render import (CHART, EVERY_SECRET, KUBE_VERSIONS, NAMESPACE, RELEASE, VALUE_SETS,
                                 containers, manifests, one, render)
 
 SETS = sorted(VALUE_SETS)

@@ -10,7 +10,7 @@ import re
 import pytest
 
 from orgpulse.cli import parser
-from tests.chart_render import (EVERY_SECRET, NAMESPACE, RELEASE, VALUE_SETS, api_token_volumes, containers,
+from tests.support.chart_render import (EVERY_SECRET, NAMESPACE, RELEASE, VALUE_SETS, api_token_volumes, containers,
                                 manifests, notes_command, render)
 
 READ = re.compile(r"kubectl -n (\S+) get secret (\S+) -o jsonpath='\{\.data\.([\w.-]+)\}' \| base64 -d")

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.chart_render import NAMESPACE, RELEASE, VALUE_SETS, manifests, one
+from tests.support.chart_render import NAMESPACE, RELEASE, VALUE_SETS, manifests, one
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # Each part of orgpulse that talks to the API server, and the config switch that turns it on.
-PARTS = {"informer": ("pollers/informer.py", "pollers/cluster.py", "pollers/kube.py"),
-         "lease": ("pollers/lease.py",),
+PARTS = {"informer": ("pollers/kubernetes/informer.py", "pollers/kubernetes/cluster.py", "pollers/kubernetes/client.py"),
+         "lease": ("pollers/kubernetes/lease.py",),
          "secret store": ("receiver/secretstore.py",)}
 API_GROUPS = {"CoreV1Api": "", "AppsV1Api": "apps", "CoordinationV1Api": "coordination.k8s.io"}
 METHOD = re.compile(r"^(list|read|create|replace|patch|delete)_(namespaced_)?([a-z_]+?)(_for_all_namespaces)?$")

@@ -10,7 +10,7 @@ import helm_python as helm
 import pytest
 import yaml
 
-from tests.chart_render import NAMESPACE, RELEASE, chart
+from tests.support.chart_render import NAMESPACE, RELEASE, chart
 from tests.fakes.http import FakeServer
 
 SECRET = rf"/api/v1/namespaces/({NAMESPACE})/secrets/([\w.-]+)"

@@ -9,9 +9,9 @@ import yaml
 from kubernetes.config import incluster_config
 
 from orgpulse.options import SCHEMA
-from pollers import kube
+from pollers.kubernetes import client as kube
 from receiver import secretstore
-from tests.chart_render import ACCOUNT, VALUE_SETS, api_token_volumes, containers, manifests, one
+from tests.support.chart_render import ACCOUNT, VALUE_SETS, api_token_volumes, containers, manifests, one
 
 
 def test_the_mount_is_where_the_code_reads_the_token_the_ca_and_the_namespace():

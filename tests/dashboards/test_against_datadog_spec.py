@@ -26,9 +26,9 @@ import yaml
 
 from dashboards import cli, registry
 from orgpulse.cli import parser
-from tests.peers import require_peer
-from tests.test_dashboards import EVERY_SOURCE
-from tests.servers import free_port
+from tests.support.peers import require_peer
+from tests.dashboards.test_definitions import EVERY_SOURCE
+from tests.support.servers import free_port
 
 SPEC = "datadog-spec/.generator/schemas/v1/openapi.yaml"
 PRISM = "prism/node_modules/.bin/prism"

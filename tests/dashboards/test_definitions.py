@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from dashboards import alerting, cli, pictures, registry, render, validate
-from dashboards import metrics as known
+from dashboards import queryable as known
 from dashboards.board import Board
 from dashboards.boards import health, orgpulse as own
 from dashboards.layout import group, grid, row
@@ -29,7 +29,7 @@ from orgpulse.metrics import catalog
 from orgpulse.options import MONITOR_SOURCES
 from receiver.envelope import STATUS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # Every source on: every monitor is built (without it, only the configured sources' are).
@@ -241,7 +241,7 @@ def test_grid_has_a_row_per_fom_score_and_a_column_per_utc_day(production, setti
     for t in tables:
         request = t["requests"][0]
         # each score's points per UTC day, summed and counted, read at the window's newest day
-        # and over the whole window (tests/test_health_grid.py: the cells are each day's average)
+        # and over the whole window (tests/dashboards/test_health_grid.py: the cells are each day's average)
         assert {q["name"]: (q["query"].split("}")[1], q["aggregator"]) for q in request["queries"]} == {
             "s_head": (".rollup(sum, 86400)", "last"), "s_all": (".rollup(sum, 86400)", "sum"),
             "n_head": (".rollup(count, 86400)", "last"), "n_all": (".rollup(count, 86400)", "sum")}

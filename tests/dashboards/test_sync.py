@@ -15,7 +15,7 @@ from dashboards import alerting, cli, identity, registry, render, validate
 from dashboards.api import Datadog
 from dashboards.diff import differences
 from orgpulse.cli import parser
-from tests.test_dashboards import EVERY_SOURCE
+from tests.dashboards.test_definitions import EVERY_SOURCE
 from tests.fakes.datadog_api import FakeDatadog
 
 API_KEY, APP_KEY = "dd-api-key-0123456789abcdef", "dd-app-key-fedcba9876543210"

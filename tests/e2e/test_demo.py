@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser import Watched
+from tests.support.browser import Watched
 from tests.demo.run import COLLECTORS, missing
-from tests.peers import require_executable
-from tests.servers import ROOT, clean_env
+from tests.support.peers import require_executable
+from tests.support.servers import ROOT, clean_env
 
 pytestmark = pytest.mark.peers
 ARTIFACTS = ROOT / "tests" / "artifacts"

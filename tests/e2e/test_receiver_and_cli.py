@@ -17,8 +17,8 @@ import pytest
 from orgpulse.config import Secret
 from receiver.replay import github_example
 from tests.conftest import GITHUB, SECRET
-from tests.dogstatsd import udp_listener, uds_listener
-from tests.servers import ROOT, clean_env, drain, free_port, start_gunicorn, stop, wait_http
+from tests.support.dogstatsd import udp_listener, uds_listener
+from tests.support.servers import ROOT, clean_env, drain, free_port, start_gunicorn, stop, wait_http
 
 
 def send(url: str, path: Path, event: str | None = None, secret: str = SECRET) -> tuple[int, dict]:
@@ -298,7 +298,7 @@ def test_informer_command_with_a_kubeconfig(tmp_path, statsd):
     import signal
 
     from tests.fakes.kube_api import FakeKube
-    from tests.k8s_pods import container_status, oom, pod
+    from tests.support.k8s_pods import container_status, oom, pod
 
     fake = FakeKube()
     fake.put(pod(uid="p1"))

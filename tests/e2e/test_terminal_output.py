@@ -16,11 +16,11 @@ from datetime import datetime, timezone
 
 from orgpulse.metrics import catalog
 from orgpulse.termui import table
-from pollers.state import StateFile
+from orgpulse.state import StateFile
 from tests.fakes.github_api import FakeGithub
 from tests.fakes.skypilot_api import FakeSkyPilot
-from tests.github_history import generated
-from tests.servers import ROOT, clean_env
+from tests.support.github_history import generated
+from tests.support.servers import ROOT, clean_env
 
 
 def run_cli(args: list[str], env: dict[str, str], cwd, terminal: bool) -> tuple[int, str]:

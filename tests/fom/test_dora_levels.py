@@ -9,7 +9,7 @@ import pytest
 from fom import delivery, scores
 from orgpulse.definitions import deploy_workflow_of, has_label, is_deploy_workflow, is_production
 from orgpulse.options import validate_options
-from pollers.dora_metrics import Deployment, Incident, Records, deployment_restores, failure_marks
+from pollers.dora.figures import Deployment, Incident, Records, deployment_restores, failure_marks
 
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 ALL = {"deployment_failure", "rollback", "revert", "hotfix", "incident"}

@@ -6,7 +6,7 @@ import pytest
 from fom import scores
 from orgpulse import metrics as m
 from pollers.values import ValueStore
-from tests.dogstatsd import PRODUCED
+from tests.support.dogstatsd import PRODUCED
 
 
 def getter(values: dict[str, float]):

@@ -38,10 +38,10 @@ def test_the_session_end_check_survives_pytest_without_its_cache_plugin():
     import sys
     from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-         "tests/test_catalog.py::test_parse_rejects_bad_rows"],
+         "tests/kernel/test_catalog.py::test_parse_rejects_bad_rows"],
         cwd=root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
     assert "AttributeError" not in result.stdout + result.stderr

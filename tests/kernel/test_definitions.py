@@ -14,7 +14,7 @@ from receiver.payload import View
 from receiver.sources.github import HANDLERS
 from receiver.sources.github.context import GithubContext
 from tests.conftest import GITHUB
-from tests.dogstatsd import produced
+from tests.support.dogstatsd import produced
 
 
 def completed_run(**fields) -> dict:

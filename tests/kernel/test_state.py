@@ -1,4 +1,4 @@
-"""The poller's state file (pollers/state.py): what the loop and the informer write, that
+"""The poller's state file (orgpulse/state.py): what the loop and the informer write, that
 neither loses the other's part, and the liveness probe `orgpulse probe poller|informer`
 judging it with an injected clock (and, through the CLI, against the wall clock)."""
 from __future__ import annotations
@@ -14,15 +14,15 @@ import pytest
 
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter, LogSink
-from pollers import state
-from pollers.informer import Informer
+from orgpulse import state
+from pollers.kubernetes.informer import Informer
 from pollers.loop import Collector, Poller
 from pollers.values import ValueStore
 from tests.fakes.kube_api import FakeKube
-from tests.k8s_pods import pod
-from tests.servers import ROOT, clean_env
-from tests.test_informer import api_client, wait_until
-from tests.test_poller import Clock
+from tests.support.k8s_pods import pod
+from tests.support.servers import ROOT, clean_env
+from tests.pollers.test_kubernetes_informer import api_client, wait_until
+from tests.pollers.test_loop import Clock
 
 
 class Elector:

@@ -9,7 +9,7 @@ import urllib.error
 import urllib.request
 
 from pollers.asana import AsanaPoller, query
-from tests.dogstatsd import produced
+from tests.support.dogstatsd import produced
 from tests.fakes.asana_api import FakeAsana
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)

@@ -9,10 +9,10 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pollers import registry
-from tests.dogstatsd import produced
-from tests.dora_history import History
+from tests.support.dogstatsd import produced
+from tests.support.dora_history import History
 from tests.fakes.asana_api import FakeAsana
-from tests.test_dora_scenario import OPTIONS, collector, fake, got, truth  # noqa: F401 (fixture)
+from tests.pollers.test_dora_scenario import OPTIONS, collector, fake, got, truth  # noqa: F401 (fixture)
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 
@@ -61,7 +61,7 @@ def pending(out) -> float:
 
 
 def test_a_backfill_with_no_progress_is_pending_until_it_has_stalled_for_n_cycles(fake, tmp_path):
-    from pollers.backfill import Backfill
+    from pollers.github.backfill import Backfill
 
     small(fake)
     c = collector(fake, tmp_path, repos=("org/app",), backfill=Backfill("dora", 3))
@@ -118,7 +118,7 @@ def test_registry_shares_the_budget_and_adds_asana_incidents(fake, tmp_path, mak
 
 
 def test_poll_once_only_dora(fake, tmp_path, statsd):
-    from tests.servers import ROOT, clean_env
+    from tests.support.servers import ROOT, clean_env
 
     small(fake, days=1)
     config = tmp_path / "orgpulse.yaml"
@@ -144,10 +144,10 @@ def test_the_options_default_as_documented():
 def test_a_backfill_cut_short_by_the_budget_resumes_where_it_stopped(fake, tmp_path):
     from github import Auth, Github
 
-    from pollers.dora import DoraCollector
-    from pollers.dora_marks import Marks
-    from pollers.github_http import GithubHttp
-    from tests.test_dora_scenario import scenario
+    from pollers.dora.collector import DoraCollector
+    from pollers.dora.marks import Marks
+    from pollers.github.http import GithubHttp
+    from tests.pollers.test_dora_scenario import scenario
 
     app, _ = scenario(fake)
     clock = [NOW.timestamp()]
@@ -214,10 +214,10 @@ def test_a_backfill_longer_than_a_cycle_stops_in_time_and_the_collector_succeeds
     (here each request the fake answers takes one second of a 15-second budget), reports the
     backfill pending with success 1 — nothing for collector_failing — and the last one measures all."""
     from orgpulse.emit import DogStatsdSink, Emitter
-    from pollers.backfill import Deadline
+    from pollers.github.backfill import Deadline
     from pollers.loop import Collector, Poller
     from pollers.values import ValueStore
-    from tests.test_dora_scenario import scenario
+    from tests.pollers.test_dora_scenario import scenario
 
     app, _ = scenario(fake)
     host, port = statsd.address

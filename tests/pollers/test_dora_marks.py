@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 
 from orgpulse import redisconn
-from pollers.dora_marks import REDIS_KEY, Marks, MarksUnavailable
-from tests.test_dora_poller import NOW, small
-from tests.test_dora_scenario import collector, distributions, expected_between, fake  # noqa: F401
+from pollers.dora.marks import REDIS_KEY, Marks, MarksUnavailable
+from tests.pollers.test_dora_collector import NOW, small
+from tests.pollers.test_dora_scenario import collector, distributions, expected_between, fake  # noqa: F401
 
 
 def test_a_file_that_cannot_be_read_is_a_first_start_and_one_that_cannot_be_written_sends_nothing(tmp_path):

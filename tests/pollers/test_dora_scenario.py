@@ -12,12 +12,12 @@ import pytest
 from github import Auth, Github
 
 from orgpulse.timeutil import parse_time
-from pollers.dora import DoraCollector
-from pollers.dora_marks import Marks
-from pollers.github_http import GithubHttp
+from pollers.dora.collector import DoraCollector
+from pollers.dora.marks import Marks
+from pollers.github.http import GithubHttp
 from receiver.sources.github.context import dora_options
-from tests.dogstatsd import produced
-from tests.dora_history import History
+from tests.support.dogstatsd import produced
+from tests.support.dora_history import History
 from tests.fakes.github_dora import DoraGithub
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)

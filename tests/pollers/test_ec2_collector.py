@@ -10,13 +10,13 @@ import requests
 from botocore.config import Config
 
 from orgpulse import metrics as m
-from pollers.aws_prices import CostExplorer, Prices
-from pollers.ec2 import Ec2Collector
+from pollers.ec2.prices import CostExplorer, Prices
+from pollers.ec2.collector import Ec2Collector
 from pollers.loop import Collector, Poller
 from pollers.values import ValueStore
-from tests.dogstatsd import PRODUCED
+from tests.support.dogstatsd import PRODUCED
 from tests.fakes.aws_pricing import FakeAwsProxy, FakePricing
-from tests.test_poller import emitter, lines  # noqa: F401 - the fixture
+from tests.pollers.test_loop import emitter, lines  # noqa: F401 - the fixture
 
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 

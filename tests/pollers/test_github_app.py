@@ -17,14 +17,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github
 
 from orgpulse import config
-from pollers.github import GithubCollector
-from pollers.github_app import Installations, connect
-from tests.dogstatsd import produced
+from pollers.github.collector import GithubCollector
+from pollers.github.app import Installations, connect
+from tests.support.dogstatsd import produced
 from tests.fakes.github_api import FakeGithub
 from tests.fakes.github_app import FakeApp
-from tests.github_history import generated
-from tests.servers import ROOT, clean_env
-from tests.test_github_poller import NOW, Clock, errors
+from tests.support.github_history import generated
+from tests.support.servers import ROOT, clean_env
+from tests.pollers.test_github_collector import NOW, Clock, errors
 
 APP_ID = 424242
 ORG_A, ORG_B = "org-a/app", "org-b/infra"
@@ -227,7 +227,7 @@ def test_budget_share_applies_to_each_installation_limit(make_settings, tmp_path
     options = {"github": {**OPTIONS["github"], "budget_share": 0.01}}  # 10 requests an hour each
     collector, http = app_collector(make_settings, fake, keys, tmp_path, options=options)
     out = collector.collect(NOW)
-    # the share cut both first-cycle backfills short: pending (pollers/backfill.py), not failed
+    # the share cut both first-cycle backfills short: pending (pollers/github/backfill.py), not failed
     assert not errors(out) and [x.value for x in out if x.name == "orgpulse.collector.backfill_pending"] == [2]
     spent = {i: 1000 - left for i, left in fake.installation_remaining.items()}
     assert 5 <= spent[11] <= 11 and 5 <= spent[22] <= 11, spent  # each its own share of its own limit

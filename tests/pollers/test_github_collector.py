@@ -8,12 +8,12 @@ from github import Auth, Github
 
 from fom.scores import score_metrics
 from orgpulse import metrics as m
-from pollers.github import GithubCollector
-from pollers.github_http import GithubHttp
+from pollers.github.collector import GithubCollector
+from pollers.github.http import GithubHttp
 from pollers.values import ValueStore
-from tests.dogstatsd import produced
+from tests.support.dogstatsd import produced
 from tests.fakes.github_api import FakeGithub
-from tests.github_history import BOT, commit, generated, pull, run
+from tests.support.github_history import BOT, commit, generated, pull, run
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 REPO = "org/app"
@@ -177,7 +177,7 @@ def test_budget_exhausted_skips_and_counts_never_zeros(fake):
 
 
 def test_a_first_cycle_cut_short_is_pending_while_it_progresses(fake):
-    from pollers.backfill import Backfill
+    from pollers.github.backfill import Backfill
 
     hand_made(fake)
     c = collector(fake, budget_share=0.001)  # 5 requests and 5 points an hour
@@ -195,7 +195,7 @@ def test_a_first_cycle_longer_than_its_time_budget_spans_cycles_and_ends_with_ev
     """Each request the fake answers takes one second of a 12-second budget: every cycle
     returns (no timeout), pending and error-free, and the last one measures what one
     unlimited first cycle measures."""
-    from pollers.backfill import Deadline
+    from pollers.github.backfill import Deadline
 
     generated(fake, REPO, NOW, prs=300)
     generated(fake, "org/other", NOW, prs=50)
@@ -255,7 +255,7 @@ def test_poll_once_only_github(tmp_path, statsd, fake):
     import subprocess
     import sys
 
-    from tests.servers import ROOT, clean_env
+    from tests.support.servers import ROOT, clean_env
 
     generated(fake, REPO, NOW, prs=100)
     config = tmp_path / "orgpulse.yaml"
@@ -390,7 +390,7 @@ def test_a_leg_no_pr_has_is_not_sent(fake):
 
 def test_deploy_leg_from_doras_production_deployments(tmp_path, make_settings):
     from pollers import registry
-    from tests.dora_history import History, _commit
+    from tests.support.dora_history import History, _commit
     from tests.fakes.github_dora import DoraGithub
 
     fake = DoraGithub()
@@ -430,7 +430,7 @@ def test_no_deploy_leg_without_dora_or_a_production_deployment(fake):
 
 def test_a_spent_rate_limit_is_asked_again_after_its_reset():
     """remaining 0 holds requests back until X-RateLimit-Reset, not for the process's life."""
-    from pollers.github_http import Budget, BudgetExhausted
+    from pollers.github.http import Budget, BudgetExhausted
 
     now = [1_800_000_000.0]
     budget = Budget(1.0, clock=lambda: now[0])

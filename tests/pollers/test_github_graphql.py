@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from github import Auth, Github
 
-from pollers.github_http import GithubHttp, GraphqlRejected
-from tests.github_history import pull
-from tests.test_github_poller import (NOW, REPO, Clock, collect, collector, errors, fake,  # noqa: F401
+from pollers.github.http import GithubHttp, GraphqlRejected
+from tests.support.github_history import pull
+from tests.pollers.test_github_collector import (NOW, REPO, Clock, collect, collector, errors, fake,  # noqa: F401
                                       hand_made, pending)
 
 REST_PARTS = {"github.prs.open", "github.prs.merged_7d", "github.prs.time_to_merge_p90_hours",
@@ -72,7 +72,7 @@ def _refused(fake):
 @pytest.mark.parametrize("break_graphql,reasons,graphql_requests", [
     (_outage, ["fetch_failed"] * 2, 2),
     # GitHub's points spent during the first cycle's backfill: a limit to wait out, pending
-    # while the backfill progresses (pollers/backfill.py), not an error yet
+    # while the backfill progresses (pollers/github/backfill.py), not an error yet
     (_points_spent, [], 1),
     (_refused, ["graphql_rejected"] * 2, 2)])
 def test_graphql_failing_never_takes_the_rest_parts_down(fake, break_graphql, reasons, graphql_requests):

@@ -14,12 +14,12 @@ from kubernetes import client
 
 from fom import scores
 from orgpulse.emit import DogStatsdSink, Emitter
-from pollers.informer import Informer
-from pollers.lease import LeaderElector
+from pollers.kubernetes.informer import Informer
+from pollers.kubernetes.lease import LeaderElector
 from pollers.values import ValueStore
-from tests.dogstatsd import udp_listener
+from tests.support.dogstatsd import udp_listener
 from tests.fakes.kube_api import FakeKube
-from tests.k8s_pods import container_status, kubelet_steps, oom, pod
+from tests.support.k8s_pods import container_status, kubelet_steps, oom, pod
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc).timestamp()
 FAST = (0.005, 0.02)  # backoff: first and longest wait after a failed watch

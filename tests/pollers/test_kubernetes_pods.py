@@ -7,10 +7,11 @@ from datetime import datetime, timezone
 import pytest
 
 from orgpulse import metrics as m
-from pollers import cluster, pods
-from pollers.quantity import parse_quantity
-from tests.dogstatsd import PRODUCED, produced
-from tests.k8s_pods import container_status, crashloop, kubelet_steps, oom, pod
+from pollers.kubernetes import cluster
+from pollers.kubernetes import pods
+from pollers.kubernetes.quantity import parse_quantity
+from tests.support.dogstatsd import PRODUCED, produced
+from tests.support.k8s_pods import container_status, crashloop, kubelet_steps, oom, pod
 
 
 def diff(old_pod, new_pod, old_state=None):

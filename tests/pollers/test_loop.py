@@ -16,7 +16,7 @@ from orgpulse.emit import DogStatsdSink, Emitter
 from pollers import retry
 from pollers.loop import Collector, Poller
 from pollers.values import ValueStore
-from tests.servers import ROOT, clean_env
+from tests.support.servers import ROOT, clean_env
 
 
 class Clock:

@@ -6,10 +6,10 @@ import pytest
 from orgpulse import metrics as m
 from pollers.loop import Collector, Poller
 from pollers.series import VanishedSeries, is_level
-from pollers.skypilot import SkyPilotCollector
+from pollers.skypilot.collector import SkyPilotCollector
 from pollers.values import ValueStore
-from tests.test_poller import emitter, lines  # noqa: F401 - the fixture
-from tests.test_skypilot import PRICES, T, H, api, fake, job, server  # noqa: F401 - fixtures
+from tests.pollers.test_loop import emitter, lines  # noqa: F401 - the fixture
+from tests.pollers.test_skypilot_collector import PRICES, T, H, api, fake, job, server  # noqa: F401 - fixtures
 
 
 def test_levels_are_tagged_counts_and_sums_not_statistics_or_withheld_values():

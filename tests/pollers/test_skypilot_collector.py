@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pollers.skypilot import SkyPilotCollector, group_jobs, nearest_rank, nodes
-from pollers.skypilot_api import SkyPilotApi
-from tests.dogstatsd import produced
+from pollers.skypilot.collector import SkyPilotCollector, group_jobs, nearest_rank, nodes
+from pollers.skypilot.api import SkyPilotApi
+from tests.support.dogstatsd import produced
 from tests.fakes.skypilot_api import FakeSkyPilot
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -255,7 +255,7 @@ def test_poll_once_only_skypilot(tmp_path, statsd, fake):
     import subprocess
     import sys
 
-    from tests.servers import ROOT, clean_env
+    from tests.support.servers import ROOT, clean_env
 
     token = tmp_path / "token"
     token.write_text(fake.token)
@@ -275,7 +275,7 @@ def test_poll_forever_stops_cleanly_on_sigterm(tmp_path, statsd, fake):
     import subprocess
     import sys
 
-    from tests.servers import ROOT, clean_env
+    from tests.support.servers import ROOT, clean_env
 
     host, port = statsd.address
     config = tmp_path / "orgpulse.yaml"

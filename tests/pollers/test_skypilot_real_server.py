@@ -24,9 +24,9 @@ from typing import Callable
 
 import pytest
 
-from tests.dogstatsd import udp_listener
-from tests.peers import require_peer
-from tests.servers import ROOT, clean_env, free_port
+from tests.support.dogstatsd import udp_listener
+from tests.support.peers import require_peer
+from tests.support.servers import ROOT, clean_env, free_port
 
 pytestmark = pytest.mark.peers
 CONSOLIDATION = "jobs:\n  controller:\n    consolidation_mode: true\n"

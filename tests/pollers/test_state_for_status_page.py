@@ -1,4 +1,4 @@
-"""What the state file holds for the status page (pollers/state.py): every gauge's latest
+"""What the state file holds for the status page (orgpulse/state.py): every gauge's latest
 value with its tags, the health grid (each score's average per UTC day, 7 days kept),
 per-collector error reasons and metrics emitted, the informer's details — all with an
 injected clock, across UTC day boundaries."""
@@ -11,14 +11,14 @@ import pytest
 
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter, LogSink
-from pollers import state
-from pollers.informer import Informer
+from orgpulse import state
+from pollers.kubernetes.informer import Informer
 from pollers.loop import Collector, Poller
 from pollers.values import ValueStore
 from tests.fakes.kube_api import FakeKube
-from tests.k8s_pods import container_status, oom, pod
-from tests.test_informer import api_client, wait_until
-from tests.test_poller import Clock
+from tests.support.k8s_pods import container_status, oom, pod
+from tests.pollers.test_kubernetes_informer import api_client, wait_until
+from tests.pollers.test_loop import Clock
 
 MIDNIGHT = datetime(2026, 11, 27, tzinfo=timezone.utc).timestamp()  # 2026-11-27T00:00:00Z
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from pollers.wandb import WandbPoller, make_api, run_utilization
-from tests.dogstatsd import produced
+from tests.support.dogstatsd import produced
 from tests.fakes.wandb_api import FakeWandb
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
@@ -215,7 +215,7 @@ def test_w_and_b_unreachable_when_the_poller_starts_is_a_counted_error_then_reco
     """The client's login check runs at its first use, in the collector: W&B down at start
     is `client_failed` that cycle, not a poller that cannot start; the next cycle connects."""
     from pollers.wandb import LazyApi
-    from tests.servers import free_port
+    from tests.support.servers import free_port
 
     port = free_port()  # nothing listens: connection refused
     p = WandbPoller(LazyApi(lambda: make_api("k" * 40, f"http://127.0.0.1:{port}", timeout=5, retries=1)),
@@ -235,7 +235,7 @@ def test_w_and_b_unreachable_when_the_poller_starts_is_a_counted_error_then_reco
 def test_the_poller_starts_without_reaching_w_and_b(make_settings):
     """registry.build makes no W&B request (it used to run wandb.Api's login check and raise)."""
     from pollers import registry
-    from tests.servers import free_port
+    from tests.support.servers import free_port
 
     settings = make_settings({"WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": f"http://127.0.0.1:{free_port()}"},
                              {"wandb": {"projects": ["ml-org/trainer"]}})

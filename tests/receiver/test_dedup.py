@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 from receiver.dedup import Dedup
-from tests.servers import ROOT, clean_env
+from tests.support.servers import ROOT, clean_env
 
 
 class Clock:

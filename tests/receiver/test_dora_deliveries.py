@@ -133,7 +133,7 @@ def test_tasks_of_the_asana_incidents_project_are_incidents(make_settings, stats
     1900, then completed — with 1900 as dora.incidents_project, one incident opened and resolved."""
     from receiver.sources.asana.enrich import AsanaContext, membership_metrics
     from tests.fakes.asana_api import FakeAsana
-    from tests.test_asana import API, deliver as asana_deliver, enricher_of, ready
+    from tests.receiver.test_asana_webhooks import API, deliver as asana_deliver, enricher_of, ready
 
     fake = FakeAsana()
     fake.tasks.update(API["tasks"])

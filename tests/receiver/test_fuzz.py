@@ -13,9 +13,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.fuzzing import (KINDS, SWAPS, apply, asana_corpus, fuzz_options, github_corpus,
+from tests.support.fuzzing import (KINDS, SWAPS, apply, asana_corpus, fuzz_options, github_corpus,
                            problems, wandb_corpus)
-from tests.inprocess import Receiver
+from tests.support.inprocess import Receiver
 
 GITHUB = [(event, orjson.dumps(payload)) for event, payload, _ in github_corpus()]
 HANDLED = [(event, body) for (event, body), (_, _, handled) in zip(GITHUB, github_corpus())

@@ -13,7 +13,7 @@ from receiver.sources.github.context import GithubContext
 from orgpulse.definitions import is_revert
 from receiver.payload import View
 from tests.conftest import GITHUB
-from tests.dogstatsd import PRODUCED
+from tests.support.dogstatsd import PRODUCED
 
 
 def load(name: str) -> dict:

@@ -3,7 +3,7 @@ human review, review on the merge when that first review was seen."""
 from __future__ import annotations
 
 from receiver.sources.github.context import GithubContext
-from tests.test_github_handlers import REPO, load, run
+from tests.receiver.test_github_handlers import REPO, load, run
 
 REVIEWER = {"login": "reviewer", "id": 99, "type": "User"}
 

@@ -10,7 +10,7 @@ import pytest
 
 from orgpulse.timeutil import parse_time, seconds_between
 from tests.conftest import GITHUB
-from tests.inprocess import Receiver, own, source_lines
+from tests.support.inprocess import Receiver, own, source_lines
 
 DEEP = 1000
 

@@ -10,7 +10,7 @@ import tracemalloc
 import uuid
 
 from tests.conftest import GITHUB
-from tests.inprocess import Receiver
+from tests.support.inprocess import Receiver
 
 BIG = 100_000  # characters per sender-chosen name
 

@@ -12,7 +12,7 @@ import pytest
 from orgpulse import config, redisconn
 from receiver.dedup import Dedup, SharedDedup, redis_key
 from tests.conftest import GITHUB
-from tests.inprocess import Receiver, own, source_lines
+from tests.support.inprocess import Receiver, own, source_lines
 
 pytestmark = pytest.mark.peers
 TTL = 72 * 3600

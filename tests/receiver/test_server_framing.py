@@ -1,9 +1,9 @@
-"""receiver/framing.py: where a request ends, fed one byte at a time as a slow client would."""
+"""receiver/server/framing.py: where a request ends, fed one byte at a time as a slow client would."""
 from __future__ import annotations
 
 import pytest
 
-from receiver.framing import MORE, READY, Arrival
+from receiver.server.framing import MORE, READY, Arrival
 
 HEAD = b"POST /webhooks/github HTTP/1.1\r\nHost: x\r\n"
 

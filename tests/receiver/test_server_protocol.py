@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from tests.conftest import GITHUB, github_headers
-from tests.servers import start_gunicorn, stop
+from tests.support.servers import start_gunicorn, stop
 
 BODY = (GITHUB / "pull_request/opened.payload.json").read_bytes()
 LIMIT = 100_000
@@ -28,7 +28,7 @@ def config(tmp_path, deadline: int) -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, request):
     """A receiver whose requests must arrive within 2 s."""
-    from tests.dogstatsd import udp_listener
+    from tests.support.dogstatsd import udp_listener
 
     tmp = tmp_path_factory.mktemp("protocol")
     statsd = udp_listener()

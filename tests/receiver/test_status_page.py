@@ -12,10 +12,10 @@ import pytest
 
 from orgpulse import config
 from orgpulse.emit import Emitter, LogSink
-from pollers import state
+from orgpulse import state
 from receiver import create_app, secretstore
 from receiver.envelope import Event, Outcome
-from receiver.status import RECENT, DeliveryLog, score_names
+from receiver.status.model import RECENT, DeliveryLog, score_names
 from tests.conftest import GITHUB, SECRET, github_headers
 
 WANDB_TOKEN = "wandb-token-9f2c4e"

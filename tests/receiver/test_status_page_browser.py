@@ -15,13 +15,13 @@ from orgpulse import config
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter, LogSink
 from pollers.loop import Collector, Poller
-from pollers.state import StateFile
+from orgpulse.state import StateFile
 from pollers.values import ValueStore
 from receiver import secretstore
-from receiver.status_page import COLOURS
-from tests.browser import Watched
+from receiver.status.page import COLOURS
+from tests.support.browser import Watched
 from tests.conftest import GITHUB, github_headers
-from tests.servers import start_gunicorn, stop
+from tests.support.servers import start_gunicorn, stop
 
 pytestmark = pytest.mark.peers
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import helm_python as helm
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "chart" / "orgpulse"
 RELEASE, NAMESPACE = "orgpulse", "observability"
 KUBE_VERSIONS = ("1.29.0", "1.33.0")  # the oldest and a current supported release

@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 # The python image's own ENV (docker.io/library/python): what `$PATH` expands to in the Dockerfile.
 BASE_ENV = {"PATH": "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
 PINNED = re.compile(r"^python:(\d+\.\d+)\.\d+-slim-[a-z]+$")
@@ -76,7 +76,7 @@ def _run(image: Image, command: str) -> None:
         if match:
             step(match)
             return
-    raise UnknownStep(f"RUN {command!r}: teach tests/dockerfile.py what this step does")
+    raise UnknownStep(f"RUN {command!r}: teach tests/support/dockerfile.py what this step does")
 
 
 def _copy(image: Image, args: str) -> None:
@@ -84,7 +84,7 @@ def _copy(image: Image, args: str) -> None:
     if words[0].startswith("--from="):
         source, dest = words[1:]
         if source != dest:  # the stages share one tree here: only same-path copies are free
-            raise UnknownStep(f"COPY {args}: teach tests/dockerfile.py a cross-stage copy")
+            raise UnknownStep(f"COPY {args}: teach tests/support/dockerfile.py a cross-stage copy")
         assert image.host(source).exists(), f"COPY --from: {source} was not built"
         return
     *sources, dest = words
@@ -121,7 +121,7 @@ def build(root: Path) -> Image:
     }
     for op, args in instructions((ROOT / "Dockerfile").read_text()):
         if op not in handlers:
-            raise UnknownStep(f"{op} {args}: teach tests/dockerfile.py this instruction")
+            raise UnknownStep(f"{op} {args}: teach tests/support/dockerfile.py this instruction")
         handlers[op](args)
     return image
 
@@ -193,5 +193,5 @@ def _volume(volume: dict, docs: list[dict], where: Path, facts: dict[str, str]) 
             for item in (source.get("downwardAPI") or {}).get("items", []):
                 (where / item["path"]).write_text(facts[item["fieldRef"]["fieldPath"]])
     elif not ("emptyDir" in volume or "hostPath" in volume):
-        raise UnknownStep(f"volume {volume}: teach tests/dockerfile.py this kind")
+        raise UnknownStep(f"volume {volume}: teach tests/support/dockerfile.py this kind")
     return where

@@ -13,7 +13,7 @@ import random
 import zlib
 from datetime import datetime, timedelta
 
-from tests.github_history import HUMAN, iso
+from tests.support.github_history import HUMAN, iso
 
 OUTCOMES = ("success",) * 16 + ("failure", "failure", "error", None)
 

@@ -1,6 +1,6 @@
 """Mutations of the real stored payloads, and what must hold for each one sent.
 
-Shared by the Hypothesis suite (tests/test_fuzz.py: ops drawn by Hypothesis, shrunk on
+Shared by the Hypothesis suite (tests/receiver/test_fuzz.py: ops drawn by Hypothesis, shrunk on
 failure) and bench/fuzz.py (ops drawn by random.Random, outcomes tallied). A mutation is
 a list of ops (kind, path choice, value) applied to one payload:
 

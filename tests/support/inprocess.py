@@ -13,7 +13,7 @@ from orgpulse.emit import Emitter, LogSink
 from receiver import create_app, secretstore
 from receiver.sources import asana
 from receiver.sources.github import signature
-from tests.dogstatsd import PRODUCED, Line, parse_line
+from tests.support.dogstatsd import PRODUCED, Line, parse_line
 
 GITHUB_SECRET = "It's a Secret to Everybody"
 ASANA_SECRET = "0d3c2a1b9f8e7d6c5b4a39281706f5e4"

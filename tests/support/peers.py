@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / ".peers"
 SYSTEM_INSTALL = "sudo make system-packages   (apt-get install chromium redis-server; .ci/run does it)"
 PEERS_INSTALL = "make peers   (make test runs it first)"

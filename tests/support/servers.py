@@ -11,7 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -45,7 +45,7 @@ def start_gunicorn(env: dict[str, str], cwd: Path, app: str = "receiver:create_a
                    extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver" / "gunicorn_conf.py"),
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver" / "server" / "gunicorn_conf.py"),
          "--bind", f"127.0.0.1:{port}", *extra_args, app],
         cwd=cwd, env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
