@@ -1,7 +1,7 @@
 """`orgpulse dashboards validate | render | diff | apply | pull | pictures`.
 
-orgpulse/cli.py registers the subcommand with add_arguments() and calls run();
-everything else is here. Without --env only dashboards are handled (they are
+register() adds the subcommand to the `orgpulse` command (found through the entry-point
+group orgpulse.commands, pyproject.toml); everything else is here. Without --env only dashboards are handled (they are
 environment-agnostic); with --env E, also E's monitors and SLOs.
 """
 from __future__ import annotations
@@ -12,9 +12,18 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from dashboards import registry
-from orgpulse.config import Settings
+from orgpulse.cli import settings
+from orgpulse.config import ConfigError, Settings
 
 PICTURES = Path(__file__).with_name("pictures")
+
+
+def register(sub) -> None:
+    """`orgpulse dashboards …`, on the `orgpulse` command's subparsers."""
+    p = sub.add_parser("dashboards",
+                       help="dashboards, monitors and SLOs: validate | render | diff | apply | pull | pictures")
+    add_arguments(p)
+    p.set_defaults(run=lambda args: run(args, settings()))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -154,6 +163,10 @@ ACTIONS: dict[str, Callable[..., int]] = {"validate": validate, "render": render
                                           "apply": apply, "pull": pull, "pictures": pictures}
 
 
+# The actions that build definitions, so check the `monitors:` section against them first.
+BUILDS = ("validate", "render", "diff", "apply", "pictures")
+
+
 def _datadog(settings: Settings):
     from dashboards.api import Datadog
 
@@ -174,6 +187,10 @@ def run(args, settings: Settings, out: TextIO = sys.stdout, make_api=_datadog,
     `make_api` and `defs` (diff and apply: other definitions than the registry's) are for tests."""
     from dashboards.api import SettingsError
 
+    problems = registry.config_problems(settings.section("monitors")) if args.action in BUILDS else []
+    if problems:  # what config.load() would say, had the monitors been its to know
+        print(f"orgpulse: {ConfigError(problems)}", file=sys.stderr)
+        return 2
     unknown = unknown_environments(args, settings)
     if unknown:
         print(f"orgpulse: --env {', '.join(unknown)}: not under monitors.environments "

@@ -128,6 +128,19 @@ FORMULAS: tuple[Formula, ...] = (
 AREA_WEIGHTS = {"ci": 1.0, "training": 1.0, "infra": 1.0, "project": 1.0, "delivery": 1.0}
 
 
+def check_formulas(overrides: dict[str, dict]) -> str | None:
+    """`fom.formulas`: every key names a formula of FORMULAS, every parameter one it takes (the
+    table is the schema of its own parameters). Registered with config.load() through the
+    entry-point group orgpulse.config_checks (pyproject.toml); the kernel checks the shape."""
+    known = {f"{f.area}.{f.name}": f.params for f in FORMULAS}
+    for key, params in overrides.items():
+        if key not in known:
+            return f"unknown formula {key!r} (known: {sorted(known)})"
+        if set(params) - set(known[key]):
+            return f"{key}: parameters must be among {sorted(known[key])}, got {params!r}"
+    return None
+
+
 def evaluate(get: Get, overrides: dict[str, dict] | None = None) -> dict[tuple[str, str], float]:
     """(area, name) → score in [0, 1] for every formula whose inputs all exist."""
     overrides = overrides or {}

@@ -3,8 +3,10 @@ with its default and a check that returns a problem or None. config.load() valid
 the file with validate_options(); unknown sections and keys are errors (typos)."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any, Callable
 
 # The generic checks (orgpulse/validators.py), under the short names the schema below uses.
@@ -142,17 +144,10 @@ SCHEMA["aws"] = {
 
 
 def _formula_overrides(value: Any) -> str | None:
-    from fom.scores import FORMULAS  # the table is the schema of its own parameters
-
-    if not isinstance(value, dict):
-        return f"must be a mapping of area.name to parameters, got {value!r}"
-    known = {f"{f.area}.{f.name}": f.params for f in FORMULAS}
-    for key, params in value.items():
-        if key not in known:
-            return f"unknown formula {key!r} (known: {sorted(known)})"
-        if not isinstance(params, dict) or set(params) - set(known[key]):
-            return f"{key}: parameters must be among {sorted(known[key])}, got {params!r}"
-    return None
+    """The shape; the names and their parameters are fom's (its check, CHECKS_GROUP)."""
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(p, dict) for k, p in value.items()):
+        return None
+    return f"must be a mapping of area.name to a mapping of parameters, got {value!r}"
 
 
 def _thresholds(value: Any) -> str | None:
@@ -164,7 +159,7 @@ def _thresholds(value: Any) -> str | None:
 
 SCHEMA["fom"] = {
     "thresholds": Option({"green": 0.7, "yellow": 0.3}, _thresholds),
-    "formulas": Option({}, _formula_overrides),
+    "formulas": Option({}, _formula_overrides),  # + fom.scores.check_formulas
     "area_weights": Option({}, lambda v: None if isinstance(v, dict) else f"must be a mapping, got {v!r}"),
 }
 SCHEMA["skypilot"] = {
@@ -216,16 +211,11 @@ def _handles(value: Any) -> str | None:
 
 
 def _monitor_thresholds(value: Any) -> str | None:
-    if value == {}:
-        return None  # nothing to check: the receiver starts without importing dashboards/
-    if not isinstance(value, dict):
+    """Names mapped to numbers. Which names exist, and the order of a warning and its critical,
+    are the dashboards' to check (`orgpulse dashboards validate | render | diff | apply`):
+    the monitors are defined there, and the receiver and the poller never load them."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         return f"must map threshold names to numbers, got {value!r}"
-    from dashboards.registry import thresholds  # each dashboard module declares its own
-
-    known = thresholds()
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        return f"unknown threshold(s) {unknown} (known: {sorted(known)})"
     bad = {k: v for k, v in value.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
     return f"thresholds must be numbers, got {bad!r}" if bad else None
 
@@ -258,15 +248,6 @@ def _default_env(value: Any) -> str | None:
     return None if ok else f"must be * or an env tag value (lowercase, e.g. production), got {value!r}"
 
 
-def _monitor_section(values: dict) -> list[str]:
-    """Every environment's warning and critical thresholds on the sides Datadog accepts."""
-    if not values["thresholds"] and not any((e or {}).get("thresholds") for e in values["environments"].values()):
-        return []  # the defaults are checked by the tests: the receiver starts without dashboards/
-    from dashboards.registry import threshold_problems
-
-    return threshold_problems(values)
-
-
 SCHEMA["monitors"] = {
     "notify": Option([], _handles),                   # added to every monitor's message
     "thresholds": Option({}, _monitor_thresholds),    # overrides of the modules' defaults
@@ -274,9 +255,19 @@ SCHEMA["monitors"] = {
     "default_env": Option("*", _default_env),         # the dashboards' $env default
     "sources": Option(None, _sources),                # whose monitors to build; None: as configured
 }
-# Checks across a section's keys, run once its keys are each valid.
-SECTION_CHECKS: dict[str, Callable[[dict], list[str]]] = {"monitors": _monitor_section}
 OTHER_SECTIONS: tuple[str, ...] = ()
+
+# Checks that a package above the kernel registers for a setting whose meaning it owns
+# (pyproject.toml: fom checks `fom.formulas` against its formula table): entry point name
+# `section.key`, value a function of the value returning a problem or None. Each runs once
+# the kernel's own check of that value's shape passed.
+CHECKS_GROUP = "orgpulse.config_checks"
+
+
+@functools.lru_cache(maxsize=1)
+def registered_checks() -> dict[str, Callable[[Any], str | None]]:
+    """section.key → the check its owner registered (loaded once per process)."""
+    return {ep.name: ep.load() for ep in entry_points(group=CHECKS_GROUP)}
 
 
 def validate_options(raw: Any, problems: list[str]) -> dict[str, Any]:
@@ -296,15 +287,14 @@ def validate_options(raw: Any, problems: list[str]) -> dict[str, Any]:
             given = {}
         for key in sorted(set(given) - set(fields)):
             problems.append(f"ORGPULSE_CONFIG: {section}.{key} is not a known setting")
-        values, before = {}, len(problems)
+        values = {}
         for key, opt in fields.items():
             value = given.get(key, opt.default)
-            bad = opt.check(value)
+            owner = registered_checks().get(f"{section}.{key}")
+            bad = opt.check(value) or (owner(value) if owner else None)
             if bad:
                 problems.append(f"ORGPULSE_CONFIG: {section}.{key} {bad}")
             values[key] = value
-        if section in SECTION_CHECKS and len(problems) == before:
-            problems += [f"ORGPULSE_CONFIG: {section}: {p}" for p in SECTION_CHECKS[section](values)]
         options[section] = values
     for section in OTHER_SECTIONS:
         if section in raw:

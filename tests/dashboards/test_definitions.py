@@ -279,14 +279,26 @@ def test_thresholds_and_handles_come_from_config_per_environment(make_settings):
     assert staging["collector_failing"]["options"]["no_data_timeframe"] == 30
 
 
+# The section's shape: checked by config.load(), so every process refuses it at start.
 @pytest.mark.parametrize("section, expected", [
     ({"notify": ["slack-eng"]}, "monitors.notify must be a list of notification handles"),
-    ({"thresholds": {"pr_cycle_tim": 1}}, "unknown threshold(s) ['pr_cycle_tim']"),
     ({"thresholds": {"pr_cycle_time_p90_hours": "high"}}, "thresholds must be numbers"),
     ({"environments": {"production": {"notif": []}}}, "production: only notify and thresholds"),
-    ({"environments": {"production": {"thresholds": {"nope": 1}}}}, "production: unknown threshold"),
+    ({"environments": {"production": {"thresholds": {"nope": "x"}}}}, "production: thresholds must be numbers"),
     ({"paging": True}, "monitors.paging is not a known setting"),
     ({"sources": ["github", "jira"]}, "unknown source(s) ['jira']"),
+])
+def test_monitors_section_shape_is_validated_at_start(make_settings, section, expected):
+    with pytest.raises(config.ConfigError) as err:
+        make_settings(options={"monitors": section})
+    assert any(expected in p for p in err.value.problems), err.value.problems
+
+
+# What the names mean: checked where the monitors are defined, by every `orgpulse dashboards`
+# action that builds them (the receiver and the poller start without loading dashboards/).
+MEANINGS = [
+    ({"thresholds": {"pr_cycle_tim": 1}}, "unknown threshold(s) ['pr_cycle_tim']"),
+    ({"environments": {"production": {"thresholds": {"nope": 1}}}}, "production: unknown threshold"),
     # Datadog refuses a warning on the wrong side of its critical (the defaults' warnings stay)
     ({"thresholds": {"pr_cycle_time_p90_hours": 24}},
      "pr_cycle_time_p90: warning 48 must be below critical 24"),
@@ -296,11 +308,27 @@ def test_thresholds_and_handles_come_from_config_per_environment(make_settings):
      "webhook_availability_burn_rate (staging): warning 20 must be below critical 14.4"),
     ({"thresholds": {"burn_rate_critical": 5}, "environments": {"production": {}}},
      "delivery_latency_burn_rate (production): warning 7.2 must be below critical 5"),
-])
-def test_monitors_section_is_validated_at_start(make_settings, section, expected):
-    with pytest.raises(config.ConfigError) as err:
-        make_settings(options={"monitors": section})
-    assert any(expected in p for p in err.value.problems), err.value.problems
+]
+
+
+@pytest.mark.parametrize("section, expected", MEANINGS)
+def test_monitors_thresholds_are_checked_by_the_dashboards_command(make_settings, capsys, section, expected):
+    settings = make_settings(options={"monitors": section})  # loads: a receiver starts on it
+    assert any(expected in p for p in registry.config_problems(settings.section("monitors")))
+    out = io.StringIO()
+    assert cli.run(parser().parse_args(["dashboards", "validate"]), settings, out) == 2
+    assert expected in capsys.readouterr().err and out.getvalue() == ""
+
+
+@pytest.mark.parametrize("argv", [["render", "--out", "OUT"], ["diff", "--env", "production"],
+                                  ["apply", "--env", "production"], ["pictures", "--out", "OUT"]])
+def test_every_action_that_builds_monitors_refuses_an_unknown_threshold(make_settings, tmp_path, capsys, argv):
+    settings = make_settings(options={"monitors": {"thresholds": {"pr_cycle_tim": 1}}})
+    args = parser().parse_args(["dashboards"] + [str(tmp_path / "out") if a == "OUT" else a for a in argv])
+    called = []
+    assert cli.run(args, settings, io.StringIO(), make_api=lambda s: called.append(s)) == 2
+    assert not called and not (tmp_path / "out").exists()
+    assert "monitors.thresholds unknown threshold(s) ['pr_cycle_tim']" in capsys.readouterr().err
 
 
 def test_a_pair_set_in_the_right_order_is_accepted_and_rendered(make_settings):
