@@ -11,11 +11,11 @@ Query booleans are sent as Asana documents them (`true`/`false`), never Python's
 """
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
 from orgpulse import metrics as m
+from orgpulse.statistics import percentile, within
 from orgpulse.timeutil import parse_time
 
 TASK_FIELDS = ("completed,completed_at,created_at,modified_at,due_on,due_at,assignee.gid,"
@@ -23,11 +23,7 @@ TASK_FIELDS = ("completed,completed_at,created_at,modified_at,due_on,due_at,assi
 PROJECT_FIELDS = "name,archived,current_status_update.status_type"
 STATUS_TYPES = ("on_track", "at_risk", "off_track")
 DAY = 86400
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+WEEK = timedelta(days=7)
 
 
 def _due(task: dict) -> datetime | None:
@@ -36,12 +32,10 @@ def _due(task: dict) -> datetime | None:
 
 def task_metrics(tasks: list[dict], now: datetime) -> list[m.Metric]:
     """Pure: workspace tasks (open + completed in 30 days) → gauges."""
-    ts = now.timestamp()
     open_tasks = [t for t in tasks if not t.get("completed")]
 
     def done_within(days: int) -> list[dict]:
-        return [t for t in tasks if t.get("completed") and (c := parse_time(t.get("completed_at")))
-                and ts - c.timestamp() <= days * DAY]
+        return [t for t in tasks if t.get("completed") and within(t.get("completed_at"), now, timedelta(days=days))]
     done7, done30 = done_within(7), done_within(30)
     today_end = now.replace(hour=23, minute=59, second=59)
     dues = [(t, _due(t)) for t in open_tasks]
@@ -56,17 +50,16 @@ def task_metrics(tasks: list[dict], now: datetime) -> list[m.Metric]:
            m.gauge("asana.tasks.unassigned", sum(1 for t in open_tasks if not t.get("assignee"))),
            m.gauge("asana.tasks.assigned", sum(1 for t in open_tasks if t.get("assignee"))),
            m.gauge("asana.tasks.completed_per_day_7d", len(done7) / 7)]
-    created7 = [t for t in tasks if (c := parse_time(t.get("created_at"))) and ts - c.timestamp() <= 7 * DAY]
+    created7 = [t for t in tasks if within(t.get("created_at"), now, WEEK)]
     if created7:  # of the tasks created this week, the share already completed
         out.append(m.gauge("asana.tasks.completion_rate_7d",
                            100 * sum(bool(t.get("completed")) for t in created7) / len(created7)))
     cycles = [(parse_time(t["completed_at"]) - parse_time(t["created_at"])).total_seconds() / 3600
               for t in done7 if t.get("created_at")]
     if cycles:
-        out += [m.gauge("asana.tasks.cycle_time_p50_hours", _percentile(cycles, 0.5)),
-                m.gauge("asana.tasks.cycle_time_p90_hours", _percentile(cycles, 0.9))]
-    active = {(t.get("assignee") or {}).get("gid") for t in tasks
-              if (mod := parse_time(t.get("modified_at"))) and ts - mod.timestamp() <= 7 * DAY}
+        out += [m.gauge("asana.tasks.cycle_time_p50_hours", percentile(cycles, 0.5)),
+                m.gauge("asana.tasks.cycle_time_p90_hours", percentile(cycles, 0.9))]
+    active = {(t.get("assignee") or {}).get("gid") for t in tasks if within(t.get("modified_at"), now, WEEK)}
     out.append(m.gauge("asana.users.active_7d", len(active - {None})))
     return out
 
@@ -104,11 +97,10 @@ def bug_metrics(tasks: list[dict], bugs_project: str, buckets: dict[str, list[st
     out += [m.gauge("asana.projects.bugs.open", n, section=b) for b, n in counts.items()]
     out.append(m.gauge("asana.projects.bugs.total_open", sum(counts.values())))
     out.append(m.gauge("asana.projects.bugs.created_7d", sum(
-        1 for t in tasks if (c := parse_time(t.get("created_at"))) and ts - c.timestamp() <= 7 * DAY)))
+        1 for t in tasks if within(t.get("created_at"), now, WEEK))))
     for days in (7, 30):
         out.append(m.gauge(f"asana.projects.bugs.completed_{days}d", sum(
-            1 for t in tasks if t.get("completed") and (c := parse_time(t.get("completed_at")))
-            and ts - c.timestamp() <= days * DAY)))
+            1 for t in tasks if t.get("completed") and within(t.get("completed_at"), now, timedelta(days=days)))))
     if ages:  # no open bug: no age (not a 0-day backlog)
         out += [m.gauge("asana.projects.bugs.avg_age_days", sum(ages) / len(ages)),
                 m.gauge("asana.projects.bugs.oldest_bug_days", max(ages))]
@@ -118,7 +110,7 @@ def bug_metrics(tasks: list[dict], bugs_project: str, buckets: dict[str, list[st
 class AsanaPoller:
     def __init__(self, token: str, base_url: str | None, options: dict[str, Any],
                  retries: int = 4, backoff: float = 0.5):
-        import asana
+        import asana  # ~0.3 s to import: only with Asana configured
         from urllib3.util.retry import Retry
 
         cfg = asana.Configuration()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from fom import delivery
 from orgpulse import metrics as m
-from pollers.github.aggregates import pct
+from orgpulse.statistics import percentile, within
 
 WINDOWS = {"7d": timedelta(days=7), "30d": timedelta(days=30)}
 HOUR = 3600.0
@@ -54,10 +54,6 @@ class Records:
 
 def successes(deployments) -> list[Deployment]:
     return sorted((d for d in deployments if d.outcome == "success"), key=lambda d: d.finished)
-
-
-def _within(t: datetime | None, now: datetime, span: timedelta) -> bool:
-    return t is not None and now - span < t <= now
 
 
 def failure_marks(r: Records, signals: set[str], window: timedelta) -> dict[str, set[str]]:
@@ -101,15 +97,15 @@ def _percentiles(name: str, seconds: list[float], suffix: str, **tags) -> list[m
     if not seconds:
         return []  # nothing measured: no figure, never a 0
     hours = [s / HOUR for s in seconds]
-    return [m.gauge(f"{name}_p50_hours{suffix}", pct(hours, .5), **tags),
-            m.gauge(f"{name}_p90_hours{suffix}", pct(hours, .9), **tags)]
+    return [m.gauge(f"{name}_p50_hours{suffix}", percentile(hours, .5), **tags),
+            m.gauge(f"{name}_p90_hours{suffix}", percentile(hours, .9), **tags)]
 
 
 def restore_metrics(restores: list[tuple[datetime, datetime]], now: datetime, **tags) -> list[m.Metric]:
     """Time-to-restore gauges over 7 and 30 days, by when service was restored."""
     out = []
     for label, span in WINDOWS.items():
-        seconds = [(b - a).total_seconds() for a, b in restores if _within(b, now, span)]
+        seconds = [(b - a).total_seconds() for a, b in restores if within(b, now, span)]
         out += _percentiles("dora.time_to_restore", seconds, "" if label == "7d" else "_30d", **tags)
     return out
 
@@ -130,12 +126,12 @@ def repo_metrics(repo: str, r: Records, now: datetime, options: dict) -> tuple[l
         out.append(m.gauge("dora.time_since_deployment_hours", since, repo=repo))
     for label, span in WINDOWS.items():
         suffix = "" if label == "7d" else "_30d"
-        shipped = [d for d in done if _within(d.finished, now, span)]
+        shipped = [d for d in done if within(d.finished, now, span)]
         if deploys:
             out.append(m.gauge(f"dora.deployments_{label}", len(shipped), repo=repo))
         lead = [s for d in shipped for s in d.lead_times or []]
         out += _percentiles("dora.lead_time", lead, suffix, repo=repo)
-        attempted = [d for d in r.deployments.values() if d.outcome and _within(d.finished, now, span)]
+        attempted = [d for d in r.deployments.values() if d.outcome and within(d.finished, now, span)]
         cfr = 100 * sum(d.key in marks for d in attempted) / len(attempted) if attempted else None
         if cfr is not None:  # no attempt, no rate
             out.append(m.gauge(f"dora.change_failure_rate_{label}", cfr, repo=repo))
@@ -153,14 +149,14 @@ def incident_metrics(incidents: dict, now: datetime, **tags) -> list[m.Metric]:
 
 
 def restore_seconds_30d(restores: list[tuple[datetime, datetime]], now: datetime) -> list[float]:
-    return [(b - a).total_seconds() for a, b in restores if _within(b, now, WINDOWS["30d"])]
+    return [(b - a).total_seconds() for a, b in restores if within(b, now, WINDOWS["30d"])]
 
 
 def level_metrics(repo: str, month: dict, restores_30d: list[float]) -> list[m.Metric]:
     """`dora.performance_level{repo,key}`: 4 elite, 3 high, 2 medium, 1 low (fom/delivery.py)."""
     values = {"deployment_frequency": month["deployments"],
-              "lead_time": pct(month["lead"], .5) / HOUR if month["lead"] else None,
+              "lead_time": percentile(month["lead"], .5) / HOUR if month["lead"] else None,
               "change_failure_rate": month["cfr"],
-              "time_to_restore": pct(restores_30d, .5) / HOUR if restores_30d else None}
+              "time_to_restore": percentile(restores_30d, .5) / HOUR if restores_30d else None}
     return [m.gauge("dora.performance_level", delivery.LEVELS[delivery.level(key, v)], repo=repo, key=key)
             for key, v in values.items() if v is not None]

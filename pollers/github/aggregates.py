@@ -11,18 +11,15 @@ means and ratios are of human work only and carry no author_type.
 """
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import Callable, Iterable
 
 from orgpulse import metrics as m
+from orgpulse.statistics import percentile, within
 from orgpulse.timeutil import parse_time, seconds_between
 from orgpulse.definitions import (DECISIVE, author_type, count_flaky, flaky_key, is_bot, is_revert,
                                   passing_gauge)
-
-if TYPE_CHECKING:
-    from pollers.github.collector import RepoState
 
 WEEK = timedelta(days=7)
 DeployedAt = Callable[[str, str], "datetime | None"]  # (repo, sha) → its first production deployment
@@ -30,14 +27,22 @@ STALE = timedelta(days=14)
 AUTHOR_TYPES = ("human", "bot")
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+class RepoState:
+    """One repository's 7-day window as the collector (collector.py) keeps it between cycles."""
+
+    def __init__(self):
+        self.default_branch: str | None = None
+        self.pulls: dict[int, dict] = {}
+        self.details: dict[int, dict] = {}
+        self.commits: dict[str, dict] = {}
+        self.runs: dict[int, dict] = {}
+        self.attempts: dict[tuple[int, int], dict] = {}  # (run id, attempt) → completed attempt
+        self.force_pushes: list[str] = []
+        self.branches: list[tuple[str, str]] = []
+        self.branches_at: datetime | None = None
+        self.synced: dict[str, datetime] = {}  # part → last successful sync
 
 
-def within(ts: str | None, now: datetime, span: timedelta = WEEK) -> bool:
-    t = parse_time(ts)
-    return t is not None and now - t <= span
 
 
 def by_author(items: Iterable[dict], user: Callable[[dict], dict | None]) -> dict[str, list[dict]]:
@@ -49,7 +54,7 @@ def by_author(items: Iterable[dict], user: Callable[[dict], dict | None]) -> dic
 
 
 def _merged(prs: Iterable[dict], now: datetime) -> list[dict]:
-    return [pr for pr in prs if within(pr.get("merged_at"), now)]
+    return [pr for pr in prs if within(pr.get("merged_at"), now, WEEK)]
 
 
 def pr_counts(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
@@ -58,7 +63,7 @@ def pr_counts(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
         tag = {"repo": repo, "author_type": kind}
         open_prs = [pr for pr in prs if pr["state"] == "open"]
         closed = [pr for pr in prs if not pr.get("merged_at") and pr["state"] == "closed"
-                  and within(pr.get("closed_at"), now)]
+                  and within(pr.get("closed_at"), now, WEEK)]
         out += [m.gauge("github.prs.open", len(open_prs), **tag),
                 m.gauge("github.prs.merged_7d", len(_merged(prs, now)), **tag),
                 m.gauge("github.prs.closed_without_merge_7d", len(closed), **tag),
@@ -69,8 +74,8 @@ def pr_counts(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
     to_merge = [seconds_between(pr["created_at"], pr["merged_at"]) / 3600 for pr in human]
     if to_merge:
         out += [m.gauge("github.prs.avg_time_to_merge_hours", sum(to_merge) / len(to_merge), repo=repo),
-                m.gauge("github.prs.time_to_merge_p50_hours", pct(to_merge, .5), repo=repo),
-                m.gauge("github.prs.time_to_merge_p90_hours", pct(to_merge, .9), repo=repo)]
+                m.gauge("github.prs.time_to_merge_p50_hours", percentile(to_merge, .5), repo=repo),
+                m.gauge("github.prs.time_to_merge_p90_hours", percentile(to_merge, .9), repo=repo)]
     return out
 
 
@@ -118,8 +123,8 @@ def leg_metrics(repo: str, human: list[tuple[dict, dict]], deployed_at: Deployed
     for leg, seconds in legs.items():
         hours = [v / 3600 for v in (seconds(pr, d) for pr, d in human) if v is not None]
         if hours:
-            out += [m.gauge(f"github.prs.{leg}_time_p50_hours", pct(hours, .5), repo=repo),
-                    m.gauge(f"github.prs.{leg}_time_p90_hours", pct(hours, .9), repo=repo)]
+            out += [m.gauge(f"github.prs.{leg}_time_p50_hours", percentile(hours, .5), repo=repo),
+                    m.gauge(f"github.prs.{leg}_time_p90_hours", percentile(hours, .9), repo=repo)]
     return out
 
 
@@ -136,8 +141,8 @@ def pr_details(repo: str, s: RepoState, now: datetime, deployed_at: DeployedAt |
     cycles = [seconds_between(_first_commit(d), pr["merged_at"]) for pr, d in human]
     cycles = [c / 3600 for c in cycles if c is not None]
     if cycles:  # first commit → merge; the FoM and the SLO use p90
-        out += [m.gauge("github.prs.cycle_time_hours", pct(cycles, .9), repo=repo),
-                m.gauge("github.prs.cycle_time_p50_hours", pct(cycles, .5), repo=repo)]
+        out += [m.gauge("github.prs.cycle_time_hours", percentile(cycles, .9), repo=repo),
+                m.gauge("github.prs.cycle_time_p50_hours", percentile(cycles, .5), repo=repo)]
     if human:
         reviewed = sum(_reviewed_by_another_human(pr, d) for pr, d in human)
         out += [m.gauge("github.prs.review_coverage_pct", 100 * reviewed / len(human), repo=repo),
@@ -165,7 +170,7 @@ def commit_metrics(repo: str, s: RepoState, hotfix: re.Pattern) -> list[m.Metric
 
 
 def force_push_metrics(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
-    return [m.gauge("github.commits.force_merge_7d", sum(within(t, now) for t in s.force_pushes), repo=repo)]
+    return [m.gauge("github.commits.force_merge_7d", sum(within(t, now, WEEK) for t in s.force_pushes), repo=repo)]
 
 
 def branch_metrics(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
@@ -185,13 +190,13 @@ def ci_metrics(repo: str, s: RepoState, benchmark: re.Pattern,
     run_minutes = [x / 60 for x in run_minutes if x is not None]
     if run_minutes:
         out += [m.gauge("github.ci.avg_workflow_duration_minutes", sum(run_minutes) / len(run_minutes), **tag)]
-        out += [m.gauge(f"github.ci.duration_p{q}_minutes", pct(run_minutes, q / 100), **tag) for q in (50, 90, 99)]
+        out += [m.gauge(f"github.ci.duration_p{q}_minutes", percentile(run_minutes, q / 100), **tag) for q in (50, 90, 99)]
     queue = [seconds_between(r.get("created_at"), r.get("run_started_at")) for r in runs
              if (r.get("run_attempt") or 1) == 1]
     queue = [x / 60 for x in queue if x is not None]
     if queue:
-        out += [m.gauge("github.ci.queue_time_p50_minutes", pct(queue, .5), **tag),
-                m.gauge("github.ci.queue_time_p90_minutes", pct(queue, .9), **tag)]
+        out += [m.gauge("github.ci.queue_time_p50_minutes", percentile(queue, .5), **tag),
+                m.gauge("github.ci.queue_time_p90_minutes", percentile(queue, .9), **tag)]
     latest: dict[str, dict] = {}
     for r in sorted(done, key=lambda r: r["created_at"]):
         own = (r.get("head_repository") or {}).get("full_name", repo).lower() == repo.lower()

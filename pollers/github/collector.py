@@ -27,14 +27,16 @@ from cachetools import TTLCache
 
 from orgpulse import metrics as m
 from orgpulse.definitions import FAILED
+from orgpulse.statistics import before, within
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time
 from pollers.github import aggregates as gm
+from pollers.github.aggregates import RepoState
 from pollers.github.backfill import PAUSES, Backfill, Deadline, Timed
 from pollers.github.app import Installations
 from pollers.github.http import RATE_LIMIT_FIELDS, GithubHttp, PartFailed
 from pollers.github.aggregates import STALE as STALE_BRANCH
-from pollers.github.aggregates import WEEK, within
+from pollers.github.aggregates import WEEK
 
 log = logging.getLogger("orgpulse.github")
 
@@ -56,20 +58,6 @@ BRANCHES_QUERY = (
     "after: $cursor, orderBy: {field: TAG_COMMIT_DATE, direction: DESC}) { nodes { name target { "
     "... on Commit { committedDate } } } pageInfo { hasNextPage endCursor } } } }")
 ATTEMPT_FIELDS = ("id", "workflow_id", "name", "head_sha", "run_attempt", "conclusion", "updated_at")
-
-
-class RepoState:
-    def __init__(self):
-        self.default_branch: str | None = None
-        self.pulls: dict[int, dict] = {}
-        self.details: dict[int, dict] = {}
-        self.commits: dict[str, dict] = {}
-        self.runs: dict[int, dict] = {}
-        self.attempts: dict[tuple[int, int], dict] = {}  # (run id, attempt) → completed attempt
-        self.force_pushes: list[str] = []
-        self.branches: list[tuple[str, str]] = []
-        self.branches_at: datetime | None = None
-        self.synced: dict[str, datetime] = {}  # part → last successful sync
 
 
 def _attempt(run: dict) -> dict:
@@ -126,7 +114,7 @@ class GithubCollector:
                 break  # sorted by update: everything further is older
             s.pulls[pr["number"]] = pr
         for number, pr in list(s.pulls.items()):  # slide: keep open ones and last week's closes
-            if pr["state"] == "closed" and not within(pr.get("closed_at"), now):
+            if pr["state"] == "closed" and before(pr.get("closed_at"), now, WEEK):
                 del s.pulls[number]
                 s.details.pop(number, None)
         return gm.pr_counts(repo, s, now)
@@ -217,7 +205,7 @@ class GithubCollector:
                 refs = self.http.graphql(BRANCHES_QUERY, {"owner": owner, "name": name,
                                                           "cursor": cursor})["repository"]["refs"]
                 branches += [(n["name"], (n.get("target") or {}).get("committedDate")) for n in refs["nodes"]]
-                if not refs["pageInfo"]["hasNextPage"] or not within(branches[-1][1], now, STALE_BRANCH):
+                if not refs["pageInfo"]["hasNextPage"] or before(branches[-1][1], now, STALE_BRANCH):
                     break
                 cursor = refs["pageInfo"]["endCursor"]
             s.branches, s.branches_at = branches, now

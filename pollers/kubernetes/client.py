@@ -12,6 +12,7 @@ NAMESPACE_FILE = Path("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
 
 
 def api_client(settings: Settings):
+    # The kubernetes client takes ~0.8 s to import: only a process that talks to a cluster loads it.
     from kubernetes import client, config
 
     if settings.kubernetes_api_url:  # KUBERNETES_SERVICE_HOST: running in a pod
@@ -35,7 +36,7 @@ class ClusterLists:
     METRICS = ("metrics.k8s.io", "v1beta1")
 
     def __init__(self, api_client, timeout: float = 30):
-        from kubernetes import client
+        from kubernetes import client  # as in api_client(): only with a cluster
 
         self.core = client.CoreV1Api(api_client)
         self.apps = client.AppsV1Api(api_client)

@@ -29,7 +29,7 @@ def _microtime(ts: float) -> str:
 class LeaderElector:
     def __init__(self, api_client, namespace: str, name: str, identity: str,
                  lease_seconds: float = 15, renew_seconds: float = 5, clock=time.time):
-        from kubernetes import client
+        from kubernetes import client  # ~0.8 s: only a poller with a cluster configured
 
         self.api = client.CoordinationV1Api(api_client)
         self.exception = client.ApiException

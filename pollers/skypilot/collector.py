@@ -21,10 +21,11 @@ import math
 import re
 import urllib.error
 from collections import Counter, defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from orgpulse import metrics as m
+from orgpulse.statistics import percentile, within
 from orgpulse.tags import BoundedValues
 from pollers.skypilot.api import TESTED_API_VERSIONS, RequestFailed, SkyPilotApi
 
@@ -33,7 +34,7 @@ ACTIVE = ("PENDING", "STARTING", "RUNNING", "RECOVERING", "CANCELLING", "WINDING
 FAILED = ("FAILED", "FAILED_SETUP", "FAILED_PRECHECKS", "FAILED_NO_RESOURCE", "FAILED_CONTROLLER")
 TERMINAL = ("SUCCEEDED", "CANCELLED") + FAILED
 H1 = 3600
-WEEK = 7 * 86400
+WEEK = timedelta(days=7)
 # The one ClusterNotUpError that is an answer: the controller is stopped or was never
 # launched. The other ("Failed to connect to jobs controller…") leaves jobs unmeasured.
 NO_JOBS = "No in-progress managed jobs."
@@ -41,12 +42,6 @@ _NODES = re.compile(r"^\s*(\d+)\s*x")  # "4x(gpus=H100:8, p5.48xlarge, ...)", "1
 # Error reasons come from the server's exception type names: a set its code bounds, capped
 # here too so an odd server cannot mint tag values.
 _REASONS = BoundedValues(limit=30)
-
-
-def nearest_rank(values: list[float], q: float) -> float:
-    """The nearest-rank percentile: the smallest value with at least q of the values at or below it."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def nodes(resources: str | None) -> int:
@@ -104,10 +99,8 @@ def group_jobs(rows: list[dict]) -> list[dict]:
 
 def history_metrics(jobs: list[dict], now: datetime) -> list[m.Metric]:
     """Pure: jobs → what happened in the last 7 days, by each job's own timestamps."""
-    ts = now.timestamp()
-
     def recent(field: str, statuses=None) -> list[dict]:
-        return [j for j in jobs if j.get(field) and ts - j[field] <= WEEK
+        return [j for j in jobs if within(j.get(field), now, WEEK)
                 and (statuses is None or j["status"] in statuses)]
     failed = Counter(j["status"] for j in recent("end_at", FAILED))
     return ([m.gauge("skypilot.jobs.started_7d", len(recent("start_at"))),
@@ -131,7 +124,7 @@ def active_metrics(jobs: list[dict], now: datetime, regions: BoundedValues,
                       if j["job_duration"] or j["start_at"]])
     waits = [ts - j["waiting_since"] for j in jobs if j["status"] == "PENDING" and j["waiting_since"]]
     if waits:
-        out += [m.gauge("skypilot.jobs.queue_wait_seconds.p50", nearest_rank(waits, .5)),
+        out += [m.gauge("skypilot.jobs.queue_wait_seconds.p50", percentile(waits, .5)),
                 m.gauge("skypilot.jobs.queue_wait_seconds.max", max(waits))]
     return out + _resources(running, regions, gpu_prices, spot_factor)
 
@@ -143,7 +136,7 @@ def _runtimes(runtimes: list[float]) -> list[m.Metric]:
     out = [m.gauge(f"skypilot.jobs.runtime_buckets.{name}", sum(lo <= r < hi for r in runtimes))
            for name, lo, hi in edges]
     if runtimes:
-        out += [m.gauge(f"skypilot.jobs.runtime_seconds.{name}", nearest_rank(runtimes, q))
+        out += [m.gauge(f"skypilot.jobs.runtime_seconds.{name}", percentile(runtimes, q))
                 for name, q in (("p50", .5), ("p90", .9), ("p99", .99))]
         out += [m.gauge("skypilot.jobs.runtime_seconds.min", min(runtimes)),
                 m.gauge("skypilot.jobs.runtime_seconds.max", max(runtimes)),
@@ -266,7 +259,6 @@ class SkyPilotCollector:
             return active_metrics([], *args) + remembered
         except Exception as exc:  # noqa: BLE001
             return error(exc, "jobs")
-        ts = now.timestamp()
-        self.history = [j for j in jobs if any(j.get(f) and ts - j[f] <= WEEK
+        self.history = [j for j in jobs if any(within(j.get(f), now, WEEK)
                                                for f in ("submitted_at", "start_at", "end_at"))]
         return active_metrics(jobs, *args) + history_metrics(jobs, now)

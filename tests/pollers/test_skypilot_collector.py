@@ -10,7 +10,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from pollers.skypilot.collector import SkyPilotCollector, group_jobs, nearest_rank, nodes
+from pollers.skypilot.collector import SkyPilotCollector, group_jobs, nodes
 from pollers.skypilot.api import SkyPilotApi
 from tests.support.dogstatsd import produced
 from tests.fakes.skypilot_api import FakeSkyPilot
@@ -232,12 +232,6 @@ def test_a_server_outside_the_tested_versions_is_counted_once(fake):
     assert errors(collect(fake, collector=collector)) == ["untested_api_version"]
     got = collect(fake, collector=collector)
     assert errors(got) == [] and got[("skypilot.jobs.running", ())] == 2
-
-
-@pytest.mark.parametrize("values,q,expected", [([1, 2, 3, 4], 0.5, 2), ([1, 2, 3, 4], 0.9, 4),
-                                               ([5], 0.99, 5), (list(range(1, 101)), 0.9, 90)])
-def test_nearest_rank(values, q, expected):
-    assert nearest_rank(values, q) == expected
 
 
 def test_unpriced_gpus_counted_and_no_runtime_without_running_jobs(fake):

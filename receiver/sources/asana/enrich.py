@@ -59,6 +59,8 @@ class AsanaApi:
 
     def __init__(self, token: str, base_url: str | None, timeout: float, per_minute: int,
                  retries: int = 4, backoff: float = 0.5):
+        # The asana client (~0.3 s to import) loads only when a token builds this: the receiver's
+        # cold start without one never pays for it (tests/receiver/test_imports.py).
         import asana
         from urllib3.util.retry import Retry
 
