@@ -18,8 +18,8 @@ from typing import Callable, Iterable
 from orgpulse import metrics as m
 from orgpulse.statistics import percentile, within
 from orgpulse.timeutil import parse_time, seconds_between
-from orgpulse.definitions import (DECISIVE, author_type, count_flaky, flaky_key, is_bot, is_revert,
-                                  passing_gauge)
+from orgpulse.definitions import (DECISIVE, LEGS, author_type, by_another_human, count_flaky, first_review,
+                                  flaky_key, is_bot, is_revert, leg, passing_gauge)
 
 WEEK = timedelta(days=7)
 DeployedAt = Callable[[str, str], "datetime | None"]  # (repo, sha) → its first production deployment
@@ -79,22 +79,14 @@ def pr_counts(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
     return out
 
 
-def _by_another_human(pr: dict, review: dict) -> bool:
-    # GraphQL's Bot logins lack REST's "[bot]": is_bot reads the author's __typename.
-    return bool(review.get("author")) and not is_bot(review["author"]) and \
-        review["author"].get("login") != pr["user"]["login"]
+def _reviews(detail: dict) -> list[tuple[dict | None, str | None]]:
+    """(reviewer, submitted at) of every review GraphQL listed; a Bot's GraphQL login lacks REST's
+    "[bot]", so is_bot reads the author's __typename."""
+    return [(r.get("author"), r.get("submittedAt")) for r in detail["reviews"]["nodes"]]
 
 
 def _reviewed_by_another_human(pr: dict, detail: dict) -> bool:
-    return any(_by_another_human(pr, r) for r in detail["reviews"]["nodes"])
-
-
-def first_review(pr: dict, detail: dict) -> str | None:
-    """When the first review by a human other than the author was submitted, if before the
-    merge: a review after the merge picked nothing up. Pending reviews have no submittedAt."""
-    times = [r["submittedAt"] for r in detail["reviews"]["nodes"] if _by_another_human(pr, r)
-             and r.get("submittedAt") and parse_time(r["submittedAt"]) <= parse_time(pr["merged_at"])]
-    return min(times, key=parse_time) if times else None
+    return any(by_another_human(pr.get("user"), reviewer) for reviewer, _ in _reviews(detail))
 
 
 def _first_commit(detail: dict) -> str | None:
@@ -102,29 +94,26 @@ def _first_commit(detail: dict) -> str | None:
     return nodes[0]["commit"]["authoredDate"] if nodes else None
 
 
-# The PR cycle leg by leg (DevLake's breakdown), each in seconds or None (no value, never 0;
-# seconds_between gives none for a negative span, e.g. a first commit authored after the PR opened).
-LEGS: dict[str, Callable[[dict, dict], float | None]] = {
-    "coding": lambda pr, d: seconds_between(_first_commit(d), pr["created_at"]),     # first commit → created
-    "pickup": lambda pr, d: seconds_between(pr["created_at"], first_review(pr, d)),  # → first review
-    "review": lambda pr, d: seconds_between(first_review(pr, d), pr["merged_at"]),   # first review → merge
-}
+def _moments(pr: dict, detail: dict) -> dict[str, object]:
+    """The moments of a merged pull request that its legs run between (orgpulse.definitions.LEGS)."""
+    return {"first_commit": _first_commit(detail), "created": pr["created_at"], "merged": pr["merged_at"],
+            "first_review": first_review(pr.get("user"), _reviews(detail), pr["merged_at"])}
 
 
 def leg_metrics(repo: str, human: list[tuple[dict, dict]], deployed_at: DeployedAt | None = None) -> list[m.Metric]:
     """p50/p90 of each leg over the human PRs that have it; a leg no PR has is not sent.
     The deploy leg (merge → the first successful production deployment containing the merge
     commit) needs DORA's records, `deployed_at`."""
-    legs = dict(LEGS)
+    moments = [_moments(pr, d) for pr, d in human]
     if deployed_at is not None:
-        legs["deploy"] = lambda pr, d: seconds_between(
-            pr["merged_at"], deployed_at(repo, pr["merge_commit_sha"]) if pr.get("merge_commit_sha") else None)
+        for (pr, _), known in zip(human, moments):
+            known["deployed"] = deployed_at(repo, pr["merge_commit_sha"]) if pr.get("merge_commit_sha") else None
     out = []
-    for leg, seconds in legs.items():
-        hours = [v / 3600 for v in (seconds(pr, d) for pr, d in human) if v is not None]
+    for name in [n for n in LEGS if n != "deploy" or deployed_at is not None]:
+        hours = [v / 3600 for v in (leg(name, known) for known in moments) if v is not None]
         if hours:
-            out += [m.gauge(f"github.prs.{leg}_time_p50_hours", percentile(hours, .5), repo=repo),
-                    m.gauge(f"github.prs.{leg}_time_p90_hours", percentile(hours, .9), repo=repo)]
+            out += [m.gauge(f"github.prs.{name}_time_p50_hours", percentile(hours, .5), repo=repo),
+                    m.gauge(f"github.prs.{name}_time_p90_hours", percentile(hours, .9), repo=repo)]
     return out
 
 

@@ -92,3 +92,22 @@ def test_deploy_leg_from_a_deploy_workflow_and_nothing_for_an_unknown_sha():
     assert deploys(out) == [(2029.0, "human")] and ctx.merges.shipped(repo_id, sha, None) == []
     other = GithubContext.from_options({})
     assert deploys(run("deployment_status", deployment("f" * 40, "2019-05-15T12:00:00Z"), other)) == []
+
+
+def test_the_review_leg_starts_at_the_earliest_review_even_one_delivered_late():
+    """A redelivered review (its first delivery failed) arrives after a later one: the review
+    leg still starts at the earlier; the pickup already sent from the later one stays."""
+    ctx = GithubContext.from_options({})
+    first = legs(run("pull_request_review", review("2019-05-15T19:20:33Z"), ctx))
+    assert first == {"github.prs.time_to_first_review": (4 * 3600.0, (("repo", REPO),))}
+    late = legs(run("pull_request_review", review("2019-05-15T17:20:33Z", {"login": "other", "id": 7,
+                                                                           "type": "User"}), ctx))
+    assert late == {}  # the pickup was sent once
+    out = legs(run("pull_request", merged(), ctx))
+    assert out == {"github.prs.review_time": (3 * 3600.0, (("author_type", "human"), ("repo", REPO)))}
+
+
+def test_a_review_after_the_merge_sends_no_pickup():
+    after = review("2019-05-15T21:20:33Z")
+    after["pull_request"]["merged_at"] = "2019-05-15T20:20:33Z"  # GitHub's payload once merged
+    assert legs(run("pull_request_review", after)) == {}
