@@ -20,6 +20,13 @@ from tests.support.chart_render import (CHART, EVERY_SECRET, KUBE_VERSIONS, NAME
 SETS = sorted(VALUE_SETS)
 
 
+def test_every_scenario_under_ci_is_a_value_set_the_tests_render():
+    """chart/orgpulse/ci/: every file a `<name>-values.yaml` scenario, each one of SETS below."""
+    scenarios = sorted((CHART / "ci").iterdir())
+    assert len(scenarios) >= 6 and all(p.name.endswith("-values.yaml") for p in scenarios), scenarios
+    assert {p.name[:-len("-values.yaml")] for p in scenarios} | {"production", "staging"} == set(SETS)
+
+
 @pytest.mark.parametrize("name", SETS)
 def test_lint_is_clean_for_every_value_set(name):
     for version in KUBE_VERSIONS:

@@ -20,30 +20,19 @@ def example(name: str) -> dict:
     return yaml.safe_load((CHART / name).read_text())
 
 
-# Sentinels for every secret the chart can carry: none may appear outside a Secret.
-EVERY_SECRET = {
-    "githubWebhookSecret": "sentinel-github-webhook-1f3a", "wandbWebhookToken": "sentinel-wandb-token-77c1",
-    "wandbWebhookSecret": "sentinel-wandb-secret-90ab", "asanaAccessToken": "sentinel-asana-5d2e",
-    "githubAppPrivateKey": "-----BEGIN RSA PRIVATE KEY-----\nsentinel-app-key-c0de\n-----END RSA PRIVATE KEY-----",
-    "wandbApiKey": "sentinel-wandb-api-4b4b", "skypilotServiceAccountToken": "sentinel-skypilot-e5e5",
-    "redisUrl": "redis://:sentinel-redis-pw-8a8a@redis.observability.svc:6379/0",
-}
-
+# The value sets every chart test renders: the scenarios under chart/orgpulse/ci/ (one
+# `<name>-values.yaml` each, the kube-state-metrics chart's convention), and the two example
+# files a user starts from.
+CI = CHART / "ci"
 VALUE_SETS: dict[str, dict] = {
-    "defaults": {"env": "staging"},
+    **{path.name[:-len("-values.yaml")]: yaml.safe_load(path.read_text())
+       for path in sorted(CI.glob("*-values.yaml"))},
     # Ingress + TLS + existingSecret + UDS + 3 replicas + Redis + NetworkPolicy.
     "production": example("values-production.yaml"),
     "staging": example("values-staging.yaml"),
-    "udp": {"env": "staging", "datadog": {"transport": "udp", "port": 8125}},
-    "kubernetes-store": {"env": "dev", "config": {
-        "receiver": {"secret_store": "kubernetes", "kubernetes_secret": "asana-hooks",
-                     "kubernetes_namespace": "hooks"},
-        "kubernetes": {"namespaces": ["ml", "ci"], "lease_namespace": "leases", "lease_name": "pulse"}}},
-    "file-store": {"env": "dev", "config": {"receiver": {"secret_store": "file"}}},
-    "network-policy": {"env": "staging", "networkPolicy": {"enabled": True}},
-    "every-secret": {"env": "dev", "replicas": 2, "secrets": EVERY_SECRET,
-                     "settings": {"githubAppId": "123456", "githubAppInstallationId": "789"}},
 }
+# Sentinels for every secret the chart can carry: none may appear outside a Secret.
+EVERY_SECRET: dict[str, str] = VALUE_SETS["every-secret"]["secrets"]
 
 
 @functools.lru_cache(maxsize=1)
