@@ -8,7 +8,7 @@ incidents — for a repository that deploys about once a day, one that deploys a
 times a day, and one that records deployments as runs of a deploy workflow. The real
 collector runs through PyGithub's requester; then eight steady cycles (two hours) with a
 change and a production deployment landing between every two cycles. Requests are counted
-by the fake, per kind. Goal (issue 12): steady cost small and bounded, whatever the history.
+by the fake, per kind. Goal: steady cost small and bounded, whatever the history.
 """
 from __future__ import annotations
 

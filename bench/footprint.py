@@ -1,4 +1,4 @@
-"""The containers' footprint, for the chart's requests and limits (README, "Performance").
+"""The containers' footprint, for the chart's requests and limits (chart/orgpulse/values.yaml).
 
 - receiver: gunicorn as the image runs it (receiver/server/gunicorn_conf.py: one gthread worker),
   arbiter + worker RSS at start and after 20,000 distinct signed deliveries (the GitHub

@@ -1,8 +1,8 @@
 """What a dashboard, monitor or SLO may query, and how each metric may be aggregated.
 
 The catalog (orgpulse/catalog.csv) is the source: a query naming a metric that is
-not there, or a tag key its row does not declare, cannot pass `validate` (the
-seed's W14: dashboards querying metrics nobody emitted). Metrics that orgpulse
+not there, or a tag key its row does not declare, cannot pass `validate` (the old
+collectors' dashboards queried metrics nobody emitted). Metrics that orgpulse
 does not emit itself sit on EXTERNAL, an explicit allow-list.
 
 Aggregation across series ("space") follows the metric's type and meaning:

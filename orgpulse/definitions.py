@@ -39,7 +39,8 @@ def author_type(user: dict | None) -> str:
 # --- CI: what a conclusion says, which gauge a workflow feeds, what a flaky check is.
 
 # What a completed run says about the code: success 1, a failure 0. Cancelled, skipped,
-# neutral… say nothing about tests and never move a "passing" gauge (seed W7).
+# neutral… say nothing about tests and never move a "passing" gauge (the old collectors
+# counted a cancelled run as a failure of the tests).
 DECISIVE = {"success": 1.0, "failure": 0.0, "timed_out": 0.0, "startup_failure": 0.0}
 FAILED = frozenset(c for c, v in DECISIVE.items() if v == 0.0)
 

@@ -20,8 +20,8 @@ class Option:
     check: Callable[[Any], str | None]  # returns a problem, or None
 
 
-# The sections orgpulse reads today. The other top-level sections DESIGN.md
-# names are accepted as mappings and validated by the part that uses them.
+# Every section orgpulse reads, each key with its default and its check. A top-level section
+# listed in OTHER_SECTIONS (none today) is accepted as a mapping and checked by the part using it.
 SCHEMA: dict[str, dict[str, Option]] = {
     "github": {
         "repositories": Option([], _slash_pairs("owner/name")),
@@ -187,8 +187,8 @@ def _signals(value: Any) -> str | None:
     return bad or (f"unknown signal(s) {unknown} (known: {list(DORA_SIGNALS)})" if unknown else None)
 
 
-# DORA's four keys (README "DORA"): which deployments are production, where a repository
-# records them, and what marks a change as failed.
+# DORA's four keys (pollers/dora/figures.py): which deployments are production, where a
+# repository records them, and what marks a change as failed.
 SCHEMA["dora"] = {
     "production": Option(r"^prod(uction)?$", _regex),
     "deploy_workflows": Option({}, _deploy_workflows),
@@ -237,7 +237,7 @@ MONITOR_SOURCES = ("github", "dora", "asana", "wandb", "ec2", "skypilot", "kuber
 _TAG_VALUE = re.compile(r"^[a-z][a-z0-9_.:/-]*$")  # Datadog's tag value characters
 
 
-def _sources(value: Any) -> str | None:  # None: derived from the collectors' options (README)
+def _sources(value: Any) -> str | None:  # None: the sources whose collectors are configured
     bad = None if value is None else _str_list(value)
     unknown = sorted(set(value or []) - set(MONITOR_SOURCES)) if not bad else []
     return bad or (f"unknown source(s) {unknown} (known: {list(MONITOR_SOURCES)})" if unknown else None)

@@ -48,7 +48,7 @@ from typing import Callable
 
 log = logging.getLogger("orgpulse.poller")
 FILENAME = "poller-state.json"
-STALE_AFTER = 2  # intervals (DESIGN.md, "Clarifications")
+STALE_AFTER = 2  # intervals: one late write is slack, two missed mean the writer is stuck
 DAYS = 7         # the health grid: today and the 6 UTC days before it
 MAX_GAUGES = 5000  # tags are bounded, so this is a guard against a bug, not a budget
 

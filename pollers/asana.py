@@ -1,8 +1,7 @@
 """Asana rolling aggregates: workspace tasks, project statuses and the bugs project.
 
-Uses the v5 client's page iterators for real — the seed checked `.data` on a
-generator, so its task requests were never sent and every bug count was 0
-(W10). Tasks come from each active project with `completed_since` 30 days ago
+Uses the v5 client's page iterators for real — the old collectors checked `.data` on
+a generator, so their task requests were never sent and every bug count was 0. Tasks come from each active project with `completed_since` 30 days ago
 (open tasks plus those completed in the window), de-duplicated across
 projects; the bugs project's sections come from that project's own membership,
 and every configured section bucket is a `section` tag of asana.projects.bugs.open.
@@ -77,7 +76,7 @@ def query(params: dict[str, Any]) -> dict[str, Any]:
 
 def bug_metrics(tasks: list[dict], bugs_project: str, buckets: dict[str, list[str]],
                 now: datetime) -> list[m.Metric]:
-    """Pure: tasks of the bugs project → the seed's bug gauges, defined right."""
+    """Pure: tasks of the bugs project → the old collectors' bug gauges, defined right."""
     ts = now.timestamp()
     counts = {bucket: 0 for bucket in (*buckets, "other")}
     ages = []
@@ -92,7 +91,7 @@ def bug_metrics(tasks: list[dict], bugs_project: str, buckets: dict[str, list[st
         if created := parse_time(t.get("created_at")):
             ages.append((ts - created.timestamp()) / DAY)
     out = [m.gauge(f"asana.projects.bugs.{b}_count", n, ) for b, n in counts.items()
-           if b in ("triage", "active", "backlog", "other")]  # the seed's names
+           if b in ("triage", "active", "backlog", "other")]  # the old collectors' names
     # Every configured bucket, so none is lost inside total_open: sum by section = total_open.
     out += [m.gauge("asana.projects.bugs.open", n, section=b) for b, n in counts.items()]
     out.append(m.gauge("asana.projects.bugs.total_open", sum(counts.values())))

@@ -13,7 +13,7 @@ is this week's failure); GPU hours are the GPU time spent inside the window.
 GPU utilisation is each run's average over its system-metrics history (sampled
 by W&B, one call per GPU run when it appears, ends, or hourly while it runs),
 not the last sample. Training inputs come from configurable summary keys. No
-per-run tags (seed W14).
+per-run tags (a tag value per run would be a custom metric each).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DORA's four keys per repository, reconciled from the APIs every cycle (issue 12).
+"""DORA's four keys per repository, reconciled from the APIs every cycle.
 
 Each cycle syncs every repository's production deployments (the Deployments API, or
 the runs of its deploy workflow), lead times (compare API), failure signals (commits,
@@ -57,7 +57,7 @@ class DoraCollector:
         self.window = timedelta(hours=options["failure_window_hours"])
         self.states: dict[str, RepoState] = {}
 
-    # ------------------------------------------------------------ for other parts (issue 16)
+    # ------------------------------------------------------------ for other collectors (github: the deploy leg)
     def production_deployments(self, repo: str) -> list[Deployment]:
         """The repository's successful production deployments known (30 days and the last
         one before), oldest first: sha, environment, finished (the success time)."""

@@ -40,7 +40,7 @@ class RepoState(Records):
     default_branch: str = "main"
     branch_at: datetime | None = None
     synced: datetime | None = None
-    # First successful production deployment of every commit shipped (issue 16's deploy leg).
+    # First successful production deployment of every commit shipped (the PRs' deploy leg).
     shipped: dict[str, datetime] = field(default_factory=dict)
     read: set[str] = field(default_factory=set)  # deployments whose statuses were read once
 

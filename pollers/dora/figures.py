@@ -1,6 +1,6 @@
 """Pure: a repository's production deployments, failure signals and incidents → DORA's four keys.
 
-Definitions (README, "DORA"):
+Definitions:
 - a deployment is *attempted* when it reached a decisive outcome (success, or a failed or
   errored status / a failed deploy-workflow run), at the time of that outcome;
 - change failure rate = attempted production deployments in the window that failed (the

@@ -1,8 +1,8 @@
 """High-water marks: the time up to which each stream of event-level values was emitted.
 
 The poller rebuilds its windows from the APIs after a restart or a failover; the marks
-make sure it never sends a distribution value twice (DESIGN.md, "State across restarts
-and failover"). They live in a JSON file in the data dir and, when Redis is configured,
+make sure it never sends a distribution value twice (a restart or a failover re-reads
+the window; Datadog would count a value sent again twice). They live in a JSON file in the data dir and, when Redis is configured,
 in one Redis hash shared by every replica, so a replica that takes the Lease over
 continues where the last leader stopped. Reading takes the later of the two.
 """

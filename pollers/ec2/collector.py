@@ -1,6 +1,6 @@
 """EC2: instances, vCPUs and GPUs, idle instances, EBS, and cost — every configured region.
 
-Replaces the seed's guesses (W12): vCPUs and GPUs come from
+No guesses (the old collectors read them from the type's name): vCPUs and GPUs come from
 describe_instance_types (cached), not from the type's name; idle is measured
 (CloudWatch CPUUtilization averaged over the last hour, in GetMetricData
 batches); lists are paginated; cost comes from real prices (aws_prices.py).

@@ -1,12 +1,12 @@
 """Pure: a repository's 7-day windows (pollers/github/collector.py) → the GitHub rolling gauges,
 one function per part of the repository (a part that failed emits nothing).
 
-Definitions fix the seed's W1–W8: windows by merged_at / closed_at / created_at,
+Definitions (each one the old collectors got wrong): windows by merged_at / closed_at / created_at,
 cycle time from the first commit, review coverage by human non-authors, force
 pushes from the activity API, timeouts apart from cancellations, run time
 without queue time, tests passing per workflow on the repository's own default
 branch (benchmark workflows apart), flaky per (workflow, head SHA).
-Counts carry author_type:human|bot — their sum is the seed's figure; percentiles,
+Counts carry author_type:human|bot — their sum is the old collectors' figure; percentiles,
 means and ratios are of human work only and carry no author_type.
 """
 from __future__ import annotations

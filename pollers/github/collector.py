@@ -7,12 +7,12 @@ and runs since the last sync), with If-None-Match so an unchanged page costs a
 304 and no rate limit. Workflow runs are fetched by day (`created=YYYY-MM-DD`)
 so no query reaches GitHub's 1,000-result cap (a day that does is split into
 six-hour windows). Merged PRs' size, comments, reviews and first commit come
-from one GraphQL query per 50 PRs, never per-commit calls (seed P1).
+from one GraphQL query per 50 PRs, never per-commit calls.
 
 A repository is measured in parts (PARTS). A part that fails — an HTTP error,
 the REST or GraphQL budget spent, a query GitHub rejects — emits nothing and is
 counted in orgpulse.collector.errors{reason}; the parts that need it are skipped;
-every other part is still emitted. Never reported as zeros. Definitions: README. A part
+every other part is still emitted. Never reported as zeros. Definitions: aggregates.py. A part
 never synced yet (the first cycle's backfill) that the cycle's time or the budget cuts
 short is pending, not failed, while the backfill progresses (pollers/github/backfill.py).
 """

@@ -1,7 +1,7 @@
 """Pure point-in-time gauges over the informer's cache and the cluster's lists.
 
 - pod health per namespace: pods by phase, pending longer than 5 minutes, and
-  pods (k8s.pods.*) and containers (k8s.containers.*, the seed's count) with
+  pods (k8s.pods.*) and containers (k8s.containers.*, the old collectors' count) with
   many restarts, in CrashLoopBackOff, or failing to pull their image;
 - resources per namespace, over the same pods: requests of Running pods in the
   cache against the usage of those very pods (metrics.k8s.io `pods`, the
@@ -22,10 +22,10 @@ from pollers.kubernetes.pods import GPU_RESOURCES, PHASES, PodState
 from pollers.kubernetes.quantity import parse_quantity
 
 PENDING_TOO_LONG = 300.0
-HIGH_RESTARTS = 5            # the seed's threshold: restartCount > 5
+HIGH_RESTARTS = 5            # the old collectors' threshold: restartCount > 5
 GIB = 2.0 ** 30
 MI = 2.0 ** 20
-# The seed's underutilization thresholds (seed-system.md §2.6), per pod.
+# The old collectors' underutilization thresholds (kept, so the figures compare), per pod.
 IDLE_CPU, IDLE_MEMORY = 0.001, 10 * MI
 LOW_CPU, LOW_MEMORY = 0.010, 50 * MI
 OVERALLOCATED = 0.2          # using less than 20 % of a request
@@ -96,7 +96,7 @@ UNDERUSED = ("k8s.pods.idle_count", "k8s.pods.low_cpu_usage", "k8s.pods.low_memo
 
 
 def _underused(s: PodState, cpu: float, mem: float) -> list[str]:
-    """Which of the seed's underutilization counts one pod falls in, from its requests and usage."""
+    """Which of the underutilization counts one pod falls in, from its requests and usage."""
     hits = (cpu < IDLE_CPU and mem < IDLE_MEMORY, cpu < LOW_CPU, mem < LOW_MEMORY,
             (s.cpu_request > 0 and cpu < OVERALLOCATED * s.cpu_request)
             or (s.memory_request > 0 and mem < OVERALLOCATED * s.memory_request))

@@ -1,9 +1,9 @@
 """SkyPilot: managed jobs and clusters from the team's SkyPilot API server (pollers/skypilot/api.py).
 
-Why REST and not the `skypilot` SDK (README): the SDK brings ~460 MB of
+Why REST and not the `skypilot` SDK: the SDK brings ~460 MB of
 dependencies into the poller (fastapi, uvicorn, pandas, sqlalchemy, asyncpg, …),
 its `click<8.2` pin forces `wandb<0.27`, and without care it starts a local API
-server (the seed's 30–80 s hangs, W13). Nothing local is ever started.
+server (the old collectors hung 30–80 s on it). Nothing local is ever started.
 
 Jobs are counted as `sky jobs queue` shows them: the queue has one row per task,
 and a pipeline's tasks share a job id, so rows are grouped by job id first.
@@ -130,7 +130,7 @@ def active_metrics(jobs: list[dict], now: datetime, regions: BoundedValues,
 
 
 def _runtimes(runtimes: list[float]) -> list[m.Metric]:
-    """Running jobs by runtime: the seed's buckets (counts, 0 when none) and statistics
+    """Running jobs by runtime: the old collectors' buckets (counts, 0 when none) and statistics
     (absent with no running job, never zeros)."""
     edges = (("0_1h", 0, H1), ("1_4h", H1, 4 * H1), ("4_24h", 4 * H1, 24 * H1), ("over_24h", 24 * H1, math.inf))
     out = [m.gauge(f"skypilot.jobs.runtime_buckets.{name}", sum(lo <= r < hi for r in runtimes))

@@ -3,7 +3,7 @@
 gunicorn's gthread hands a connection to a thread as soon as its first byte arrives; a
 client that then sends 1 byte/s holds that thread for as long as it likes, and 8 such
 clients (anyone on the internet, signed or not) stalled every delivery for 16–36 s
-(issue 15, finding 3; bench/slow_clients.py measures it). Here the main loop reads each
+(bench/slow_clients.py measures it). Here the main loop reads each
 request — headers and body — without blocking, into a buffer (receiver/server/framing.py says
 where it ends), and only then queues it for a thread. A request that has not arrived
 within receiver.request_deadline_seconds is answered 408 and its connection closed
@@ -12,7 +12,8 @@ receiver.buffer_budget_bytes; past it a request is handed over as gthread would,
 reads bounded by what is left of its deadline.
 
 Also: a response the app marks `Connection: close` (a 413 or 400 that left the body
-unread) closes the connection and says so (finding 2), and connections are closed with
+unread) closes the connection and says so (the client must not send its next request on a
+connection whose last body was never read), and connections are closed with
 a non-blocking linger in the main loop, never a blocking drain that stalls it.
 """
 from __future__ import annotations

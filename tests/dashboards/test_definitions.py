@@ -146,7 +146,7 @@ def test_validate_refuses_an_unknown_monitor_field_or_enum(production):
 
 
 @pytest.mark.parametrize("text, expected", [
-    ("sum:github.prs.nobody_emits_this{$env,$repo}.as_count()", "not in orgpulse/catalog.csv"),  # W14
+    ("sum:github.prs.nobody_emits_this{$env,$repo}.as_count()", "not in orgpulse/catalog.csv"),  # nobody emits it
     ("sum:github.prs.merged{$env,$repo,pr_number:12}.as_count()", "no tag key(s) ['pr_number']"),
     ("avg:github.prs.merged{$env,$repo}.as_count()", "is a count: use sum"),
     ("sum:github.prs.merged{$env,$repo}", "is a count: use sum"),
@@ -458,7 +458,7 @@ def test_validate_command_passes(settings):
 
 def test_validate_command_fails_on_a_bad_definition_and_names_it(settings):
     module = types.ModuleType("bad")
-    module.BOARD = Board("bad", "Bad", "A W14.")
+    module.BOARD = Board("bad", "Bad", "A metric nobody emits.")
     module.dashboard = lambda ctx: module.BOARD.body(ctx, grid(group("x", row(timeseries(
         "x", {"x": "sum:github.prs.nobody_emits_this{$env}.as_count()"})))))
     defs = registry.definitions(registry.context(settings, None), {"bad": module})

@@ -50,7 +50,7 @@ def alive(pid: int) -> bool:
 
 
 def yours(env_file: Path, receiver: str, said: str) -> None:
-    """The README's commands of one's own against the running demo's fakes, through the env
+    """The documented commands of one's own against the running demo's fakes, through the env
     file the demo writes (the fakes exist only in the demo's processes otherwise)."""
     assert f"env $(cat {env_file}) .venv/bin/orgpulse poll --once --only github" in said
     env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())

@@ -268,7 +268,7 @@ def commands(said: str, about: str) -> list[str]:
 
 
 def test_make_run_prints_the_status_page_and_how_to_try_asana_and_wandb(tmp_path):
-    """The README's own Asana and W&B replays failed under `make run` (404 unknown_webhook, 503):
+    """The documented Asana and W&B replays failed under `make run` (404 unknown_webhook, 503):
     in local mode it now says how to try each, and what it says works as written."""
     env, port = {"ORGPULSE_DATA_DIR": str(tmp_path / "data")}, free_port()
     proc, url, said = serve_cli(env, port)

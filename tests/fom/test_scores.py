@@ -1,4 +1,4 @@
-"""FoM table tests: the seed's pinned examples, edges at 0 and 1, missing inputs, composites."""
+"""FoM table tests: the old collectors' pinned examples, edges at 0 and 1, missing inputs, composites."""
 from __future__ import annotations
 
 import pytest
@@ -18,7 +18,7 @@ def one(metric: str, value: float, key: tuple[str, str]) -> float | None:
 
 
 @pytest.mark.parametrize("metric,value,key,expected", [
-    # the seed's pinned examples (seed-system.md §3)
+    # the old collectors' pinned examples: the same inputs give the same scores
     ("github.ci.failed_workflows_7d", 1, ("ci", "failing_workflows"), 0.8),
     ("github.prs.stale_count_14d", 20, ("ci", "stale_prs"), 0.6),
     ("github.ci.duration_p90_minutes", 5, ("ci", "duration_p90"), 1 - 2 / 7),
@@ -34,7 +34,7 @@ def one(metric: str, value: float, key: tuple[str, str]) -> float | None:
     # binary inputs are binary: min over workflows, 0 when any fails
     ("github.ci.tests_passing_on_main", 0, ("ci", "tests_passing"), 0.0),
     ("github.ci.tests_passing_on_main", 1, ("ci", "tests_passing"), 1.0),
-    # the accuracy scores are clamped below 0 now (W17) and read % or fractions
+    # the accuracy scores are clamped below 0 now (the old ones went negative) and read % or fractions
     ("wandb.metrics.best_accuracy", -0.4, ("training", "best_accuracy"), 0.0),
     ("wandb.metrics.best_accuracy", 87, ("training", "best_accuracy"), 0.87),
     ("wandb.metrics.best_accuracy", 0.9, ("training", "best_accuracy"), 0.9),
@@ -128,7 +128,7 @@ LOSS = "wandb.metrics.latest_loss"
     ({"a": 0.5}, 1 - 0.4 / 1.9),                  # one project
     ({"a": 0.2, "b": 1.5}, 1 - 1.4 / 1.9),        # several: the worst, not the mean (0.85 → 0.61)
     ({"a": -1.0, "b": 0.5}, 1 - 0.4 / 1.9),       # a project below 0 does not judge the others
-    ({"a": 0.0}, None),                           # 0 is not a loss this scale judges (seed: v > 0)
+    ({"a": 0.0}, None),                           # 0 is not a loss this scale judges (v > 0, as before)
     ({"a": -0.3}, None),                          # negative: no score, not a perfect 1.0
     ({"a": 0.0, "b": -2.0}, None),
     ({}, None),                                   # missing

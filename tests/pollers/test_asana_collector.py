@@ -88,7 +88,7 @@ def test_workspace_tasks_projects_and_bugs(fake):
 
 
 def test_booleans_are_sent_as_asana_documents_them(fake):
-    """Issue 13 item 15: `archived: False` went out as `archived=False`; Asana documents
+    """`archived: False` went out as `archived=False`; Asana documents
     true/false, and the fake, like a strict server, refuses anything else."""
     collect(fake)
     sent = [r.query.get("archived") for r in fake.log if r.path == "/api/1.0/projects"]
@@ -103,7 +103,7 @@ def test_booleans_are_sent_as_asana_documents_them(fake):
 
 
 def test_every_configured_bug_section_is_a_tag(fake):
-    """Issue 13 item 13: 5 bugs in a configured "review" bucket were counted in total_open
+    """5 bugs in a configured "review" bucket were counted in total_open
     only; every bucket is now a `section` of asana.projects.bugs.open."""
     for i in range(5):
         fake.tasks[f"r{i}"] = task(f"r{i}", ["bugs"], section="Code review", created_days=-3)

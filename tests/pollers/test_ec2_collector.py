@@ -165,7 +165,7 @@ def test_a_failing_region_emits_nothing_for_itself(clients, pricing, moto_url):
 
 
 def test_no_monthly_estimate_while_anything_is_unpriced(clients):
-    # Issue 13 item 1: one p5.48xlarge with no Pricing answer and no fallback entry.
+    # One p5.48xlarge with no Pricing answer and no fallback entry.
     launch(clients, "us-east-1", "p5.48xlarge")
     out = record(Ec2Collector(clients, ["us-east-1"], Prices(None, {}), None).collect(datetime.now(timezone.utc)))
     assert by(out, "ec2.cost.unpriced_instances", region="us-east-1") == 1
@@ -204,7 +204,7 @@ def proxy(moto_url):
 
 
 def test_spot_price_is_the_current_price_in_the_instance_zone(clients, pricing, proxy):
-    # Issue 13 item 5: zone a $9 now, zone b $20 now (each cheaper earlier): an instance in b costs $20.
+    # Zone a $9 now, zone b $20 now (each cheaper earlier): an instance in b costs $20.
     ec2 = clients("ec2", "us-east-1")
     ec2.run_instances(ImageId="ami-12345678", InstanceType="p4d.24xlarge", MinCount=1, MaxCount=1,
                       InstanceMarketOptions={"MarketType": "spot"},
@@ -225,7 +225,7 @@ def test_spot_price_is_the_current_price_in_the_instance_zone(clients, pricing, 
 
 
 def test_month_to_date_is_this_months_or_nothing(clients, moto_url, proxy):
-    # Issue 13 item 9: after midnight on the 1st, never last month's total; a failed refresh says so.
+    # After midnight on the 1st, never last month's total; a failed refresh says so.
     requests.post(moto_url + "/moto-api/static/ce/cost-and-usage-results", json={"results": [
         {"ResultsByTime": [{"Total": {"UnblendedCost": {"Amount": amount, "Unit": "USD"}}, "Estimated": True}]}
         for amount in ("1234.5", "3.25")]})

@@ -120,7 +120,7 @@ def test_jobs_and_clusters(fake, shape):
 
 
 def test_gpus_multiply_by_node_count(fake):
-    # Issue 13 item 4: `accelerators` is per node; a 4-node job with 8xH100 each holds 32.
+    # `accelerators` is per node; a 4-node job with 8xH100 each holds 32.
     fake.jobs = [job("RUNNING", start=-H, accelerators={"H100": 8},
                      cluster_resources="4x(gpus=H100:8, p5.48xlarge, ...)")]
     got = collect(fake)
@@ -129,7 +129,7 @@ def test_gpus_multiply_by_node_count(fake):
 
 
 def test_a_pipeline_is_one_job(fake):
-    # Issue 13 item 14: three tasks of one job, the first running, two waiting their turn.
+    # Three tasks of one job, the first running, two waiting their turn.
     fake.jobs = [job("RUNNING", start=-H, accelerators={"H100": 8}, task_id=0, job_duration=float(H)),
                  job("PENDING", task_id=1, cluster_resources="-"),
                  job("PENDING", task_id=2, cluster_resources="-")]
@@ -158,7 +158,7 @@ def test_node_count_parsing():
 
 
 def test_controller_down_is_no_active_jobs_and_no_invented_history(fake):
-    # What a real server answers while the jobs controller is stopped (issue 9).
+    # What a real server answers while the jobs controller is stopped.
     fake.fail_request("/jobs/queue/v2", "ClusterNotUpError", NO_JOBS)
     got = collect(fake)
     assert fake.requests["/jobs/queue/v2"] == 1  # a final answer: not retried

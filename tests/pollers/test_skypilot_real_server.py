@@ -223,7 +223,7 @@ def test_consolidation_mode(skypilot_servers, tmp_path):
 
 
 def test_an_api_port_is_chosen_only_with_its_queue_port_free(tmp_path):
-    # Review of issue 9: the test picked a free API port and never looked at the queue port
+    # This test once picked a free API port and never looked at the queue port
     # SkyPilot derives from it — "fails to start as port 51688 is already in use", at random.
     with socket.socket() as busy:
         for queue in range(50100, 59900, 97):  # a port in the queue range we can hold

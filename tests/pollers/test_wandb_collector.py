@@ -97,7 +97,7 @@ def test_window_metrics_and_incremental_cycles(fake):
 
 
 def test_a_long_run_is_active_and_spends_gpu_hours_this_week(server):
-    """Issue 13 item 2: an 8-GPU run started 10 days ago and a 1-GPU run started 3 hours ago,
+    """An 8-GPU run started 10 days ago and a 1-GPU run started 3 hours ago,
     both running: 2 active, ≈ 1,347 GPU hours in 7 days (8 × 168 + 3), not 1 and 2.98."""
     server.add("ml-org", "trainer", "long", "pretrain", "running", iso(-240), iso(-0.05),
                system=gpus(8, 95.0))
@@ -115,7 +115,7 @@ def test_a_long_run_is_active_and_spends_gpu_hours_this_week(server):
 
 
 def test_a_run_declared_crashed_leaves_running_in_one_query(server):
-    """Issue 13 item 3: W&B declares a run crashed because its heartbeats stopped, so its
+    """W&B declares a run crashed because its heartbeats stopped, so its
     heartbeatAt never moves again; it must still leave `running` (active 0, crashed 1)."""
     server.add("ml-org", "trainer", "silent", "pretrain", "running", iso(-3), iso(-1))
     server.add("ml-org", "trainer", "gone", "scratch", "running", iso(-2), iso(-0.1))
@@ -132,7 +132,7 @@ def test_a_run_declared_crashed_leaves_running_in_one_query(server):
 
 
 def test_runs_count_by_when_they_ended(server):
-    """Issue 13 item 10: a run created 8 days ago that failed yesterday is this week's failure;
+    """A run created 8 days ago that failed yesterday is this week's failure;
     a 9-day run that finished yesterday is in the durations."""
     server.add("ml-org", "trainer", "late-fail", "github.sky.main.1", "failed", iso(-24 * 8), iso(-24))
     server.add("ml-org", "trainer", "nine-days", "pretrain", "finished", iso(-24 * 9), iso(-24))
@@ -147,7 +147,7 @@ def test_runs_count_by_when_they_ended(server):
 
 
 def test_gpu_utilization_is_each_runs_average_not_its_last_sample(server):
-    """Issue 13 item 11: the last system sample is the shutdown moment (0 %); the run's
+    """The last system sample is the shutdown moment (0 %); the run's
     average over its sampled history is what the FoM means."""
     history = [gpus(2, 90.0)] * 3 + [{"system.gpu.0.gpu": 0.0, "system.gpu.1.gpu": 0.0}]
     server.add("ml-org", "trainer", "u", "pretrain", "finished", iso(-5), iso(-1),

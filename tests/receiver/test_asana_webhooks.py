@@ -211,8 +211,7 @@ def totals(lines, name: str, tag: str | None = None) -> dict:
 
 
 def test_a_task_in_two_projects_each_with_its_webhook_counts_once(make_app, statsd, fake_asana):
-    """Issue 13 item 8: task 1201 is in Bugs and Trainer, each project with its webhook (the
-    README's setup): both deliver its completion; it is completed once, its cycle time sent
+    """Task 1201 is in Bugs and Trainer, each project with its webhook: both deliver its completion; it is completed once, its cycle time sent
     once, its bug counted once — de-duplicated by task and change, not by webhook."""
     app = ready(make_app())  # "engineering" watches Trainer
     secretstore.arm(store_of(app), "bugs")
@@ -381,7 +380,7 @@ def test_made_up_names_neither_grow_the_cache_nor_hammer_the_store(tmp_path):
 
 @pytest.mark.peers
 def test_a_task_in_two_projects_counts_once_across_replicas(make_app, statsd, redis_server):
-    """Issue 13 item 8 with replicas: the two projects' webhooks reach different replicas that
+    """With replicas: the two projects' webhooks reach different replicas that
     share Redis; the completion is claimed there (by task and change), so it counts once."""
     import redis
 

@@ -1,5 +1,5 @@
 """Property-based fuzzing over mutations of the real stored payloads of every source
-(issue 15): types swapped, keys dropped, values nested, numbers out of range, unicode —
+(what hostile or broken senders send): types swapped, keys dropped, values nested, numbers out of range, unicode —
 correctly signed, so they reach the handlers. For every one: never a 5xx, a refused
 delivery emits no source metric, every metric passes the catalog (the emitter is strict:
 a breach raises), no tag value outside its bound.

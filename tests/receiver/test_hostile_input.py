@@ -1,4 +1,4 @@
-"""Issue 15, findings 1 and 4: hostile or broken payloads, correctly signed, are answered
+"""Hostile or broken payloads, correctly signed, are answered
 2xx/4xx — never 5xx — counted by the receiver, and never widen a tag's set of values."""
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 15, finding 6: what a sender writes is not kept. Check names, SHAs and workflow
+"""What a sender writes is not kept. Check names, SHAs and workflow
 names of any size pass through the receiver's memories (the flaky recall, the tag-value
 cache, the capped tags) without being retained. Measured with tracemalloc (bytes still
 allocated after the deliveries), not with time; RSS under load is bench/soak.py's."""

@@ -1,4 +1,4 @@
-"""Deduplication shared by replicas through a real redis-server (issue 15, "Many replicas"):
+"""Deduplication shared by replicas through a real redis-server with many replicas:
 a redelivery that lands on another replica is a duplicate there; a failed delivery is
 released for all; Redis stopped or frozen mid-run costs a bounded wait and a counted
 fallback, never a lost or refused delivery."""

@@ -1,5 +1,5 @@
-"""Asana handshake secrets in one Kubernetes Secret shared by replicas (issue 15, "Many
-replicas"): handshakes for different names completed at the same moment on two replicas
+"""Asana handshake secrets in one Kubernetes Secret shared by replicas:
+handshakes for different names completed at the same moment on two replicas
 all persist — optimistic concurrency on resourceVersion, read again and retry on 409."""
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""HTTP protocol abuse against the real gunicorn and worker (issue 15, findings 2, 3, 5 and
-chunked framing; graceful shutdown): every such request gets a JSON 4xx and is counted,
+"""HTTP protocol abuse against the real gunicorn and worker (a body left unread, slow
+clients, oversize and malformed requests, chunked framing; graceful shutdown): every such request gets a JSON 4xx and is counted,
 slow clients cost no thread, and SIGTERM cuts no delivery off."""
 from __future__ import annotations
 

@@ -35,7 +35,7 @@ def _closed(pr: View, tags: dict) -> list[m.Metric]:
     to_merge = seconds_between(pr.time("created_at"), pr.time("merged_at"))
     if to_merge is not None:
         out.append(m.distribution("github.prs.time_to_merge", to_merge, **tags))
-    # The closed payload carries the diff size: no per-commit API calls (seed P1).
+    # The closed payload carries the diff size: no per-commit API calls.
     for field, name in (("additions", "github.prs.lines_added"),
                         ("deletions", "github.prs.lines_deleted"),
                         ("changed_files", "github.prs.files_changed")):
