@@ -42,3 +42,16 @@ def test_the_receiver_process_loads_no_module_of_pollers_or_dashboards(tmp_path)
                             "ORGPULSE_DATA_DIR": str(tmp_path / "data")})
     assert [m for m in loaded if not m.startswith("fom")] == []
     assert "fom.scores" in loaded  # the status page's grid, and fom.formulas' check: allowed below
+
+
+def test_the_serve_command_loads_only_the_receivers_package():
+    """`orgpulse serve` runs the receiver in the CLI's own process: building its command line
+    loads receiver/cli.py through the entry point, and nothing of pollers/ or dashboards/."""
+    code = ("import json, sys; from orgpulse.cli import parser; "
+            "args = parser(['serve', '--port', '1']).parse_args(['serve', '--port', '1']); "
+            "assert args.run.__module__ == 'receiver.cli'; "
+            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('pollers', 'dashboards'))))")
+    assert _loaded(code) == []
+    every = ("import json, sys; from orgpulse.cli import parser; parser(); "
+             "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'pollers', 'dashboards'})))")
+    assert _loaded(every) == ["dashboards", "pollers"]  # --help: every command, so the check above can fail
