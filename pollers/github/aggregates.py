@@ -159,7 +159,8 @@ def commit_metrics(repo: str, s: RepoState, hotfix: re.Pattern) -> list[m.Metric
 
 
 def force_push_metrics(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
-    return [m.gauge("github.commits.force_merge_7d", sum(within(t, now, WEEK) for t in s.force_pushes), repo=repo)]
+    pushes = sum(within(t, now, WEEK) for t in s.force_pushes)
+    return [m.gauge("github.commits.force_merge_7d", pushes, repo=repo)]
 
 
 def branch_metrics(repo: str, s: RepoState, now: datetime) -> list[m.Metric]:

@@ -268,7 +268,7 @@ def errors_of(out):
 
 
 def test_a_failing_spot_price_call_leaves_spot_unpriced_and_the_rest_measured(clients, pricing, proxy, refusing):
-    # Review of issues 9/13: describe_spot_price_history failing took every instance figure of
+    # Once, describe_spot_price_history failing took every instance figure of
     # the region with it (it ran inside the instances part, unguarded).
     now = datetime.now(timezone.utc)
     ids = launch(clients, "us-east-1", "p4d.24xlarge", 2)
@@ -307,7 +307,7 @@ def test_a_failing_instance_type_call_leaves_only_vcpus_and_gpus_absent(clients,
 
 def test_a_gpu_type_gone_from_one_region_reads_zero_while_another_region_fails_every_cycle(
         clients, pricing, proxy, refusing, emitter, statsd):
-    # Review of issues 9/13: any error in the collector held back every zero, so with spot prices
+    # Once, any error in the collector held back every zero, so with spot prices
     # refused in us-west-2 for good, terminated A100s in us-east-1 stayed at 16 on dashboards.
     ids = launch(clients, "us-east-1", "p4d.24xlarge", 2)
     launch(clients, "us-west-2", "g5.xlarge", 1, spot=True)

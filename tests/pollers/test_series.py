@@ -56,7 +56,7 @@ def test_the_loop_fills_vanished_levels_only_for_a_collector_that_succeeded(emit
 
 
 def test_a_region_failing_every_cycle_holds_back_only_its_own_series():
-    # Review of issues 9/13: one error anywhere in a collector used to hold back every zero, so a
+    # Once, one error anywhere in a collector used to hold back every zero, so a
     # region down for good (or CloudWatch refused there) kept a vanished GPU type elsewhere stale.
     series = VanishedSeries()
     a100 = m.gauge("ec2.instances.gpu_count", 16, accelerator="a100", region="us-east-1")
@@ -100,7 +100,7 @@ def test_the_loop_fills_a_healthy_region_while_another_fails_every_cycle(emitter
 
 
 def test_the_cost_of_an_ended_job_goes_to_zero_once(emitter, statsd, fake):
-    # Review of issues 9/13: skypilot.cost.hourly_estimate was withheld from filling, so the
+    # Once, skypilot.cost.hourly_estimate was withheld from filling, so the
     # $131.2/h of a finished 4-node 8xH100 job stayed on "last value" widgets for good.
     running = job("RUNNING", start=-H, accelerators={"H100": 8},
                   cluster_resources="4x(gpus=H100:8, p5.48xlarge, ...)")
