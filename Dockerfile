@@ -3,7 +3,7 @@
 # gthread, 0.0.0.0:8080). The chart runs the poller with `orgpulse poll` and probes it with
 # `orgpulse probe poller`.
 #
-# No container engine runs here, so tests/test_image.py performs these steps (a fresh venv,
+# No container engine runs here, so tests/chart/test_image.py performs these steps (a fresh venv,
 # the same pip install, the same files and ENV) and runs the exact commands and environment
 # the chart renders. It understands the instructions used below; a new kind of step must be
 # taught to it.
@@ -31,7 +31,7 @@ RUN python -m pip uninstall --yes --quiet pip setuptools wheel \
  && mkdir /data \
  && chown 10001:10001 /data
 COPY --from=build /opt/orgpulse /opt/orgpulse
-COPY receiver/gunicorn_conf.py /app/gunicorn.conf.py
+COPY receiver/server/gunicorn_conf.py /app/gunicorn.conf.py
 WORKDIR /app
 # The root filesystem is read-only in the chart: bytecode was compiled at install, HOME and
 # temporary files live in /tmp (an emptyDir), state in /data (an emptyDir).

@@ -2,13 +2,13 @@
 backfill) cycle vs steady 15-minute cycles.
 
 The fake GitHub (tests/fakes/github_dora.py) is seeded with generated delivery histories
-(tests/dora_history.py) — 35 days of commits (squash merges, merge commits, reverts,
+(tests/support/dora_history.py) — 35 days of commits (squash merges, merge commits, reverts,
 hotfixes), production and staging deployments with statuses, rollbacks and labelled
 incidents — for a repository that deploys about once a day, one that deploys about ten
 times a day, and one that records deployments as runs of a deploy workflow. The real
 collector runs through PyGithub's requester; then eight steady cycles (two hours) with a
 change and a production deployment landing between every two cycles. Requests are counted
-by the fake, per kind. Goal (issue 12): steady cost small and bounded, whatever the history.
+by the fake, per kind. Goal: steady cost small and bounded, whatever the history.
 """
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from github import Auth, Github  # noqa: E402
 
-from pollers.dora import DoraCollector  # noqa: E402
-from pollers.dora_marks import Marks  # noqa: E402
-from pollers.github_http import GithubHttp  # noqa: E402
+from pollers.dora.collector import DoraCollector  # noqa: E402
+from pollers.dora.marks import Marks  # noqa: E402
+from pollers.github.http import GithubHttp  # noqa: E402
 from receiver.sources.github.context import dora_options  # noqa: E402
-from tests.dora_history import History  # noqa: E402
+from tests.support.dora_history import History  # noqa: E402
 from tests.fakes.github_dora import DoraGithub  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)

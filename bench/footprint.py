@@ -1,6 +1,6 @@
-"""The containers' footprint, for the chart's requests and limits (README, "Performance").
+"""The containers' footprint, for the chart's requests and limits (chart/orgpulse/values.yaml).
 
-- receiver: gunicorn as the image runs it (receiver/gunicorn_conf.py: one gthread worker),
+- receiver: gunicorn as the image runs it (receiver/server/gunicorn_conf.py: one gthread worker),
   arbiter + worker RSS at start and after 20,000 distinct signed deliveries (the GitHub
   mix), and the CPU seconds the two spent per 1,000 deliveries;
 - poller: `orgpulse poll --once` with every collector configured (GitHub, Asana, W&B,
@@ -29,7 +29,7 @@ from payloads import ROOT, SECRET, mix
 
 from receiver.sources.github import signature
 from tests.fakes.wandb_api import FakeWandb
-from tests.servers import clean_env, free_port, stop, wait_http
+from tests.support.servers import clean_env, free_port, stop, wait_http
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -69,7 +69,7 @@ def receiver(deliveries: int) -> None:
     agent.bind(("127.0.0.1", 0))
     with tempfile.TemporaryDirectory() as data:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver" / "gunicorn_conf.py"),
+            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver" / "server" / "gunicorn_conf.py"),
              "--bind", f"127.0.0.1:{port}", "receiver:create_app()"], cwd=data,
             env=clean_env({"PYTHONPATH": str(ROOT), "GITHUB_WEBHOOK_SECRET": SECRET,
                            "ORGPULSE_DATA_DIR": data, "ORGPULSE_LOG_LEVEL": "WARNING",

@@ -1,7 +1,7 @@
 """Fuzz outcomes: mutated, correctly signed deliveries of every source, and what became
-of them. The mutations are tests/fuzzing.py's (the Hypothesis suite's), drawn here by a
+of them. The mutations are tests/support/fuzzing.py's (the Hypothesis suite's), drawn here by a
 seeded random.Random so a run is repeatable; each delivery goes through the in-process
-receiver (tests/inprocess.py) and is checked as the suite checks it. Printed per source:
+receiver (tests/support/inprocess.py) and is checked as the suite checks it. Printed per source:
 deliveries, answers by status and result, and problems (5xx, a metric from a refused
 delivery, a tag value out of bounds — all must be 0).
 
@@ -23,9 +23,9 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
-from tests.fuzzing import (KINDS, SWAPS, apply, asana_corpus, fuzz_options, github_corpus,  # noqa: E402
+from tests.support.fuzzing import (KINDS, SWAPS, apply, asana_corpus, fuzz_options, github_corpus,  # noqa: E402
                            problems, wandb_corpus)
-from tests.inprocess import Receiver  # noqa: E402
+from tests.support.inprocess import Receiver  # noqa: E402
 
 
 def value(rng: random.Random):

@@ -27,7 +27,7 @@ import copy, json, random, sys, threading, time
 from http.server import BaseHTTPRequestHandler
 sys.path.insert(0, sys.argv[1])
 from tests.fakes.kube_api import FakeKube
-from tests.k8s_pods import pod, container_status, oom
+from tests.support.k8s_pods import pod, container_status, oom
 n_pods, n_events = int(sys.argv[2]), int(sys.argv[3])
 fake = FakeKube()
 namespaces = [f"team-{i}" for i in range(40)]
@@ -80,7 +80,7 @@ def run(url: str, args) -> None:
 
     from orgpulse import config
     from orgpulse.emit import DogStatsdSink, Emitter
-    from pollers.informer import Informer
+    from pollers.kubernetes.informer import Informer
 
     drain = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     drain.bind(("127.0.0.1", 0))

@@ -4,8 +4,8 @@ The fake GitHub (tests/fakes/github_api.py) is seeded with a small and a large
 repository — 100 and 10,000 pull requests over a year, with runs, commits and
 branches in proportion — and the real collector runs a first (backfill) cycle
 and then two hours of steady 15-minute cycles through PyGithub's requester, counting every
-request. The old collector is re-created as a request-count model from
-seed-system.md §4 (not its code): open PRs ⌈O/100⌉, closed PRs 2×⌈C/100⌉,
+request. The old collector is re-created as a request-count model of what it
+requested each cycle (not its code): open PRs ⌈O/100⌉, closed PRs 2×⌈C/100⌉,
 branches ⌈B/100⌉, commits 2×⌈M/100⌉ plus one GET per commit, workflow runs
 10 pages + 1 (the 1,000 cap) — the same every cycle.
 Flaky checks need earlier attempts of runs re-run to success: 1 in 20 runs of the
@@ -25,10 +25,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from github import Auth, Github  # noqa: E402
 
 from orgpulse.timeutil import parse_time  # noqa: E402
-from pollers.github import GithubCollector  # noqa: E402
-from pollers.github_http import GithubHttp  # noqa: E402
+from pollers.github.collector import GithubCollector  # noqa: E402
+from pollers.github.http import GithubHttp  # noqa: E402
 from tests.fakes.github_api import FakeGithub  # noqa: E402
-from tests.github_history import generated, iso, pull, run  # noqa: E402
+from tests.support.github_history import generated, iso, pull, run  # noqa: E402
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
 SIZES = {100: dict(runs_per_day=20, commits=80, commit_every_h=2.0, branches=30),
@@ -36,7 +36,7 @@ SIZES = {100: dict(runs_per_day=20, commits=80, commit_every_h=2.0, branches=30)
 
 
 def old_model(state: dict, now: datetime) -> int:
-    """seed-system.md §4, one cycle (every cycle)."""
+    """The old collector's requests in one cycle (every cycle alike)."""
     week = now - timedelta(days=7)
     open_prs = sum(p["state"] == "open" for p in state["pulls"])
     closed_recent = sum(p["state"] == "closed" and parse_time(p["updated_at"]) >= week for p in state["pulls"])

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.peers import PEERS  # noqa: E402
-from tests.test_dashboards_prism import PRISM, SPEC, post, served_spec, start  # noqa: E402
+from tests.support.peers import PEERS  # noqa: E402
+from tests.dashboards.test_against_datadog_spec import PRISM, SPEC, post, served_spec, start  # noqa: E402
 
 INVALID = {"title": "x", "layout_type": "ordered", "widgets": [{"definition": {"type": "note"}}]}
 

@@ -1,7 +1,7 @@
 """HTTP benchmark: orgpulse's receiver vs a bare Flask app on the same gunicorn settings.
 
 Three apps — bare_app.py, floor_app.py (verify + parse only) and orgpulse —
-run under a real gunicorn on loopback (receiver/gunicorn_conf.py), fed the
+run under a real gunicorn on loopback (receiver/server/gunicorn_conf.py), fed the
 same signed real GitHub deliveries with distinct delivery ids; orgpulse is
 then measured again on signed Asana and W&B deliveries. Prints, for each:
 requests/s at saturation (wrk, bounded in time and count), p50/p99 latency at
@@ -30,7 +30,7 @@ from payloads import (ROOT, SECRET, ASANA_SECRET, ASANA_WEBHOOK, WANDB_TOKEN,  #
 from receiver import secretstore
 from receiver.sources import asana
 from receiver.sources.github import signature
-from tests.servers import clean_env, free_port, stop, wait_http
+from tests.support.servers import clean_env, free_port, stop, wait_http
 
 
 class Drain:
@@ -67,7 +67,7 @@ def start(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     began = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver/gunicorn_conf.py"),
+        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver/server/gunicorn_conf.py"),
          "--bind", f"127.0.0.1:{port}", app],
         cwd=ROOT, env=clean_env({**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}"}),
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_pin(SERVER_CPU))
@@ -186,7 +186,7 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=200_000, help="wrk cap per run")
     parser.add_argument("--workers", nargs="*", default=[], metavar="CLASS",
                         help="also measure orgpulse (GitHub mix) under these gunicorn worker "
-                             "classes, e.g. gthread receiver.worker.BufferingWorker")
+                             "classes, e.g. gthread receiver.server.worker.BufferingWorker")
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/receiver.py needs wrk (apt-get install wrk)")

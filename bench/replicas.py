@@ -34,7 +34,7 @@ from receiver import secretstore  # noqa: E402
 from receiver.dedup import RETRY_AFTER  # noqa: E402
 from receiver.sources import asana  # noqa: E402
 from tests.conftest import GITHUB, SECRET, github_headers  # noqa: E402
-from tests.servers import RedisServer, start_gunicorn, stop  # noqa: E402
+from tests.support.servers import RedisServer, start_gunicorn, stop  # noqa: E402
 
 PR = (GITHUB / "pull_request/opened.payload.json").read_bytes()
 ASANA_SECRET = "bench-asana-secret"

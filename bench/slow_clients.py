@@ -1,6 +1,6 @@
 """Slow clients: does a normal delivery get through while many connections trickle in?
 
-For each candidate worker model a real gunicorn (receiver/gunicorn_conf.py, overridden
+For each candidate worker model a real gunicorn (receiver/server/gunicorn_conf.py, overridden
 with -k / --threads) serves the receiver on loopback. --slow connections open and send
 their request at 1 byte/s — half stuck in their headers, half in their body, as anyone on
 the internet can — and, once they are all sending, --deliveries normal signed GitHub
@@ -28,13 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.conftest import GITHUB, github_headers  # noqa: E402
-from tests.servers import start_gunicorn, stop  # noqa: E402
+from tests.support.servers import start_gunicorn, stop  # noqa: E402
 
 BODY = (GITHUB / "pull_request/opened.payload.json").read_bytes()
 CANDIDATES = [  # (label, extra gunicorn arguments)
     ("gthread, 8 threads (before)", ("-k", "gthread", "--threads", "8")),
     ("gthread, 128 threads", ("-k", "gthread", "--threads", "128")),
-    ("BufferingWorker, 8 threads", ("-k", "receiver.worker.BufferingWorker", "--threads", "8")),
+    ("BufferingWorker, 8 threads", ("-k", "receiver.server.worker.BufferingWorker", "--threads", "8")),
 ]
 
 

@@ -1,6 +1,6 @@
 """Soak: worker RSS under mixed hostile and normal traffic, for --minutes (default 10).
 
-A real gunicorn serves the receiver (receiver/gunicorn_conf.py) on loopback with a UDP
+A real gunicorn serves the receiver (receiver/server/gunicorn_conf.py) on loopback with a UDP
 drain as the Agent. Sender threads post, at --rate deliveries/s in all, a mix of:
 normal signed GitHub deliveries (octokit's examples, distinct ids), Asana and W&B ones;
 signed 1 MB bodies; values nested 1,000 deep; wrongly typed fields; unknown event
@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from receiver import secretstore  # noqa: E402
 from receiver.sources import asana  # noqa: E402
 from tests.conftest import GITHUB, SECRET, github_headers  # noqa: E402
-from tests.servers import start_gunicorn, stop  # noqa: E402
+from tests.support.servers import start_gunicorn, stop  # noqa: E402
 
 ASANA_SECRET, WANDB_TOKEN, LIMIT = "soak-asana-secret", "soak-wandb-token", 5 * 1024 * 1024
 NORMAL = [(p.parent.name, p.read_bytes()) for p in sorted(GITHUB.rglob("*.json"))]

@@ -8,7 +8,7 @@
 
     .venv/bin/python chart/generate.py
 
-tests/test_chart_docs.py fails while either file is out of date.
+tests/chart/test_generated_docs.py fails while either file is out of date.
 """
 from __future__ import annotations
 

@@ -12,10 +12,14 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from dashboards import identity
+from dashboards.validate import to_model
 from orgpulse.config import Settings
 
 MAX_WAIT_SECONDS = 120.0
 PAGE = 100
+
+# datadog-api-client takes ~0.3 s to import: it is imported where it is used, so `orgpulse --help`
+# (which registers every command) and the actions that need no request body never load it.
 
 
 class SettingsError(ValueError):
@@ -142,8 +146,6 @@ class Datadog:
 
     # ------------------------------------------------------------- writing
     def create(self, kind: str, body: dict) -> Live:
-        from dashboards.validate import to_model
-
         if kind == "dashboard":
             made = self.call(self.dashboards_api.create_dashboard, to_model("dashboard", body))
         elif kind == "monitor":
@@ -156,8 +158,6 @@ class Datadog:
         from datadog_api_client.model_utils import validate_and_convert_types
         from datadog_api_client.v1.model.monitor_update_request import MonitorUpdateRequest
         from datadog_api_client.v1.model.service_level_objective import ServiceLevelObjective
-
-        from dashboards.validate import to_model
 
         if kind == "dashboard":
             self.call(self.dashboards_api.update_dashboard, object_id, to_model("dashboard", body))

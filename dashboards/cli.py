@@ -1,7 +1,7 @@
 """`orgpulse dashboards validate | render | diff | apply | pull | pictures`.
 
-orgpulse/cli.py registers the subcommand with add_arguments() and calls run();
-everything else is here. Without --env only dashboards are handled (they are
+register() adds the subcommand to the `orgpulse` command (found through the entry-point
+group orgpulse.commands, pyproject.toml); everything else is here. Without --env only dashboards are handled (they are
 environment-agnostic); with --env E, also E's monitors and SLOs.
 """
 from __future__ import annotations
@@ -11,10 +11,24 @@ import sys
 from pathlib import Path
 from typing import Callable, TextIO
 
-from dashboards import registry
-from orgpulse.config import Settings
+from dashboards import pictures as draw
+from dashboards import registry, sync
+from dashboards import render as files
+from dashboards import validate as checks
+from dashboards.api import Datadog, SettingsError
+from orgpulse.cli import settings
+from orgpulse.config import ConfigError, Settings
+from orgpulse.options import MONITOR_SOURCES
 
 PICTURES = Path(__file__).with_name("pictures")
+
+
+def register(sub) -> None:
+    """`orgpulse dashboards …`, on the `orgpulse` command's subparsers."""
+    p = sub.add_parser("dashboards",
+                       help="dashboards, monitors and SLOs: validate | render | diff | apply | pull | pictures")
+    add_arguments(p)
+    p.set_defaults(run=lambda args: run(args, settings()))
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -48,8 +62,6 @@ def _environments(args, settings: Settings) -> list[str]:
 
 
 def validate(args, settings: Settings, out: TextIO, **_) -> int:
-    from dashboards import validate as checks
-
     variables = registry.variables()
     envs = _environments(args, settings)
     # Every source's monitors are checked, not only those of the sources that are on here.
@@ -73,8 +85,6 @@ def validate(args, settings: Settings, out: TextIO, **_) -> int:
 def _say_sources(ctx, out: TextIO) -> None:
     """Which sources' monitors this run builds: never a silent subset (apply --prune would
     delete the monitors of a source this config does not switch on)."""
-    from orgpulse.options import MONITOR_SOURCES
-
     if ctx.env is None:
         return
     off = [s for s in MONITOR_SOURCES if not ctx.on(s)]
@@ -84,8 +94,6 @@ def _say_sources(ctx, out: TextIO) -> None:
 
 
 def render(args, settings: Settings, out: TextIO, **_) -> int:
-    from dashboards import render as files
-
     ctx = registry.context(settings, args.env)
     _say_sources(ctx, out)
     defs = registry.definitions(ctx)
@@ -96,8 +104,6 @@ def render(args, settings: Settings, out: TextIO, **_) -> int:
 
 def _sync(args, settings: Settings, out: TextIO, make_api, execute: bool, prune: bool,
           defs: registry.Definitions | None) -> int:
-    from dashboards import sync, validate as checks
-
     if defs is None:
         ctx = registry.context(settings, args.env)
         _say_sources(ctx, out)
@@ -128,8 +134,6 @@ def apply(args, settings: Settings, out: TextIO, make_api, defs=None) -> int:
 
 
 def pull(args, settings: Settings, out: TextIO, make_api, **_) -> int:
-    from dashboards import render as files
-
     kinds = ["dashboard"] + (["monitor", "slo"] if args.env else [])
     api = make_api(settings)
     try:
@@ -142,8 +146,6 @@ def pull(args, settings: Settings, out: TextIO, make_api, **_) -> int:
 
 
 def pictures(args, settings: Settings, out: TextIO, **_) -> int:
-    from dashboards import pictures as draw
-
     defs = registry.definitions(registry.context(settings, None))
     written = draw.write(defs.dashboards, args.out)
     print(f"drew {len(written)} dashboards under {args.out}", file=out)
@@ -154,9 +156,11 @@ ACTIONS: dict[str, Callable[..., int]] = {"validate": validate, "render": render
                                           "apply": apply, "pull": pull, "pictures": pictures}
 
 
-def _datadog(settings: Settings):
-    from dashboards.api import Datadog
+# The actions that build definitions, so check the `monitors:` section against them first.
+BUILDS = ("validate", "render", "diff", "apply", "pictures")
 
+
+def _datadog(settings: Settings):
     return Datadog(settings)
 
 
@@ -172,8 +176,10 @@ def run(args, settings: Settings, out: TextIO = sys.stdout, make_api=_datadog,
         defs: registry.Definitions | None = None) -> int:
     """Run one action; API and settings failures are one line on stderr, exit 2.
     `make_api` and `defs` (diff and apply: other definitions than the registry's) are for tests."""
-    from dashboards.api import SettingsError
-
+    problems = registry.config_problems(settings.section("monitors")) if args.action in BUILDS else []
+    if problems:  # what config.load() would say, had the monitors been its to know
+        print(f"orgpulse: {ConfigError(problems)}", file=sys.stderr)
+        return 2
     unknown = unknown_environments(args, settings)
     if unknown:
         print(f"orgpulse: --env {', '.join(unknown)}: not under monitors.environments "

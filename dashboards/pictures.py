@@ -1,5 +1,5 @@
 """A picture of each dashboard's layout, drawn from its definition: SVG files under
-dashboards/pictures/, shown in the README, so a person sees what they get before
+dashboards/pictures/, shown in the documentation, so a person sees what they get before
 applying. `orgpulse dashboards pictures` redraws them; a test fails when a committed
 picture no longer matches its definition.
 

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from orgpulse import metrics as m
-from dashboards import metrics as known
+from dashboards import queryable as known
 
 # One metric reference inside any query string (monitor queries wrap it in
 # `avg(last_5m):…`, SLO numerators combine several).

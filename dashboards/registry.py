@@ -65,9 +65,13 @@ def context(settings: Settings, env: str | None,
     return contexts.from_sections(settings.section, env, thresholds(modules), every_source)
 
 
+def _unknown(given: dict, known: dict[str, float]) -> str | None:
+    unknown = sorted(set(given) - set(known))
+    return f"unknown threshold(s) {unknown} (known: {sorted(known)})" if unknown else None
+
+
 def threshold_problems(monitors: dict) -> list[str]:
-    """Warning/critical pairs on the wrong side, per environment, for every source's monitors:
-    the config-load check of a `monitors:` section (orgpulse/options.py)."""
+    """Warning/critical pairs on the wrong side, per environment, for every source's monitors."""
     out = []
     for env in sorted(monitors["environments"]) or [None]:
         ctx = contexts.from_sections(lambda name: monitors if name == "monitors" else {}, env or "any",
@@ -78,6 +82,20 @@ def threshold_problems(monitors: dict) -> list[str]:
                 if bad:
                     out.append(f"{key}{f' ({env})' if env else ''}: {bad}")
     return out
+
+
+def config_problems(monitors: dict) -> list[str]:
+    """A `monitors:` section (its shape checked by config.load()) against the monitors defined
+    here: threshold names no module declares, then, once every name is known, warning and
+    critical pairs on the sides Datadog refuses. Every `orgpulse dashboards` action that
+    builds definitions checks it first; the receiver and the poller never load this."""
+    known = thresholds()
+    named = {"monitors.thresholds": monitors["thresholds"]} | {
+        f"monitors.environments {env}:": (given or {}).get("thresholds", {})
+        for env, given in sorted(monitors["environments"].items())}
+    out = [f"ORGPULSE_CONFIG: {where} {bad}" for where, given in named.items()
+           if (bad := _unknown(given, known))]
+    return out or [f"ORGPULSE_CONFIG: monitors: {p}" for p in threshold_problems(monitors)]
 
 
 def _merge(into: dict[str, dict], new: dict[str, dict], what: str, module: str) -> None:

@@ -5,7 +5,7 @@
    unknown widget type, enum value or field silently (an `_unparsed` model, a
    raw dict left in a oneOf, an extra key) — each of those is refused here;
 2. every metric and tag key in every query is in orgpulse/catalog.csv (or on the
-   allow-list in metrics.py), aggregated as its type requires, and filtered by
+   allow-list in dashboards/queryable.py), aggregated as its type requires, and filtered by
    `$env` and the dashboard's other template variables (monitors: `env:<name>`);
    a monitor's warning is on the side of its critical that Datadog accepts;
 3. every catalog metric is on a dashboard or listed in UNPLOTTED with a reason.
@@ -16,9 +16,13 @@ import functools
 import json
 from typing import Any, Iterator
 
-from dashboards import alerting, metrics as known
+from dashboards import alerting
+from dashboards import queryable as known
 from dashboards.queries import parse
 from dashboards.registry import Definitions
+
+# datadog-api-client takes ~0.3 s to import: it is imported where it is used, so `orgpulse --help`
+# (which registers every command) and the actions that need no request body never load it.
 
 # Catalog metrics deliberately on no dashboard, and why (a stale entry is an error too).
 UNPLOTTED: dict[str, str] = {}

@@ -2,8 +2,8 @@
 
 Every widget gets its queries as `{name: query}` — one metric per query — and
 arithmetic only in formulas (`("100 * failed / runs", "failure %")`); with no
-formulas given, each query is plotted as itself. The seed packed several
-queries into one string and arithmetic into queries (W19); these builders have
+formulas given, each query is plotted as itself. The old collectors' dashboards packed
+several queries into one string and arithmetic into queries; these builders have
 no way to do either. Scalar widgets (query value, top list, table) aggregate
 each query over time by its metric's type (counts summed, distributions as
 percentiles, gauges at their last value unless told otherwise).
@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
-from dashboards import metrics as known
+from dashboards import queryable as known
 from dashboards.queries import metric_of
 
 Queries = dict[str, str]

@@ -4,7 +4,7 @@ The bands are the clusters of the 2023 Accelerate State of DevOps Report (DORA, 
 Cloud; "How do you compare?"). The report describes each cluster in words, and its
 medium and low clusters overlap on two keys (both "between once per week and once per
 month", "between one week and one month"); the bounds below turn the words into numbers
-and resolve the overlap as Apache DevLake does (README, "DORA"). Elite deploys "on demand"
+and resolve the overlap as Apache DevLake does. Elite deploys "on demand"
 — DORA's guide: multiple deploys per day — so more than once a day on average: more than
 30 in 30 days; high is "between once per day and once per week", so daily (30) is its top:
 
@@ -18,7 +18,7 @@ and resolve the overlap as Apache DevLake does (README, "DORA"). Elite deploys "
 Used by the DORA collector (the per-repository `dora.performance_level`) and by the
 `delivery` FoM area (fom/scores.py), so both say the same. Deployment frequency is scored
 only for repositories that deploy: one never seen deploying sends no `dora.deployments_30d`
-(pollers/dora_metrics.py), so the mean the FoM scores is over deploying repositories.
+(pollers/dora/figures.py), so the mean the FoM scores is over deploying repositories.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Figure-of-Merit health scores: pure functions of fresh inputs, in one formula table.
 
-Fixed from the seed (§3, W17): binary inputs are tested as binary (a workflow
+Fixed from the old collectors' scores: binary inputs are tested as binary (a workflow
 failing anywhere is 0), every score is clamped to [0, 1], and a score whose
 input is missing or older than two poll cycles is not emitted at all — never a
 healthy-looking default. Inputs are the poller's own values in memory.
@@ -20,7 +20,7 @@ from orgpulse import metrics as m
 # (metric name, aggregate across its series, tags a series must carry or None) -> fresh value or None
 Get = Callable[[str, str, "dict[str, str] | None"], float | None]
 # Inputs that mean human work read only the author_type:human series of a count that
-# carries author_type (bots' series are its other half; the sum is the seed's figure).
+# carries author_type (bots' series are its other half; the sum is the old collectors' figure).
 HUMAN = {"author_type": "human"}
 
 
@@ -34,12 +34,12 @@ def linear_down(v: float, good: float, bad: float) -> float:
 
 
 def per_limit(v: float, limit: float) -> float:
-    """max(1 − v/limit, 0): the seed's count-based scores."""
+    """max(1 − v/limit, 0): the old collectors' count-based scores."""
     return clip(1 - v / limit)
 
 
 def accuracy(v: float) -> float:
-    """Accuracy given as a fraction or a percentage (the seed accepted both; now clamped)."""
+    """Accuracy given as a fraction or a percentage (the old collectors accepted both; now clamped)."""
     return clip(v / 100 if v > 1 else v)
 
 
@@ -65,7 +65,7 @@ def _f(area, name, inputs, score, weight=1.0, where=None, **params):
 
 
 FORMULAS: tuple[Formula, ...] = (
-    # --- CI: the seed's seven, fixed, and the four it planned
+    # --- CI: the old collectors' seven, fixed, and the four they planned
     # The minimum over the test workflows; benchmark workflows feed only benchmarks_passing.
     _f("ci", "tests_passing", [("github.ci.tests_passing_on_main", "min")], lambda v, p: v, weight=2),
     _f("ci", "failing_workflows", [("github.ci.failed_workflows_7d", "sum")],
@@ -74,7 +74,7 @@ FORMULAS: tuple[Formula, ...] = (
     _f("ci", "revert_count", [("github.commits.reverts", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=2),
     _f("ci", "duration_p90", [("github.ci.duration_p90_minutes", "max")],
        lambda v, p: linear_down(v, p["good"], p["bad"]), good=3, bad=10),
-    # Human PRs only: the seed's SLO is about PRs waiting on people; a bot's backlog (dependabot)
+    # Human PRs only: the SLO is about PRs waiting on people; a bot's backlog (dependabot)
     # is github.prs.stale_count_14d{author_type:bot}. Hotfixes and reverts stay summed over
     # author_type: a reverted or hot-fixed main is the signal, whoever wrote the commit.
     _f("ci", "stale_prs", [("github.prs.stale_count_14d", "sum")], lambda v, p: per_limit(v, p["limit"]),
@@ -87,7 +87,7 @@ FORMULAS: tuple[Formula, ...] = (
     _f("ci", "timeout_cancellations", [("github.ci.timeout_cancellations_7d", "sum")],
        lambda v, p: per_limit(v, p["limit"]), limit=20),
     _f("ci", "flaky_checks", [("github.ci.flaky_checks_7d", "sum")], lambda v, p: per_limit(v, p["limit"]), limit=20),
-    # --- training: the seed's seven. Counts sum over projects, the best is the max; a mean of
+    # --- training: the old collectors' seven. Counts sum over projects, the best is the max; a mean of
     # per-project means weighs each project by what its mean is over (runs, GPU hours), so a
     # project with one run does not outvote one with a hundred.
     _f("training", "run_success", [("wandb.runs.completed_7d", "sum")], lambda v, p: clip(v / p["target"]), target=7),
@@ -97,7 +97,7 @@ FORMULAS: tuple[Formula, ...] = (
        lambda v, p: accuracy(v)),
     # The worst project's latest loss, not a mean: losses of different models at different
     # moments have no meaningful average, and a diverging model must not hide behind a healthy
-    # one. A loss of 0 or below is not a loss this scale can judge (the seed's v > 0 guard):
+    # one. A loss of 0 or below is not a loss this scale can judge (the old collectors' v > 0 guard):
     # no score; the max ignores such a project unless every project has one.
     _f("training", "latest_loss", [("wandb.metrics.latest_loss", "max")],
        lambda v, p: linear_down(v, p["good"], p["bad"]) if v > 0 else None, good=0.1, bad=2.0),
@@ -126,6 +126,19 @@ FORMULAS: tuple[Formula, ...] = (
       for key, (metric, _, _) in delivery.BANDS.items()),
 )
 AREA_WEIGHTS = {"ci": 1.0, "training": 1.0, "infra": 1.0, "project": 1.0, "delivery": 1.0}
+
+
+def check_formulas(overrides: dict[str, dict]) -> str | None:
+    """`fom.formulas`: every key names a formula of FORMULAS, every parameter one it takes (the
+    table is the schema of its own parameters). Registered with config.load() through the
+    entry-point group orgpulse.config_checks (pyproject.toml); the kernel checks the shape."""
+    known = {f"{f.area}.{f.name}": f.params for f in FORMULAS}
+    for key, params in overrides.items():
+        if key not in known:
+            return f"unknown formula {key!r} (known: {sorted(known)})"
+        if set(params) - set(known[key]):
+            return f"{key}: parameters must be among {sorted(known[key])}, got {params!r}"
+    return None
 
 
 def evaluate(get: Get, overrides: dict[str, dict] | None = None) -> dict[tuple[str, str], float]:

@@ -159,6 +159,7 @@ def _positive_int(env: Mapping[str, str], name: str, default: int, problems: lis
 def _pem_private_key(text: str) -> str | None:
     """The PEM text if it holds an RSA private key (GitHub signs app JWTs with RS256), else None.
     A key pasted into one line with literal "\\n" (some secret stores) is unfolded."""
+    # Only with a GitHub App's key set: the receiver, which never has one, does not load cryptography.
     from cryptography.hazmat.primitives.asymmetric import rsa
     from cryptography.hazmat.primitives.serialization import load_pem_private_key
 

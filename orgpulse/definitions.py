@@ -1,4 +1,5 @@
-"""What a bot, a revert, a hotfix, a flaky check and a production environment are.
+"""What a bot, a revert, a hotfix, a flaky check, a production environment and a pull
+request's first review are, and the legs of a pull request's cycle.
 
 The receiver (one delivery at a time) and the poller (7-day windows from the
 APIs) must agree on these, or the real-time counts and the reconciled gauges
@@ -7,7 +8,10 @@ drift apart. Both import them from here; nothing here imports above the kernel.
 from __future__ import annotations
 
 import re
-from typing import Hashable, Iterable
+from datetime import datetime
+from typing import Hashable, Iterable, Mapping
+
+from orgpulse.timeutil import parse_time, seconds_between
 
 # `git revert` writes 'Revert "<subject>"' and 'This reverts commit <sha>';
 # Conventional Commits write 'revert: …' or 'revert(scope): …'.
@@ -35,7 +39,8 @@ def author_type(user: dict | None) -> str:
 # --- CI: what a conclusion says, which gauge a workflow feeds, what a flaky check is.
 
 # What a completed run says about the code: success 1, a failure 0. Cancelled, skipped,
-# neutral… say nothing about tests and never move a "passing" gauge (seed W7).
+# neutral… say nothing about tests and never move a "passing" gauge (the old collectors
+# counted a cancelled run as a failure of the tests).
 DECISIVE = {"success": 1.0, "failure": 0.0, "timed_out": 0.0, "startup_failure": 0.0}
 FAILED = frozenset(c for c, v in DECISIVE.items() if v == 0.0)
 
@@ -105,3 +110,64 @@ def deploy_workflow_of(deploy_workflows: dict[str, str], repo: str) -> str | Non
     a repository that has one ignores the Deployments API."""
     wanted = repo.lower()
     return next((wf for name, wf in deploy_workflows.items() if name.lower() == wanted), None)
+
+
+# --- Pull requests: the first review, and the cycle leg by leg.
+
+def _account_id(user: Mapping) -> int | None:
+    """REST's and webhooks' numeric `id` (GraphQL's `id` is a node id string: not comparable)."""
+    value = user.get("id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def same_account(a: Mapping | None, b: Mapping | None) -> bool:
+    """The same GitHub account: by numeric id where both sides carry one (an account renamed
+    keeps it), else by login, without case (GitHub's logins are case-insensitive)."""
+    a, b = a or {}, b or {}
+    ids = _account_id(a), _account_id(b)
+    if None not in ids:
+        return ids[0] == ids[1]
+    logins = [str(u.get("login") or "").lower() for u in (a, b)]
+    return bool(logins[0]) and logins[0] == logins[1]
+
+
+def by_another_human(author: Mapping | None, reviewer: Mapping | None) -> bool:
+    """A review by a person other than the pull request's author (a bot answers in seconds; an
+    author answering on their own pull request is not a review). A deleted account: no one."""
+    return bool(reviewer) and not is_bot(dict(reviewer)) and not same_account(author, reviewer)
+
+
+def counts_as_first_review(author: Mapping | None, reviewer: Mapping | None,
+                           submitted_at: object, merged_at: object) -> bool:
+    """A review that can be the pull request's first: submitted (a pending review has no time),
+    by another human, and no later than the merge (a review after it picked nothing up)."""
+    submitted, merged = parse_time(submitted_at), parse_time(merged_at)
+    return submitted is not None and by_another_human(author, reviewer) and (
+        merged is None or submitted <= merged)
+
+
+def first_review(author: Mapping | None, reviews: Iterable[tuple[Mapping | None, object]],
+                 merged_at: object) -> datetime | None:
+    """When the first review was submitted: the earliest of `reviews` — (reviewer, submitted at)
+    pairs, in any order — that counts_as_first_review. The poller gives every review GitHub
+    lists; the receiver, each review as it arrives, with the earliest it kept so far."""
+    times = [t for reviewer, at in reviews
+             if counts_as_first_review(author, reviewer, at, merged_at) and (t := parse_time(at)) is not None]
+    return min(times) if times else None
+
+
+# The cycle of a pull request, leg by leg (Apache DevLake's breakdown): each leg runs from one
+# moment to the next. A leg is in seconds, or None where a moment is unknown or the span is
+# negative (e.g. a first commit authored after the pull request opened): no value, never a 0.
+LEGS: dict[str, tuple[str, str]] = {
+    "coding": ("first_commit", "created"),  # first commit authored → pull request opened
+    "pickup": ("created", "first_review"),  # → first review by another human
+    "review": ("first_review", "merged"),   # → merged
+    "deploy": ("merged", "deployed"),       # → the first successful production deployment of it
+}
+
+
+def leg(name: str, moments: Mapping[str, object]) -> float | None:
+    """One leg's seconds from the moments known (ISO strings, datetimes or Unix seconds)."""
+    start, end = LEGS[name]
+    return seconds_between(moments.get(start), moments.get(end))

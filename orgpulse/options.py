@@ -3,13 +3,15 @@ with its default and a check that returns a problem or None. config.load() valid
 the file with validate_options(); unknown sections and keys are errors (typos)."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from typing import Any, Callable
 
-# The generic checks (orgpulse/checks.py), under the short names the schema below uses.
-from orgpulse.checks import at_least as _at_least, is_ as _is, one_of as _one_of, regex as _regex
-from orgpulse.checks import sections as _sections, slash_pairs as _slash_pairs, str_list as _str_list
+# The generic checks (orgpulse/validators.py), under the short names the schema below uses.
+from orgpulse.validators import at_least as _at_least, is_ as _is, one_of as _one_of, regex as _regex
+from orgpulse.validators import sections as _sections, slash_pairs as _slash_pairs, str_list as _str_list
 
 
 @dataclass(frozen=True)
@@ -18,8 +20,8 @@ class Option:
     check: Callable[[Any], str | None]  # returns a problem, or None
 
 
-# The sections orgpulse reads today. The other top-level sections DESIGN.md
-# names are accepted as mappings and validated by the part that uses them.
+# Every section orgpulse reads, each key with its default and its check. A top-level section
+# listed in OTHER_SECTIONS (none today) is accepted as a mapping and checked by the part using it.
 SCHEMA: dict[str, dict[str, Option]] = {
     "github": {
         "repositories": Option([], _slash_pairs("owner/name")),
@@ -66,7 +68,7 @@ SCHEMA: dict[str, dict[str, Option]] = {
         # answered 408 and closed (GitHub and Asana give up after 10 s anyway).
         "request_deadline_seconds": Option(10, _at_least(1)),
         # Bytes of requests still arriving, buffered by the worker before a thread
-        # sees them (receiver/worker.py); past it requests are read by threads.
+        # sees them (receiver/server/worker.py); past it requests are read by threads.
         "buffer_budget_bytes": Option(64 * 1024 * 1024, _at_least(1024 * 1024)),
         "redis_url": Option("", lambda v: None if isinstance(v, str) and (
             v == "" or v.startswith(("redis://", "rediss://", "unix://")))
@@ -127,7 +129,7 @@ SCHEMA["poller"] = {
     "max_age_cycles": Option(2, _at_least(1)),
     "run_informer": Option(True, _is(bool, "true or false")),  # when a cluster is configured
     # A first-cycle backfill (github, dora) cut short this many cycles in a row without progress
-    # is an error (pollers/backfill.py); while it progresses it is pending, not failing.
+    # is an error (pollers/github/backfill.py); while it progresses it is pending, not failing.
     "backfill_stall_cycles": Option(4, _at_least(1)),
 }
 SCHEMA["aws"] = {
@@ -142,17 +144,10 @@ SCHEMA["aws"] = {
 
 
 def _formula_overrides(value: Any) -> str | None:
-    from fom.scores import FORMULAS  # the table is the schema of its own parameters
-
-    if not isinstance(value, dict):
-        return f"must be a mapping of area.name to parameters, got {value!r}"
-    known = {f"{f.area}.{f.name}": f.params for f in FORMULAS}
-    for key, params in value.items():
-        if key not in known:
-            return f"unknown formula {key!r} (known: {sorted(known)})"
-        if not isinstance(params, dict) or set(params) - set(known[key]):
-            return f"{key}: parameters must be among {sorted(known[key])}, got {params!r}"
-    return None
+    """The shape; the names and their parameters are fom's (its check, CHECKS_GROUP)."""
+    if isinstance(value, dict) and all(isinstance(k, str) and isinstance(p, dict) for k, p in value.items()):
+        return None
+    return f"must be a mapping of area.name to a mapping of parameters, got {value!r}"
 
 
 def _thresholds(value: Any) -> str | None:
@@ -164,7 +159,7 @@ def _thresholds(value: Any) -> str | None:
 
 SCHEMA["fom"] = {
     "thresholds": Option({"green": 0.7, "yellow": 0.3}, _thresholds),
-    "formulas": Option({}, _formula_overrides),
+    "formulas": Option({}, _formula_overrides),  # + fom.scores.check_formulas
     "area_weights": Option({}, lambda v: None if isinstance(v, dict) else f"must be a mapping, got {v!r}"),
 }
 SCHEMA["skypilot"] = {
@@ -192,8 +187,8 @@ def _signals(value: Any) -> str | None:
     return bad or (f"unknown signal(s) {unknown} (known: {list(DORA_SIGNALS)})" if unknown else None)
 
 
-# DORA's four keys (README "DORA"): which deployments are production, where a repository
-# records them, and what marks a change as failed.
+# DORA's four keys (pollers/dora/figures.py): which deployments are production, where a
+# repository records them, and what marks a change as failed.
 SCHEMA["dora"] = {
     "production": Option(r"^prod(uction)?$", _regex),
     "deploy_workflows": Option({}, _deploy_workflows),
@@ -216,16 +211,11 @@ def _handles(value: Any) -> str | None:
 
 
 def _monitor_thresholds(value: Any) -> str | None:
-    if value == {}:
-        return None  # nothing to check: the receiver starts without importing dashboards/
-    if not isinstance(value, dict):
+    """Names mapped to numbers. Which names exist, and the order of a warning and its critical,
+    are the dashboards' to check (`orgpulse dashboards validate | render | diff | apply`):
+    the monitors are defined there, and the receiver and the poller never load them."""
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
         return f"must map threshold names to numbers, got {value!r}"
-    from dashboards.registry import thresholds  # each dashboard module declares its own
-
-    known = thresholds()
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        return f"unknown threshold(s) {unknown} (known: {sorted(known)})"
     bad = {k: v for k, v in value.items() if isinstance(v, bool) or not isinstance(v, (int, float))}
     return f"thresholds must be numbers, got {bad!r}" if bad else None
 
@@ -247,7 +237,7 @@ MONITOR_SOURCES = ("github", "dora", "asana", "wandb", "ec2", "skypilot", "kuber
 _TAG_VALUE = re.compile(r"^[a-z][a-z0-9_.:/-]*$")  # Datadog's tag value characters
 
 
-def _sources(value: Any) -> str | None:  # None: derived from the collectors' options (README)
+def _sources(value: Any) -> str | None:  # None: the sources whose collectors are configured
     bad = None if value is None else _str_list(value)
     unknown = sorted(set(value or []) - set(MONITOR_SOURCES)) if not bad else []
     return bad or (f"unknown source(s) {unknown} (known: {list(MONITOR_SOURCES)})" if unknown else None)
@@ -258,15 +248,6 @@ def _default_env(value: Any) -> str | None:
     return None if ok else f"must be * or an env tag value (lowercase, e.g. production), got {value!r}"
 
 
-def _monitor_section(values: dict) -> list[str]:
-    """Every environment's warning and critical thresholds on the sides Datadog accepts."""
-    if not values["thresholds"] and not any((e or {}).get("thresholds") for e in values["environments"].values()):
-        return []  # the defaults are checked by the tests: the receiver starts without dashboards/
-    from dashboards.registry import threshold_problems
-
-    return threshold_problems(values)
-
-
 SCHEMA["monitors"] = {
     "notify": Option([], _handles),                   # added to every monitor's message
     "thresholds": Option({}, _monitor_thresholds),    # overrides of the modules' defaults
@@ -274,9 +255,19 @@ SCHEMA["monitors"] = {
     "default_env": Option("*", _default_env),         # the dashboards' $env default
     "sources": Option(None, _sources),                # whose monitors to build; None: as configured
 }
-# Checks across a section's keys, run once its keys are each valid.
-SECTION_CHECKS: dict[str, Callable[[dict], list[str]]] = {"monitors": _monitor_section}
 OTHER_SECTIONS: tuple[str, ...] = ()
+
+# Checks that a package above the kernel registers for a setting whose meaning it owns
+# (pyproject.toml: fom checks `fom.formulas` against its formula table): entry point name
+# `section.key`, value a function of the value returning a problem or None. Each runs once
+# the kernel's own check of that value's shape passed.
+CHECKS_GROUP = "orgpulse.config_checks"
+
+
+@functools.lru_cache(maxsize=1)
+def registered_checks() -> dict[str, Callable[[Any], str | None]]:
+    """section.key → the check its owner registered (loaded once per process)."""
+    return {ep.name: ep.load() for ep in entry_points(group=CHECKS_GROUP)}
 
 
 def validate_options(raw: Any, problems: list[str]) -> dict[str, Any]:
@@ -296,15 +287,14 @@ def validate_options(raw: Any, problems: list[str]) -> dict[str, Any]:
             given = {}
         for key in sorted(set(given) - set(fields)):
             problems.append(f"ORGPULSE_CONFIG: {section}.{key} is not a known setting")
-        values, before = {}, len(problems)
+        values = {}
         for key, opt in fields.items():
             value = given.get(key, opt.default)
-            bad = opt.check(value)
+            owner = registered_checks().get(f"{section}.{key}")
+            bad = opt.check(value) or (owner(value) if owner else None)
             if bad:
                 problems.append(f"ORGPULSE_CONFIG: {section}.{key} {bad}")
             values[key] = value
-        if section in SECTION_CHECKS and len(problems) == before:
-            problems += [f"ORGPULSE_CONFIG: {section}: {p}" for p in SECTION_CHECKS[section](values)]
         options[section] = values
     for section in OTHER_SECTIONS:
         if section in raw:

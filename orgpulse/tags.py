@@ -7,7 +7,8 @@ first `limit` distinct values seen by this process, and "other" past that.
 
 A value that cannot be what the tag means (a number or a SHA for a workflow, no
 owner/name for a repo, not a string at all) is "other" at once and never takes
-one of the `limit` slots: senders cannot spend the cap on junk (issue 15).
+one of the `limit` slots: senders cannot spend the cap on junk (a hostile sender would
+otherwise fill it with made-up names before the real ones arrive).
 """
 from __future__ import annotations
 

@@ -1,8 +1,7 @@
 """Asana rolling aggregates: workspace tasks, project statuses and the bugs project.
 
-Uses the v5 client's page iterators for real — the seed checked `.data` on a
-generator, so its task requests were never sent and every bug count was 0
-(W10). Tasks come from each active project with `completed_since` 30 days ago
+Uses the v5 client's page iterators for real — the old collectors checked `.data` on
+a generator, so their task requests were never sent and every bug count was 0. Tasks come from each active project with `completed_since` 30 days ago
 (open tasks plus those completed in the window), de-duplicated across
 projects; the bugs project's sections come from that project's own membership,
 and every configured section bucket is a `section` tag of asana.projects.bugs.open.
@@ -11,11 +10,11 @@ Query booleans are sent as Asana documents them (`true`/`false`), never Python's
 """
 from __future__ import annotations
 
-import math
 from datetime import datetime, timedelta
 from typing import Any
 
 from orgpulse import metrics as m
+from orgpulse.statistics import percentile, within
 from orgpulse.timeutil import parse_time
 
 TASK_FIELDS = ("completed,completed_at,created_at,modified_at,due_on,due_at,assignee.gid,"
@@ -23,11 +22,7 @@ TASK_FIELDS = ("completed,completed_at,created_at,modified_at,due_on,due_at,assi
 PROJECT_FIELDS = "name,archived,current_status_update.status_type"
 STATUS_TYPES = ("on_track", "at_risk", "off_track")
 DAY = 86400
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+WEEK = timedelta(days=7)
 
 
 def _due(task: dict) -> datetime | None:
@@ -36,12 +31,10 @@ def _due(task: dict) -> datetime | None:
 
 def task_metrics(tasks: list[dict], now: datetime) -> list[m.Metric]:
     """Pure: workspace tasks (open + completed in 30 days) → gauges."""
-    ts = now.timestamp()
     open_tasks = [t for t in tasks if not t.get("completed")]
 
     def done_within(days: int) -> list[dict]:
-        return [t for t in tasks if t.get("completed") and (c := parse_time(t.get("completed_at")))
-                and ts - c.timestamp() <= days * DAY]
+        return [t for t in tasks if t.get("completed") and within(t.get("completed_at"), now, timedelta(days=days))]
     done7, done30 = done_within(7), done_within(30)
     today_end = now.replace(hour=23, minute=59, second=59)
     dues = [(t, _due(t)) for t in open_tasks]
@@ -56,17 +49,16 @@ def task_metrics(tasks: list[dict], now: datetime) -> list[m.Metric]:
            m.gauge("asana.tasks.unassigned", sum(1 for t in open_tasks if not t.get("assignee"))),
            m.gauge("asana.tasks.assigned", sum(1 for t in open_tasks if t.get("assignee"))),
            m.gauge("asana.tasks.completed_per_day_7d", len(done7) / 7)]
-    created7 = [t for t in tasks if (c := parse_time(t.get("created_at"))) and ts - c.timestamp() <= 7 * DAY]
+    created7 = [t for t in tasks if within(t.get("created_at"), now, WEEK)]
     if created7:  # of the tasks created this week, the share already completed
         out.append(m.gauge("asana.tasks.completion_rate_7d",
                            100 * sum(bool(t.get("completed")) for t in created7) / len(created7)))
     cycles = [(parse_time(t["completed_at"]) - parse_time(t["created_at"])).total_seconds() / 3600
               for t in done7 if t.get("created_at")]
     if cycles:
-        out += [m.gauge("asana.tasks.cycle_time_p50_hours", _percentile(cycles, 0.5)),
-                m.gauge("asana.tasks.cycle_time_p90_hours", _percentile(cycles, 0.9))]
-    active = {(t.get("assignee") or {}).get("gid") for t in tasks
-              if (mod := parse_time(t.get("modified_at"))) and ts - mod.timestamp() <= 7 * DAY}
+        out += [m.gauge("asana.tasks.cycle_time_p50_hours", percentile(cycles, 0.5)),
+                m.gauge("asana.tasks.cycle_time_p90_hours", percentile(cycles, 0.9))]
+    active = {(t.get("assignee") or {}).get("gid") for t in tasks if within(t.get("modified_at"), now, WEEK)}
     out.append(m.gauge("asana.users.active_7d", len(active - {None})))
     return out
 
@@ -84,7 +76,7 @@ def query(params: dict[str, Any]) -> dict[str, Any]:
 
 def bug_metrics(tasks: list[dict], bugs_project: str, buckets: dict[str, list[str]],
                 now: datetime) -> list[m.Metric]:
-    """Pure: tasks of the bugs project → the seed's bug gauges, defined right."""
+    """Pure: tasks of the bugs project → the old collectors' bug gauges, defined right."""
     ts = now.timestamp()
     counts = {bucket: 0 for bucket in (*buckets, "other")}
     ages = []
@@ -99,16 +91,15 @@ def bug_metrics(tasks: list[dict], bugs_project: str, buckets: dict[str, list[st
         if created := parse_time(t.get("created_at")):
             ages.append((ts - created.timestamp()) / DAY)
     out = [m.gauge(f"asana.projects.bugs.{b}_count", n, ) for b, n in counts.items()
-           if b in ("triage", "active", "backlog", "other")]  # the seed's names
+           if b in ("triage", "active", "backlog", "other")]  # the old collectors' names
     # Every configured bucket, so none is lost inside total_open: sum by section = total_open.
     out += [m.gauge("asana.projects.bugs.open", n, section=b) for b, n in counts.items()]
     out.append(m.gauge("asana.projects.bugs.total_open", sum(counts.values())))
     out.append(m.gauge("asana.projects.bugs.created_7d", sum(
-        1 for t in tasks if (c := parse_time(t.get("created_at"))) and ts - c.timestamp() <= 7 * DAY)))
+        1 for t in tasks if within(t.get("created_at"), now, WEEK))))
     for days in (7, 30):
         out.append(m.gauge(f"asana.projects.bugs.completed_{days}d", sum(
-            1 for t in tasks if t.get("completed") and (c := parse_time(t.get("completed_at")))
-            and ts - c.timestamp() <= days * DAY)))
+            1 for t in tasks if t.get("completed") and within(t.get("completed_at"), now, timedelta(days=days)))))
     if ages:  # no open bug: no age (not a 0-day backlog)
         out += [m.gauge("asana.projects.bugs.avg_age_days", sum(ages) / len(ages)),
                 m.gauge("asana.projects.bugs.oldest_bug_days", max(ages))]
@@ -118,7 +109,7 @@ def bug_metrics(tasks: list[dict], bugs_project: str, buckets: dict[str, list[st
 class AsanaPoller:
     def __init__(self, token: str, base_url: str | None, options: dict[str, Any],
                  retries: int = 4, backoff: float = 0.5):
-        import asana
+        import asana  # ~0.3 s to import: only with Asana configured
         from urllib3.util.retry import Retry
 
         cfg = asana.Configuration()

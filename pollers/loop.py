@@ -21,7 +21,7 @@ from typing import Callable
 
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter
-from pollers import state as states
+from orgpulse import state as states
 from pollers.series import VanishedSeries
 from pollers.values import ValueStore
 
@@ -121,7 +121,7 @@ class Poller:
         return success
 
     def _heartbeat(self, report: dict | None = None, scores: list[m.Metric] | None = None) -> None:
-        """The state file (pollers/state.py): the liveness probe's heartbeat; at a cycle's end
+        """The state file (orgpulse/state.py): the liveness probe's heartbeat; at a cycle's end
         also its outcome, every gauge's latest value and the scores (the status page)."""
         if self.state is None:
             return

@@ -10,8 +10,15 @@ import functools
 import logging
 from typing import Callable
 
+from orgpulse import redisconn
 from orgpulse.config import Settings
+from pollers.asana import AsanaPoller
+from pollers.ec2.collector import Ec2Collector
+from pollers.ec2.prices import CostExplorer, Prices
 from pollers.loop import Collector
+from pollers.skypilot.api import SkyPilotApi
+from pollers.skypilot.collector import SkyPilotCollector
+from pollers.wandb import LazyApi, WandbPoller, make_api
 
 log = logging.getLogger("orgpulse.poller")
 
@@ -20,6 +27,7 @@ def _boto_clients() -> Callable[[str, str], object]:
     """(service, region) → a cached boto3 client: standard retries (backoff with jitter
     on throttling, 5xx and timeouts; other 4xx not retried), bounded timeouts. boto3
     reads the AWS SDK's own variables (credentials, AWS_ENDPOINT_URL, …)."""
+    # boto3 takes ~0.6 s to import: a poller with no AWS region configured never loads it.
     import boto3
     from botocore.config import Config
 
@@ -39,9 +47,6 @@ def ec2(settings: Settings) -> Collector | None:
     opts = settings.section("aws")
     if not opts["regions"]:
         return None
-    from pollers.aws_prices import CostExplorer, Prices
-    from pollers.ec2 import Ec2Collector
-
     clients = _boto_clients()
     prices = Prices(clients("pricing", "us-east-1"), opts["prices"])  # the Pricing API lives there
     ce = CostExplorer(clients("ce", "us-east-1")) if opts["cost_explorer"] else None
@@ -52,9 +57,6 @@ def ec2(settings: Settings) -> Collector | None:
 def skypilot(settings: Settings) -> Collector | None:
     if not settings.skypilot_endpoint:
         return None
-    from pollers.skypilot import SkyPilotCollector
-    from pollers.skypilot_api import SkyPilotApi
-
     opts = settings.section("skypilot")
     token = settings.skypilot_token.reveal().decode() if settings.skypilot_token else None
     api = SkyPilotApi(settings.skypilot_endpoint, token, opts["request_timeout_seconds"])
@@ -66,8 +68,6 @@ def asana(settings: Settings) -> Collector | None:
     opts = settings.section("asana")
     if settings.asana_token is None or not opts["workspace"]:
         return None
-    from pollers.asana import AsanaPoller
-
     poller = AsanaPoller(settings.asana_token.reveal().decode(), settings.asana_base_url, opts)
     return Collector("asana", poller.collect, settings.section("poller")["collector_timeout_seconds"])
 
@@ -76,8 +76,6 @@ def wandb(settings: Settings) -> Collector | None:
     opts = settings.section("wandb")
     if settings.wandb_api_key is None or not opts["projects"]:
         return None
-    from pollers.wandb import LazyApi, WandbPoller, make_api
-
     key = settings.wandb_api_key.reveal().decode()
     api = LazyApi(lambda: make_api(key, settings.wandb_base_url))  # built at the first cycle
     return Collector("wandb", WandbPoller(api, opts).collect,
@@ -94,8 +92,10 @@ def github(settings: Settings, deployments=None) -> Collector | None:
     """`deployments`: the dora collector (its production deployments are the deploy leg's)."""
     if not _github_on(settings):
         return None
-    from pollers.github import GithubCollector
-    from pollers.github_app import connect
+    # PyGithub takes ~0.65 s to import (pollers/github/ and pollers/dora/ build on it): a poller
+    # with GitHub off never loads it.
+    from pollers.github.app import connect
+    from pollers.github.collector import GithubCollector
 
     opts = settings.section("github")
     collector = GithubCollector(connect(settings), opts["repositories"], opts,
@@ -110,21 +110,18 @@ def _asana_incidents(settings: Settings):
     project = settings.section("dora")["incidents_project"]
     if not project or settings.asana_token is None:
         return None
-    from pollers.asana import AsanaPoller
-
     poller = AsanaPoller(settings.asana_token.reveal().decode(), settings.asana_base_url,
                          settings.section("asana"))
     return lambda since: poller._tasks(project, since)
 
 
 def _dora(settings: Settings, elector=None):
-    """DORA's four keys for github.repositories (pollers/dora.py): the DoraCollector, or None."""
+    """DORA's four keys for github.repositories (pollers/dora/collector.py): the DoraCollector, or None."""
     if not _github_on(settings):
         return None
-    from orgpulse import redisconn
-    from pollers.dora import DoraCollector
-    from pollers.dora_marks import Marks
-    from pollers.github_app import connect
+    from pollers.dora.collector import DoraCollector  # PyGithub, as in github()
+    from pollers.dora.marks import Marks
+    from pollers.github.app import connect
 
     opts = settings.section("github")
     marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))
@@ -141,7 +138,7 @@ def dora(settings: Settings, elector=None, built=None) -> Collector | None:
 def _backfill(name: str, settings: Settings) -> dict:
     """The deadline and backfill of a collector whose first cycle backfills: it stops asking
     after TIME_SHARE of its timeout, so it returns in time, and resumes next cycle."""
-    from pollers.backfill import TIME_SHARE, Backfill, Deadline
+    from pollers.github.backfill import TIME_SHARE, Backfill, Deadline  # PyGithub, as in github()
 
     poller = settings.section("poller")
     return {"deadline": Deadline(TIME_SHARE * poller["collector_timeout_seconds"]),

@@ -1,6 +1,7 @@
 """The poller's memory of the latest value of every series it (or the informer) emitted.
 
-FoM scores read their inputs here — never back from Datadog (seed W17). A value
+FoM scores read their inputs here — never back from Datadog (a query that lags or fails
+would score stale or missing data as current). A value
 older than `max_age` is not an input: a collector that stopped succeeding makes
 its scores disappear instead of freezing them at an old, healthy-looking value.
 """

@@ -13,17 +13,17 @@ is this week's failure); GPU hours are the GPU time spent inside the window.
 GPU utilisation is each run's average over its system-metrics history (sampled
 by W&B, one call per GPU run when it appears, ends, or hourly while it runs),
 not the last sample. Training inputs come from configurable summary keys. No
-per-run tags (seed W14).
+per-run tags (a tag value per run would be a custom metric each).
 """
 from __future__ import annotations
 
 import logging
-import math
 import re
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from orgpulse import metrics as m
+from orgpulse.statistics import percentile
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time
 
@@ -45,7 +45,7 @@ def make_api(api_key: str, base_url: str | None, timeout: int = 30, retries: int
     """wandb.Api with a bounded GraphQL retry policy. wandb-core retries 429/5xx and
     honours Retry-After; without a bound it retries for minutes, past the cycle. The
     policy is a process-wide wandb setting, read when the Api is built."""
-    import wandb
+    import wandb  # ~1.4 s to import: only with W&B configured, at the first cycle (LazyApi)
 
     wandb.setup(settings=wandb.Settings(x_graphql_retry_max=retries,
                                         x_graphql_retry_wait_min_seconds=1,
@@ -69,11 +69,6 @@ class LazyApi:
     def __getattr__(self, name: str) -> Any:
         self.connect()
         return getattr(self._api, name)
-
-
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
 def gpu_values(sample: dict) -> list[float]:
@@ -124,8 +119,8 @@ def _state_gauges(runs: list[dict], ended: list[dict], start: datetime, tag: dic
     hours = [h for r in finished if (h := _hours(r["created"], r["end"])) is not None]
     if hours:  # whole durations of runs that finished this week, however long they ran
         out += [m.gauge("wandb.training.avg_duration_hours", sum(hours) / len(hours), **tag),
-                m.gauge("wandb.training.duration_p50_hours", _p(hours, .5), **tag),
-                m.gauge("wandb.training.duration_p90_hours", _p(hours, .9), **tag)]
+                m.gauge("wandb.training.duration_p50_hours", percentile(hours, .5), **tag),
+                m.gauge("wandb.training.duration_p90_hours", percentile(hours, .9), **tag)]
     return out
 
 

@@ -20,6 +20,7 @@ from receiver.envelope import Envelope, Source
 from receiver.routes import bp
 from receiver import secretstore, status
 from receiver.sources.asana import AsanaSource
+from receiver.sources.asana.enrich import AsanaApi, AsanaContext, Enricher
 from receiver.sources.github import GithubSource
 from receiver.sources.github.context import GithubContext
 from receiver.sources.wandb import WandbSource
@@ -41,8 +42,6 @@ def build_enricher(settings: config.Settings, emitter: Emitter, shared=None):
         log.warning("ASANA_ACCESS_TOKEN not set: Asana task completions, cycle times and "
                     "project names are not measured, only what events carry")
         return None
-    from receiver.sources.asana.enrich import AsanaApi, AsanaContext, Enricher
-
     opts = settings.section("asana")
     api = AsanaApi(settings.asana_token.reveal().decode(), settings.asana_base_url,
                    opts["request_timeout_seconds"], opts["requests_per_minute"])

@@ -106,7 +106,7 @@ class Envelope:
         self.capture = capture
         self.clock = clock
         # Told of every finished delivery: (source, outcome, event or None) — the status
-        # page's record (receiver/status.py). It keeps no payload and no header.
+        # page's record (receiver/status/). It keeps no payload and no header.
         self.observer = observer
 
     def own_metrics(self, source: str, result: str, event: str | None, seconds: float,
@@ -127,7 +127,7 @@ class Envelope:
         return out
 
     def timed_out(self, path: str | None) -> None:
-        """Count a request that did not arrive within its deadline (receiver/worker.py
+        """Count a request that did not arrive within its deadline (receiver/server/worker.py
         answers it 408 itself: no body, maybe no headers, to hand to a route)."""
         self.reject(source_of(path), "timeout", self.clock(), "request not complete in time")
 

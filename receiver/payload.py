@@ -1,8 +1,9 @@
 """The typed boundary between a provider's JSON and the handlers.
 
 Handlers never index a payload or call `.get` on it: they ask a View for a value
-of the type they need. Senders are hostile or broken often enough (issue 15: a
-value nested 1,000 deep where a name belongs, a timestamp of 1e20, `"resource": 1`)
+of the type they need. Senders are hostile or broken often enough (a value nested
+1,000 deep where a name belongs, a timestamp of 1e20, `"resource": 1`: tests/receiver/
+test_hostile_input.py and test_fuzz.py send such payloads)
 that every check lives here, once:
 
 - a lenient View (GitHub, W&B) reads a value of the wrong type or shape as absent,

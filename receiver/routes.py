@@ -55,7 +55,7 @@ def deliver(source_name: str, webhook: str | None = None) -> Response:
         body = read_body(state.settings.max_body_bytes)
     except Rejected as exc:
         # The body was not read to its end: the connection cannot carry another
-        # request (receiver/worker.py makes gunicorn close it and say so).
+        # request (receiver/server/worker.py makes gunicorn close it and say so).
         outcome = envelope.reject(source_name, exc.reason, time.perf_counter(), exc.detail)
         return _json(outcome.status, outcome.body(), {"Connection": "close"})
     outcome = envelope.process(source, request.path, request.headers, body)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# tests/test_fuzz.py: "ci" in every run (a few thousand deliveries in all), "fuzz" in
+# tests/receiver/test_fuzz.py: "ci" in every run (a few thousand deliveries in all), "fuzz" in
 # `make fuzz` (pytest --hypothesis-profile=fuzz).
 settings.register_profile("ci", max_examples=1000)
 settings.register_profile("fuzz", max_examples=20000)
@@ -23,7 +23,7 @@ from orgpulse.emit import DogStatsdSink, Emitter
 from orgpulse.metrics import catalog
 from receiver import create_app
 from receiver.sources.github import signature
-from tests.dogstatsd import PRODUCED, udp_listener
+from tests.support.dogstatsd import PRODUCED, udp_listener
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GITHUB = FIXTURES / "github"
@@ -33,8 +33,8 @@ SECRET = "It's a Secret to Everybody"
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """One real redis-server per run, for every `peers` test that needs Redis."""
-    from tests.peers import require_executable
-    from tests.servers import RedisServer
+    from tests.support.peers import require_executable
+    from tests.support.servers import RedisServer
 
     server = RedisServer(require_executable("redis-server"), tmp_path_factory.mktemp("redis"))
     yield server
@@ -78,8 +78,8 @@ def app(make_settings, receiver_env):
 
 @pytest.fixture(scope="session")
 def browser():
-    """One headless chromium for the whole run (tests/browser.py); fails if it is missing."""
-    from tests.browser import launch
+    """One headless chromium for the whole run (tests/support/browser.py); fails if it is missing."""
+    from tests.support.browser import launch
 
     with launch() as chromium:
         yield chromium

@@ -87,7 +87,7 @@ def dashboard(ctx: Context) -> dict:
 
 
 def monitors(ctx: Context) -> dict[str, dict]:
-    if not ctx.on("asana"):  # no such monitor where the source is off (README)
+    if not ctx.on("asana"):  # no such monitor where the source is off (monitors.sources)
         return {}
     hours = ctx.threshold("asana_heartbeat_silent_hours")
     heartbeats = a.q(ctx, "sum", "asana.webhooks.heartbeats", by=("webhook",))

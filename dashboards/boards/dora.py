@@ -1,5 +1,6 @@
 """DORA: the four keys per repository and their levels — the dashboard, and the monitors on
-change failure rate and on a repository that stopped deploying (README "DORA")."""
+change failure rate and on a repository that stopped deploying (the figures:
+pollers/dora/figures.py)."""
 from __future__ import annotations
 
 from dashboards import alerting as a
@@ -108,7 +109,7 @@ def dashboard(ctx: Context) -> dict:
 
 
 def monitors(ctx: Context) -> dict[str, dict]:
-    if not ctx.on("dora"):  # no such monitor where the source is off (README)
+    if not ctx.on("dora"):  # no such monitor where the source is off (monitors.sources)
         return {}
     rate = ctx.threshold("dora_change_failure_rate_pct")
     warning = ctx.threshold("dora_change_failure_rate_pct_warning")

@@ -6,6 +6,7 @@ from dashboards.board import Board
 from dashboards.context import Context
 from dashboards.layout import Row, group, grid, row, span
 from dashboards.widgets import table, timeseries, toplist, value
+from orgpulse import definitions
 
 BOARD = Board("github", "orgpulse · GitHub: PR flow and CI/CD",
               "Pull requests from open to merged, review coverage and size, CI runs, their time and "
@@ -55,8 +56,8 @@ def _speed(q) -> list:
             _legs(q)]
 
 
-# The PR cycle leg by leg (README "The PR cycle, leg by leg"), in the order a PR goes through them.
-LEGS = ("coding", "pickup", "review", "deploy")
+# The PR cycle leg by leg (orgpulse.definitions.LEGS), in the order a PR goes through them.
+LEGS = tuple(definitions.LEGS)
 WEEK = 7 * 86400
 
 
@@ -167,7 +168,7 @@ def dashboard(ctx: Context) -> dict:
 
 
 def monitors(ctx: Context) -> dict[str, dict]:
-    if not ctx.on("github"):  # no such monitor where the source is off (README)
+    if not ctx.on("github"):  # no such monitor where the source is off (monitors.sources)
         return {}
     failed = a.q(ctx, "sum", "github.ci.runs", where=("conclusion:failure",))
     runs = a.q(ctx, "sum", "github.ci.runs")

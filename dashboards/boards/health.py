@@ -20,7 +20,7 @@ Day −k = its head (window shifted k days, `last`) + its tail (window shifted k
 head alone. A day without points divides 0 by 0, which Datadog drops (its monitor-arithmetic
 guide: a division by 0 is dropped), so the cell shows no data, which no colour rule
 matches — never green. Summing across series (`sum:`) pools every series of the score (an
-upgrade mid-day starts a series with a new `version` tag). tests/test_health_grid.py
+upgrade mid-day starts a series with a new `version` tag). tests/dashboards/test_health_grid.py
 evaluates the cells on a model of these documented rules against each day's true average.
 
 Colours come from `fom.thresholds`, first matching rule wins, with no gaps:

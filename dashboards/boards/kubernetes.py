@@ -100,7 +100,7 @@ def dashboard(ctx: Context) -> dict:
 
 
 def monitors(ctx: Context) -> dict[str, dict]:
-    if not ctx.on("kubernetes"):  # no such monitor where the source is off (README)
+    if not ctx.on("kubernetes"):  # no such monitor where the source is off (monitors.sources)
         return {}
     oom, crash = ctx.threshold("oom_kills_per_15m"), ctx.threshold("crashloop_entries_per_15m")
     return {

@@ -70,7 +70,7 @@ def dashboard(ctx: Context) -> dict:
 
 
 def monitors(ctx: Context) -> dict[str, dict]:
-    if not ctx.on("wandb"):  # no such monitor where the source is off (README)
+    if not ctx.on("wandb"):  # no such monitor where the source is off (monitors.sources)
         return {}
     pct = ctx.threshold("training_failure_rate_pct")
     failed = a.q(ctx, "sum", "wandb.runs.failed_7d")

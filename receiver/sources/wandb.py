@@ -1,7 +1,7 @@
 """The W&B automations webhook source: `POST /webhooks/wandb`.
 
-W&B sends a JSON body the user writes as a template (README: the recommended
-one). Authentication is whichever is configured, both if both are:
+W&B sends a JSON body the user writes as a template (the recommended one is
+tests/fixtures/wandb_template.json, which the tests send). Authentication is whichever is configured, both if both are:
 `Authorization: Bearer <WANDB_WEBHOOK_TOKEN>` (W&B's "access token") and/or
 `X-Wandb-Signature`, an HMAC-SHA256 of the body with WANDB_WEBHOOK_SECRET,
 accepted hex- or base64-encoded (W&B's own docs and community code disagree).

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from tests.demo.run import Demo
-from tests.servers import ROOT
+from tests.support.servers import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:

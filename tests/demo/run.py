@@ -21,7 +21,7 @@ from pathlib import Path
 
 from tests.demo.traffic import Traffic
 from tests.demo.world import World
-from tests.servers import ROOT, clean_env, wait_http
+from tests.support.servers import ROOT, clean_env, wait_http
 
 COLLECTORS = {"ec2", "skypilot", "asana", "wandb", "github", "dora"}
 SOURCES = {"github", "asana", "wandb"}

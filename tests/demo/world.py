@@ -18,13 +18,13 @@ from pathlib import Path
 
 from tests.fakes.asana_api import FakeAsana
 from tests.fakes.aws_pricing import FakePricing
-from tests.dora_history import History
+from tests.support.dora_history import History
 from tests.fakes.github_dora import DoraGithub
 from tests.fakes.kube_api import FakeKube
 from tests.fakes.skypilot_api import FakeSkyPilot
 from tests.fakes.wandb_api import FakeWandb
-from tests.github_history import commit, generated, run
-from tests.k8s_pods import container_status, oom, pod
+from tests.support.github_history import commit, generated, run
+from tests.support.k8s_pods import container_status, oom, pod
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 REPOSITORIES = ["demo-org/api", "demo-org/trainer"]

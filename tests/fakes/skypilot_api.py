@@ -1,5 +1,5 @@
 """A fake SkyPilot API server answering as a real 0.14.1 server does (checked against one:
-tests/test_skypilot_server.py, and sky/server/server.py, sky/client/sdk.py).
+tests/pollers/test_skypilot_real_server.py, and sky/server/server.py, sky/client/sdk.py).
 
 POST /status and POST /jobs/queue/v2 answer `null` with the request id in
 X-Skypilot-Request-ID; GET /api/get?request_id=… answers the request record —

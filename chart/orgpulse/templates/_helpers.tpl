@@ -190,7 +190,7 @@ kubectl -n {{ .root.Release.Namespace }} get secret {{ include "orgpulse.secretN
 {{- end }}
 {{- end }}
 
-{{/* gunicorn's graceful_timeout, baked into the image (receiver/gunicorn_conf.py; a test
+{{/* gunicorn's graceful_timeout, baked into the image (receiver/server/gunicorn_conf.py; a test
      keeps the two equal). */}}
 {{- define "orgpulse.gunicornGracefulTimeout" -}}20{{- end }}
 

@@ -59,6 +59,8 @@ class AsanaApi:
 
     def __init__(self, token: str, base_url: str | None, timeout: float, per_minute: int,
                  retries: int = 4, backoff: float = 0.5):
+        # The asana client (~0.3 s to import) loads only when a token builds this: the receiver's
+        # cold start without one never pays for it (tests/receiver/test_imports.py).
         import asana
         from urllib3.util.retry import Retry
 
@@ -136,7 +138,7 @@ def completion_metrics(task: dict, ctx: AsanaContext) -> list[m.Metric]:
         if ctx.incidents_project and project.get("gid") == ctx.incidents_project and completed:
             out.append(m.count("dora.incidents.resolved", source="asana"))
         if ctx.bugs_project and project.get("gid") == ctx.bugs_project and completed:
-            # The section of the bugs project's own membership, not of any project (W10).
+            # The section of the bugs project's own membership, not of any project the task is in.
             section = ctx.section_bucket((membership.get("section") or {}).get("name"))
             out.append(m.count("asana.bugs.completed", section=section))
             if cycle is not None:

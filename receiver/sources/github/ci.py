@@ -1,6 +1,6 @@
 """workflow_run, workflow_job, check_run and check_suite → CI metrics.
 
-Definitions fix the seed's (W6–W8): run time excludes queue time, queue time
+Definitions (the old collectors got each of these wrong): run time excludes queue time, queue time
 is measured on first attempts only (a re-run keeps the original created_at),
 cancelled and timed-out are told apart by conclusion, and "tests passing on
 main" is per workflow, on the repository's own default branch, and only moved

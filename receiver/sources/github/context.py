@@ -55,6 +55,14 @@ class Recall:
         with self._lock:
             return self._items.pop(_digest(key), None)
 
+    def keep_earliest(self, key: Hashable, value: Any) -> None:
+        """Hold `value` under `key` unless an earlier one is held (the first review's time)."""
+        with self._lock:
+            k = _digest(key)
+            held = self._items.get(k)
+            if held is None or value < held:
+                self._items[k] = value
+
 
 class Merges:
     """Per repository, the merges this receiver saw that no production deployment has shipped

@@ -5,7 +5,7 @@ Deployments (a `deployment_status` success in an environment `dora.production` m
 or the successful runs of a deploy workflow on the default branch (a repository with a
 deploy workflow ignores the Deployments API). Each deployment (or run) counts once,
 however many success statuses or deliveries it gets. Only the receiver counts
-deployments; the poller's 7/30-day gauges reconcile from the APIs (pollers/dora.py).
+deployments; the poller's 7/30-day gauges reconcile from the APIs (pollers/dora/collector.py).
 """
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ An incident is opened when an issue is opened with the label or the label is add
 to an open issue (GitHub sends both `opened` and `labeled` for labels set at
 creation: each issue counts once per replica memory), and resolved when such an issue
 is closed. Time to restore and the open count come from the poller, which reads the
-issues API (pollers/dora.py): it sees incidents whose deliveries were missed too.
+issues API (pollers/dora/collector.py): it sees incidents whose deliveries were missed too.
 """
 from __future__ import annotations
 
