@@ -13,7 +13,7 @@ SYSTEM_PACKAGES  := chromium redis-server
 DATADOG_CLIENT   := 2.62.0
 PRISM            := 5.16.0
 # A real SkyPilot API server for the conformance test, in its own venv (never a
-# runtime dependency of orgpulse: README, SkyPilot).
+# runtime dependency of orgpulse: docs/sources/skypilot.md).
 SKYPILOT         := 0.14.1
 
 .PHONY: setup run demo test test-core fuzz peers system-packages bench clean constraints docs
