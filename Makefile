@@ -13,10 +13,10 @@ SYSTEM_PACKAGES  := chromium redis-server
 DATADOG_CLIENT   := 2.62.0
 PRISM            := 5.16.0
 # A real SkyPilot API server for the conformance test, in its own venv (never a
-# runtime dependency of orgpulse: README, SkyPilot).
+# runtime dependency of orgpulse: docs/sources/skypilot.md).
 SKYPILOT         := 0.14.1
 
-.PHONY: setup run demo test test-core fuzz peers system-packages bench clean constraints
+.PHONY: setup run demo test test-core fuzz peers system-packages bench clean constraints docs
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -72,6 +72,13 @@ test-core: $(STAMP)
 fuzz: $(STAMP)
 	$(BIN)/python -m pytest -q tests/test_fuzz.py --hypothesis-profile=fuzz
 
+# The documentation site (docs/, mkdocs.yml) into site/: first the pages generated from the code
+# (docs/generate.py), then a strict build, where a broken link or anchor is an error. make test
+# checks the same through tests/docs/ (and fails on a generated page left stale).
+docs: $(STAMP)
+	$(BIN)/python docs/generate.py
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
+
 bench: $(STAMP)
 	$(BIN)/python bench/handlers.py
 	$(BIN)/python bench/receiver.py
@@ -90,4 +97,4 @@ constraints:
 	rm -rf $(PEERS)/constraints build
 
 clean:
-	rm -rf $(VENV) $(PEERS) .orgpulse .pytest_cache
+	rm -rf $(VENV) $(PEERS) .orgpulse .pytest_cache site
