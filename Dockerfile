@@ -11,18 +11,24 @@
 # Pinned by version tag (no registry here to resolve a digest); same tag in both stages.
 FROM python:3.11.13-slim-bookworm AS build
 WORKDIR /src
-COPY pyproject.toml README.md constraints.txt ./
+COPY pyproject.toml README.md LICENSE constraints.txt ./
 COPY orgpulse orgpulse
 COPY receiver receiver
 COPY pollers pollers
 COPY fom fom
 COPY dashboards dashboards
+# orgpulse's wheel, built by a pinned build backend (inside pyproject's [build-system] range,
+# which --check-build-dependencies enforces) rather than by whatever setuptools is newest on the
+# day of the build; its build venv stays in this stage.
+RUN python -m venv /opt/build \
+ && /opt/build/bin/pip install --no-cache-dir --quiet setuptools==84.2.1 \
+ && /opt/build/bin/pip wheel --no-cache-dir --quiet --no-deps --no-build-isolation --check-build-dependencies --wheel-dir /wheels .
 # A venv without pip: the build stage's pip installs into it, so the image that runs carries
 # no installer. Every dependency is a pure-Python or manylinux wheel: no compiler needed.
 # constraints.txt pins every dependency's version (`make constraints`): each build resolves
 # the same ones.
 RUN python -m venv --without-pip /opt/orgpulse \
- && pip --python /opt/orgpulse/bin/python install --no-cache-dir --constraint constraints.txt .
+ && pip --python /opt/orgpulse/bin/python install --no-cache-dir --constraint constraints.txt /wheels/orgpulse-*.whl
 
 FROM python:3.11.13-slim-bookworm
 # The base image's pip, setuptools and wheel are build tools: not in the image that runs.

@@ -53,17 +53,39 @@ class Image:
         return self.root / path.lstrip("/")
 
 
+def _here(image: Image, words: list[str]) -> list[str]:
+    """A command's words with the image's absolute paths (globs expanded) mapped to this tree."""
+    out = []
+    for word in words:
+        if not word.startswith("/"):
+            out.append(word)
+            continue
+        found = sorted(str(p) for p in image.root.glob(word.lstrip("/"))) if "*" in word else []
+        out.extend(found or [str(image.host(word))])
+    return out
+
+
 def _run(image: Image, command: str) -> None:
     """One RUN step (one `&&` part), by what it does."""
     words = shlex.split(command)
+    workdir = image.host(image.workdir)
+
+    def run_here() -> None:
+        subprocess.run(_here(image, words), cwd=workdir, check=True)
+
     steps = {
         r"python -m venv --without-pip (/\S+)": lambda m: (
             image.paths.add(m[1]),
             subprocess.run([sys.executable, "-m", "venv", "--without-pip", image.host(m[1])], check=True)),
-        r"pip --python (/\S+) install --no-cache-dir --constraint (\S+) \.": lambda m: (
+        # The build stage's own venv (with pip) and what its pip does there: the pinned build backend.
+        r"python -m venv (/\S+)": lambda m: (
+            image.paths.add(m[1]), subprocess.run([sys.executable, "-m", "venv", image.host(m[1])], check=True)),
+        r"/\S+/bin/pip install --no-cache-dir --quiet setuptools==\S+": lambda m: run_here(),
+        r"/\S+/bin/pip wheel .* --wheel-dir (/\S+) \.": lambda m: (image.paths.add(m[1]), run_here()),
+        r"pip --python (/\S+) install --no-cache-dir --constraint (\S+) (/\S+)": lambda m: (
             setattr(image, "constraints", m[2]),
             subprocess.run([sys.executable, "-m", "pip", "--python", image.host(m[1]), "install", "--quiet",
-                            "--no-cache-dir", "--constraint", m[2], "."], cwd=image.host(image.workdir),
+                            "--no-cache-dir", "--constraint", m[2], *_here(image, [m[3]])], cwd=workdir,
                            check=True)),
         # The base image's own build tools: not part of this tree (checked: the venv has no pip).
         r"python -m pip uninstall --yes --quiet pip setuptools wheel": lambda m: None,

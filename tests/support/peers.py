@@ -9,7 +9,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PEERS = ROOT / ".peers"
-SYSTEM_INSTALL = "sudo make system-packages   (apt-get install chromium redis-server; .ci/run does it)"
+SYSTEM_INSTALL = "sudo make system-packages   (make test does it first when it can)"
 PEERS_INSTALL = "make peers   (make test runs it first)"
 
 
