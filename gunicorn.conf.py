@@ -1,2 +1,2 @@
 # `gunicorn` run from the repository root reads this file: the receiver's settings.
-from receiver.server.gunicorn_conf import *  # noqa: F401,F403
+from receiver.server.gunicorn_conf import *  # noqa: F403

@@ -1,4 +1,5 @@
 """The floor any receiver pays: a Flask app that only reads the body and answers 204."""
+
 from flask import Flask, request
 
 

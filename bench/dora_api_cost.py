@@ -10,6 +10,7 @@ collector runs through PyGithub's requester; then eight steady cycles (two hours
 change and a production deployment landing between every two cycles. Requests are counted
 by the fake, per kind. Goal: steady cost small and bounded, whatever the history.
 """
+
 from __future__ import annotations
 
 import re
@@ -17,29 +18,36 @@ import statistics
 import sys
 import tempfile
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from github import Auth, Github  # noqa: E402
+from github import Auth, Github
 
-from pollers.dora.collector import DoraCollector  # noqa: E402
-from pollers.dora.marks import Marks  # noqa: E402
-from pollers.github.http import GithubHttp  # noqa: E402
-from receiver.sources.github.context import dora_options  # noqa: E402
-from tests.support.dora_history import History  # noqa: E402
-from tests.fakes.github_dora import DoraGithub  # noqa: E402
+from pollers.dora.collector import DoraCollector
+from pollers.dora.marks import Marks
+from pollers.github.http import GithubHttp
+from receiver.sources.github.context import dora_options
+from tests.fakes.github_dora import DoraGithub
+from tests.support.dora_history import History
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 REPOS = {  # name → (hours between deployments, deploy workflow)
     "org/daily": ((12, 36), None),
     "org/busy": ((1.2, 3.6), None),
     "org/workflow": ((12, 36), "deploy.yml"),
 }
-KINDS = [("deployment statuses", r"/deployments/\d+/statuses$"), ("deployments", r"/deployments$"),
-         ("workflow runs", r"/actions/workflows/"), ("compare", r"/compare/"), ("graphql", r"^/graphql$"),
-         ("commits", r"/commits$"), ("issues", r"/issues$"), ("repository", r"^/repos/[^/]+/[^/]+$")]
+KINDS = [
+    ("deployment statuses", r"/deployments/\d+/statuses$"),
+    ("deployments", r"/deployments$"),
+    ("workflow runs", r"/actions/workflows/"),
+    ("compare", r"/compare/"),
+    ("graphql", r"^/graphql$"),
+    ("commits", r"/commits$"),
+    ("issues", r"/issues$"),
+    ("repository", r"^/repos/[^/]+/[^/]+$"),
+]
 
 
 def kind(path: str) -> str:
@@ -51,13 +59,20 @@ def measure(name: str, step: tuple[float, float], workflow: str | None) -> tuple
     try:
         history = History(fake, name, seed=7, workflow=workflow)
         history.walk(NOW - timedelta(days=35), NOW, step_hours=step)
-        gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
-                    seconds_between_writes=0)
-        options = dora_options({"deploy_workflows": {name: workflow} if workflow else {},
-                                "restore_from_failed_deployments": True})
+        gh = Github(
+            auth=Auth.Token(fake.token),
+            base_url=fake.url,
+            retry=None,
+            seconds_between_requests=0,
+            seconds_between_writes=0,
+        )
+        options = dora_options(
+            {"deploy_workflows": {name: workflow} if workflow else {}, "restore_from_failed_deployments": True}
+        )
         with tempfile.TemporaryDirectory() as data:
-            collector = DoraCollector(GithubHttp(gh.requester, 1.0), [name], options, {},
-                                      Marks(Path(data) / "marks.json"))
+            collector = DoraCollector(
+                GithubHttp(gh.requester, 1.0), [name], options, {}, Marks(Path(data) / "marks.json")
+            )
             collector.collect(NOW)
             first = Counter(kind(r.path) for r in fake.log)
             steady = []
@@ -80,10 +95,14 @@ def main() -> None:
         first, steady = measure(name, step, workflow)
         deployments = f"every {step[0]}-{step[1]} h" + (f", as runs of {workflow}" if workflow else "")
         print(f"\n{name} (deploys {deployments}):")
-        print(f"  first cycle (30-day backfill): {sum(first.values())} requests — "
-              + ", ".join(f"{k} {v}" for k, v in first.most_common()))
-        print(f"  steady cycles: mean {statistics.mean(steady):.1f}, worst {max(steady)}, "
-              f"best {min(steady)} (cycles: {steady})")
+        print(
+            f"  first cycle (30-day backfill): {sum(first.values())} requests — "
+            + ", ".join(f"{k} {v}" for k, v in first.most_common())
+        )
+        print(
+            f"  steady cycles: mean {statistics.mean(steady):.1f}, worst {max(steady)}, "
+            f"best {min(steady)} (cycles: {steady})"
+        )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """What any signed-webhook receiver must do, and nothing more: verify the HMAC
 of the body, parse the JSON, answer with a small JSON body. Between the bare
 app and orgpulse in the benchmark, it shows how much of the gap is this floor."""
+
 import hmac
 
 import orjson
@@ -19,8 +20,9 @@ def create_app() -> Flask:
         if not hmac.compare_digest(hmac.digest(SECRET, body, "sha256").hex(), given[7:]):
             return Response(b'{"result":"bad_signature"}', status=401, mimetype="application/json")
         payload = orjson.loads(body)
-        return Response(orjson.dumps({"result": "accepted", "action": payload.get("action")}),
-                        mimetype="application/json")
+        return Response(
+            orjson.dumps({"result": "accepted", "action": payload.get("action")}), mimetype="application/json"
+        )
 
     @app.get("/healthz")
     def healthz():

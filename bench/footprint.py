@@ -10,6 +10,7 @@
 
     .venv/bin/python bench/footprint.py [--deliveries N]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,12 +70,29 @@ def receiver(deliveries: int) -> None:
     agent.bind(("127.0.0.1", 0))
     with tempfile.TemporaryDirectory() as data:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver" / "server" / "gunicorn_conf.py"),
-             "--bind", f"127.0.0.1:{port}", "receiver:create_app()"], cwd=data,
-            env=clean_env({"PYTHONPATH": str(ROOT), "GITHUB_WEBHOOK_SECRET": SECRET,
-                           "ORGPULSE_DATA_DIR": data, "ORGPULSE_LOG_LEVEL": "WARNING",
-                           "DD_DOGSTATSD_URL": f"udp://127.0.0.1:{agent.getsockname()[1]}"}),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                str(ROOT / "receiver" / "server" / "gunicorn_conf.py"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "receiver:create_app()",
+            ],
+            cwd=data,
+            env=clean_env(
+                {
+                    "PYTHONPATH": str(ROOT),
+                    "GITHUB_WEBHOOK_SECRET": SECRET,
+                    "ORGPULSE_DATA_DIR": data,
+                    "ORGPULSE_LOG_LEVEL": "WARNING",
+                    "DD_DOGSTATSD_URL": f"udp://127.0.0.1:{agent.getsockname()[1]}",
+                }
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         pids = tree(proc.pid)
         idle = sum(rss_mb(p) for p in pids)
@@ -84,36 +102,70 @@ def receiver(deliveries: int) -> None:
         started = time.perf_counter()
         for i in range(deliveries):
             event, body = bodies[i % len(bodies)]
-            conn.request("POST", "/webhooks/github", body, {
-                "X-GitHub-Event": event, "X-GitHub-Delivery": str(uuid.uuid4()),
-                "X-Hub-Signature-256": signature(SECRET.encode(), body), "Content-Type": "application/json"})
+            conn.request(
+                "POST",
+                "/webhooks/github",
+                body,
+                {
+                    "X-GitHub-Event": event,
+                    "X-GitHub-Delivery": str(uuid.uuid4()),
+                    "X-Hub-Signature-256": signature(SECRET.encode(), body),
+                    "Content-Type": "application/json",
+                },
+            )
             conn.getresponse().read()
         elapsed = time.perf_counter() - started
         loaded = {p: rss_mb(p) for p in pids}
         cpu = sum(cpu_seconds(p) for p in pids) - cpu_before
         stop(proc)
-    print(f"receiver: arbiter + worker RSS {idle:.0f} MB at start, {sum(loaded.values()):.0f} MB after "
-          f"{deliveries:,} deliveries ({', '.join(f'{v:.0f}' for v in loaded.values())} MB); "
-          f"{1000 * cpu / deliveries:.2f} CPU s per 1,000 deliveries ({deliveries / elapsed:,.0f}/s, one client)")
+    print(
+        f"receiver: arbiter + worker RSS {idle:.0f} MB at start, {sum(loaded.values()):.0f} MB after "
+        f"{deliveries:,} deliveries ({', '.join(f'{v:.0f}' for v in loaded.values())} MB); "
+        f"{1000 * cpu / deliveries:.2f} CPU s per 1,000 deliveries ({deliveries / elapsed:,.0f}/s, one client)"
+    )
 
 
 def poller() -> None:
     refused = "http://127.0.0.1:9"
     wandb = FakeWandb()  # W&B's client checks its login while it is built
-    config = {"github": {"repositories": ["org/repo"]}, "asana": {"workspace": "1"},
-              "wandb": {"projects": ["ent/proj"]}, "aws": {"regions": ["us-east-1"]},
-              "poller": {"collector_timeout_seconds": 60}}
+    config = {
+        "github": {"repositories": ["org/repo"]},
+        "asana": {"workspace": "1"},
+        "wandb": {"projects": ["ent/proj"]},
+        "aws": {"regions": ["us-east-1"]},
+        "poller": {"collector_timeout_seconds": 60},
+    }
     with tempfile.TemporaryDirectory() as data:
         path = Path(data) / "config.yaml"
         path.write_text(json.dumps(config))
-        env = clean_env({"PYTHONPATH": str(ROOT), "ORGPULSE_CONFIG": str(path), "ORGPULSE_DATA_DIR": data,
-                         "GITHUB_TOKEN": "x", "GITHUB_API_URL": refused, "ASANA_ACCESS_TOKEN": "x",
-                         "ASANA_BASE_URL": refused, "WANDB_API_KEY": "x" * 40, "WANDB_BASE_URL": wandb.url,
-                         "SKYPILOT_API_SERVER_ENDPOINT": refused, "AWS_ENDPOINT_URL": refused,
-                         "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "HOME": data,
-                         "DD_DOGSTATSD_URL": "udp://127.0.0.1:9", "ORGPULSE_LOG_LEVEL": "ERROR"})
-        proc = subprocess.Popen([sys.executable, "-m", "orgpulse.cli", "poll", "--once"], cwd=data, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        env = clean_env(
+            {
+                "PYTHONPATH": str(ROOT),
+                "ORGPULSE_CONFIG": str(path),
+                "ORGPULSE_DATA_DIR": data,
+                "GITHUB_TOKEN": "x",
+                "GITHUB_API_URL": refused,
+                "ASANA_ACCESS_TOKEN": "x",
+                "ASANA_BASE_URL": refused,
+                "WANDB_API_KEY": "x" * 40,
+                "WANDB_BASE_URL": wandb.url,
+                "SKYPILOT_API_SERVER_ENDPOINT": refused,
+                "AWS_ENDPOINT_URL": refused,
+                "AWS_ACCESS_KEY_ID": "x",
+                "AWS_SECRET_ACCESS_KEY": "x",
+                "HOME": data,
+                "DD_DOGSTATSD_URL": "udp://127.0.0.1:9",
+                "ORGPULSE_LOG_LEVEL": "ERROR",
+            }
+        )
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orgpulse.cli", "poll", "--once"],
+            cwd=data,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         peak, done = [0.0], threading.Event()
 
         def sample():
@@ -128,10 +180,13 @@ def poller() -> None:
         done.set()
         sampler.join()
     wandb.close()
-    results = [line for line in err.splitlines() if line.split(":")[0] in ("github", "asana", "wandb",
-                                                                          "skypilot", "ec2")]
-    print(f"poller: peak RSS of the process tree {peak[0]:.0f} MB with every collector's client built "
-          f"({time.perf_counter() - started:.1f} s; {', '.join(results)})")
+    results = [
+        line for line in err.splitlines() if line.split(":")[0] in ("github", "asana", "wandb", "skypilot", "ec2")
+    ]
+    print(
+        f"poller: peak RSS of the process tree {peak[0]:.0f} MB with every collector's client built "
+        f"({time.perf_counter() - started:.1f} s; {', '.join(results)})"
+    )
 
 
 def main() -> int:

@@ -7,6 +7,7 @@ delivery, a tag value out of bounds — all must be 0).
 
     .venv/bin/python bench/fuzz.py [--github 40000] [--asana 3000] [--wandb 3000] [--seed 15]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,8 +24,16 @@ sys.path.insert(0, str(ROOT))
 
 import orjson  # noqa: E402
 
-from tests.support.fuzzing import (KINDS, SWAPS, apply, asana_corpus, fuzz_options, github_corpus,  # noqa: E402
-                           problems, wandb_corpus)
+from tests.support.fuzzing import (
+    KINDS,
+    SWAPS,
+    apply,
+    asana_corpus,
+    fuzz_options,
+    github_corpus,
+    problems,
+    wandb_corpus,
+)
 from tests.support.inprocess import Receiver  # noqa: E402
 
 
@@ -35,7 +44,7 @@ def value(rng: random.Random):
     if pick == 1:
         return "".join(rng.choice(string.printable + "éß漢字🙂\u200b") for _ in range(rng.randrange(60)))
     if pick == 2:
-        return rng.randrange(-2**63, 2**64)
+        return rng.randrange(-(2**63), 2**64)
     return rng.uniform(-1e300, 1e300)
 
 
@@ -52,8 +61,10 @@ def run(name: str, count: int, send, rng, rx, seen) -> None:
         outcomes[f"{response.status_code} {result}"] += 1
         broken += problems(response.status_code, rx.lines(), seen)
     seconds = time.perf_counter() - began
-    print(f"{name}: {count:,} deliveries in {seconds:.0f} s; problems: {len(broken)}"
-          + (f" (first: {broken[0]})" if broken else ""))
+    print(
+        f"{name}: {count:,} deliveries in {seconds:.0f} s; problems: {len(broken)}"
+        + (f" (first: {broken[0]})" if broken else "")
+    )
     print("  " + ", ".join(f"{k}: {v:,}" for k, v in sorted(outcomes.items())))
 
 
@@ -77,10 +88,8 @@ def main() -> None:
         return rx.github(apply(orjson.loads(body), ops(rng)), event)
 
     run("GitHub (70% handled events)", args.github, send_github, rng, rx, seen)
-    run("Asana", args.asana, lambda rng: rx.asana(apply(orjson.loads(rng.choice(asana)), ops(rng))),
-        rng, rx, seen)
-    run("W&B", args.wandb, lambda rng: rx.wandb(apply(orjson.loads(rng.choice(wandb)), ops(rng))),
-        rng, rx, seen)
+    run("Asana", args.asana, lambda rng: rx.asana(apply(orjson.loads(rng.choice(asana)), ops(rng))), rng, rx, seen)
+    run("W&B", args.wandb, lambda rng: rx.wandb(apply(orjson.loads(rng.choice(wandb)), ops(rng))), rng, rx, seen)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ the JSON parsers compared on that body, and the dedup cache's memory per entry.
 Metrics go to a real UDP socket on loopback (nothing reads it: like an Agent
 that is keeping up, the send is a non-blocking sendto).
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,7 @@ import tracemalloc
 import uuid
 
 import orjson
-
-from payloads import SECRET, merged_pr  # noqa: I001 - payloads puts the repo on sys.path
+from payloads import SECRET, merged_pr
 
 from orgpulse import config, options
 from orgpulse.emit import DogStatsdSink, Emitter
@@ -38,8 +38,9 @@ def main() -> None:
     sink_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink_sock.bind(("127.0.0.1", 0))
     host, port = sink_sock.getsockname()
-    settings = config.load({"DD_DOGSTATSD_URL": f"udp://{host}:{port}",
-                            "GITHUB_WEBHOOK_SECRET": SECRET, "ORGPULSE_LOG_LEVEL": "WARNING"})
+    settings = config.load(
+        {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "GITHUB_WEBHOOK_SECRET": SECRET, "ORGPULSE_LOG_LEVEL": "WARNING"}
+    )
     envelope = Envelope(Emitter(DogStatsdSink(settings)), Dedup(72 * 3600, 100_000))
     source = GithubSource(settings.github_secrets, GithubContext.from_options({}))
     body = merged_pr()
@@ -66,8 +67,10 @@ def main() -> None:
     per_entry = (tracemalloc.get_traced_memory()[0] - before) / 100_000
     tracemalloc.stop()
     default = options.SCHEMA["receiver"]["dedup_max_entries"].default
-    print(f"dedup cache: {per_entry:.0f} bytes per remembered delivery "
-          f"({per_entry * default / 2**20:.0f} MiB at the default {default:,} entries)")
+    print(
+        f"dedup cache: {per_entry:.0f} bytes per remembered delivery "
+        f"({per_entry * default / 2**20:.0f} MiB at the default {default:,} entries)"
+    )
 
 
 if __name__ == "__main__":

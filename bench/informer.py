@@ -7,6 +7,7 @@ events/s from the first churn event to the cache reflecting the last one, and
 this process's peak RSS. Every event is an OOM kill finished in the last 24 h (the worst
 case for the informer's memory of kills). Goals: >= 5,000 events/s, <= 150 MB.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -22,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SERVER = r'''
+SERVER = r"""
 import copy, json, random, sys, threading, time
 from http.server import BaseHTTPRequestHandler
 sys.path.insert(0, sys.argv[1])
@@ -57,7 +58,7 @@ def dispatch(self, req):
 FakeKube.dispatch = dispatch
 print(fake.url, flush=True)
 threading.Event().wait()
-'''
+"""
 
 
 def main() -> None:
@@ -66,8 +67,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--timeout", type=float, default=300, help="bound on the whole run")
     args = parser.parse_args()
-    server = subprocess.Popen([sys.executable, "-c", SERVER, str(ROOT), str(args.pods), str(args.events)],
-                              stdout=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(ROOT), str(args.pods), str(args.events)], stdout=subprocess.PIPE, text=True
+    )
     try:
         url = server.stdout.readline().strip()
         run(url, args)
@@ -88,8 +90,11 @@ def run(url: str, args) -> None:
     cfg = client.Configuration()
     cfg.host = url
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    informer = Informer(client.ApiClient(cfg), Emitter(DogStatsdSink(settings)),
-                        {"watch_timeout_seconds": 300, "gauge_interval_seconds": 3600})
+    informer = Informer(
+        client.ApiClient(cfg),
+        Emitter(DogStatsdSink(settings)),
+        {"watch_timeout_seconds": 300, "gauge_interval_seconds": 3600},
+    )
     started = time.perf_counter()
     informer.start()
     deadline = time.monotonic() + args.timeout
@@ -98,8 +103,9 @@ def run(url: str, args) -> None:
     listed = time.perf_counter() - started
     time.sleep(0.5)  # the watch is open
     begin, first_events = time.perf_counter(), informer.events
-    with urllib.request.urlopen(urllib.request.Request(url + "/bench/churn", method="POST", data=b""),
-                                timeout=args.timeout) as resp:
+    with urllib.request.urlopen(
+        urllib.request.Request(url + "/bench/churn", method="POST", data=b""), timeout=args.timeout
+    ) as resp:
         churn = json.loads(resp.read())
     while informer.events - first_events < args.events and time.monotonic() < deadline:
         time.sleep(0.005)
@@ -109,12 +115,15 @@ def run(url: str, args) -> None:
     informer.stop()
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"pods listed: {len(informer.cache):,} in {listed:.2f} s (informer start to synced cache)")
-    print(f"watch events processed: {processed:,} of {args.events:,} in {elapsed:.2f} s "
-          f"(from asking the fake to publish them to the cache reflecting the last): "
-          f"{processed / elapsed:,.0f} events/s  (goal >= 5,000)")
+    print(
+        f"watch events processed: {processed:,} of {args.events:,} in {elapsed:.2f} s "
+        f"(from asking the fake to publish them to the cache reflecting the last): "
+        f"{processed / elapsed:,.0f} events/s  (goal >= 5,000)"
+    )
     print(f"restarts in the cache: {restarts:,} (the churn made {churn['restarts']:,})")
-    print(f"peak RSS of the informer process: {peak:.0f} MB (before the informer: {rss_before:.0f} MB)"
-          f"  (goal <= 150 MB)")
+    print(
+        f"peak RSS of the informer process: {peak:.0f} MB (before the informer: {rss_before:.0f} MB)  (goal <= 150 MB)"
+    )
 
 
 if __name__ == "__main__":

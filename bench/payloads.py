@@ -1,4 +1,5 @@
 """The deliveries the benchmarks send: real octokit payloads (tests/fixtures/github)."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,9 @@ SECRET = "bench-secret"
 def merged_pr() -> bytes:
     """pull_request closed+merged, 28 KB: the richest handler (5 metrics)."""
     payload = json.loads((FIXTURES / "pull_request/closed.payload.json").read_text())
-    payload["pull_request"].update(merged=True, merged_at="2019-05-16T15:20:33Z",
-                                   additions=120, deletions=7, changed_files=4)
+    payload["pull_request"].update(
+        merged=True, merged_at="2019-05-16T15:20:33Z", additions=120, deletions=7, changed_files=4
+    )
     return json.dumps(payload, indent=2).encode()
 
 

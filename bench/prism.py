@@ -6,6 +6,7 @@ how much memory it holds, and what the `nullable` fix changes.
 
 Prints figures; asserts nothing.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.support.peers import PEERS  # noqa: E402
-from tests.dashboards.test_against_datadog_spec import PRISM, SPEC, post, served_spec, start  # noqa: E402
+from tests.dashboards.test_against_datadog_spec import PRISM, SPEC, post, served_spec, start
+from tests.support.peers import PEERS
 
 INVALID = {"title": "x", "layout_type": "ordered", "widgets": [{"definition": {"type": "note"}}]}
 
@@ -37,9 +38,11 @@ def measure(spec: Path, log: Path) -> None:
         compile_seconds = time.monotonic() - t
         t = time.monotonic()
         second = post(url + "/api/v1/dashboard", INVALID)
-        print(f"  listening after {listen:.1f} s; first POST /api/v1/dashboard (invalid body) answered "
-              f"{first} after {compile_seconds:.1f} s, the next {second} after {time.monotonic() - t:.2f} s; "
-              f"peak RSS {peak_rss_mb(process.pid):.0f} MB")
+        print(
+            f"  listening after {listen:.1f} s; first POST /api/v1/dashboard (invalid body) answered "
+            f"{first} after {compile_seconds:.1f} s, the next {second} after {time.monotonic() - t:.2f} s; "
+            f"peak RSS {peak_rss_mb(process.pid):.0f} MB"
+        )
     finally:
         process.terminate()
         process.wait(timeout=30)

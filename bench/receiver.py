@@ -9,6 +9,7 @@ a fixed 200 requests/s (an open-loop generator that measures from the
 scheduled send time), worker RSS and cold start; then the throughput ratio.
 Goals: ratio >= 0.7, p99 <= 20 ms at 200 req/s, RSS <= 80 MB, cold start <= 1 s.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,8 +25,16 @@ import threading
 import time
 from pathlib import Path
 
-from payloads import (ROOT, SECRET, ASANA_SECRET, ASANA_WEBHOOK, WANDB_TOKEN,  # noqa: I001
-                      asana_bodies, mix, wandb_bodies)
+from payloads import (
+    ASANA_SECRET,
+    ASANA_WEBHOOK,
+    ROOT,
+    SECRET,
+    WANDB_TOKEN,
+    asana_bodies,
+    mix,
+    wandb_bodies,
+)
 
 from receiver import secretstore
 from receiver.sources import asana
@@ -56,7 +65,7 @@ class Drain:
 # On a machine with >= 2 cores the server and the load generator get one core
 # each, so the figures compare the apps and not the scheduler's mood.
 PINNED = hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
-SERVER_CPU, CLIENT_CPU = (sorted(os.sched_getaffinity(0))[:2] if PINNED else (None, None))
+SERVER_CPU, CLIENT_CPU = sorted(os.sched_getaffinity(0))[:2] if PINNED else (None, None)
 
 
 def _pin(cpu):
@@ -67,10 +76,22 @@ def start(app: str, env: dict[str, str]) -> tuple[subprocess.Popen, str, float]:
     port = free_port()
     began = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver/server/gunicorn_conf.py"),
-         "--bind", f"127.0.0.1:{port}", app],
-        cwd=ROOT, env=clean_env({**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}"}),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=_pin(SERVER_CPU))
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "receiver/server/gunicorn_conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            app,
+        ],
+        cwd=ROOT,
+        env=clean_env({**env, "PYTHONPATH": f"{ROOT}:{ROOT / 'bench'}"}),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=_pin(SERVER_CPU),
+    )
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz", proc)
     return proc, url, time.perf_counter() - began
@@ -97,9 +118,24 @@ def write_listing(directory: Path, name: str, deliveries) -> Path:
 
 def wrk(url: str, listing: Path, seconds: int, max_requests: int) -> dict[str, float]:
     out = subprocess.run(
-        ["wrk", "-t1", "-c16", f"-d{seconds}s", "--latency", "-s", str(ROOT / "bench/wrk_mix.lua"),
-         url, "--", str(listing), str(max_requests)],
-        capture_output=True, text=True, timeout=seconds + 30, preexec_fn=_pin(CLIENT_CPU)).stdout
+        [
+            "wrk",
+            "-t1",
+            "-c16",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench/wrk_mix.lua"),
+            url,
+            "--",
+            str(listing),
+            str(max_requests),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+        preexec_fn=_pin(CLIENT_CPU),
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rate, "non2xx": int(bad.group(1)) if bad else 0}
@@ -152,18 +188,33 @@ def pct(values: list[float], q: float) -> float:
 
 
 def deliveries_by_source(n: int) -> dict[str, list]:
-    github = [("/webhooks/github", {"X-GitHub-Event": event, "Content-Type": "application/json",
-                                    "X-Hub-Signature-256": signature(SECRET.encode(), body)}, body)
-              for event, body in mix()]
+    github = [
+        (
+            "/webhooks/github",
+            {
+                "X-GitHub-Event": event,
+                "Content-Type": "application/json",
+                "X-Hub-Signature-256": signature(SECRET.encode(), body),
+            },
+            body,
+        )
+        for event, body in mix()
+    ]
     asana_path = f"/webhooks/asana/{ASANA_WEBHOOK}"
     return {
         "github": github,
-        "asana": [(asana_path, {"X-Hook-Signature": asana.signature(ASANA_SECRET.encode(), body),
-                                "Content-Type": "application/json"}, body)
-                  for body in asana_bodies(n)],
-        "wandb": [("/webhooks/wandb", {"Authorization": f"Bearer {WANDB_TOKEN}",
-                                       "Content-Type": "application/json"}, body)
-                  for body in wandb_bodies(n)],
+        "asana": [
+            (
+                asana_path,
+                {"X-Hook-Signature": asana.signature(ASANA_SECRET.encode(), body), "Content-Type": "application/json"},
+                body,
+            )
+            for body in asana_bodies(n)
+        ],
+        "wandb": [
+            ("/webhooks/wandb", {"Authorization": f"Bearer {WANDB_TOKEN}", "Content-Type": "application/json"}, body)
+            for body in wandb_bodies(n)
+        ],
     }
 
 
@@ -176,17 +227,30 @@ def measure(app: str, env: dict, deliveries: list, listing: Path, args) -> dict:
         rss, peak = worker_memory_mb(proc.pid)
     finally:
         stop(proc)
-    return {"rps": sat["rps"], "non2xx": sat["non2xx"], "p50": pct(latencies, .5),
-            "p99": pct(latencies, .99), "n": len(latencies), "rss": rss, "peak": peak, "cold": cold}
+    return {
+        "rps": sat["rps"],
+        "non2xx": sat["non2xx"],
+        "p50": pct(latencies, 0.5),
+        "p99": pct(latencies, 0.99),
+        "n": len(latencies),
+        "rss": rss,
+        "peak": peak,
+        "cold": cold,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=10, help="per phase (bounded)")
     parser.add_argument("--max-requests", type=int, default=200_000, help="wrk cap per run")
-    parser.add_argument("--workers", nargs="*", default=[], metavar="CLASS",
-                        help="also measure orgpulse (GitHub mix) under these gunicorn worker "
-                             "classes, e.g. gthread receiver.server.worker.BufferingWorker")
+    parser.add_argument(
+        "--workers",
+        nargs="*",
+        default=[],
+        metavar="CLASS",
+        help="also measure orgpulse (GitHub mix) under these gunicorn worker "
+        "classes, e.g. gthread receiver.server.worker.BufferingWorker",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("bench/receiver.py needs wrk (apt-get install wrk)")
@@ -200,38 +264,59 @@ def main() -> None:
     by_source = deliveries_by_source(200 * args.seconds + 100)
     listings = {name: write_listing(tmp, name, items) for name, items in by_source.items()}
     secretstore.complete_handshake(secretstore.FileStore(tmp / "data"), ASANA_WEBHOOK, ASANA_SECRET)
-    env = {"DD_DOGSTATSD_URL": f"udp://127.0.0.1:{drain.sock.getsockname()[1]}",
-           "GITHUB_WEBHOOK_SECRET": SECRET, "WANDB_WEBHOOK_TOKEN": WANDB_TOKEN,
-           "ORGPULSE_DATA_DIR": str(tmp / "data")}
+    env = {
+        "DD_DOGSTATSD_URL": f"udp://127.0.0.1:{drain.sock.getsockname()[1]}",
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "WANDB_WEBHOOK_TOKEN": WANDB_TOKEN,
+        "ORGPULSE_DATA_DIR": str(tmp / "data"),
+    }
 
-    runs = [("bare flask", "bare_app:create_app()", "github"),
-            ("floor", "floor_app:create_app()", "github"),
-            ("orgpulse", "receiver:create_app()", "github"),
-            ("orgpulse", "receiver:create_app()", "asana"),
-            ("orgpulse", "receiver:create_app()", "wandb")]
+    runs = [
+        ("bare flask", "bare_app:create_app()", "github"),
+        ("floor", "floor_app:create_app()", "github"),
+        ("orgpulse", "receiver:create_app()", "github"),
+        ("orgpulse", "receiver:create_app()", "asana"),
+        ("orgpulse", "receiver:create_app()", "wandb"),
+    ]
     results = {}
     for name, app, source in runs:
         r = measure(app, env, by_source[source], listings[source], args)
         results[(name, source)] = r["rps"]
-        print(f"{name:<10} {source:<6} {r['rps']:7,.0f} req/s (wrk -t1 -c16, {r['non2xx']} non-2xx) | "
-              f"at 200 req/s: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms ({r['n']} requests) | "
-              f"worker RSS {r['rss']:.0f} MB (peak {r['peak']:.0f}) | cold start {r['cold']:.2f} s")
+        print(
+            f"{name:<10} {source:<6} {r['rps']:7,.0f} req/s (wrk -t1 -c16, {r['non2xx']} non-2xx) | "
+            f"at 200 req/s: p50 {r['p50']:.2f} ms, p99 {r['p99']:.2f} ms ({r['n']} requests) | "
+            f"worker RSS {r['rss']:.0f} MB (peak {r['peak']:.0f}) | cold start {r['cold']:.2f} s"
+        )
     for worker in args.workers:  # the same app and load under another worker model
-        r = measure("receiver:create_app()", {**env, "GUNICORN_CMD_ARGS": f"-k {worker}"},
-                    by_source["github"], listings["github"], args)
-        print(f"orgpulse under -k {worker}: {r['rps']:,.0f} req/s | at 200 req/s: p50 "
-              f"{r['p50']:.2f} ms, p99 {r['p99']:.2f} ms | worker RSS {r['rss']:.0f} MB")
+        r = measure(
+            "receiver:create_app()",
+            {**env, "GUNICORN_CMD_ARGS": f"-k {worker}"},
+            by_source["github"],
+            listings["github"],
+            args,
+        )
+        print(
+            f"orgpulse under -k {worker}: {r['rps']:,.0f} req/s | at 200 req/s: p50 "
+            f"{r['p50']:.2f} ms, p99 {r['p99']:.2f} ms | worker RSS {r['rss']:.0f} MB"
+        )
     bare = results[("bare flask", "github")]
-    print(f"throughput ratio orgpulse / bare flask (GitHub mix): "
-          f"{results[('orgpulse', 'github')] / bare:.2f}  (goal >= 0.7); "
-          f"floor (verify + parse only) / bare flask: {results[('floor', 'github')] / bare:.2f}")
+    print(
+        f"throughput ratio orgpulse / bare flask (GitHub mix): "
+        f"{results[('orgpulse', 'github')] / bare:.2f}  (goal >= 0.7); "
+        f"floor (verify + parse only) / bare flask: {results[('floor', 'github')] / bare:.2f}"
+    )
     print(f"metrics datagrams received by the drain: {drain.datagrams:,}")
-    print(f"server pinned to CPU {SERVER_CPU}, load generator to CPU {CLIENT_CPU}" if PINNED
-          else "not pinned (fewer than 2 CPUs)")
-    print("GitHub mix: " + ", ".join(f"{h['X-GitHub-Event']} {len(b) // 1024} KB"
-                                     for _, h, b in by_source["github"])
-          + f"; Asana: 3-event deliveries, {len(by_source['asana'][0][2])} B; "
-          f"W&B: rendered templates, ~{len(by_source['wandb'][0][2])} B")
+    print(
+        f"server pinned to CPU {SERVER_CPU}, load generator to CPU {CLIENT_CPU}"
+        if PINNED
+        else "not pinned (fewer than 2 CPUs)"
+    )
+    print(
+        "GitHub mix: "
+        + ", ".join(f"{h['X-GitHub-Event']} {len(b) // 1024} KB" for _, h, b in by_source["github"])
+        + f"; Asana: 3-event deliveries, {len(by_source['asana'][0][2])} B; "
+        f"W&B: rendered templates, ~{len(by_source['wandb'][0][2])} B"
+    )
     shutil.rmtree(tmp, ignore_errors=True)
 
 

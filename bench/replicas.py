@@ -12,6 +12,7 @@ again (RETRY_AFTER seconds later) as skipped, and none once it answers.
 
     .venv/bin/python bench/replicas.py [--deliveries 2000]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,10 +62,12 @@ def deliveries(n: int) -> list[tuple[str, dict, bytes]]:
     out = []
     for i in range(n):
         if i % 2:
-            body = json.dumps({"events": [{"action": "deleted", "resource": {
-                "gid": str(10**9 + i), "resource_type": "task"}}]}).encode()
-            out.append(("/webhooks/asana/bench", {"X-Hook-Signature": asana.signature(
-                ASANA_SECRET.encode(), body)}, body))
+            body = json.dumps(
+                {"events": [{"action": "deleted", "resource": {"gid": str(10**9 + i), "resource_type": "task"}}]}
+            ).encode()
+            out.append(
+                ("/webhooks/asana/bench", {"X-Hook-Signature": asana.signature(ASANA_SECRET.encode(), body)}, body)
+            )
         else:
             out.append(("/webhooks/github", github_headers(PR, "pull_request", str(uuid.uuid4())), PR))
     return out
@@ -84,10 +87,14 @@ def replica(tmp: Path, name: str, backend: str, drain: Drain, redis_url: str | N
     secretstore.complete_handshake(secretstore.FileStore(data), "bench", ASANA_SECRET)
     config = tmp / f"{name}.json"
     config.write_text(json.dumps({"receiver": {"dedup_backend": backend}}))
-    env = {"GITHUB_WEBHOOK_SECRET": SECRET, "ORGPULSE_DATA_DIR": str(data),
-           "ORGPULSE_CONFIG": str(config), "ORGPULSE_LOG_LEVEL": "ERROR",
-           "DD_DOGSTATSD_URL": f"udp://127.0.0.1:{drain.sock.getsockname()[1]}",
-           **({"ORGPULSE_REDIS_URL": redis_url} if redis_url else {})}
+    env = {
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "ORGPULSE_DATA_DIR": str(data),
+        "ORGPULSE_CONFIG": str(config),
+        "ORGPULSE_LOG_LEVEL": "ERROR",
+        "DD_DOGSTATSD_URL": f"udp://127.0.0.1:{drain.sock.getsockname()[1]}",
+        **({"ORGPULSE_REDIS_URL": redis_url} if redis_url else {}),
+    }
     proc, url = start_gunicorn(env, tmp)
     return proc, http.client.HTTPConnection("127.0.0.1", int(url.rsplit(":", 1)[1]), timeout=10)
 
@@ -115,12 +122,14 @@ def outage(tmp: Path, n: int, drain: Drain, redis: RedisServer) -> None:
         answers.append(post(conn, item))
     time.sleep(0.5)  # the emitter flushes every 0.3 s
     stop(proc)
-    during = Counter(f"{s} {r}" for s, r, _ in answers[n // 3: 2 * n // 3])
+    during = Counter(f"{s} {r}" for s, r, _ in answers[n // 3 : 2 * n // 3])
     slowest = max(t for _, _, t in answers) * 1000
-    print(f"Redis stopped for deliveries {n // 3}–{2 * n // 3} of {n}: answers meanwhile "
-          + ", ".join(f"{k}: {v}" for k, v in sorted(during.items()))
-          + f"; slowest answer of the run {slowest:.0f} ms; fallbacks counted: "
-          + ", ".join(f"{k} {v}" for k, v in sorted(drain.fallbacks.items())))
+    print(
+        f"Redis stopped for deliveries {n // 3}–{2 * n // 3} of {n}: answers meanwhile "
+        + ", ".join(f"{k}: {v}" for k, v in sorted(during.items()))
+        + f"; slowest answer of the run {slowest:.0f} ms; fallbacks counted: "
+        + ", ".join(f"{k} {v}" for k, v in sorted(drain.fallbacks.items()))
+    )
 
 
 def main() -> None:
@@ -136,9 +145,11 @@ def main() -> None:
         for backend in ("memory", "redis"):
             first, again = redeliveries(tmp / backend, backend, args.deliveries, drain, redis.url)
             counted_twice = again["accepted"]
-            print(f"dedup_backend {backend:<6}: {args.deliveries:,} deliveries to replica A "
-                  f"({dict(first)}), then each again to replica B ({dict(again)}): "
-                  f"{counted_twice:,} counted twice")
+            print(
+                f"dedup_backend {backend:<6}: {args.deliveries:,} deliveries to replica A "
+                f"({dict(first)}), then each again to replica B ({dict(again)}): "
+                f"{counted_twice:,} counted twice"
+            )
         outage(tmp / "outage", args.deliveries, drain, redis)
     finally:
         redis.stop()

@@ -10,6 +10,7 @@ what the slow connections got (408s and when, from their first byte), and worker
 
     .venv/bin/python bench/slow_clients.py [--slow 100] [--deliveries 20]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,7 +79,7 @@ class Trickle:
                 for i, sock in enumerate(self.socks):
                     if i not in self.ended and self.sent[i] < len(self.data[i]) - 1:
                         try:
-                            self.sent[i] += sock.send(self.data[i][self.sent[i]:self.sent[i] + 1])
+                            self.sent[i] += sock.send(self.data[i][self.sent[i] : self.sent[i] + 1])
                         except OSError:
                             self._answered(i, sock)
 
@@ -88,8 +89,7 @@ class Trickle:
         except OSError:
             head = b""
         match = re.match(rb"HTTP/1\.1 (\d{3})", head)
-        self.ended[i] = (match.group(1).decode() if match else "closed",
-                         time.monotonic() - self.started[i])
+        self.ended[i] = (match.group(1).decode() if match else "closed", time.monotonic() - self.started[i])
         self.selector.unregister(sock)
 
     def close(self) -> None:
@@ -123,9 +123,13 @@ def rss_mb(master: int) -> float:
 def measure(args, extra: tuple[str, ...], tmp: Path) -> dict:
     config = tmp / "orgpulse.json"
     config.write_text(json.dumps({"receiver": {"request_deadline_seconds": args.deadline}}))
-    env = {"GITHUB_WEBHOOK_SECRET": "It's a Secret to Everybody", "ORGPULSE_SINK": "log",
-           "ORGPULSE_LOG_LEVEL": "ERROR", "ORGPULSE_DATA_DIR": str(tmp / "data"),
-           "ORGPULSE_CONFIG": str(config)}
+    env = {
+        "GITHUB_WEBHOOK_SECRET": "It's a Secret to Everybody",
+        "ORGPULSE_SINK": "log",
+        "ORGPULSE_LOG_LEVEL": "ERROR",
+        "ORGPULSE_DATA_DIR": str(tmp / "data"),
+        "ORGPULSE_CONFIG": str(config),
+    }
     proc, url = start_gunicorn(env, tmp, extra_args=("--worker-connections", "1000", *extra))
     address = ("127.0.0.1", int(url.rsplit(":", 1)[1]))
     trickle = Trickle(address, args.slow)
@@ -141,13 +145,17 @@ def measure(args, extra: tuple[str, ...], tmp: Path) -> dict:
 def report(label: str, r: dict, args) -> None:
     done = sorted(x for x in r["latencies"] if x is not None)
     lost = len(r["latencies"]) - len(done)
-    lat = (f"p50 {done[len(done) // 2] * 1000:.1f} ms, max {done[-1] * 1000:.1f} ms"
-           if done else "none answered")
+    lat = f"p50 {done[len(done) // 2] * 1000:.1f} ms, max {done[-1] * 1000:.1f} ms" if done else "none answered"
     timeouts = sorted(t for status, t in r["ended"].values() if status == "408")
-    slow = (f"{len(timeouts)}/{args.slow} got 408, {timeouts[0]:.1f}–{timeouts[-1]:.1f} s after "
-            f"their first byte" if timeouts else f"0/{args.slow} got 408")
-    print(f"{label:<30} deliveries: {lat}, {lost}/{len(r['latencies'])} unanswered within "
-          f"{args.patience:.0f} s | slow connections: {slow} | worker RSS {r['rss']:.0f} MB")
+    slow = (
+        f"{len(timeouts)}/{args.slow} got 408, {timeouts[0]:.1f}–{timeouts[-1]:.1f} s after their first byte"
+        if timeouts
+        else f"0/{args.slow} got 408"
+    )
+    print(
+        f"{label:<30} deliveries: {lat}, {lost}/{len(r['latencies'])} unanswered within "
+        f"{args.patience:.0f} s | slow connections: {slow} | worker RSS {r['rss']:.0f} MB"
+    )
 
 
 def main() -> None:
@@ -157,9 +165,11 @@ def main() -> None:
     parser.add_argument("--patience", type=float, default=10.0, help="seconds a delivery waits")
     parser.add_argument("--deadline", type=int, default=10, help="request_deadline_seconds")
     args = parser.parse_args()
-    print(f"{args.slow} connections sending 1 byte/s ({args.slow // 2} in their headers, "
-          f"{args.slow - args.slow // 2} in their body); {args.deliveries} normal deliveries "
-          f"(28 KB pull_request) posted one after another meanwhile")
+    print(
+        f"{args.slow} connections sending 1 byte/s ({args.slow // 2} in their headers, "
+        f"{args.slow - args.slow // 2} in their body); {args.deliveries} normal deliveries "
+        f"(28 KB pull_request) posted one after another meanwhile"
+    )
     for label, extra in CANDIDATES:
         with tempfile.TemporaryDirectory() as tmp:
             report(label, measure(args, extra, Path(tmp)), args)

@@ -13,6 +13,7 @@ design until its cap (100,000 entries by default ≈ 27 MB, bench/handlers.py).
 
     .venv/bin/python bench/soak.py [--minutes 10] [--rate 100]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -74,14 +75,23 @@ def wrong_types() -> tuple:
 def asana_body(events: list, extra: str = "") -> tuple:
     text = json.dumps({"events": events})
     body = (text[:-2] + ", " + extra + "]}" if extra else text).encode()
-    return ("/webhooks/asana/soak", {"X-Hook-Signature": asana.signature(ASANA_SECRET.encode(), body),
-                                     "Content-Type": "application/json"}, body)
+    return (
+        "/webhooks/asana/soak",
+        {"X-Hook-Signature": asana.signature(ASANA_SECRET.encode(), body), "Content-Type": "application/json"},
+        body,
+    )
 
 
 def wandb_body() -> tuple:
-    body = json.dumps({"event_type": "RUN_STATE", "entity": "e", "project": "p",
-                       "run_state": random.choice(["failed", "finished"]),
-                       "nonce": uuid.uuid4().hex}).encode()
+    body = json.dumps(
+        {
+            "event_type": "RUN_STATE",
+            "entity": "e",
+            "project": "p",
+            "run_state": random.choice(["failed", "finished"]),
+            "nonce": uuid.uuid4().hex,
+        }
+    ).encode()
     return ("/webhooks/wandb", {"Authorization": f"Bearer {WANDB_TOKEN}"}, body)
 
 
@@ -112,11 +122,14 @@ def raw(address, kind: str) -> int:
 def _raw(address, kind: str) -> int:
     with socket.create_connection(address, timeout=10) as sock:
         if kind == "chunked":
-            sock.sendall(b"POST /webhooks/github HTTP/1.1\r\nHost: s\r\nTransfer-Encoding: chunked"
-                         b"\r\nX-GitHub-Event: push\r\n\r\nzz\r\nxx\r\n")
+            sock.sendall(
+                b"POST /webhooks/github HTTP/1.1\r\nHost: s\r\nTransfer-Encoding: chunked"
+                b"\r\nX-GitHub-Event: push\r\n\r\nzz\r\nxx\r\n"
+            )
         else:
-            sock.sendall(b"POST /webhooks/github HTTP/1.1\r\nHost: s\r\nContent-Length: %d\r\n\r\n"
-                         % (LIMIT + 1) + b"x" * 65536)
+            sock.sendall(
+                b"POST /webhooks/github HTTP/1.1\r\nHost: s\r\nContent-Length: %d\r\n\r\n" % (LIMIT + 1) + b"x" * 65536
+            )
         sock.shutdown(socket.SHUT_WR)
         match = re.match(rb"HTTP/1\.1 (\d{3})", sock.recv(100))
         return int(match.group(1)) if match else 0
@@ -159,8 +172,12 @@ def main() -> None:
     parser.add_argument("--senders", type=int, default=8)
     parser.add_argument("--sample", type=float, default=10, help="seconds between RSS samples")
     parser.add_argument("--warmup", type=float, default=2.0, help="minutes")
-    parser.add_argument("--dedup-entries", type=int, default=10_000,
-                        help="receiver.dedup_max_entries: small, so the cache is full after warm-up")
+    parser.add_argument(
+        "--dedup-entries",
+        type=int,
+        default=10_000,
+        help="receiver.dedup_max_entries: small, so the cache is full after warm-up",
+    )
     args = parser.parse_args()
     drain = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     drain.bind(("127.0.0.1", 0))
@@ -169,17 +186,24 @@ def main() -> None:
     secretstore.complete_handshake(secretstore.FileStore(tmp / "data"), "soak", ASANA_SECRET)
     config = tmp / "orgpulse.json"
     config.write_text(json.dumps({"receiver": {"dedup_max_entries": args.dedup_entries}}))
-    env = {"DD_DOGSTATSD_URL": f"udp://127.0.0.1:{drain.getsockname()[1]}",
-           "GITHUB_WEBHOOK_SECRET": SECRET, "WANDB_WEBHOOK_TOKEN": WANDB_TOKEN,
-           "ORGPULSE_DATA_DIR": str(tmp / "data"), "ORGPULSE_MAX_BODY_BYTES": str(LIMIT),
-           "ORGPULSE_LOG_LEVEL": "ERROR", "ORGPULSE_CONFIG": str(config)}
+    env = {
+        "DD_DOGSTATSD_URL": f"udp://127.0.0.1:{drain.getsockname()[1]}",
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "WANDB_WEBHOOK_TOKEN": WANDB_TOKEN,
+        "ORGPULSE_DATA_DIR": str(tmp / "data"),
+        "ORGPULSE_MAX_BODY_BYTES": str(LIMIT),
+        "ORGPULSE_LOG_LEVEL": "ERROR",
+        "ORGPULSE_CONFIG": str(config),
+    }
     proc, url = start_gunicorn(env, tmp)
     address = ("127.0.0.1", int(url.rsplit(":", 1)[1]))
     counts, lock = Counter(), threading.Lock()
     began = time.monotonic()
     until = began + args.minutes * 60
-    threads = [threading.Thread(target=sender, args=(address, args.rate / args.senders, until,
-                                                     counts, lock)) for _ in range(args.senders)]
+    threads = [
+        threading.Thread(target=sender, args=(address, args.rate / args.senders, until, counts, lock))
+        for _ in range(args.senders)
+    ]
     for t in threads:
         t.start()
     samples = [(0.0, worker_rss(proc.pid))]
@@ -189,15 +213,21 @@ def main() -> None:
     for t in threads:
         t.join()
     stop(proc)
-    print(f"{args.minutes:g} min at {args.rate:g} deliveries/s, {sum(counts.values()):,} requests: "
-          + ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items(), key=str)))
-    print("worker RSS by minute (MB): " + ", ".join(
-        f"{m:.0f}:{rss:.0f}" for m, rss in samples if abs(m - round(m)) < args.sample / 120))
+    print(
+        f"{args.minutes:g} min at {args.rate:g} deliveries/s, {sum(counts.values()):,} requests: "
+        + ", ".join(f"{k}: {v:,}" for k, v in sorted(counts.items(), key=str))
+    )
+    print(
+        "worker RSS by minute (MB): "
+        + ", ".join(f"{m:.0f}:{rss:.0f}" for m, rss in samples if abs(m - round(m)) < args.sample / 120)
+    )
     after = [rss for m, rss in samples if m >= args.warmup]
-    print(f"start {samples[0][1]:.0f} MB, after {args.warmup:g} min warm-up {after[0]:.0f} MB, "
-          f"end {samples[-1][1]:.0f} MB, max {max(r for _, r in samples):.0f} MB; "
-          f"growth after warm-up {samples[-1][1] - after[0]:+.0f} MB (dedup cache: "
-          f"{args.dedup_entries:,} entries, full after warm-up; each entry ~280 B)")
+    print(
+        f"start {samples[0][1]:.0f} MB, after {args.warmup:g} min warm-up {after[0]:.0f} MB, "
+        f"end {samples[-1][1]:.0f} MB, max {max(r for _, r in samples):.0f} MB; "
+        f"growth after warm-up {samples[-1][1] - after[0]:+.0f} MB (dedup cache: "
+        f"{args.dedup_entries:,} entries, full after warm-up; each entry ~280 B)"
+    )
 
 
 if __name__ == "__main__":

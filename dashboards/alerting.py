@@ -9,6 +9,7 @@ SLO burn-rate alerts and monitor-based SLOs refer to objects by live id, which
 only exists after apply created them: bodies hold placeholders `${monitor:key}`
 and `${slo:key}` that `resolve` replaces (apply: live ids; validate: stand-ins).
 """
+
 from __future__ import annotations
 
 import re
@@ -43,19 +44,43 @@ def message(ctx: Context, what: str, first: str) -> str:
     return f"{text}\n\n{handles}" if handles else text
 
 
-def monitor(ctx: Context, key: str, name: str, text: str, *, what: str, first: str,
-            priority: int, critical: float, warning: float | None = None,
-            silent_minutes: int | None = None, kind: str = "query alert",
-            options: dict | None = None) -> dict[str, dict]:
+def monitor(
+    ctx: Context,
+    key: str,
+    name: str,
+    text: str,
+    *,
+    what: str,
+    first: str,
+    priority: int,
+    critical: float,
+    warning: float | None = None,
+    silent_minutes: int | None = None,
+    kind: str = "query alert",
+    options: dict | None = None,
+) -> dict[str, dict]:
     thresholds = {"critical": critical} if warning is None else {"critical": critical, "warning": warning}
-    opts = {"thresholds": thresholds, "notify_no_data": silent_minutes is not None,
-            "require_full_window": False, "include_tags": True, "notify_audit": False}
+    opts = {
+        "thresholds": thresholds,
+        "notify_no_data": silent_minutes is not None,
+        "require_full_window": False,
+        "include_tags": True,
+        "notify_audit": False,
+    }
     if silent_minutes is not None:
         opts["no_data_timeframe"] = silent_minutes
     opts.update(options or {})
-    return {key: {"name": f"[orgpulse {ctx.env}] {name}", "type": kind, "query": text,
-                  "message": message(ctx, what, first), "priority": priority,
-                  "tags": identity.tags(key, ctx.env) + ["service:orgpulse"], "options": opts}}
+    return {
+        key: {
+            "name": f"[orgpulse {ctx.env}] {name}",
+            "type": kind,
+            "query": text,
+            "message": message(ctx, what, first),
+            "priority": priority,
+            "tags": identity.tags(key, ctx.env) + ["service:orgpulse"],
+            "options": opts,
+        }
+    }
 
 
 def threshold_problem(body: dict) -> str | None:
@@ -69,48 +94,94 @@ def threshold_problem(body: dict) -> str | None:
     above = match[1].startswith(">")
     if (warning < critical) if above else (warning > critical):
         return None
-    return (f"warning {warning:g} must be {'below' if above else 'above'} critical {critical:g} "
-            f"(the monitor alerts {'above' if above else 'below'} them): set both thresholds of the pair")
+    return (
+        f"warning {warning:g} must be {'below' if above else 'above'} critical {critical:g} "
+        f"(the monitor alerts {'above' if above else 'below'} them): set both thresholds of the pair"
+    )
 
 
 def _slo(ctx: Context, key: str, name: str, description: str, target: float, **body) -> dict:
-    return {key: {"name": f"[orgpulse {ctx.env}] {name}", "description": description,
-                  "tags": identity.tags(key, ctx.env) + ["service:orgpulse"],
-                  "thresholds": [{"timeframe": SLO_TIMEFRAME, "target": target}],
-                  "timeframe": SLO_TIMEFRAME, "target_threshold": target, **body}}
+    return {
+        key: {
+            "name": f"[orgpulse {ctx.env}] {name}",
+            "description": description,
+            "tags": identity.tags(key, ctx.env) + ["service:orgpulse"],
+            "thresholds": [{"timeframe": SLO_TIMEFRAME, "target": target}],
+            "timeframe": SLO_TIMEFRAME,
+            "target_threshold": target,
+            **body,
+        }
+    }
 
 
-def metric_slo(ctx: Context, key: str, name: str, description: str, *, numerator: str,
-               denominator: str, target: float) -> dict[str, dict]:
-    return _slo(ctx, key, name, description, target, type="metric",
-                query={"numerator": numerator, "denominator": denominator})
+def metric_slo(
+    ctx: Context, key: str, name: str, description: str, *, numerator: str, denominator: str, target: float
+) -> dict[str, dict]:
+    return _slo(
+        ctx, key, name, description, target, type="metric", query={"numerator": numerator, "denominator": denominator}
+    )
 
 
-def time_slice_slo(ctx: Context, key: str, name: str, description: str, *, text: str,
-                   comparator: str, threshold: float, target: float,
-                   interval_seconds: int = 300) -> dict[str, dict]:
-    condition = {"query": {"formulas": [{"formula": "query1"}],
-                           "queries": [{"data_source": "metrics", "name": "query1", "query": text}]},
-                 "comparator": comparator, "threshold": threshold,
-                 "query_interval_seconds": interval_seconds}
-    return _slo(ctx, key, name, description, target, type="time_slice",
-                sli_specification={"time_slice": condition})
+def time_slice_slo(
+    ctx: Context,
+    key: str,
+    name: str,
+    description: str,
+    *,
+    text: str,
+    comparator: str,
+    threshold: float,
+    target: float,
+    interval_seconds: int = 300,
+) -> dict[str, dict]:
+    condition = {
+        "query": {
+            "formulas": [{"formula": "query1"}],
+            "queries": [{"data_source": "metrics", "name": "query1", "query": text}],
+        },
+        "comparator": comparator,
+        "threshold": threshold,
+        "query_interval_seconds": interval_seconds,
+    }
+    return _slo(ctx, key, name, description, target, type="time_slice", sli_specification={"time_slice": condition})
 
 
-def monitor_slo(ctx: Context, key: str, name: str, description: str, *, monitor_key: str,
-                target: float) -> dict[str, dict]:
-    return _slo(ctx, key, name, description, target, type="monitor",
-                monitor_ids=[monitor_ref(monitor_key)])
+def monitor_slo(
+    ctx: Context, key: str, name: str, description: str, *, monitor_key: str, target: float
+) -> dict[str, dict]:
+    return _slo(ctx, key, name, description, target, type="monitor", monitor_ids=[monitor_ref(monitor_key)])
 
 
-def burn_rate_alert(ctx: Context, slo_key: str, name: str, *, what: str, first: str,
-                    critical: float, warning: float, priority: int = 2,
-                    long_window: str = "1h", short_window: str = "5m") -> dict[str, dict]:
+def burn_rate_alert(
+    ctx: Context,
+    slo_key: str,
+    name: str,
+    *,
+    what: str,
+    first: str,
+    critical: float,
+    warning: float,
+    priority: int = 2,
+    long_window: str = "1h",
+    short_window: str = "5m",
+) -> dict[str, dict]:
     """The fast-burn alert of an SLO (14.4 over 1 h / 5 min spends 2 % of 30 days' budget)."""
-    text = (f'burn_rate("{slo_ref(slo_key)}").over("{SLO_TIMEFRAME}")'
-            f'.long_window("{long_window}").short_window("{short_window}") > {critical}')
-    return monitor(ctx, f"{slo_key}_burn_rate", name, text, what=what, first=first,
-                   priority=priority, critical=critical, warning=warning, kind="slo alert")
+    text = (
+        f'burn_rate("{slo_ref(slo_key)}").over("{SLO_TIMEFRAME}")'
+        f'.long_window("{long_window}").short_window("{short_window}") > {critical}'
+    )
+    return monitor(
+        ctx,
+        f"{slo_key}_burn_rate",
+        name,
+        text,
+        what=what,
+        first=first,
+        priority=priority,
+        critical=critical,
+        warning=warning,
+        kind="slo alert",
+    )
 
 
 def refs(body: Any) -> set[tuple[str, str]]:

@@ -4,12 +4,14 @@ DD_API_URL) and for rate limits: a 429 waits for `X-RateLimit-Reset` seconds,
 a 5xx backs off, both a bounded number of times. Keys go into the client's
 headers and nowhere else: no log line, message or exception text here holds them.
 """
+
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from dashboards import identity
 from dashboards.validate import to_model
@@ -45,8 +47,9 @@ def _header(headers: dict | None, name: str) -> str | None:
 
 
 class Datadog:
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep,
-                 attempts: int = 6, backoff: float = 1.0):
+    def __init__(
+        self, settings: Settings, sleep: Callable[[float], None] = time.sleep, attempts: int = 6, backoff: float = 1.0
+    ):
         from datadog_api_client import ApiClient, Configuration
         from datadog_api_client.v1.api.dashboards_api import DashboardsApi
         from datadog_api_client.v1.api.monitors_api import MonitorsApi
@@ -57,8 +60,10 @@ class Datadog:
         config = Configuration(host=settings.datadog_api_url) if settings.datadog_api_url else Configuration()
         if not settings.datadog_api_url and settings.datadog_site:
             config.server_variables["site"] = settings.datadog_site
-        config.api_key = {"apiKeyAuth": settings.datadog_api_key.reveal().decode(),
-                          "appKeyAuth": settings.datadog_app_key.reveal().decode()}
+        config.api_key = {
+            "apiKeyAuth": settings.datadog_api_key.reveal().decode(),
+            "appKeyAuth": settings.datadog_app_key.reveal().decode(),
+        }
         config.enable_retry = False  # retried here, with an injectable clock
         config.preload_content = False
         self.client = ApiClient(config)
@@ -92,9 +97,9 @@ class Datadog:
             try:
                 return min(max(float(reset), 0.0), MAX_WAIT_SECONDS)
             except (TypeError, ValueError):
-                return self.backoff * 2 ** attempt
+                return self.backoff * 2**attempt
         if exc.status is not None and exc.status >= 500:
-            return self.backoff * 2 ** attempt
+            return self.backoff * 2**attempt
         return None
 
     # ------------------------------------------------------------- listing
@@ -119,8 +124,7 @@ class Datadog:
     def _monitors(self, env: str | None) -> list[Live]:
         out, page = [], 0
         while env is not None:
-            found = self.call(self.monitors_api.list_monitors, monitor_tags=identity.MANAGED,
-                              page=page, page_size=PAGE)
+            found = self.call(self.monitors_api.list_monitors, monitor_tags=identity.MANAGED, page=page, page_size=PAGE)
             for body in found:
                 key = identity.tagged_key(body.get("tags"), env)  # the filter is the server's; check
                 if key:
@@ -133,8 +137,10 @@ class Datadog:
     def _slos(self, env: str | None) -> list[Live]:
         out, offset = [], 0
         while env is not None:
-            found = self.call(self.slos_api.list_slos, tags_query=identity.MANAGED,
-                              limit=PAGE, offset=offset).get("data") or []
+            found = (
+                self.call(self.slos_api.list_slos, tags_query=identity.MANAGED, limit=PAGE, offset=offset).get("data")
+                or []
+            )
             for body in found:
                 key = identity.tagged_key(body.get("tags"), env)
                 if key:
@@ -163,12 +169,16 @@ class Datadog:
             self.call(self.dashboards_api.update_dashboard, object_id, to_model("dashboard", body))
             return
         model = MonitorUpdateRequest if kind == "monitor" else ServiceLevelObjective
-        request = validate_and_convert_types(body, (model,), [kind], True, True,
-                                             configuration=self.client.configuration)
+        request = validate_and_convert_types(
+            body, (model,), [kind], True, True, configuration=self.client.configuration
+        )
         api = self.monitors_api.update_monitor if kind == "monitor" else self.slos_api.update_slo
         self.call(api, object_id, request)
 
     def delete(self, kind: str, object_id: Any) -> None:
-        api = {"dashboard": self.dashboards_api.delete_dashboard, "monitor": self.monitors_api.delete_monitor,
-               "slo": self.slos_api.delete_slo}[kind]
+        api = {
+            "dashboard": self.dashboards_api.delete_dashboard,
+            "monitor": self.monitors_api.delete_monitor,
+            "slo": self.slos_api.delete_slo,
+        }[kind]
         self.call(api, object_id)

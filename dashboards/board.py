@@ -4,6 +4,7 @@ A dashboard module makes one Board, builds queries with `board.q(…)` (each
 filtered by the template variables whose tag the metric carries) and returns
 `board.body(ctx, widgets)`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ class Board:
     key: str
     title: str
     description: str
-    variables: tuple[str, ...] = ()         # besides env, which every dashboard has
+    variables: tuple[str, ...] = ()  # besides env, which every dashboard has
 
     @property
     def scope(self) -> Scope:
@@ -30,17 +31,26 @@ class Board:
 
     def counts(self, *items: tuple) -> list[dict]:
         """Query values of levels, summed and shown whole: (title, metric[, where filters]) each."""
-        return [value(title, {"n": self.q("sum", metric, where=rest[0] if rest else ())}, precision=0)
-                for title, metric, *rest in items]
+        return [
+            value(title, {"n": self.q("sum", metric, where=rest[0] if rest else ())}, precision=0)
+            for title, metric, *rest in items
+        ]
 
     def template_variables(self, ctx: Context) -> list[dict]:
-        return [{"name": v, "prefix": v, "available_values": [],
-                 "defaults": [ctx.default_env if v == "env" else "*"]}
-                for v in self.scope.variables]
+        return [
+            {"name": v, "prefix": v, "available_values": [], "defaults": [ctx.default_env if v == "env" else "*"]}
+            for v in self.scope.variables
+        ]
 
     def body(self, ctx: Context, widgets: list[dict]) -> dict:
-        return identity.mark_dashboard({
-            "title": self.title, "description": self.description,
-            "layout_type": "ordered", "reflow_type": "fixed",
-            "template_variables": self.template_variables(ctx),
-            "widgets": widgets}, self.key)
+        return identity.mark_dashboard(
+            {
+                "title": self.title,
+                "description": self.description,
+                "layout_type": "ordered",
+                "reflow_type": "fixed",
+                "template_variables": self.template_variables(ctx),
+                "widgets": widgets,
+            },
+            self.key,
+        )

@@ -4,12 +4,14 @@ register() adds the subcommand to the `orgpulse` command (found through the entr
 group orgpulse.commands, pyproject.toml); everything else is here. Without --env only dashboards are handled (they are
 environment-agnostic); with --env E, also E's monitors and SLOs.
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, TextIO
+from typing import TextIO
 
 from dashboards import pictures as draw
 from dashboards import registry, sync
@@ -25,8 +27,9 @@ PICTURES = Path(__file__).with_name("pictures")
 
 def register(sub) -> None:
     """`orgpulse dashboards …`, on the `orgpulse` command's subparsers."""
-    p = sub.add_parser("dashboards",
-                       help="dashboards, monitors and SLOs: validate | render | diff | apply | pull | pictures")
+    p = sub.add_parser(
+        "dashboards", help="dashboards, monitors and SLOs: validate | render | diff | apply | pull | pictures"
+    )
     add_arguments(p)
     p.set_defaults(run=lambda args: run(args, settings()))
 
@@ -34,8 +37,12 @@ def register(sub) -> None:
 def add_arguments(p: argparse.ArgumentParser) -> None:
     actions = p.add_subparsers(dest="action", required=True)
     a = actions.add_parser("validate", help="check every definition offline (no keys needed)")
-    a.add_argument("--env", action="append", help="environment(s) whose monitors and SLOs to check "
-                   "(default: those under monitors.environments, else DD_ENV, else production)")
+    a.add_argument(
+        "--env",
+        action="append",
+        help="environment(s) whose monitors and SLOs to check "
+        "(default: those under monitors.environments, else DD_ENV, else production)",
+    )
     a = actions.add_parser("render", help="write the request bodies as JSON, one file per object")
     a.add_argument("--env", help="also this environment's monitors and SLOs")
     a.add_argument("--out", required=True, type=Path)
@@ -43,8 +50,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     a.add_argument("--env")
     a = actions.add_parser("apply", help="create or update what orgpulse defines")
     a.add_argument("--env")
-    a.add_argument("--prune", action="store_true",
-                   help="also delete what orgpulse owns (in this scope) and no longer defines")
+    a.add_argument(
+        "--prune", action="store_true", help="also delete what orgpulse owns (in this scope) and no longer defines"
+    )
     a.add_argument("--dry-run", action="store_true", help="print the changes, make none")
     a = actions.add_parser("pull", help="write the live objects orgpulse owns as JSON")
     a.add_argument("--env")
@@ -74,11 +82,14 @@ def validate(args, settings: Settings, out: TextIO, **_) -> int:
     for p in problems:
         print(p, file=out)
     built = registry.definitions(registry.context(settings, envs[0]))  # what render/apply build here
-    print(f"orgpulse dashboards: {len(first.dashboards)} dashboards, {len(first.monitors)} monitors and "
-          f"{len(first.slos)} SLOs per environment ({', '.join(envs)}): "
-          f"{'INVALID' if problems else 'valid'}; {len(checks.plotted(first))} metrics plotted, "
-          f"{len(checks.UNPLOTTED)} deliberately not; for the sources on in this config, apply builds "
-          f"{len(built.monitors)} monitors and {len(built.slos)} SLOs", file=out)
+    print(
+        f"orgpulse dashboards: {len(first.dashboards)} dashboards, {len(first.monitors)} monitors and "
+        f"{len(first.slos)} SLOs per environment ({', '.join(envs)}): "
+        f"{'INVALID' if problems else 'valid'}; {len(checks.plotted(first))} metrics plotted, "
+        f"{len(checks.UNPLOTTED)} deliberately not; for the sources on in this config, apply builds "
+        f"{len(built.monitors)} monitors and {len(built.slos)} SLOs",
+        file=out,
+    )
     return 1 if problems else 0
 
 
@@ -88,9 +99,11 @@ def _say_sources(ctx, out: TextIO) -> None:
     if ctx.env is None:
         return
     off = [s for s in MONITOR_SOURCES if not ctx.on(s)]
-    print(f"monitors for the sources that are on: {', '.join(sorted(ctx.sources)) or 'none'}"
-          + (f"; off: {', '.join(off)} (list them in monitors.sources to include them)" if off else ""),
-          file=out)
+    print(
+        f"monitors for the sources that are on: {', '.join(sorted(ctx.sources)) or 'none'}"
+        + (f"; off: {', '.join(off)} (list them in monitors.sources to include them)" if off else ""),
+        file=out,
+    )
 
 
 def render(args, settings: Settings, out: TextIO, **_) -> int:
@@ -102,8 +115,9 @@ def render(args, settings: Settings, out: TextIO, **_) -> int:
     return 0
 
 
-def _sync(args, settings: Settings, out: TextIO, make_api, execute: bool, prune: bool,
-          defs: registry.Definitions | None) -> int:
+def _sync(
+    args, settings: Settings, out: TextIO, make_api, execute: bool, prune: bool, defs: registry.Definitions | None
+) -> int:
     if defs is None:
         ctx = registry.context(settings, args.env)
         _say_sources(ctx, out)
@@ -152,8 +166,14 @@ def pictures(args, settings: Settings, out: TextIO, **_) -> int:
     return 0
 
 
-ACTIONS: dict[str, Callable[..., int]] = {"validate": validate, "render": render, "diff": diff,
-                                          "apply": apply, "pull": pull, "pictures": pictures}
+ACTIONS: dict[str, Callable[..., int]] = {
+    "validate": validate,
+    "render": render,
+    "diff": diff,
+    "apply": apply,
+    "pull": pull,
+    "pictures": pictures,
+}
 
 
 # The actions that build definitions, so check the `monitors:` section against them first.
@@ -172,8 +192,9 @@ def unknown_environments(args, settings: Settings) -> list[str]:
     return [e for e in given if configured and e is not None and e not in configured]
 
 
-def run(args, settings: Settings, out: TextIO = sys.stdout, make_api=_datadog,
-        defs: registry.Definitions | None = None) -> int:
+def run(
+    args, settings: Settings, out: TextIO = sys.stdout, make_api=_datadog, defs: registry.Definitions | None = None
+) -> int:
     """Run one action; API and settings failures are one line on stderr, exit 2.
     `make_api` and `defs` (diff and apply: other definitions than the registry's) are for tests."""
     problems = registry.config_problems(settings.section("monitors")) if args.action in BUILDS else []
@@ -182,8 +203,11 @@ def run(args, settings: Settings, out: TextIO = sys.stdout, make_api=_datadog,
         return 2
     unknown = unknown_environments(args, settings)
     if unknown:
-        print(f"orgpulse: --env {', '.join(unknown)}: not under monitors.environments "
-              f"({', '.join(sorted(settings.section('monitors')['environments']))})", file=sys.stderr)
+        print(
+            f"orgpulse: --env {', '.join(unknown)}: not under monitors.environments "
+            f"({', '.join(sorted(settings.section('monitors')['environments']))})",
+            file=sys.stderr,
+        )
         return 2
     try:
         extra = {"defs": defs} if defs is not None and args.action in ("diff", "apply") else {}
@@ -191,10 +215,12 @@ def run(args, settings: Settings, out: TextIO = sys.stdout, make_api=_datadog,
     except SettingsError as exc:
         print(f"orgpulse: {exc}", file=sys.stderr)
         return 2
-    except Exception as exc:  # noqa: BLE001 - the API's errors: status and body, never headers
+    except Exception as exc:
         status = getattr(exc, "status", None)
         if status is None:
             raise
-        print(f"orgpulse: Datadog API answered {status} {getattr(exc, 'reason', '')}: "
-              f"{getattr(exc, 'body', '')}", file=sys.stderr)
+        print(
+            f"orgpulse: Datadog API answered {status} {getattr(exc, 'reason', '')}: {getattr(exc, 'body', '')}",
+            file=sys.stderr,
+        )
         return 2

@@ -6,23 +6,24 @@ would flip it between CI jobs. Monitors and SLOs are built for one environment, 
 that environment's thresholds and notification handles, and only for the sources that
 are on (`monitors:` in the YAML, validated at start by orgpulse/options.py).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from orgpulse.options import MONITOR_SOURCES
 
 FOM_DEFAULT = {"green": 0.7, "yellow": 0.3}
-Sections = Callable[[str], dict]   # section name → its validated options (Settings.section)
+Sections = Callable[[str], dict]  # section name → its validated options (Settings.section)
 
 
 @dataclass(frozen=True)
 class Context:
-    env: str | None = None                  # None: dashboards only
-    default_env: str = "*"                  # the $env template variable's default
+    env: str | None = None  # None: dashboards only
+    default_env: str = "*"  # the $env template variable's default
     fom: dict = field(default_factory=lambda: dict(FOM_DEFAULT))
-    notify: tuple[str, ...] = ()            # handles appended to every monitor message
+    notify: tuple[str, ...] = ()  # handles appended to every monitor message
     thresholds: dict = field(default_factory=dict)  # every threshold, defaults merged
     sources: frozenset[str] = frozenset(MONITOR_SOURCES)  # whose monitors are built
 
@@ -61,12 +62,17 @@ def sources(sections: Sections) -> frozenset[str]:
     return frozenset(name for name, on in CONFIGURED.items() if on(sections))
 
 
-def from_sections(sections: Sections, env: str | None, defaults: dict[str, float],
-                  every_source: bool = False) -> Context:
+def from_sections(
+    sections: Sections, env: str | None, defaults: dict[str, float], every_source: bool = False
+) -> Context:
     """`every_source`: build every source's monitors (checking thresholds at config load)."""
     section = sections("monitors")
     notify, overrides = monitor_options(section, env)
-    return Context(env=env, default_env=section.get("default_env") or "*",
-                   fom=dict(sections("fom").get("thresholds") or FOM_DEFAULT),
-                   notify=notify, thresholds={**defaults, **overrides},
-                   sources=frozenset(MONITOR_SOURCES) if every_source else sources(sections))
+    return Context(
+        env=env,
+        default_env=section.get("default_env") or "*",
+        fom=dict(sections("fom").get("thresholds") or FOM_DEFAULT),
+        notify=notify,
+        thresholds={**defaults, **overrides},
+        sources=frozenset(MONITOR_SOURCES) if every_source else sources(sections),
+    )

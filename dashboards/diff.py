@@ -6,10 +6,12 @@ as a difference). Lists of plain values (tags, monitor ids) compare as sets,
 since the API may return them in another order. Keys only the server sets (ids,
 timestamps, authors) and fields orgpulse never sets are not compared.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 MISSING = "<absent>"
 
@@ -40,7 +42,7 @@ def differences(desired: Any, live: Any, path: str = "") -> Iterator[tuple[str, 
             if sorted(map(json.dumps, desired)) != sorted(map(json.dumps, live)):
                 yield path, live, desired
             return
-        for i, value in enumerate(desired[:len(live)]):
+        for i, value in enumerate(desired[: len(live)]):
             yield from differences(value, live[i], f"{path}[{i}]")
         for i in range(len(live), len(desired)):
             yield f"{path}[{i}]", MISSING, desired[i]
@@ -52,4 +54,4 @@ def differences(desired: Any, live: Any, path: str = "") -> Iterator[tuple[str, 
 
 def short(value: Any, limit: int = 100) -> str:
     text = value if value is MISSING else json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+    return text if len(text) <= limit else text[: limit - 3] + "..."

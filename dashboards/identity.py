@@ -5,6 +5,7 @@ free-form tags); a monitor or SLO carries tags: `managed-by:orgpulse`,
 `orgpulse-id:<key>` and `env:<environment>`. An object without them is not
 orgpulse's: apply never updates it and prune never deletes it.
 """
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,10 @@ import re
 MANAGED = "managed-by:orgpulse"
 ID_PREFIX = "orgpulse-id:"
 MARKER = re.compile(r"\[orgpulse-id:([a-z0-9_.-]+)\]")
-NOTICE = ("Managed by orgpulse (`orgpulse dashboards apply`): edits made here are overwritten "
-          "on the next apply — change the definitions in dashboards/ instead.")
+NOTICE = (
+    "Managed by orgpulse (`orgpulse dashboards apply`): edits made here are overwritten "
+    "on the next apply — change the definitions in dashboards/ instead."
+)
 
 
 def mark_dashboard(body: dict, key: str) -> dict:
@@ -37,5 +40,5 @@ def tagged_key(tag_list: list[str] | None, env: str | None = None) -> str | None
         return None
     if env is not None and f"env:{env}" not in tag_list:
         return None
-    keys = [t[len(ID_PREFIX):] for t in tag_list if t.startswith(ID_PREFIX)]
+    keys = [t[len(ID_PREFIX) :] for t in tag_list if t.startswith(ID_PREFIX)]
     return keys[0] if len(keys) == 1 else None

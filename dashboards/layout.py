@@ -4,6 +4,7 @@ A dashboard is groups stacked top to bottom; a group is rows; a row shares the
 12 columns among its widgets (equal shares unless `span` says otherwise). The
 positions are explicit, so the picture (pictures.py) is what Datadog shows.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,8 +67,7 @@ def _place(rows: tuple[Row, ...]) -> tuple[list[dict], int]:
         x = 0
         for item, width in zip(r.items, _widths(r.items)):
             definition = item.definition if isinstance(item, Span) else item
-            widgets.append({"definition": definition,
-                            "layout": {"x": x, "y": y, "width": width, "height": r.height}})
+            widgets.append({"definition": definition, "layout": {"x": x, "y": y, "width": width, "height": r.height}})
             x += width
         y += r.height
     return widgets, y
@@ -78,10 +78,18 @@ def grid(*groups: Group) -> list[dict]:
     out, y = [], 0
     for g in groups:
         children, height = _place(g.rows)
-        out.append({"definition": {"type": "group", "title": g.title, "layout_type": "ordered",
-                                   "show_title": True, "background_color": g.color,
-                                   "widgets": children},
-                    "layout": {"x": 0, "y": y, "width": COLUMNS, "height": height + 1}})
+        out.append(
+            {
+                "definition": {
+                    "type": "group",
+                    "title": g.title,
+                    "layout_type": "ordered",
+                    "show_title": True,
+                    "background_color": g.color,
+                    "widgets": children,
+                },
+                "layout": {"x": 0, "y": y, "width": COLUMNS, "height": height + 1},
+            }
+        )
         y += height + 1
     return out
-

@@ -7,19 +7,21 @@ gets: a dashboard's template variables (`$env`, `$repo`, … — only those whos
 tag the metric carries, since filtering by a tag a metric lacks returns no
 data), or a monitor's fixed `env:<name>`.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 
-from orgpulse import metrics as m
 from dashboards import queryable as known
+from orgpulse import metrics as m
 
 # One metric reference inside any query string (monitor queries wrap it in
 # `avg(last_5m):…`, SLO numerators combine several).
 _REF = re.compile(
     r"(?P<space>[a-z][a-z0-9]*):(?P<metric>[a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)"
-    r"\{(?P<filters>[^}]*)\}(?:\s*by\s*\{(?P<by>[^}]*)\})?(?P<functions>(?:\.[a-z_]+\([^)]*\))*)")
+    r"\{(?P<filters>[^}]*)\}(?:\s*by\s*\{(?P<by>[^}]*)\})?(?P<functions>(?:\.[a-z_]+\([^)]*\))*)"
+)
 
 
 _POINTS = re.compile(r"\.rollup\((sum|count)\s*,")
@@ -31,8 +33,8 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True)
 class Scope:
-    variables: tuple[str, ...] = ()   # dashboard template variables: tag keys, `env` first
-    env: str | None = None            # monitors and SLOs: one environment
+    variables: tuple[str, ...] = ()  # dashboard template variables: tag keys, `env` first
+    env: str | None = None  # monitors and SLOs: one environment
 
     def filters(self, row: m.CatalogRow | None) -> list[str]:
         if self.env is not None:
@@ -69,8 +71,15 @@ class Ref:
         return keys
 
 
-def query(scope: Scope, space: str, metric: str, *, by: tuple[str, ...] | list[str] = (),
-          where: tuple[str, ...] | list[str] = (), rollup: tuple[str, int] | None = None) -> str:
+def query(
+    scope: Scope,
+    space: str,
+    metric: str,
+    *,
+    by: tuple[str, ...] | list[str] = (),
+    where: tuple[str, ...] | list[str] = (),
+    rollup: tuple[str, int] | None = None,
+) -> str:
     """`space:metric{scope filters, where…} by {by…}`, with .as_count() for counts (and for
     `count:` of a distribution: the number of values, what an SLO counts). A metric the catalog
     lacks is built all the same: `validate` names every such query at once."""

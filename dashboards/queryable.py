@@ -12,6 +12,7 @@ across repositories or regions, a percentile or extreme (a p90, the oldest) is
 the worst series (`max`), a ratio, mean or score is averaged or taken at its
 min/max, never summed.
 """
+
 from __future__ import annotations
 
 import functools
@@ -29,33 +30,41 @@ def _external(name: str, description: str) -> CatalogRow:
 
 # The DogStatsD client's own telemetry (datadog.dogstatsd.client.*, sent every 10 s
 # by the `datadog` package with orgpulse's constant tags; not billed as custom metrics).
-EXTERNAL: dict[str, CatalogRow] = {row.name: row for row in (
-    _external("datadog.dogstatsd.client.metrics", "Metrics the client was handed"),
-    _external("datadog.dogstatsd.client.packets_sent", "Datagrams sent to the Agent"),
-    _external("datadog.dogstatsd.client.packets_dropped", "Datagrams dropped (all causes)"),
-    _external("datadog.dogstatsd.client.packets_dropped_queue", "Datagrams dropped: sender queue full"),
-    _external("datadog.dogstatsd.client.packets_dropped_writer", "Datagrams dropped: socket write failed"),
-    _external("datadog.dogstatsd.client.bytes_dropped", "Bytes dropped (all causes)"),
-)}
+EXTERNAL: dict[str, CatalogRow] = {
+    row.name: row
+    for row in (
+        _external("datadog.dogstatsd.client.metrics", "Metrics the client was handed"),
+        _external("datadog.dogstatsd.client.packets_sent", "Datagrams sent to the Agent"),
+        _external("datadog.dogstatsd.client.packets_dropped", "Datagrams dropped (all causes)"),
+        _external("datadog.dogstatsd.client.packets_dropped_queue", "Datagrams dropped: sender queue full"),
+        _external("datadog.dogstatsd.client.packets_dropped_writer", "Datagrams dropped: socket write failed"),
+        _external("datadog.dogstatsd.client.bytes_dropped", "Bytes dropped (all causes)"),
+    )
+}
 
 # Gauge meanings, decided from the catalog row: an override, else the first name rule that
 # matches, else the first description rule, else a level.
 LEVEL, EXTREME, RATIO = "level", "extreme", "ratio"
 _OVERRIDES = {
-    "wandb.metrics.accuracy_runs_7d": LEVEL,   # "accuracy" in its name, but a count of runs
-    "dora.performance_level": RATIO,           # a 1–4 score per repository and key: never summed
+    "wandb.metrics.accuracy_runs_7d": LEVEL,  # "accuracy" in its name, but a count of runs
+    "dora.performance_level": RATIO,  # a 1–4 score per repository and key: never summed
     "dora.time_since_deployment_hours": EXTREME,  # the longest silence is the worst series
 }
 _GAUGE_RULES: tuple[tuple[str, re.Pattern], ...] = (
-    (RATIO, re.compile(r"\.fom$|pct|_rate|efficiency|per_day|per_developer|per_pr|passing"
-                       r"|accuracy|loss|utilization|steps_per_second|success$|last_success")),
+    (
+        RATIO,
+        re.compile(
+            r"\.fom$|pct|_rate|efficiency|per_day|per_developer|per_pr|passing"
+            r"|accuracy|loss|utilization|steps_per_second|success$|last_success"
+        ),
+    ),
     (EXTREME, re.compile(r"(^|[._])p\d\d($|[._])|[._](max|min)$|oldest")),
     (RATIO, re.compile(r"(^|[._])avg($|[._])")),
 )
 # Rows whose name alone does not say it (read the description): a p90 named without "p90".
 _DESCRIPTION_RULES: tuple[tuple[str, re.Pattern], ...] = (
     (EXTREME, re.compile(r"^(p\d\d|median|longest|shortest|most)\b", re.I)),
-    (RATIO, re.compile(r"^(mean|average|1 when)\b", re.I)),   # "1 when …, else 0": a state
+    (RATIO, re.compile(r"^(mean|average|1 when)\b", re.I)),  # "1 when …, else 0": a state
 )
 # An extreme (a p90, the longest, the shortest) is read at the worst series: max, or min for a minimum.
 SPACE_AGGREGATORS = {LEVEL: {"sum"}, EXTREME: {"max", "min"}, RATIO: {"avg", "min", "max"}}
@@ -100,13 +109,15 @@ def aggregation_problem(row: CatalogRow, space: str, as_count: bool, points: boo
         return f"{row.name} is a {row.type}: .as_count() is for counts"
     meaning = gauge_meaning(row)
     allowed = SPACE_AGGREGATORS[meaning]
-    return None if space in allowed else (
-        f"{row.name} is a {meaning} gauge: aggregate with {'/'.join(sorted(allowed))}, not {space}")
+    return (
+        None
+        if space in allowed
+        else (f"{row.name} is a {meaning} gauge: aggregate with {'/'.join(sorted(allowed))}, not {space}")
+    )
 
 
 # Time aggregation of a scalar widget's query (query value, top list, table).
-TIME_AGGREGATORS = {m.COUNT: {"sum"}, m.DISTRIBUTION: {"percentile"},
-                    m.GAUGE: {"last", "avg", "min", "max"}}
+TIME_AGGREGATORS = {m.COUNT: {"sum"}, m.DISTRIBUTION: {"percentile"}, m.GAUGE: {"last", "avg", "min", "max"}}
 DEFAULT_TIME_AGGREGATOR = {m.COUNT: "sum", m.DISTRIBUTION: "percentile", m.GAUGE: "last"}
 POINTS_TIME_AGGREGATORS = {"sum", "last"}  # a gauge's points summed or counted per interval
 

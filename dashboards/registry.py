@@ -9,14 +9,15 @@ A module provides:
   THRESHOLDS = {name: default}           optional; overridable under `monitors:`
 Monitor and SLO keys are unique across modules (they are the objects' identity).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from dashboards import alerting, context as contexts
-from dashboards.boards import (asana, dora, ec2, github, health, kubernetes, orgpulse, pipeline,
-                               skypilot, wandb)
+from dashboards import alerting
+from dashboards import context as contexts
+from dashboards.boards import asana, dora, ec2, github, health, kubernetes, orgpulse, pipeline, skypilot, wandb
 from orgpulse.config import Settings
 
 MODULES: dict[str, ModuleType] = {
@@ -59,8 +60,9 @@ def thresholds(modules: dict[str, ModuleType] | None = None) -> dict[str, float]
     return merged
 
 
-def context(settings: Settings, env: str | None,
-            modules: dict[str, ModuleType] | None = None, every_source: bool = False) -> contexts.Context:
+def context(
+    settings: Settings, env: str | None, modules: dict[str, ModuleType] | None = None, every_source: bool = False
+) -> contexts.Context:
     """`every_source`: every source's monitors, whatever is on (validate checks them all)."""
     return contexts.from_sections(settings.section, env, thresholds(modules), every_source)
 
@@ -74,8 +76,9 @@ def threshold_problems(monitors: dict) -> list[str]:
     """Warning/critical pairs on the wrong side, per environment, for every source's monitors."""
     out = []
     for env in sorted(monitors["environments"]) or [None]:
-        ctx = contexts.from_sections(lambda name: monitors if name == "monitors" else {}, env or "any",
-                                     thresholds(), every_source=True)
+        ctx = contexts.from_sections(
+            lambda name: monitors if name == "monitors" else {}, env or "any", thresholds(), every_source=True
+        )
         for module in MODULES.values():
             for key, body in (module.monitors(ctx) if hasattr(module, "monitors") else {}).items():
                 bad = alerting.threshold_problem(body)
@@ -92,9 +95,9 @@ def config_problems(monitors: dict) -> list[str]:
     known = thresholds()
     named = {"monitors.thresholds": monitors["thresholds"]} | {
         f"monitors.environments {env}:": (given or {}).get("thresholds", {})
-        for env, given in sorted(monitors["environments"].items())}
-    out = [f"ORGPULSE_CONFIG: {where} {bad}" for where, given in named.items()
-           if (bad := _unknown(given, known))]
+        for env, given in sorted(monitors["environments"].items())
+    }
+    out = [f"ORGPULSE_CONFIG: {where} {bad}" for where, given in named.items() if (bad := _unknown(given, known))]
     return out or [f"ORGPULSE_CONFIG: monitors: {p}" for p in threshold_problems(monitors)]
 
 

@@ -7,6 +7,7 @@ timestamps, authors, widget ids) and with live ids turned back into the
 placeholders `render` shows (`${monitor:key}`, `${slo:key}`): a reviewer diffs it
 against `render` to see what was edited in the UI, and folds it into code.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,8 +20,11 @@ from dashboards.registry import Definitions
 
 FOLDERS = {"dashboard": "dashboards", "monitor": "monitors", "slo": "slos"}
 # Set by the server besides the models' read-only fields (deprecated or defaulted).
-SERVER_FIELDS = {"dashboard": {"is_read_only"}, "monitor": {"matching_downtimes", "restricted_roles"},
-                 "slo": {"monitor_tags"}}
+SERVER_FIELDS = {
+    "dashboard": {"is_read_only"},
+    "monitor": {"matching_downtimes", "restricted_roles"},
+    "slo": {"monitor_tags"},
+}
 
 # datadog-api-client takes ~0.3 s to import: it is imported where it is used, so `orgpulse --help`
 # (which registers every command) and the actions that need no request body never load it.
@@ -74,8 +78,12 @@ def _placeholders(body: Any, names: dict[str, str]) -> Any:
     """Live ids back into `${kind:key}` placeholders: in monitor_ids (numbers) and in
     burn_rate("<slo id>") queries (text)."""
     if isinstance(body, dict):
-        return {k: [names.get(str(i), i) for i in v] if k == "monitor_ids" and isinstance(v, list)
-                else _placeholders(v, names) for k, v in body.items()}
+        return {
+            k: [names.get(str(i), i) for i in v]
+            if k == "monitor_ids" and isinstance(v, list)
+            else _placeholders(v, names)
+            for k, v in body.items()
+        }
     if isinstance(body, list):
         return [_placeholders(v, names) for v in body]
     if isinstance(body, str):

@@ -9,10 +9,12 @@ owns in this scope (with --env: that environment's monitors and SLOs; without:
 dashboards), and never a second object carrying a key already in use (a clone
 someone made in the UI keeps our marker: it is reported, never touched).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from dashboards import alerting
 from dashboards.api import Live
@@ -22,7 +24,7 @@ from dashboards.registry import Definitions
 
 @dataclass
 class Change:
-    action: str                     # create | update | unchanged | delete | duplicate
+    action: str  # create | update | unchanged | delete | duplicate
     kind: str
     key: str
     id: Any = None
@@ -65,10 +67,11 @@ def _by_key(objects: list[Live]) -> dict[str, list[Live]]:
 @dataclass
 class Sync:
     """One run: `api` is dashboards.api.Datadog (or anything with owned/create/update/delete)."""
+
     api: Any
     defs: Definitions
     env: str | None
-    execute: bool                   # False: diff / --dry-run
+    execute: bool  # False: diff / --dry-run
     report: Callable[[str], None] = print
     changes: list[Change] = field(default_factory=list)
 
@@ -122,6 +125,5 @@ class Sync:
 
 
 def summary(changes: list[Change]) -> str:
-    counts = {a: sum(c.action == a for c in changes)
-              for a in ("create", "update", "delete", "unchanged", "duplicate")}
+    counts = {a: sum(c.action == a for c in changes) for a in ("create", "update", "delete", "unchanged", "duplicate")}
     return ", ".join(f"{n} {a}" for a, n in counts.items() if n) or "nothing defined"

@@ -10,11 +10,13 @@
    a monitor's warning is on the side of its critical that Datadog accepts;
 3. every catalog metric is on a dashboard or listed in UNPLOTTED with a reason.
 """
+
 from __future__ import annotations
 
 import functools
 import json
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from dashboards import alerting
 from dashboards import queryable as known
@@ -53,8 +55,9 @@ def _model(kind: str, text: str):
     from datadog_api_client import Configuration
     from datadog_api_client.model_utils import validate_and_convert_types
 
-    return validate_and_convert_types(json.loads(text), (_models()[kind],), [kind], True, True,
-                                      configuration=Configuration())
+    return validate_and_convert_types(
+        json.loads(text), (_models()[kind],), [kind], True, True, configuration=Configuration()
+    )
 
 
 def model_problems(kind: str, body: dict) -> list[str]:
@@ -71,8 +74,11 @@ def unparsed(node: Any, path: str) -> Iterator[str]:
     """Every part of a deserialized model the client did not understand."""
     from datadog_api_client.model_utils import ModelComposed, ModelNormal, ModelSimple, UnparsedObject
 
-    if isinstance(node, UnparsedObject) or getattr(node, "_unparsed", False) and not isinstance(
-            node, (ModelComposed, ModelNormal)):
+    if (
+        isinstance(node, UnparsedObject)
+        or getattr(node, "_unparsed", False)
+        and not isinstance(node, (ModelComposed, ModelNormal))
+    ):
         yield f"{path}: not understood by the client ({type(node).__name__}: {_short(node)})"
     elif isinstance(node, ModelSimple):
         return
@@ -163,24 +169,30 @@ def problems(defs: Definitions, env: str | None, variables: dict[str, tuple[str,
             out += [f"{label}: {p}" for p in model_problems(kind, body)]
             ordering = alerting.threshold_problem(body) if kind == "monitor" else None
             out += [f"{label}: {ordering}"] if ordering else []
-            required = tuple(f"${v}" for v in variables.get(key, ())) if kind == "dashboard" else (
-                f"env:{env}",)
+            required = tuple(f"${v}" for v in variables.get(key, ())) if kind == "dashboard" else (f"env:{env}",)
             for where, text, scalar in queries(kind, body):
                 out += [f"{label}: {where}: {p}" for p in query_problems(text, required, scalar)]
     return out
 
 
 def plotted(defs: Definitions) -> set[str]:
-    return {ref.metric for key, body in defs.dashboards.items()
-            for _, text, _ in queries("dashboard", body) for ref in parse(text)}
+    return {
+        ref.metric
+        for key, body in defs.dashboards.items()
+        for _, text, _ in queries("dashboard", body)
+        for ref in parse(text)
+    }
 
 
 def coverage(defs: Definitions, unplotted: dict[str, str] | None = None) -> list[str]:
     """Every catalog metric plotted or deliberately not; no stale UNPLOTTED entry."""
     unplotted = UNPLOTTED if unplotted is None else unplotted
     shown, catalog = plotted(defs), set(known.m.catalog())
-    out = [f"{name} is on no dashboard and not in validate.UNPLOTTED"
-           for name in sorted(catalog - shown - set(unplotted))]
-    out += [f"UNPLOTTED lists {name}, which is {'plotted' if name in shown else 'not in the catalog'}"
-            for name in sorted(set(unplotted) & shown | set(unplotted) - catalog)]
+    out = [
+        f"{name} is on no dashboard and not in validate.UNPLOTTED" for name in sorted(catalog - shown - set(unplotted))
+    ]
+    out += [
+        f"UNPLOTTED lists {name}, which is {'plotted' if name in shown else 'not in the catalog'}"
+        for name in sorted(set(unplotted) & shown | set(unplotted) - catalog)
+    ]
     return out

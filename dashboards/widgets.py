@@ -8,10 +8,11 @@ no way to do either. Scalar widgets (query value, top list, table) aggregate
 each query over time by its metric's type (counts summed, distributions as
 percentiles, gauges at their last value unless told otherwise).
 """
+
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 from dashboards import queryable as known
 from dashboards.queries import metric_of
@@ -49,22 +50,48 @@ def _formulas(named: Queries, formulas: Formulas, **extra) -> list[dict]:
     return out
 
 
-def timeseries(title: str, queries: Queries, formulas: Formulas = None, *,
-               display: str = "line") -> dict:
-    return {"type": "timeseries", "title": title, "show_legend": True,
-            "legend_layout": "auto", "legend_columns": ["avg", "max", "value"],
-            "requests": [{"queries": _queries(queries), "formulas": _formulas(queries, formulas),
-                          "response_format": "timeseries", "display_type": display}]}
+def timeseries(title: str, queries: Queries, formulas: Formulas = None, *, display: str = "line") -> dict:
+    return {
+        "type": "timeseries",
+        "title": title,
+        "show_legend": True,
+        "legend_layout": "auto",
+        "legend_columns": ["avg", "max", "value"],
+        "requests": [
+            {
+                "queries": _queries(queries),
+                "formulas": _formulas(queries, formulas),
+                "response_format": "timeseries",
+                "display_type": display,
+            }
+        ],
+    }
 
 
-def value(title: str, queries: Queries, formulas: Formulas = None, *, aggregator: str | None = None,
-          precision: int = 1, unit: str | None = None, formats: list[dict] | None = None,
-          time: dict | None = None) -> dict:
+def value(
+    title: str,
+    queries: Queries,
+    formulas: Formulas = None,
+    *,
+    aggregator: str | None = None,
+    precision: int = 1,
+    unit: str | None = None,
+    formats: list[dict] | None = None,
+    time: dict | None = None,
+) -> dict:
     extra = {"conditional_formats": formats} if formats else {}
-    body = {"type": "query_value", "precision": precision, "autoscale": True,
-            "requests": [{"queries": _queries(queries, aggregator, scalar=True),
-                          "formulas": _formulas(queries, formulas, **extra),
-                          "response_format": "scalar"}]}
+    body = {
+        "type": "query_value",
+        "precision": precision,
+        "autoscale": True,
+        "requests": [
+            {
+                "queries": _queries(queries, aggregator, scalar=True),
+                "formulas": _formulas(queries, formulas, **extra),
+                "response_format": "scalar",
+            }
+        ],
+    }
     if title:  # the health grid's cells have none
         body["title"] = title
     if unit:
@@ -74,29 +101,57 @@ def value(title: str, queries: Queries, formulas: Formulas = None, *, aggregator
     return body
 
 
-def toplist(title: str, queries: Queries, formulas: Formulas = None, *, limit: int = 10,
-            aggregator: str | None = None) -> dict:
-    return {"type": "toplist", "title": title,
-            "requests": [{"queries": _queries(queries, aggregator, scalar=True),
-                          "formulas": _formulas(queries, formulas,
-                                                limit={"count": limit, "order": "desc"}),
-                          "response_format": "scalar"}]}
+def toplist(
+    title: str, queries: Queries, formulas: Formulas = None, *, limit: int = 10, aggregator: str | None = None
+) -> dict:
+    return {
+        "type": "toplist",
+        "title": title,
+        "requests": [
+            {
+                "queries": _queries(queries, aggregator, scalar=True),
+                "formulas": _formulas(queries, formulas, limit={"count": limit, "order": "desc"}),
+                "response_format": "scalar",
+            }
+        ],
+    }
 
 
-def table(title: str, queries: Queries, formulas: Formulas = None, *,
-          aggregator: str | dict[str, str] | None = None, formats: list[dict] | None = None,
-          time: dict | None = None) -> dict:
+def table(
+    title: str,
+    queries: Queries,
+    formulas: Formulas = None,
+    *,
+    aggregator: str | dict[str, str] | None = None,
+    formats: list[dict] | None = None,
+    time: dict | None = None,
+) -> dict:
     extra = {"conditional_formats": formats} if formats else {}
-    body = {"type": "query_table", "title": title, "has_search_bar": "never" if time else "auto",
-            "requests": [{"queries": _queries(queries, aggregator, scalar=True),
-                          "formulas": _formulas(queries, formulas, **extra),
-                          "response_format": "scalar"}]}
+    body = {
+        "type": "query_table",
+        "title": title,
+        "has_search_bar": "never" if time else "auto",
+        "requests": [
+            {
+                "queries": _queries(queries, aggregator, scalar=True),
+                "formulas": _formulas(queries, formulas, **extra),
+                "response_format": "scalar",
+            }
+        ],
+    }
     if time:
         body["time"] = time
     return body
 
 
 def note(text: str, *, background: str = "gray", size: str = "14", align: str = "left") -> dict:
-    return {"type": "note", "content": text, "background_color": background, "font_size": size,
-            "text_align": align, "vertical_align": "center", "show_tick": False,
-            "has_padding": True}
+    return {
+        "type": "note",
+        "content": text,
+        "background_color": background,
+        "font_size": size,
+        "text_align": align,
+        "vertical_align": "center",
+        "show_tick": False,
+        "has_padding": True,
+    }

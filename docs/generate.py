@@ -10,6 +10,7 @@
 
 tests/docs/test_docs.py fails while either page is out of date.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,10 @@ def metrics_page(page: str) -> str:
     marked = MARKER.findall(page)
     missing, unknown = sorted(set(by_source) - set(marked)), sorted(set(marked) - set(by_source))
     if missing or unknown:
-        raise SystemExit(f"{METRICS.relative_to(ROOT)}: add <!-- catalog:S --> … <!-- /catalog:S --> for "
-                         f"{missing}; remove those of {unknown} (not a source of the catalog)")
+        raise SystemExit(
+            f"{METRICS.relative_to(ROOT)}: add <!-- catalog:S --> … <!-- /catalog:S --> for "
+            f"{missing}; remove those of {unknown} (not a source of the catalog)"
+        )
 
     def table(match: re.Match) -> str:
         source = match.group(1)
@@ -94,12 +97,19 @@ def settings_page() -> str:
         secret = " *secret*" if var.secret else ""
         names = ", ".join(f"`{n.strip()}`" for n in var.name.split(","))
         out.append(f"| {names}{secret} | {cell(var.doc)} | {cell(var.default) or '—'} | {var.reader} |")
-    out += ["", "## The YAML file", "",
-            "One section per part. Each table gives the option, its default and its meaning.", ""]
+    out += [
+        "",
+        "## The YAML file",
+        "",
+        "One section per part. Each table gives the option, its default and its meaning.",
+        "",
+    ]
     for section, options in SCHEMA.items():
         out += [f"### `{section}`", "", "| option | default | meaning |", "|---|---|---|"]
-        out += [f"| `{section}.{key}` | {cell(default_text(opt.default))} | {cell(opt.doc)} |"
-                for key, opt in options.items()]
+        out += [
+            f"| `{section}.{key}` | {cell(default_text(opt.default))} | {cell(opt.doc)} |"
+            for key, opt in options.items()
+        ]
         out.append("")
     return "\n".join(out).rstrip("\n") + "\n"
 
@@ -111,8 +121,7 @@ def pages() -> dict[Path, str]:
 
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
-    stale = [path for path, text in pages().items()
-             if not path.exists() or path.read_text(encoding="utf-8") != text]
+    stale = [path for path, text in pages().items() if not path.exists() or path.read_text(encoding="utf-8") != text]
     if "--check" in argv:
         for path in stale:
             print(f"{path.relative_to(ROOT)} is out of date: run .venv/bin/python docs/generate.py")

@@ -20,6 +20,7 @@ Used by the DORA collector (the per-repository `dora.performance_level`) and by 
 only for repositories that deploy: one never seen deploying sends no `dora.deployments_30d`
 (pollers/dora/figures.py), so the mean the FoM scores is over deploying repositories.
 """
+
 from __future__ import annotations
 
 import operator

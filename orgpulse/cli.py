@@ -9,6 +9,7 @@ package of the command it is given (`orgpulse serve` never imports the poller's 
 dashboards' modules); help, or no command, loads them all. A bad setting exits 2 with
 every problem listed (settings()).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,11 +35,13 @@ def settings() -> config.Settings:
 def catalog(args: argparse.Namespace) -> int:
     known = sorted({r.source for r in rows().values() if r.source})
     if args.source is not None and args.source not in known:
-        print(f"orgpulse: no source {args.source!r} in the catalog (known: {', '.join(known)})",
-              file=sys.stderr)
+        print(f"orgpulse: no source {args.source!r} in the catalog (known: {', '.join(known)})", file=sys.stderr)
         return 2
-    chosen = [[r.name, r.type, r.unit or "-", r.source or "-", " ".join(sorted(r.tags)) or "-"]
-              for r in rows().values() if args.source in (None, r.source)]
+    chosen = [
+        [r.name, r.type, r.unit or "-", r.source or "-", " ".join(sorted(r.tags)) or "-"]
+        for r in rows().values()
+        if args.source in (None, r.source)
+    ]
     print(table(["name", "type", "unit", "source", "tags"], chosen))
     return 0
 

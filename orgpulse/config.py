@@ -5,13 +5,15 @@ load() collects every problem it finds and raises one ConfigError listing them
 all, so an operator fixes a bad deployment in one round, not one per restart.
 Secrets are held in Secret objects whose repr never shows the value.
 """
+
 from __future__ import annotations
 
 import os
 import secrets as _random
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from urllib.parse import urlparse
 
 import yaml
@@ -185,17 +187,24 @@ def _github_app(env: Mapping[str, str], has_token: bool, problems: list[str]) ->
         problems.append(f"GITHUB_APP_INSTALLATION_ID must be a number, got {installation!r}")
     key = _pem_private_key(key_text) if key_text else None
     if key_text and key is None:
-        problems.append("GITHUB_APP_PRIVATE_KEY is not an unencrypted PEM RSA private key "
-                        "(the .pem file GitHub generates for the app)")
+        problems.append(
+            "GITHUB_APP_PRIVATE_KEY is not an unencrypted PEM RSA private key "
+            "(the .pem file GitHub generates for the app)"
+        )
     if not app_id or not key_text:
-        problems.append("a GitHub App needs both GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY "
-                        "(or GITHUB_APP_PRIVATE_KEY_FILE)")
+        problems.append(
+            "a GitHub App needs both GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY (or GITHUB_APP_PRIVATE_KEY_FILE)"
+        )
     if has_token:
-        problems.append("GITHUB_TOKEN and a GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY) are both "
-                        "set: the poller authenticates with one of them")
-    return {"github_app_id": app_id,
-            "github_app_private_key": Secret(key) if key else None,
-            "github_app_installation_id": int(installation) if installation and installation.isdigit() else None}
+        problems.append(
+            "GITHUB_TOKEN and a GitHub App (GITHUB_APP_ID, GITHUB_APP_PRIVATE_KEY) are both "
+            "set: the poller authenticates with one of them"
+        )
+    return {
+        "github_app_id": app_id,
+        "github_app_private_key": Secret(key) if key else None,
+        "github_app_installation_id": int(installation) if installation and installation.isdigit() else None,
+    }
 
 
 def _load_yaml(env: Mapping[str, str], problems: list[str]) -> Any:
@@ -224,8 +233,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         target = DogStatsdTarget(host="localhost", port=8125)
 
     tags = {"service": DEFAULT_SERVICE}
-    tags.update({k: env[v] for k, v in (("env", "DD_ENV"), ("service", "DD_SERVICE"),
-                                         ("version", "DD_VERSION")) if env.get(v)})
+    tags.update(
+        {k: env[v] for k, v in (("env", "DD_ENV"), ("service", "DD_SERVICE"), ("version", "DD_VERSION")) if env.get(v)}
+    )
     data_dir = Path(env.get("ORGPULSE_DATA_DIR") or ".orgpulse")
 
     github_text = _secret_text(env, "GITHUB_WEBHOOK_SECRET", problems)
@@ -283,8 +293,9 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     if redis_text:
         settings = replace(settings, redis_url=Secret(redis_text))
     if receiver.get("dedup_backend") == "redis" and not redis_text:
-        problems.append("receiver.dedup_backend is redis but no Redis URL is set "
-                        "(receiver.redis_url or ORGPULSE_REDIS_URL)")
+        problems.append(
+            "receiver.dedup_backend is redis but no Redis URL is set (receiver.redis_url or ORGPULSE_REDIS_URL)"
+        )
     if problems:
         raise ConfigError(problems)
     return settings

@@ -5,18 +5,20 @@ The receiver (one delivery at a time) and the poller (7-day windows from the
 APIs) must agree on these, or the real-time counts and the reconciled gauges
 drift apart. Both import them from here; nothing here imports above the kernel.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime
-from typing import Hashable, Iterable, Mapping
 
 from orgpulse.timeutil import parse_time, seconds_between
 
 # `git revert` writes 'Revert "<subject>"' and 'This reverts commit <sha>';
 # Conventional Commits write 'revert: …' or 'revert(scope): …'.
-REVERT = re.compile(r'^(revert "|revert(\([^)]*\))?!?:)|^this reverts commit [0-9a-f]{7,40}',
-                    re.IGNORECASE | re.MULTILINE)
+REVERT = re.compile(
+    r'^(revert "|revert(\([^)]*\))?!?:)|^this reverts commit [0-9a-f]{7,40}', re.IGNORECASE | re.MULTILINE
+)
 
 
 def is_revert(message: str) -> bool:
@@ -114,6 +116,7 @@ def deploy_workflow_of(deploy_workflows: dict[str, str], repo: str) -> str | Non
 
 # --- Pull requests: the first review, and the cycle leg by leg.
 
+
 def _account_id(user: Mapping) -> int | None:
     """REST's and webhooks' numeric `id` (GraphQL's `id` is a node id string: not comparable)."""
     value = user.get("id")
@@ -137,22 +140,26 @@ def by_another_human(author: Mapping | None, reviewer: Mapping | None) -> bool:
     return bool(reviewer) and not is_bot(dict(reviewer)) and not same_account(author, reviewer)
 
 
-def counts_as_first_review(author: Mapping | None, reviewer: Mapping | None,
-                           submitted_at: object, merged_at: object) -> bool:
+def counts_as_first_review(
+    author: Mapping | None, reviewer: Mapping | None, submitted_at: object, merged_at: object
+) -> bool:
     """A review that can be the pull request's first: submitted (a pending review has no time),
     by another human, and no later than the merge (a review after it picked nothing up)."""
     submitted, merged = parse_time(submitted_at), parse_time(merged_at)
-    return submitted is not None and by_another_human(author, reviewer) and (
-        merged is None or submitted <= merged)
+    return submitted is not None and by_another_human(author, reviewer) and (merged is None or submitted <= merged)
 
 
-def first_review(author: Mapping | None, reviews: Iterable[tuple[Mapping | None, object]],
-                 merged_at: object) -> datetime | None:
+def first_review(
+    author: Mapping | None, reviews: Iterable[tuple[Mapping | None, object]], merged_at: object
+) -> datetime | None:
     """When the first review was submitted: the earliest of `reviews` — (reviewer, submitted at)
     pairs, in any order — that counts_as_first_review. The poller gives every review GitHub
     lists; the receiver, each review as it arrives, with the earliest it kept so far."""
-    times = [t for reviewer, at in reviews
-             if counts_as_first_review(author, reviewer, at, merged_at) and (t := parse_time(at)) is not None]
+    times = [
+        t
+        for reviewer, at in reviews
+        if counts_as_first_review(author, reviewer, at, merged_at) and (t := parse_time(at)) is not None
+    ]
     return min(times) if times else None
 
 
@@ -162,8 +169,8 @@ def first_review(author: Mapping | None, reviews: Iterable[tuple[Mapping | None,
 LEGS: dict[str, tuple[str, str]] = {
     "coding": ("first_commit", "created"),  # first commit authored → pull request opened
     "pickup": ("created", "first_review"),  # → first review by another human
-    "review": ("first_review", "merged"),   # → merged
-    "deploy": ("merged", "deployed"),       # → the first successful production deployment of it
+    "review": ("first_review", "merged"),  # → merged
+    "deploy": ("merged", "deployed"),  # → the first successful production deployment of it
 }
 
 

@@ -6,12 +6,14 @@ dropped with an error log and counted in production), then sends the batch.
 Sending never raises: DogStatsD is fire-and-forget, and an absent Agent must
 not fail a webhook delivery.
 """
+
 from __future__ import annotations
 
 import logging
 import sys
 import threading
-from typing import Iterable, Protocol, TextIO
+from collections.abc import Iterable
+from typing import Protocol, TextIO
 
 from datadog.dogstatsd import DogStatsd
 
@@ -70,8 +72,11 @@ class DogStatsdSink:
         # its constant tags; config.py is the single reader of the environment,
         # so its tags replace the client's (no duplicated env tag).
         self.client.constant_tags = list(settings.constant_tags)
-        self._send = {m.COUNT: self.client.increment, m.GAUGE: self.client.gauge,
-                      m.DISTRIBUTION: self.client.distribution}
+        self._send = {
+            m.COUNT: self.client.increment,
+            m.GAUGE: self.client.gauge,
+            m.DISTRIBUTION: self.client.distribution,
+        }
 
     def send(self, batch: list[m.Metric]) -> None:
         for metric in batch:
@@ -125,8 +130,7 @@ class Emitter:
                 continue
             if self.strict:
                 raise InvalidMetric(f"{metric.name} {dict(metric.tags)}: {reason}")
-            log.error("dropped metric that breaks the catalog",
-                      extra={"metric": metric.name, "reason": reason})
+            log.error("dropped metric that breaks the catalog", extra={"metric": metric.name, "reason": reason})
             invalid.append(m.count("orgpulse.metrics.invalid", reason=reason))
         return good, invalid
 
@@ -135,7 +139,7 @@ class Emitter:
             return
         try:
             self.sink.send(batch)
-        except Exception:  # noqa: BLE001 - emission must never fail the caller
+        except Exception:
             log.exception("metric sink failed", extra={"metrics": len(batch)})
 
     def emit(self, batch: Iterable[m.Metric]) -> list[m.Metric]:

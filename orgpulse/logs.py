@@ -4,6 +4,7 @@ Callers pass ids, event names and outcomes — never bodies, headers or secrets;
 the formatter additionally refuses to print any field whose name suggests a
 secret, as a guard against a careless `extra=`.
 """
+
 from __future__ import annotations
 
 import functools
@@ -25,8 +26,7 @@ def _redacted(key: str) -> bool:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         out = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -5,6 +5,7 @@ emit.py sends them. catalog.csv (Datadog metadata.csv style) is the contract:
 a name that is not declared there, or a tag key its row does not allow, is a
 bug — tests fail on it, production drops it with an error log.
 """
+
 from __future__ import annotations
 
 import csv
@@ -40,7 +41,7 @@ class Metric:
 def tag_value(raw: object) -> str:
     """A tag value Datadog stores as given: lowercase, no separators, bounded length.
     Cut before the cache: its 4,096 keys must not hold senders' megabyte strings."""
-    return _clean_tag_value(str(raw)[:4 * MAX_TAG_VALUE_LEN])
+    return _clean_tag_value(str(raw)[: 4 * MAX_TAG_VALUE_LEN])
 
 
 @functools.lru_cache(maxsize=4096)  # tag values repeat; this is on every delivery's path

@@ -1,5 +1,6 @@
 """The one way to reach Redis (shared dedup, high-water marks): short timeouts, so an
 outage or a slow server costs a bounded wait and a counted error, never a stall."""
+
 from __future__ import annotations
 
 from orgpulse.config import Settings
@@ -15,8 +16,10 @@ def client(settings: Settings, timeout_seconds: float = 0.25):
 
     # No retries: the client's default (10, with backoff) would turn one outage into
     # seconds per call; callers fall back and count instead.
-    return redis.Redis.from_url(settings.redis_url.reveal().decode(),
-                                socket_timeout=timeout_seconds,
-                                socket_connect_timeout=timeout_seconds,
-                                retry=Retry(NoBackoff(), 0),
-                                health_check_interval=30)
+    return redis.Redis.from_url(
+        settings.redis_url.reveal().decode(),
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        retry=Retry(NoBackoff(), 0),
+        health_check_interval=30,
+    )

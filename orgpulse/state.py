@@ -35,6 +35,7 @@ The status page (receiver/status/) reads the rest: `cycle_at` (when the last cyc
 so the page can hide old ones), the health grid — every FoM score's average per UTC day,
 today and the 6 days before — and the informer's details.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -42,14 +43,14 @@ import json
 import logging
 import os
 import threading
-from datetime import date, datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Callable
 
 log = logging.getLogger("orgpulse.poller")
 FILENAME = "poller-state.json"
 STALE_AFTER = 2  # intervals: one late write is slack, two missed mean the writer is stuck
-DAYS = 7         # the health grid: today and the 6 UTC days before it
+DAYS = 7  # the health grid: today and the 6 UTC days before it
 MAX_GAUGES = 5000  # tags are bounded, so this is a guard against a bug, not a budget
 
 
@@ -95,8 +96,7 @@ class StateFile:
                 os.replace(tmp, self.path)
                 return doc
         except OSError as exc:
-            log.warning("cannot write the state file", extra={"path": str(self.path),
-                                                              "error": exc.strerror})
+            log.warning("cannot write the state file", extra={"path": str(self.path), "error": exc.strerror})
             return None
 
 
@@ -109,18 +109,26 @@ def role(elector) -> str:
 
 def started(now: float, interval: float, current_role: str) -> Callable[[dict], None]:
     """A poller process starts: a fresh document (a previous process's parts would be stale)."""
+
     def change(doc: dict) -> None:
         doc.clear()
         doc.update(updated_at=now, interval_seconds=interval, role=current_role, poller={})
+
     return change
 
 
-def cycle(now: float, interval: float, current_role: str, collectors: dict[str, dict],
-          gauges: list[dict] | None = None,
-          scores: dict[str, float] | None = None) -> Callable[[dict], None]:
+def cycle(
+    now: float,
+    interval: float,
+    current_role: str,
+    collectors: dict[str, dict],
+    gauges: list[dict] | None = None,
+    scores: dict[str, float] | None = None,
+) -> Callable[[dict], None]:
     """After a poller cycle: collector → {ok, duration, last_success, error, reasons,
     emitted}; the gauges' latest values (gauge_rows); this cycle's scores folded into
     their UTC day's average."""
+
     def change(doc: dict) -> None:
         doc.update(updated_at=now, interval_seconds=interval, role=current_role)
         poller = doc.get("poller") if isinstance(doc.get("poller"), dict) else {}
@@ -131,15 +139,24 @@ def cycle(now: float, interval: float, current_role: str, collectors: dict[str, 
         if scores is not None:
             health = doc.get("health") if isinstance(doc.get("health"), dict) else {}
             doc["health"] = fold_health(health, scores, now)
+
     return change
 
 
-def informer(now: float, interval: float, current_role: str, watching: bool,
-             details: dict | None = None) -> Callable[[dict], None]:
+def informer(
+    now: float, interval: float, current_role: str, watching: bool, details: dict | None = None
+) -> Callable[[dict], None]:
     """The informer's part; `details`: pods, last_event, restarts_1h, oom_kills_1h, gauges."""
+
     def change(doc: dict) -> None:
-        doc["informer"] = {**(details or {}), "watching": watching, "updated_at": now,
-                           "interval_seconds": interval, "role": current_role}
+        doc["informer"] = {
+            **(details or {}),
+            "watching": watching,
+            "updated_at": now,
+            "interval_seconds": interval,
+            "role": current_role,
+        }
+
     return change
 
 
@@ -147,12 +164,11 @@ def informer(now: float, interval: float, current_role: str, watching: bool,
 def gauge_rows(series, limit: int = MAX_GAUGES) -> list[dict]:
     """(name, tags, value, measured at) tuples → the file's gauge rows, sorted, at most `limit`."""
     rows = sorted(series, key=lambda s: (s[0], s[1]))[:limit]
-    return [{"name": name, "tags": dict(tags), "value": value, "at": at}
-            for name, tags, value, at in rows]
+    return [{"name": name, "tags": dict(tags), "value": value, "at": at} for name, tags, value, at in rows]
 
 
 def utc_day(ts: float) -> date:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).date()
+    return datetime.fromtimestamp(ts, tz=UTC).date()
 
 
 def days(now: float) -> list[str]:
@@ -196,8 +212,8 @@ PARTS: dict[str, Callable[[dict], object]] = {
 }
 # Per probe target: the parts it requires, and those it checks only when present.
 TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "poller": (("poller",), ("informer",)),   # the poller process, and its informer if it runs one
-    "informer": (("informer",), ()),          # `orgpulse informer` alone
+    "poller": (("poller",), ("informer",)),  # the poller process, and its informer if it runs one
+    "informer": (("informer",), ()),  # `orgpulse informer` alone
 }
 
 
@@ -209,8 +225,10 @@ def _check(name: str, part: dict, now: float) -> tuple[str | None, str]:
         return f"{name}: the state file has no valid updated_at/interval_seconds", ""
     age, limit = now - written, STALE_AFTER * interval
     if age > limit:
-        return (f"{name}: last wrote the state file {age:.0f} s ago, stale after {limit:.0f} s "
-                f"({STALE_AFTER} x {interval:g} s): its loop is stuck"), ""
+        return (
+            f"{name}: last wrote the state file {age:.0f} s ago, stale after {limit:.0f} s "
+            f"({STALE_AFTER} x {interval:g} s): its loop is stuck"
+        ), ""
     return None, f"{name} {max(age, 0.0):.0f} s ago (stale after {limit:.0f} s)"
 
 

@@ -4,11 +4,12 @@ values, and whether a moment falls within a rolling window that ends now (or bef
 One implementation each, so a p90 or a "_7d" means the same thing whichever source it comes
 from (GitHub, DORA, Asana, W&B, SkyPilot).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from orgpulse.timeutil import parse_time
 

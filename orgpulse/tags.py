@@ -10,11 +10,12 @@ owner/name for a repo, not a string at all) is "other" at once and never takes
 one of the `limit` slots: senders cannot spend the cap on junk (a hostile sender would
 otherwise fill it with made-up names before the real ones arrive).
 """
+
 from __future__ import annotations
 
 import re
 import threading
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from orgpulse.metrics import tag_value
 

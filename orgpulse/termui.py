@@ -3,10 +3,12 @@
 The CLI uses these only when its stream is a terminal: on a pipe or in a container's log
 there is no progress noise between the JSON log lines, and no table to parse.
 """
+
 from __future__ import annotations
 
 import threading
-from typing import Iterable, TextIO
+from collections.abc import Iterable
+from typing import TextIO
 
 from tqdm import tqdm
 
@@ -19,8 +21,7 @@ def table(headers: list[str], rows: Iterable[Iterable[object]], right: Iterable[
     right = set(right)
 
     def line(row: list[str]) -> str:
-        return "  ".join(v.rjust(w) if i in right else v.ljust(w)
-                         for i, (v, w) in enumerate(zip(row, widths))).rstrip()
+        return "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths))).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), rule] + [line(row) for row in cells[1:]])
@@ -45,8 +46,9 @@ def poll_lines(report: dict[str, dict]) -> list[str]:
     lines = []
     for name, r in sorted(report.items()):
         _, outcome, duration, emitted, errors = _poll_cells(name, r)
-        lines.append(f"{name}: {outcome}, {duration}, {emitted} metrics"
-                     + (f", errors: {errors}" if errors != "-" else ""))
+        lines.append(
+            f"{name}: {outcome}, {duration}, {emitted} metrics" + (f", errors: {errors}" if errors != "-" else "")
+        )
     return lines
 
 
@@ -62,8 +64,14 @@ class PageBars:
         with self._lock:
             bar = self.bars.get(label)
             if bar is None:
-                bar = self.bars[label] = tqdm(desc=f"{self.prefix} {label}", unit=" pages", file=self.stream,
-                                              position=len(self.bars), leave=True, dynamic_ncols=True)
+                bar = self.bars[label] = tqdm(
+                    desc=f"{self.prefix} {label}",
+                    unit=" pages",
+                    file=self.stream,
+                    position=len(self.bars),
+                    leave=True,
+                    dynamic_ncols=True,
+                )
             bar.update()
 
     def close(self) -> None:

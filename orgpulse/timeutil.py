@@ -4,10 +4,11 @@ parse_time is total: whatever a sender puts in a timestamp field (1e20, year 100
 NaN, a list, a 1 MB string) it returns an aware UTC datetime or None — it never
 raises, so a hostile value cannot turn a delivery into a 5xx.
 """
+
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 # The Unix seconds a datetime can hold: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
 MIN_UNIX = -62135596800
@@ -19,7 +20,7 @@ def _from_unix(value: int | float) -> datetime | None:
     if not math.isfinite(value) or not MIN_UNIX <= value <= MAX_UNIX:
         return None
     try:
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        return datetime.fromtimestamp(value, tz=UTC)
     except (OverflowError, OSError, ValueError):  # platform time_t limits
         return None
 
@@ -30,14 +31,14 @@ def _from_iso(value: str) -> datetime | None:
     try:
         parsed = datetime.fromisoformat(value)
         # Normalised to UTC here: an offset at the ends of the range overflows.
-        return parsed.astimezone(timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     except (OverflowError, ValueError):
         return None
 
 
 def parse_time(value: object) -> datetime | None:
     if isinstance(value, datetime):  # already parsed (receiver.payload.View.time)
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):

@@ -1,5 +1,6 @@
 """`orgpulse poll | informer | probe`: the poller's commands, registered with the `orgpulse`
 command through the entry-point group orgpulse.commands (pyproject.toml)."""
+
 from __future__ import annotations
 
 import argparse
@@ -47,6 +48,9 @@ def register(sub) -> None:
     p.set_defaults(run=poll)
     sub.add_parser("informer", help="watch pods and emit a metric at every transition").set_defaults(run=informer)
     p = sub.add_parser("probe", help="liveness: exit 0 if the poller's state file is fresh")
-    p.add_argument("target", choices=sorted(state.TARGETS),
-                   help="poller: its cycle (and its informer's, if it runs one); informer: alone")
+    p.add_argument(
+        "target",
+        choices=sorted(state.TARGETS),
+        help="poller: its cycle (and its informer's, if it runs one); informer: alone",
+    )
     p.set_defaults(run=probe)

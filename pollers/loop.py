@@ -9,19 +9,20 @@ fails emits nothing for what it could not measure, plus
 and its last success time, so "no data from a collector for 30 minutes" is a
 monitor. Only the Lease holder emits when leader election is on.
 """
+
 from __future__ import annotations
 
 import logging
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from orgpulse import metrics as m
-from orgpulse.emit import Emitter
 from orgpulse import state as states
+from orgpulse.emit import Emitter
 from pollers.series import VanishedSeries
 from pollers.values import ValueStore
 
@@ -51,10 +52,17 @@ def _reasons(metrics: list[m.Metric], exception: str | None) -> list[str]:
 
 
 class Poller:
-    def __init__(self, collectors: dict[str, Collector], emitter: Emitter, values: ValueStore,
-                 score: Callable[[ValueStore, datetime], list[m.Metric]] | None = None,
-                 elector=None, interval: float = 900, clock: Callable[[], float] = time.time,
-                 state: states.StateFile | None = None):
+    def __init__(
+        self,
+        collectors: dict[str, Collector],
+        emitter: Emitter,
+        values: ValueStore,
+        score: Callable[[ValueStore, datetime], list[m.Metric]] | None = None,
+        elector=None,
+        interval: float = 900,
+        clock: Callable[[], float] = time.time,
+        state: states.StateFile | None = None,
+    ):
         self.collectors, self.emitter, self.values = collectors, emitter, values
         self.score, self.elector, self.interval, self.clock = score, elector, interval, clock
         self.state = state  # written after each cycle: the liveness probe's heartbeat
@@ -75,13 +83,14 @@ class Poller:
             out = c.collect(now)
             results[c.name] = (out, None, time.perf_counter() - started)
         except Exception as exc:  # noqa: BLE001 - isolated: counted, logged, never fatal
-            log.warning("collector failed", extra={"collector": c.name, "error": type(exc).__name__,
-                                                   "detail": str(exc)[:200]})
+            log.warning(
+                "collector failed", extra={"collector": c.name, "error": type(exc).__name__, "detail": str(exc)[:200]}
+            )
             results[c.name] = ([], type(exc).__name__, time.perf_counter() - started)
 
     def run_once(self, only: str | None = None) -> dict[str, bool]:
         """One cycle; returns collector → success."""
-        now = datetime.fromtimestamp(self.clock(), tz=timezone.utc)
+        now = datetime.fromtimestamp(self.clock(), tz=UTC)
         self.report = {}
         self._heartbeat()  # at both ends: a cycle waiting on a slow collector is not a stuck loop
         chosen = [c for n, c in self.collectors.items() if only in (None, n)]
@@ -93,8 +102,9 @@ class Poller:
             if previous is not None and previous.is_alive():  # still hung from an earlier cycle
                 out += self._outcome(c.name, False, None, "still_running")
                 continue
-            thread = threading.Thread(target=self._run_one, args=(c, now, results), daemon=True,
-                                      name=f"collector-{c.name}")
+            thread = threading.Thread(
+                target=self._run_one, args=(c, now, results), daemon=True, name=f"collector-{c.name}"
+            )
             self._running[c.name] = thread
             thread.start()
             started.append((c, thread))
@@ -126,10 +136,16 @@ class Poller:
         if self.state is None:
             return
         ended = report is not None
-        self.state.update(states.cycle(
-            self.clock(), self.interval, states.role(self.elector), report or {},
-            gauges=states.gauge_rows(self.values.snapshot()) if ended else None,
-            scores={x.name: x.value for x in scores or [] if x.type == m.GAUGE} if ended else None))
+        self.state.update(
+            states.cycle(
+                self.clock(),
+                self.interval,
+                states.role(self.elector),
+                report or {},
+                gauges=states.gauge_rows(self.values.snapshot()) if ended else None,
+                scores={x.name: x.value for x in scores or [] if x.type == m.GAUGE} if ended else None,
+            )
+        )
 
     def _outcome(self, name: str, ok: bool, seconds: float | None, reason: str | None) -> list[m.Metric]:
         out = [m.gauge("orgpulse.collector.success", 1 if ok else 0, collector=name)]
@@ -141,9 +157,14 @@ class Poller:
             self.last_success[name] = self.clock()
         if name in self.last_success:
             out.append(m.gauge("orgpulse.collector.last_success", self.last_success[name], collector=name))
-        self.report[name] = {"ok": ok, "duration": seconds, "last_success": self.last_success.get(name),
-                             "error": reason or (None if ok else "partial"), "reasons": [],
-                             "emitted": 0}
+        self.report[name] = {
+            "ok": ok,
+            "duration": seconds,
+            "last_success": self.last_success.get(name),
+            "error": reason or (None if ok else "partial"),
+            "reasons": [],
+            "emitted": 0,
+        }
         return out
 
     def run_forever(self) -> None:

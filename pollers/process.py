@@ -1,5 +1,6 @@
 """The poller's and the informer's processes, assembled from settings: what `orgpulse poll`
 and `orgpulse informer` run (pollers/cli.py parses their arguments)."""
+
 from __future__ import annotations
 
 import signal
@@ -34,8 +35,11 @@ def informer(settings: config.Settings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
     watcher.start()
-    print(f"orgpulse: informer watching {', '.join(opts['namespaces']) or 'all namespaces'}"
-          f"{' (leader election on)' if elector else ''}", file=sys.stderr)
+    print(
+        f"orgpulse: informer watching {', '.join(opts['namespaces']) or 'all namespaces'}"
+        f"{' (leader election on)' if elector else ''}",
+        file=sys.stderr,
+    )
     done.wait()
     watcher.stop()
     if elector:
@@ -100,20 +104,26 @@ def _poll_once(poller, only: str | None) -> int:
 
 def _start_informer(settings: config.Settings, poller, elector) -> None:
     """The informer inside the poller: its gauges also feed the FoM inputs."""
+
     class Tap:  # record what the informer emits, then send it
         def emit(self, metrics):
             poller.values.record(metrics)
             return poller.emitter.emit(metrics)
 
-    Informer(kube.api_client(settings), Tap(), settings.section("kubernetes"), elector,
-             state=poller.state).start()
+    Informer(kube.api_client(settings), Tap(), settings.section("kubernetes"), elector, state=poller.state).start()
 
 
 def _elector(settings: config.Settings):
     opts = settings.section("kubernetes")
     if not opts["lease_enabled"]:
         return None
-    elector = LeaderElector(kube.api_client(settings), opts["lease_namespace"] or kube.own_namespace(),
-                            opts["lease_name"], identity(), opts["lease_seconds"], opts["renew_seconds"])
+    elector = LeaderElector(
+        kube.api_client(settings),
+        opts["lease_namespace"] or kube.own_namespace(),
+        opts["lease_name"],
+        identity(),
+        opts["lease_seconds"],
+        opts["renew_seconds"],
+    )
     elector.start()
     return elector

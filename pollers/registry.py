@@ -4,11 +4,12 @@ A source with no config section (or no credentials) is off and says so once.
 Clients are built once and reused across cycles (connection pools), with the
 SDK's own retry machinery where it has one.
 """
+
 from __future__ import annotations
 
 import functools
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from orgpulse import redisconn
 from orgpulse.config import Settings
@@ -32,14 +33,19 @@ def _boto_clients() -> Callable[[str, str], object]:
     from botocore.config import Config
 
     session = boto3.session.Session()
-    config = Config(retries={"mode": "standard", "total_max_attempts": 5},
-                    connect_timeout=5, read_timeout=30, max_pool_connections=20)
+    config = Config(
+        retries={"mode": "standard", "total_max_attempts": 5},
+        connect_timeout=5,
+        read_timeout=30,
+        max_pool_connections=20,
+    )
     cache: dict[tuple[str, str], object] = {}
 
     def client(service: str, region: str):
         if (service, region) not in cache:
             cache[(service, region)] = session.client(service, region_name=region, config=config)
         return cache[(service, region)]
+
     return client
 
 
@@ -60,8 +66,9 @@ def skypilot(settings: Settings) -> Collector | None:
     opts = settings.section("skypilot")
     token = settings.skypilot_token.reveal().decode() if settings.skypilot_token else None
     api = SkyPilotApi(settings.skypilot_endpoint, token, opts["request_timeout_seconds"])
-    return Collector("skypilot", SkyPilotCollector(api, opts).collect,
-                     settings.section("poller")["collector_timeout_seconds"])
+    return Collector(
+        "skypilot", SkyPilotCollector(api, opts).collect, settings.section("poller")["collector_timeout_seconds"]
+    )
 
 
 def asana(settings: Settings) -> Collector | None:
@@ -78,14 +85,14 @@ def wandb(settings: Settings) -> Collector | None:
         return None
     key = settings.wandb_api_key.reveal().decode()
     api = LazyApi(lambda: make_api(key, settings.wandb_base_url))  # built at the first cycle
-    return Collector("wandb", WandbPoller(api, opts).collect,
-                     settings.section("poller")["collector_timeout_seconds"])
+    return Collector("wandb", WandbPoller(api, opts).collect, settings.section("poller")["collector_timeout_seconds"])
 
 
 def _github_on(settings: Settings) -> bool:
     """A token or a GitHub App, and repositories to measure."""
-    return (settings.github_token is not None or settings.github_app_id is not None) \
-        and bool(settings.section("github")["repositories"])
+    return (settings.github_token is not None or settings.github_app_id is not None) and bool(
+        settings.section("github")["repositories"]
+    )
 
 
 def github(settings: Settings, deployments=None) -> Collector | None:
@@ -98,10 +105,19 @@ def github(settings: Settings, deployments=None) -> Collector | None:
     from pollers.github.collector import GithubCollector
 
     opts = settings.section("github")
-    collector = GithubCollector(connect(settings), opts["repositories"], opts,
-                                deployments.deployed_at if deployments else None, **_backfill("github", settings))
-    return Collector("github", collector.collect, settings.section("poller")["collector_timeout_seconds"],
-                     on_progress=collector.report_pages)
+    collector = GithubCollector(
+        connect(settings),
+        opts["repositories"],
+        opts,
+        deployments.deployed_at if deployments else None,
+        **_backfill("github", settings),
+    )
+    return Collector(
+        "github",
+        collector.collect,
+        settings.section("poller")["collector_timeout_seconds"],
+        on_progress=collector.report_pages,
+    )
 
 
 def _asana_incidents(settings: Settings):
@@ -110,8 +126,7 @@ def _asana_incidents(settings: Settings):
     project = settings.section("dora")["incidents_project"]
     if not project or settings.asana_token is None:
         return None
-    poller = AsanaPoller(settings.asana_token.reveal().decode(), settings.asana_base_url,
-                         settings.section("asana"))
+    poller = AsanaPoller(settings.asana_token.reveal().decode(), settings.asana_base_url, settings.section("asana"))
     return lambda since: poller._tasks(project, since)
 
 
@@ -125,9 +140,16 @@ def _dora(settings: Settings, elector=None):
 
     opts = settings.section("github")
     marks = Marks(settings.data_dir / "dora-marks.json", redisconn.client(settings))
-    return DoraCollector(connect(settings), opts["repositories"], settings.section("dora"), opts, marks,
-                         _asana_incidents(settings), elector.is_leader if elector else lambda: True,
-                         **_backfill("dora", settings))
+    return DoraCollector(
+        connect(settings),
+        opts["repositories"],
+        settings.section("dora"),
+        opts,
+        marks,
+        _asana_incidents(settings),
+        elector.is_leader if elector else lambda: True,
+        **_backfill("dora", settings),
+    )
 
 
 def dora(settings: Settings, elector=None, built=None) -> Collector | None:
@@ -141,20 +163,31 @@ def _backfill(name: str, settings: Settings) -> dict:
     from pollers.github.backfill import TIME_SHARE, Backfill, Deadline  # PyGithub, as in github()
 
     poller = settings.section("poller")
-    return {"deadline": Deadline(TIME_SHARE * poller["collector_timeout_seconds"]),
-            "backfill": Backfill(name, poller["backfill_stall_cycles"])}
+    return {
+        "deadline": Deadline(TIME_SHARE * poller["collector_timeout_seconds"]),
+        "backfill": Backfill(name, poller["backfill_stall_cycles"]),
+    }
 
 
 BUILDERS: dict[str, Callable[[Settings], Collector | None]] = {
-    "ec2": ec2, "skypilot": skypilot, "asana": asana, "wandb": wandb, "github": github, "dora": dora}
+    "ec2": ec2,
+    "skypilot": skypilot,
+    "asana": asana,
+    "wandb": wandb,
+    "github": github,
+    "dora": dora,
+}
 
 
 def build(settings: Settings, elector=None) -> dict[str, Collector]:
     """`elector`: the Lease holder check, for collectors that keep high-water marks (dora).
     The dora collector is made first: the github collector's deploy leg reads its records."""
     deployments = _dora(settings, elector)
-    builders = {**BUILDERS, "github": functools.partial(github, deployments=deployments),
-                "dora": functools.partial(dora, built=deployments)}
+    builders = {
+        **BUILDERS,
+        "github": functools.partial(github, deployments=deployments),
+        "dora": functools.partial(dora, built=deployments),
+    }
     out = {}
     for name, builder in builders.items():
         collector = builder(settings)

@@ -5,13 +5,15 @@ Retried: HTTP 429 and 5xx, timeouts and connection errors. Not retried: other
 Clients with their own retry machinery use it instead (boto3's "standard"
 mode, urllib3's Retry in the asana client); this is for plain HTTP clients.
 """
+
 from __future__ import annotations
 
 import random
 import socket
 import time
 import urllib.error
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 
@@ -32,8 +34,13 @@ def retryable(exc: BaseException) -> bool:
     return isinstance(exc, (TimeoutError, socket.timeout, ConnectionError, urllib.error.URLError))
 
 
-def call(fn: Callable[[], T], attempts: int = 5, base: float = 0.5, cap: float = 30.0,
-         sleep: Callable[[float], None] = time.sleep) -> T:
+def call(
+    fn: Callable[[], T],
+    attempts: int = 5,
+    base: float = 0.5,
+    cap: float = 30.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
     for attempt in range(1, attempts + 1):
         try:
             return fn()

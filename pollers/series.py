@@ -20,20 +20,23 @@ jobs, dollars of what runs). Statistics and scores (durations, percentages,
 averages, FoMs: units below) and values withheld on purpose (an hourly cost
 with something unpriced) are unknown when absent, never 0.
 """
+
 from __future__ import annotations
 
 import threading
-from typing import Iterable
+from collections.abc import Iterable
 
 from orgpulse import metrics as m
 
 STATISTIC_UNITS = frozenset({"", "second", "minute", "hour", "day", "percent", "fraction"})
 # Levels by unit that are absent on purpose when they cannot be measured right.
-WITHHELD = frozenset({
-    "ec2.cost.running_hourly_estimate",   # absent while an instance is unpriced
-    "github.commits.per_developer_7d",    # a ratio: absent with no developers
-    "github.prs.avg_comments_per_pr",     # a mean: absent with no merged PR
-})
+WITHHELD = frozenset(
+    {
+        "ec2.cost.running_hourly_estimate",  # absent while an instance is unpriced
+        "github.commits.per_developer_7d",  # a ratio: absent with no developers
+        "github.prs.avg_comments_per_pr",  # a mean: absent with no merged PR
+    }
+)
 
 Key = tuple[str, tuple[tuple[str, str], ...]]
 ERRORS = "orgpulse.collector.errors"
@@ -54,8 +57,13 @@ def failed_regions(metrics: Iterable[m.Metric]) -> set[str] | None:
 
 def is_level(name: str) -> bool:
     row = m.catalog().get(name)
-    return (row is not None and row.type == m.GAUGE and bool(row.tags)
-            and row.unit not in STATISTIC_UNITS and name not in WITHHELD)
+    return (
+        row is not None
+        and row.type == m.GAUGE
+        and bool(row.tags)
+        and row.unit not in STATISTIC_UNITS
+        and name not in WITHHELD
+    )
 
 
 class VanishedSeries:

@@ -15,12 +15,14 @@ by W&B, one call per GPU run when it appears, ends, or hourly while it runs),
 not the last sample. Training inputs come from configurable summary keys. No
 per-run tags (a tag value per run would be a custom metric each).
 """
+
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from orgpulse import metrics as m
 from orgpulse.statistics import percentile
@@ -34,11 +36,14 @@ OVERLAP = timedelta(minutes=5)  # re-read a little of the previous cycle: clocks
 FAILED = ("failed", "crashed")
 ENDED = ("finished", *FAILED)
 _GPU = re.compile(r"^system\.gpu\.(\d+)\.gpu$")
-DEFAULT_KEYS = {"accuracy": "accuracy", "loss": "loss",
-                "steps_per_second": ["overview/steps_per_second", "overview/sps"]}
-HISTORY_SAMPLES = 200                   # system-metrics rows W&B samples per run
-UTIL_REFRESH = timedelta(hours=1)       # a running run's utilisation is re-sampled this often
-HISTORY_CALLS_PER_CYCLE = 200           # a backfill spreads over cycles (figure withheld till done)
+DEFAULT_KEYS = {
+    "accuracy": "accuracy",
+    "loss": "loss",
+    "steps_per_second": ["overview/steps_per_second", "overview/sps"],
+}
+HISTORY_SAMPLES = 200  # system-metrics rows W&B samples per run
+UTIL_REFRESH = timedelta(hours=1)  # a running run's utilisation is re-sampled this often
+HISTORY_CALLS_PER_CYCLE = 200  # a backfill spreads over cycles (figure withheld till done)
 
 
 def make_api(api_key: str, base_url: str | None, timeout: int = 30, retries: int = 4):
@@ -47,9 +52,11 @@ def make_api(api_key: str, base_url: str | None, timeout: int = 30, retries: int
     policy is a process-wide wandb setting, read when the Api is built."""
     import wandb  # ~1.4 s to import: only with W&B configured, at the first cycle (LazyApi)
 
-    wandb.setup(settings=wandb.Settings(x_graphql_retry_max=retries,
-                                        x_graphql_retry_wait_min_seconds=1,
-                                        x_graphql_retry_wait_max_seconds=10))
+    wandb.setup(
+        settings=wandb.Settings(
+            x_graphql_retry_max=retries, x_graphql_retry_wait_min_seconds=1, x_graphql_retry_wait_max_seconds=10
+        )
+    )
     overrides = {"base_url": base_url} if base_url else {}
     return wandb.Api(api_key=api_key, overrides=overrides, timeout=timeout)
 
@@ -72,8 +79,7 @@ class LazyApi:
 
 
 def gpu_values(sample: dict) -> list[float]:
-    return [v for k, v in sample.items() if _GPU.match(k) and isinstance(v, (int, float))
-            and not isinstance(v, bool)]
+    return [v for k, v in sample.items() if _GPU.match(k) and isinstance(v, (int, float)) and not isinstance(v, bool)]
 
 
 def run_utilization(events: list[dict]) -> float | None:
@@ -90,11 +96,19 @@ def summarize_run(run, keys: dict[str, Any], classes: dict[str, re.Pattern]) -> 
     gpus = {k for k, v in {**summary, **system}.items() if _GPU.match(k) and isinstance(v, (int, float))}
     sps_keys = keys["steps_per_second"] if isinstance(keys["steps_per_second"], list) else [keys["steps_per_second"]]
     name = run.display_name or run.name or ""
-    return {"state": run.state, "created": created, "end": heartbeat or created,
-            "accuracy": summary.get(keys["accuracy"]), "loss": summary.get(keys["loss"]),
-            "sps": next((summary[k] for k in sps_keys if isinstance(summary.get(k), (int, float))), None),
-            "gpus": len(gpus), "util": None, "util_at": None, "util_state": None,
-            "run_class": next((c for c, rx in classes.items() if rx.search(name)), "other")}
+    return {
+        "state": run.state,
+        "created": created,
+        "end": heartbeat or created,
+        "accuracy": summary.get(keys["accuracy"]),
+        "loss": summary.get(keys["loss"]),
+        "sps": next((summary[k] for k in sps_keys if isinstance(summary.get(k), (int, float))), None),
+        "gpus": len(gpus),
+        "util": None,
+        "util_at": None,
+        "util_state": None,
+        "run_class": next((c for c, rx in classes.items() if rx.search(name)), "other"),
+    }
 
 
 def _hours(start: datetime | None, end: datetime | None) -> float | None:
@@ -111,16 +125,20 @@ def gpu_hours_in(r: dict, start: datetime, now: datetime) -> float:
 
 def _state_gauges(runs: list[dict], ended: list[dict], start: datetime, tag: dict) -> list[m.Metric]:
     finished = [r for r in ended if r["state"] == "finished"]
-    out = [m.gauge("wandb.runs.active", sum(r["state"] == "running" for r in runs), **tag),
-           m.gauge("wandb.runs.total_7d", sum(bool(r["created"]) and r["created"] >= start for r in runs), **tag),
-           m.gauge("wandb.runs.completed_7d", len(finished), **tag),
-           m.gauge("wandb.runs.failed_7d", sum(r["state"] in FAILED for r in ended), **tag),
-           m.gauge("wandb.runs.crashed_7d", sum(r["state"] == "crashed" for r in ended), **tag)]
+    out = [
+        m.gauge("wandb.runs.active", sum(r["state"] == "running" for r in runs), **tag),
+        m.gauge("wandb.runs.total_7d", sum(bool(r["created"]) and r["created"] >= start for r in runs), **tag),
+        m.gauge("wandb.runs.completed_7d", len(finished), **tag),
+        m.gauge("wandb.runs.failed_7d", sum(r["state"] in FAILED for r in ended), **tag),
+        m.gauge("wandb.runs.crashed_7d", sum(r["state"] == "crashed" for r in ended), **tag),
+    ]
     hours = [h for r in finished if (h := _hours(r["created"], r["end"])) is not None]
     if hours:  # whole durations of runs that finished this week, however long they ran
-        out += [m.gauge("wandb.training.avg_duration_hours", sum(hours) / len(hours), **tag),
-                m.gauge("wandb.training.duration_p50_hours", percentile(hours, .5), **tag),
-                m.gauge("wandb.training.duration_p90_hours", percentile(hours, .9), **tag)]
+        out += [
+            m.gauge("wandb.training.avg_duration_hours", sum(hours) / len(hours), **tag),
+            m.gauge("wandb.training.duration_p50_hours", percentile(hours, 0.5), **tag),
+            m.gauge("wandb.training.duration_p90_hours", percentile(hours, 0.9), **tag),
+        ]
     return out
 
 
@@ -132,8 +150,13 @@ def _gpu_gauges(runs: list[dict], start: datetime, now: datetime, tag: dict) -> 
         return out  # a GPU run never measured (yet): a partial mean would mislead
     weighted = [(r["util"], h) for r, h in spent if r["util"] is not None and h > 0]
     if weighted:  # weighted by GPU hours in the window: the share of GPU time kept busy
-        out.append(m.gauge("wandb.training.gpu_utilization_avg",
-                           sum(u * h for u, h in weighted) / sum(h for _, h in weighted), **tag))
+        out.append(
+            m.gauge(
+                "wandb.training.gpu_utilization_avg",
+                sum(u * h for u, h in weighted) / sum(h for _, h in weighted),
+                **tag,
+            )
+        )
     return out
 
 
@@ -142,14 +165,18 @@ def _model_gauges(runs: list[dict], ended: list[dict], tag: dict) -> list[m.Metr
     accuracies = [r["accuracy"] for r in runs if isinstance(r["accuracy"], (int, float))]
     out.append(m.gauge("wandb.metrics.accuracy_runs_7d", len(accuracies), **tag))  # the mean's weight
     if accuracies:
-        out += [m.gauge("wandb.metrics.best_accuracy", max(accuracies), **tag),
-                m.gauge("wandb.metrics.avg_accuracy_7d", sum(accuracies) / len(accuracies), **tag)]
-    latest = max((r for r in ended if r["state"] == "finished" and isinstance(r["loss"], (int, float))),
-                 key=lambda r: r["end"], default=None)
+        out += [
+            m.gauge("wandb.metrics.best_accuracy", max(accuracies), **tag),
+            m.gauge("wandb.metrics.avg_accuracy_7d", sum(accuracies) / len(accuracies), **tag),
+        ]
+    latest = max(
+        (r for r in ended if r["state"] == "finished" and isinstance(r["loss"], (int, float))),
+        key=lambda r: r["end"],
+        default=None,
+    )
     if latest:
         out.append(m.gauge("wandb.metrics.latest_loss", latest["loss"], **tag))
-    recent = max((r for r in runs if r["sps"] is not None and r["created"]),
-                 key=lambda r: r["created"], default=None)
+    recent = max((r for r in runs if r["sps"] is not None and r["created"]), key=lambda r: r["created"], default=None)
     if recent:
         out.append(m.gauge("wandb.metrics.steps_per_second", recent["sps"], **tag))
     return out
@@ -161,8 +188,10 @@ def _class_gauges(runs: list[dict], ended: list[dict], tag: dict) -> list[m.Metr
         done = [r for r in ended if r["run_class"] == cls]
         ok = sum(r["state"] == "finished" for r in done)
         ctag = {**tag, "run_class": cls}
-        out += [m.gauge("wandb.runs.class_finished_7d", ok, **ctag),
-                m.gauge("wandb.runs.class_failed_7d", len(done) - ok, **ctag)]
+        out += [
+            m.gauge("wandb.runs.class_finished_7d", ok, **ctag),
+            m.gauge("wandb.runs.class_failed_7d", len(done) - ok, **ctag),
+        ]
         if done:
             out.append(m.gauge("wandb.runs.class_success_rate_pct", 100 * ok / len(done), **ctag))
     return out
@@ -172,8 +201,12 @@ def window_metrics(window: dict[str, dict], project: str, now: datetime) -> list
     """Pure: the runs alive in the last 7 days of one project → gauges."""
     runs, start, tag = list(window.values()), now - WEEK, {"project": project}
     ended = [r for r in runs if r["state"] in ENDED and r["end"] and r["end"] >= start]
-    return (_state_gauges(runs, ended, start, tag) + _gpu_gauges(runs, start, now, tag)
-            + _model_gauges(runs, ended, tag) + _class_gauges(runs, ended, tag))
+    return (
+        _state_gauges(runs, ended, start, tag)
+        + _gpu_gauges(runs, start, now, tag)
+        + _model_gauges(runs, ended, tag)
+        + _class_gauges(runs, ended, tag)
+    )
 
 
 def _settled(r: dict) -> bool:
@@ -204,13 +237,11 @@ class WandbPoller:
         since = self.last_sync.get(path)
         if since is None:  # everything alive this week, and every run still running
             t = (now - WEEK).isoformat()
-            return {"$or": [{"createdAt": {"$gte": t}}, {"heartbeatAt": {"$gte": t}},
-                            {"state": "running"}]}, set()
+            return {"$or": [{"createdAt": {"$gte": t}}, {"heartbeatAt": {"$gte": t}}, {"state": "running"}]}, set()
         t = (since - OVERLAP).isoformat()
         # Re-read by id what may have changed without moving: running runs (W&B marks a
         # silent one crashed) and GPU runs whose utilisation is still to be sampled.
-        recheck = sorted(k for k, r in self.windows[path].items()
-                         if r["state"] == "running" or not _settled(r))
+        recheck = sorted(k for k, r in self.windows[path].items() if r["state"] == "running" or not _settled(r))
         changed = [{"createdAt": {"$gte": t}}, {"heartbeatAt": {"$gte": t}}]
         return {"$or": changed + ([{"name": {"$in": recheck}}] if recheck else [])}, set(recheck)
 
@@ -240,8 +271,11 @@ class WandbPoller:
                 record.update(util=old["util"], util_at=old["util_at"], util_state=old["util_state"])
             window[run.id] = record
         start = now - WEEK
-        for run_id in [k for k, r in window.items() if (k in asked and k not in seen)
-                       or (r["state"] != "running" and (not r["end"] or r["end"] < start))]:
+        for run_id in [
+            k
+            for k, r in window.items()
+            if (k in asked and k not in seen) or (r["state"] != "running" and (not r["end"] or r["end"] < start))
+        ]:
             del window[run_id]  # asked for by id but gone (deleted), or ended over a week ago
         self.last_sync[path] = now
         return failed
@@ -262,8 +296,9 @@ class WandbPoller:
                 out.append(m.count("orgpulse.collector.errors", collector="wandb", reason="runs_failed"))
                 continue
             if failed:
-                out.append(m.count("orgpulse.collector.errors", failed, collector="wandb",
-                                   reason="system_metrics_failed"))
+                out.append(
+                    m.count("orgpulse.collector.errors", failed, collector="wandb", reason="system_metrics_failed")
+                )
             out += window_metrics(self.windows[path], self.tags(path), now)
         if failures == len(self.projects):
             raise RuntimeError("every W&B project failed")

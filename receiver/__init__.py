@@ -4,6 +4,7 @@ create_app() builds everything once per worker (after gunicorn forks): the
 settings, the one emitter, the dedup cache, the sources. Nothing happens at
 import time. Tests inject settings and an emitter; production reads the env.
 """
+
 from __future__ import annotations
 
 import logging
@@ -14,11 +15,11 @@ from flask import Flask
 from orgpulse import config, logs, redisconn
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter, build_sink
+from receiver import secretstore, status
 from receiver.capture import Capture
 from receiver.dedup import Dedup, SharedDedup
 from receiver.envelope import Envelope, Source
 from receiver.routes import bp
-from receiver import secretstore, status
 from receiver.sources.asana import AsanaSource
 from receiver.sources.asana.enrich import AsanaApi, AsanaContext, Enricher
 from receiver.sources.github import GithubSource
@@ -39,12 +40,18 @@ def build_enricher(settings: config.Settings, emitter: Emitter, shared=None):
     """Asana's background fetcher, when a token allows it (the asana client loads only then).
     `shared`: the replicas' claim store, so a task's change is counted once across replicas."""
     if settings.asana_token is None:
-        log.warning("ASANA_ACCESS_TOKEN not set: Asana task completions, cycle times and "
-                    "project names are not measured, only what events carry")
+        log.warning(
+            "ASANA_ACCESS_TOKEN not set: Asana task completions, cycle times and "
+            "project names are not measured, only what events carry"
+        )
         return None
     opts = settings.section("asana")
-    api = AsanaApi(settings.asana_token.reveal().decode(), settings.asana_base_url,
-                   opts["request_timeout_seconds"], opts["requests_per_minute"])
+    api = AsanaApi(
+        settings.asana_token.reveal().decode(),
+        settings.asana_base_url,
+        opts["request_timeout_seconds"],
+        opts["requests_per_minute"],
+    )
     ctx = AsanaContext(opts, settings.section("dora")["incidents_project"])
     return Enricher(api, ctx, emitter, opts["enrich_workers"], opts["enrich_queue"], changes=shared)
 
@@ -62,8 +69,9 @@ def build_dedup(settings: config.Settings, emitter: Emitter) -> Dedup | SharedDe
     return SharedDedup(redisconn.client(settings), local, opts["dedup_ttl_seconds"], fallback)
 
 
-def build_sources(settings: config.Settings, emitter: Emitter | None,
-                  shared: SharedDedup | None = None) -> dict[str, Source]:
+def build_sources(
+    settings: config.Settings, emitter: Emitter | None, shared: SharedDedup | None = None
+) -> dict[str, Source]:
     """The source registry: URL name → Source. `shared` (Redis, replicas > 1): where the
     once-only facts of the sources (a deployment, an incident, a first review, an Asana
     change) are claimed, so each counts once across replicas, not once per replica.
@@ -73,9 +81,10 @@ def build_sources(settings: config.Settings, emitter: Emitter | None,
     except secretstore.StoreError as exc:
         raise config.ConfigError([str(exc)]) from None
     return {
-        "github": GithubSource(settings.github_secrets,
-                               GithubContext.from_options(settings.section("github"),
-                                                          settings.section("dora"), shared)),
+        "github": GithubSource(
+            settings.github_secrets,
+            GithubContext.from_options(settings.section("github"), settings.section("dora"), shared),
+        ),
         "asana": AsanaSource(store, build_enricher(settings, emitter, shared) if emitter else None),
         "wandb": WandbSource(settings.wandb_token, settings.wandb_secret, settings.section("wandb")),
     }
@@ -92,8 +101,7 @@ def create_app(settings: config.Settings | None = None, emitter: Emitter | None 
     logs.setup(settings.log_level)
     emitter = emitter or Emitter(build_sink(settings))
     opts = settings.section("receiver")
-    capture = Capture(settings.data_dir / "captures", opts["capture_max_bytes"]) \
-        if opts["capture"] else None
+    capture = Capture(settings.data_dir / "captures", opts["capture_max_bytes"]) if opts["capture"] else None
     deliveries = status.DeliveryLog() if status.enabled(settings) else None
     dedup = build_dedup(settings, emitter)
     envelope = Envelope(emitter, dedup, capture, observer=deliveries.record if deliveries else None)
@@ -107,8 +115,12 @@ def create_app(settings: config.Settings | None = None, emitter: Emitter | None 
 
     for name, source in sources.items():
         if not source.configured():
-            log.warning("source not configured: its deliveries are not counted",
-                        extra={"source": name, "missing": source.missing()})
-    log.info("receiver ready", extra={"sink": settings.sink, "sources": sorted(
-        n for n, s in sources.items() if s.configured())})
+            log.warning(
+                "source not configured: its deliveries are not counted",
+                extra={"source": name, "missing": source.missing()},
+            )
+    log.info(
+        "receiver ready",
+        extra={"sink": settings.sink, "sources": sorted(n for n, s in sources.items() if s.configured())},
+    )
     return app

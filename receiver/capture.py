@@ -5,14 +5,15 @@ passed verification are written, only the headers a source needs to be
 replayed (never signatures or tokens), to a 0600 file that stops growing at
 capture_max_bytes. `orgpulse replay` reads these files back and re-signs them.
 """
+
 from __future__ import annotations
 
 import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import orjson
 
@@ -34,16 +35,27 @@ class Capture:
             text = {"body": body.decode("utf-8")}
         except UnicodeDecodeError:
             return  # every supported source sends UTF-8 JSON; such a body was not handled
-        line = orjson.dumps({"received_at": time.time(), "source": source, "path": path,
-                             "headers": {k.lower(): v for k, v in headers.items()},
-                             **text}) + b"\n"
+        line = (
+            orjson.dumps(
+                {
+                    "received_at": time.time(),
+                    "source": source,
+                    "path": path,
+                    "headers": {k.lower(): v for k, v in headers.items()},
+                    **text,
+                }
+            )
+            + b"\n"
+        )
         with self._lock:
             target = self.path_for(source)
             size = target.stat().st_size if target.exists() else 0
             if size + len(line) > self.max_bytes:
                 if not self._full_logged:
-                    log.warning("capture file full; no longer capturing",
-                                extra={"file": str(target), "max_bytes": self.max_bytes})
+                    log.warning(
+                        "capture file full; no longer capturing",
+                        extra={"file": str(target), "max_bytes": self.max_bytes},
+                    )
                     self._full_logged = True
                 return
             self.directory.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """`orgpulse serve | replay | asana webhooks`: the receiver's commands, registered with the
 `orgpulse` command through the entry-point group orgpulse.commands (pyproject.toml)."""
+
 from __future__ import annotations
 
 import argparse
@@ -25,8 +26,11 @@ def _ensure_github_secret(settings: config.Settings) -> config.Settings:
     if settings.github_secret_origin != "unset":
         return settings
     path = config.ensure_github_secret(settings.data_dir)
-    print(f"orgpulse: no GITHUB_WEBHOOK_SECRET set; using the generated secret in {path} "
-          f"(paste its content into the GitHub webhook's secret field)", file=sys.stderr)
+    print(
+        f"orgpulse: no GITHUB_WEBHOOK_SECRET set; using the generated secret in {path} "
+        f"(paste its content into the GitHub webhook's secret field)",
+        file=sys.stderr,
+    )
     return _settings()
 
 
@@ -45,8 +49,7 @@ def serve(args: argparse.Namespace) -> int:
 
     url = f"http://{args.host}:{args.port}"
     page = f"; status page: {url}/status" if status.enabled(settings) else ""
-    print(f"orgpulse: receiver on {url} (sink: {settings.sink}), POST /webhooks/github{page}",
-          file=sys.stderr)
+    print(f"orgpulse: receiver on {url} (sink: {settings.sink}), POST /webhooks/github{page}", file=sys.stderr)
     for line in _try_locally(settings, url) if settings.sink == "log" else []:  # local mode
         print(line, file=sys.stderr)
     Server().run()
@@ -60,17 +63,16 @@ def _try_locally(settings: config.Settings, url: str) -> list[str]:
     except config.ConfigError:
         return []  # the secret store's settings: the app says so as it starts
     prog = sys.argv[0] if Path(sys.argv[0]).name == "orgpulse" else "orgpulse"
-    return ["orgpulse: " + TRY_LOCALLY[name].format(prog=prog, url=url)
-            for name in lacking if name in TRY_LOCALLY]
+    return ["orgpulse: " + TRY_LOCALLY[name].format(prog=prog, url=url) for name in lacking if name in TRY_LOCALLY]
 
 
 # What `make run` says about a source it cannot count yet, in local mode.
 TRY_LOCALLY = {
     "wandb": "W&B deliveries get 503 (no WANDB_WEBHOOK_TOKEN): to try them, `WANDB_WEBHOOK_TOKEN=try-me make run` "
-             "and `WANDB_WEBHOOK_TOKEN=try-me {prog} replay --source wandb tests/fixtures/wandb --url {url}`",
+    "and `WANDB_WEBHOOK_TOKEN=try-me {prog} replay --source wandb tests/fixtures/wandb --url {url}`",
     "asana": "Asana deliveries get 404 (no webhook handshake yet): to try them, `{prog} asana webhooks arm "
-             "engineering`, then `{prog} replay tests/fixtures/asana/deliveries.jsonl --url {url}` "
-             "(it makes the handshake first, as Asana does)",
+    "engineering`, then `{prog} replay tests/fixtures/asana/deliveries.jsonl --url {url}` "
+    "(it makes the handshake first, as Asana does)",
 }
 
 
@@ -92,6 +94,7 @@ def _sender(url: str | None, settings: config.Settings, signer):
     def send(d) -> tuple[int, bytes]:
         response = client.post(d.path, data=d.body, headers=signer.headers(d))
         return response.status_code, response.get_data()
+
     return send
 
 
@@ -100,10 +103,11 @@ def replay(args: argparse.Namespace) -> int:
     store = secretstore.from_settings(settings)
     signer = stored.Signer(
         github=settings.github_secrets[0] if settings.github_secrets else None,
-        wandb_token=settings.wandb_token, wandb_secret=settings.wandb_secret)
+        wandb_token=settings.wandb_token,
+        wandb_secret=settings.wandb_secret,
+    )
     try:
-        deliveries, made = stored.signable(list(stored.load([Path(p) for p in args.paths], args.source)),
-                                           signer, store)
+        deliveries, made = stored.signable(list(stored.load([Path(p) for p in args.paths], args.source)), signer, store)
     except (ValueError, secretstore.StoreError) as exc:
         print(f"orgpulse: {exc}", file=sys.stderr)
         return 2
@@ -111,8 +115,7 @@ def replay(args: argparse.Namespace) -> int:
     signer.asana_secret = lambda name: made.get(name) or secretstore.get_secret(store, name)
     send = _sender(args.url, settings, signer)
     failures = 0
-    for delivery in tqdm(deliveries, desc="replay", unit="delivery", file=sys.stderr,
-                         disable=None):
+    for delivery in tqdm(deliveries, desc="replay", unit="delivery", file=sys.stderr, disable=None):
         status, body = send(delivery)
         try:
             result = orjson.loads(body)
@@ -137,15 +140,20 @@ def asana_webhooks(args: argparse.Namespace) -> int:
         return 2
     token = settings.asana_token.reveal().decode()
     if args.action == "create":
-        hook = admin.create(store, token, settings.asana_base_url, args.name, args.resource,
-                            args.receiver_url, args.filter or [])
-        print(f"created webhook {hook['gid']} for resource {args.resource} → "
-              f"{admin.target_url(args.receiver_url, args.name)} (handshake completed)")
+        hook = admin.create(
+            store, token, settings.asana_base_url, args.name, args.resource, args.receiver_url, args.filter or []
+        )
+        print(
+            f"created webhook {hook['gid']} for resource {args.resource} → "
+            f"{admin.target_url(args.receiver_url, args.name)} (handshake completed)"
+        )
     elif args.action == "list":
         workspace = args.workspace or settings.section("asana")["workspace"]
         for hook in admin.list_webhooks(token, settings.asana_base_url, workspace):
-            print(f"{hook['gid']}  active={hook.get('active')}  "
-                  f"resource={(hook.get('resource') or {}).get('gid')}  {hook.get('target')}")
+            print(
+                f"{hook['gid']}  active={hook.get('active')}  "
+                f"resource={(hook.get('resource') or {}).get('gid')}  {hook.get('target')}"
+            )
     else:
         admin.delete(store, token, settings.asana_base_url, args.gid, args.name)
         print(f"deleted webhook {args.gid}" + (f" and forgot {args.name}'s secret" if args.name else ""))
@@ -161,19 +169,25 @@ def register(sub) -> None:
     p = sub.add_parser("replay", help="post stored deliveries, signed, and print what was emitted")
     p.add_argument("paths", nargs="+", help=".jsonl capture files, octokit example files or trees")
     p.add_argument("--url", help="receiver base URL (default: an in-process app)")
-    p.add_argument("--source", choices=("github", "wandb"), default="github",
-                   help="what .json example files are (captures say it themselves)")
+    p.add_argument(
+        "--source",
+        choices=("github", "wandb"),
+        default="github",
+        help="what .json example files are (captures say it themselves)",
+    )
     p.set_defaults(run=replay)
     p = sub.add_parser("asana", help="manage Asana webhooks")
     p.set_defaults(run=asana_webhooks)
-    hooks = p.add_subparsers(dest="what", required=True).add_parser("webhooks").add_subparsers(
-        dest="action", required=True)
+    hooks = (
+        p.add_subparsers(dest="what", required=True).add_parser("webhooks").add_subparsers(dest="action", required=True)
+    )
     c = hooks.add_parser("create", help="arm NAME, create the webhook; Asana handshakes at once")
     c.add_argument("--name", required=True, help="the webhook's name: /webhooks/asana/<name>")
     c.add_argument("--resource", required=True, help="gid of the project (or other resource)")
     c.add_argument("--receiver-url", required=True, help="public base URL of the receiver")
-    c.add_argument("--filter", action="append",
-                   help="resource_type[:action[:field,…]], repeatable (e.g. task:changed:completed)")
+    c.add_argument(
+        "--filter", action="append", help="resource_type[:action[:field,…]], repeatable (e.g. task:changed:completed)"
+    )
     c = hooks.add_parser("list", help="list the workspace's webhooks")
     c.add_argument("--workspace", help="workspace gid (default: asana.workspace)")
     c = hooks.add_parser("delete", help="delete a webhook (and forget its name's secret)")

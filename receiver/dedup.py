@@ -15,12 +15,13 @@ that errored can be redelivered and counted then.
   `on_fallback(reason)`, and Redis is left alone for RETRY_AFTER seconds so an
   outage costs one bounded wait, not one per delivery. Never an error to the sender.
 """
+
 from __future__ import annotations
 
 import hashlib
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from cachetools import TTLCache
 
@@ -62,9 +63,15 @@ def redis_key(key: str | bytes) -> bytes:
 
 
 class SharedDedup:
-    def __init__(self, client, local: Dedup, ttl_seconds: float,
-                 on_fallback: Callable[[str], None], clock=time.monotonic,
-                 retry_after: float = RETRY_AFTER):
+    def __init__(
+        self,
+        client,
+        local: Dedup,
+        ttl_seconds: float,
+        on_fallback: Callable[[str], None],
+        clock=time.monotonic,
+        retry_after: float = RETRY_AFTER,
+    ):
         import redis  # configured only with a Redis URL
 
         self.client = client

@@ -7,12 +7,14 @@ how to read the event, the handlers); this module decides status codes, counts
 the receiver's own metrics, and logs one structured line per delivery.
 A 4xx/5xx emits no source metric, only the receiver's own counters.
 """
+
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Protocol
 
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter
@@ -23,20 +25,30 @@ log = logging.getLogger("orgpulse.receiver")
 
 # Results of a delivery, mapped to the HTTP status the sender sees.
 STATUS = {
-    "accepted": 200, "duplicate": 200, "ignored": 202, "ping": 200,
-    "heartbeat": 200, "handshake": 200,
-    "handshake_refused": 403, "unknown_webhook": 404, "store_unavailable": 503,
-    "missing_signature": 401, "bad_signature": 401,
-    "malformed": 400, "missing_header": 400, "too_large": 413, "timeout": 408,
-    "not_configured": 503, "handler_error": 500,
+    "accepted": 200,
+    "duplicate": 200,
+    "ignored": 202,
+    "ping": 200,
+    "heartbeat": 200,
+    "handshake": 200,
+    "handshake_refused": 403,
+    "unknown_webhook": 404,
+    "store_unavailable": 503,
+    "missing_signature": 401,
+    "bad_signature": 401,
+    "malformed": 400,
+    "missing_header": 400,
+    "too_large": 413,
+    "timeout": 408,
+    "not_configured": 503,
+    "handler_error": 500,
 }
 
 
 def source_of(path: str | None) -> str:
     """The source a request path belongs to ("unknown" when there is none)."""
     parts = (path or "").split("?", 1)[0].split("/")
-    return parts[2] if len(parts) > 2 and parts[1] == "webhooks" and parts[2] in SOURCES \
-        else "unknown"
+    return parts[2] if len(parts) > 2 and parts[1] == "webhooks" and parts[2] in SOURCES else "unknown"
 
 
 SOURCES = ("github", "asana", "wandb")
@@ -56,15 +68,15 @@ class Rejected(Exception):
 
 @dataclass
 class Event:
-    name: str                      # bounded: the provider's event type
+    name: str  # bounded: the provider's event type
     action: str | None
     payload: Any
-    delivery_id: str               # for logs and dedup; never a tag
+    delivery_id: str  # for logs and dedup; never a tag
 
 
 @dataclass
 class Handled:
-    result: str                    # a key of STATUS below 400
+    result: str  # a key of STATUS below 400
     metrics: list[m.Metric] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # response headers a source must send
 
@@ -99,8 +111,9 @@ class Outcome:
 
 
 class Envelope:
-    def __init__(self, emitter: Emitter, dedup: Dedup, capture: Capture | None = None,
-                 clock=time.perf_counter, observer=None):
+    def __init__(
+        self, emitter: Emitter, dedup: Dedup, capture: Capture | None = None, clock=time.perf_counter, observer=None
+    ):
         self.emitter = emitter
         self.dedup = dedup
         self.capture = capture
@@ -109,12 +122,12 @@ class Envelope:
         # page's record (receiver/status/). It keeps no payload and no header.
         self.observer = observer
 
-    def own_metrics(self, source: str, result: str, event: str | None, seconds: float,
-                    emitted: int) -> list[m.Metric]:
+    def own_metrics(self, source: str, result: str, event: str | None, seconds: float, emitted: int) -> list[m.Metric]:
         ev = event or "unknown"
-        out = [m.count("orgpulse.receiver.received", source=source, event=ev),
-               m.distribution("orgpulse.receiver.handling_time", seconds,
-                              source=source, outcome=result)]
+        out = [
+            m.count("orgpulse.receiver.received", source=source, event=ev),
+            m.distribution("orgpulse.receiver.handling_time", seconds, source=source, outcome=result),
+        ]
         status = STATUS[result]
         if status >= 400:
             out.append(m.count("orgpulse.receiver.rejected", source=source, reason=result))
@@ -137,8 +150,7 @@ class Envelope:
         self._finish(source, outcome, started, detail=detail)
         return outcome
 
-    def process(self, source: Source, path: str, headers: Mapping[str, str],
-                body: bytes) -> Outcome:
+    def process(self, source: Source, path: str, headers: Mapping[str, str], body: bytes) -> Outcome:
         started = self.clock()
         if not source.configured():
             return self.reject(source.name, "not_configured", started)
@@ -147,7 +159,7 @@ class Envelope:
             event = source.parse(headers, body)
         except Rejected as exc:
             return self.reject(source.name, exc.reason, started, exc.detail)
-        except Exception:  # noqa: BLE001 - a bug: answered as JSON and counted, not Flask's HTML
+        except Exception:
             log.exception("parse failed", extra={"source": source.name})
             return self._finish(source.name, Outcome(500, "handler_error"), started)
         key = source.dedup_key(event, body)
@@ -159,14 +171,17 @@ class Envelope:
         except Rejected as exc:
             self._release(key)
             return self.reject(source.name, exc.reason, started, exc.detail)
-        except Exception:  # noqa: BLE001 - a handler bug must not lose the delivery for good
+        except Exception:
             self._release(key)  # so a redelivery after the fix is handled
-            log.exception("handler failed", extra={"source": source.name,
-                          "delivery": event.delivery_id, "event": event.name})
-            return self._finish(source.name, Outcome(500, "handler_error", event.name,
-                                                     event.delivery_id), started, event)
-        outcome = Outcome(STATUS[handled.result], handled.result, event.name,
-                          event.delivery_id, handled.metrics, handled.headers)
+            log.exception(
+                "handler failed", extra={"source": source.name, "delivery": event.delivery_id, "event": event.name}
+            )
+            return self._finish(
+                source.name, Outcome(500, "handler_error", event.name, event.delivery_id), started, event
+            )
+        outcome = Outcome(
+            STATUS[handled.result], handled.result, event.name, event.delivery_id, handled.metrics, handled.headers
+        )
         if self.capture is not None and handled.result in CAPTURED:
             kept = {k: v for k, v in headers.items() if k.lower() in source.capture_headers}
             self.capture.write(source.name, path, kept, body)
@@ -176,20 +191,30 @@ class Envelope:
         if key is not None:
             self.dedup.release(key)
 
-    def _finish(self, source: str, outcome: Outcome, started: float,
-                event: Event | None = None, detail: str = "") -> Outcome:
+    def _finish(
+        self, source: str, outcome: Outcome, started: float, event: Event | None = None, detail: str = ""
+    ) -> Outcome:
         seconds = self.clock() - started
         outcome.metrics, invalid = self.emitter.partition(outcome.metrics)
-        own = self.own_metrics(source, outcome.result, outcome.event, seconds,
-                               len(outcome.metrics))
+        own = self.own_metrics(source, outcome.result, outcome.event, seconds, len(outcome.metrics))
         self.emitter.send(outcome.metrics + invalid + own)
         level = logging.WARNING if outcome.status >= 400 else logging.INFO
         if log.isEnabledFor(level):
-            log.log(level, "delivery", extra={
-                "source": source, "delivery": outcome.delivery_id, "event": outcome.event,
-                "action": event.action if event else None, "outcome": outcome.result,
-                "status": outcome.status, "emitted": len(outcome.metrics),
-                "ms": round(seconds * 1000, 3), **({"detail": detail} if detail else {})})
+            log.log(
+                level,
+                "delivery",
+                extra={
+                    "source": source,
+                    "delivery": outcome.delivery_id,
+                    "event": outcome.event,
+                    "action": event.action if event else None,
+                    "outcome": outcome.result,
+                    "status": outcome.status,
+                    "emitted": len(outcome.metrics),
+                    "ms": round(seconds * 1000, 3),
+                    **({"detail": detail} if detail else {}),
+                },
+            )
         if self.observer is not None:
             self.observer(source, outcome, event)
         return outcome

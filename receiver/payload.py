@@ -15,6 +15,7 @@ that every check lives here, once:
 Nothing here calls str() or repr() on a sender's value, so nesting depth never
 matters; strings, ids and numbers are bounded before a handler sees them.
 """
+
 from __future__ import annotations
 
 import math
@@ -24,8 +25,8 @@ from typing import Any
 from orgpulse.timeutil import parse_time
 from receiver.envelope import Rejected
 
-MAX_ID = 200            # characters of a string id (gids, SHAs, node ids) kept as an id
-MAX_COUNT = 2**31 - 1   # DogStatsD values are 32-bit; a larger "count" is not one
+MAX_ID = 200  # characters of a string id (gids, SHAs, node ids) kept as an id
+MAX_COUNT = 2**31 - 1  # DogStatsD values are 32-bit; a larger "count" is not one
 
 
 class Malformed(Rejected):
@@ -57,8 +58,11 @@ class View:
 
     def _get(self, key: str, kinds: tuple[type, ...], what: str) -> Any:
         value = self._data.get(key)
-        if value is None or (isinstance(value, kinds) and not isinstance(value, bool)) \
-                or (bool in kinds and isinstance(value, bool)):
+        if (
+            value is None
+            or (isinstance(value, kinds) and not isinstance(value, bool))
+            or (bool in kinds and isinstance(value, bool))
+        ):
             return value
         if self._strict:
             raise Malformed(f"{self.path(key)} must be {what}, not {_kind(value)}")
@@ -71,11 +75,11 @@ class View:
         """JSON's truthiness of the value (set, non-empty, non-zero), whatever its type."""
         return bool(self._data.get(key))
 
-    def obj(self, key: str) -> "View":
+    def obj(self, key: str) -> View:
         """The object at `key`, or an empty View (absent, null, or — lenient — not an object)."""
         return View(self._get(key, (dict,), "an object"), self._strict, self.path(key))
 
-    def require(self, key: str) -> "View":
+    def require(self, key: str) -> View:
         """The object at `key`; Malformed if it is absent or not a non-empty object."""
         value = self._data.get(key)
         if not isinstance(value, dict) or not value:
@@ -128,7 +132,7 @@ class View:
         """An ISO 8601 string or Unix seconds as an aware UTC datetime; None if unreadable."""
         return parse_time(self._get(key, (str, int, float), "a timestamp"))
 
-    def items(self, key: str) -> list["View"]:
+    def items(self, key: str) -> list[View]:
         """The objects of the array at `key` (lenient: other elements are skipped)."""
         values = self._get(key, (list,), "an array") or []
         out = []

@@ -11,14 +11,15 @@ do): a W&B template taken for a GitHub example (it would be posted as a GitHub
 delivery and ignored), W&B deliveries with no W&B token or secret to sign them, Asana
 deliveries to a webhook name with no handshake secret that no one armed.
 """
+
 from __future__ import annotations
 
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
 
 import orjson
 
@@ -64,8 +65,7 @@ class Signer:
             if self.wandb_token:
                 headers["Authorization"] = "Bearer " + self.wandb_token.reveal().decode()
             if self.wandb_secret:
-                headers["X-Wandb-Signature"] = hmac.digest(self.wandb_secret.reveal(), body,
-                                                           "sha256").hex()
+                headers["X-Wandb-Signature"] = hmac.digest(self.wandb_secret.reveal(), body, "sha256").hex()
         return headers
 
 
@@ -85,12 +85,17 @@ def github_example(path: Path, event: str | None = None) -> Delivery:
     """One octokit example file as a GitHub delivery with a new delivery id."""
     body = path.read_bytes()
     if is_wandb_template(body):
-        raise ValueError(f"{path} is a W&B automation payload (it has an event_type), not a GitHub "
-                         "delivery: replay it with --source wandb")
+        raise ValueError(
+            f"{path} is a W&B automation payload (it has an event_type), not a GitHub "
+            "delivery: replay it with --source wandb"
+        )
     return Delivery(
-        source="github", path="/webhooks/github", body=body, origin=str(path),
-        headers={"X-GitHub-Event": event or path.parent.name,
-                 "X-GitHub-Delivery": str(uuid.uuid4())})
+        source="github",
+        path="/webhooks/github",
+        body=body,
+        origin=str(path),
+        headers={"X-GitHub-Event": event or path.parent.name, "X-GitHub-Delivery": str(uuid.uuid4())},
+    )
 
 
 def _captured(path: Path) -> Iterator[Delivery]:
@@ -98,15 +103,21 @@ def _captured(path: Path) -> Iterator[Delivery]:
         if not line.strip():
             continue
         rec = orjson.loads(line)
-        yield Delivery(source=rec["source"], path=rec["path"], body=rec["body"].encode("utf-8"),
-                       headers=rec.get("headers") or {}, origin=f"{path}:{number}")
+        yield Delivery(
+            source=rec["source"],
+            path=rec["path"],
+            body=rec["body"].encode("utf-8"),
+            headers=rec.get("headers") or {},
+            origin=f"{path}:{number}",
+        )
 
 
 def wandb_example(path: Path) -> Delivery:
     body = path.read_bytes()
     if not is_wandb_template(body):
-        raise ValueError(f"{path} is not a W&B automation payload (no event_type): "
-                         "replay GitHub examples without --source wandb")
+        raise ValueError(
+            f"{path} is not a W&B automation payload (no event_type): replay GitHub examples without --source wandb"
+        )
     return Delivery(source="wandb", path="/webhooks/wandb", body=body, origin=str(path))
 
 
@@ -133,24 +144,31 @@ def asana_name(delivery: Delivery) -> str:
     return delivery.path.rsplit("/", 1)[-1]
 
 
-def signable(deliveries: list[Delivery], signer: Signer,
-             store: secretstore.SecretStore) -> tuple[list[Delivery], dict[str, str]]:
+def signable(
+    deliveries: list[Delivery], signer: Signer, store: secretstore.SecretStore
+) -> tuple[list[Delivery], dict[str, str]]:
     """(the deliveries to send, the Asana secrets of the handshakes put first). An Asana
     name with no stored secret that an operator armed gets a handshake first, as Asana
     makes one when it creates the webhook; ValueError for what could only be refused."""
     if any(d.source == "wandb" for d in deliveries) and not (signer.wandb_token or signer.wandb_secret):
-        raise ValueError("W&B deliveries are signed with the receiver's WANDB_WEBHOOK_TOKEN (or "
-                         "WANDB_WEBHOOK_SECRET): set the same value here, e.g. "
-                         "`WANDB_WEBHOOK_TOKEN=… orgpulse replay --source wandb …`")
+        raise ValueError(
+            "W&B deliveries are signed with the receiver's WANDB_WEBHOOK_TOKEN (or "
+            "WANDB_WEBHOOK_SECRET): set the same value here, e.g. "
+            "`WANDB_WEBHOOK_TOKEN=… orgpulse replay --source wandb …`"
+        )
     made: dict[str, str] = {}
     for name in sorted({asana_name(d) for d in deliveries if d.source == "asana"}):
         if secretstore.get_secret(store, name) is not None:
             continue
         if not secretstore.is_armed(store, name):
-            raise ValueError(f"the Asana webhook {name!r} has no handshake secret to sign with: run "
-                             f"`orgpulse asana webhooks arm {name}`, then replay again (it makes the "
-                             "handshake first, as Asana does when it creates a webhook)")
+            raise ValueError(
+                f"the Asana webhook {name!r} has no handshake secret to sign with: run "
+                f"`orgpulse asana webhooks arm {name}`, then replay again (it makes the "
+                "handshake first, as Asana does when it creates a webhook)"
+            )
         made[name] = secrets.token_hex(16)
-    handshakes = [Delivery("asana", f"/webhooks/asana/{name}", b"", {"X-Hook-Secret": secret},
-                           origin=f"handshake for {name}") for name, secret in made.items()]
+    handshakes = [
+        Delivery("asana", f"/webhooks/asana/{name}", b"", {"X-Hook-Secret": secret}, origin=f"handshake for {name}")
+        for name, secret in made.items()
+    ]
     return handshakes + deliveries, made

@@ -1,4 +1,5 @@
 """HTTP bindings: Flask request → Envelope.process → JSON response. No logic of its own."""
+
 from __future__ import annotations
 
 import time
@@ -12,8 +13,7 @@ bp = Blueprint("webhooks", __name__)
 
 
 def _json(status: int, body: dict, headers: dict | None = None) -> Response:
-    return Response(orjson.dumps(body), status=status, headers=headers,
-                    mimetype="application/json")
+    return Response(orjson.dumps(body), status=status, headers=headers, mimetype="application/json")
 
 
 def read_body(limit: int) -> bytes:
@@ -84,8 +84,7 @@ def healthz() -> Response:
 
 @bp.get("/readyz")
 def readyz() -> Response:
-    sources = {name: src.configured() for name, src in
-               current_app.extensions["orgpulse"].sources.items()}
+    sources = {name: src.configured() for name, src in current_app.extensions["orgpulse"].sources.items()}
     # Settings were validated when the app was built, so a running receiver is ready
     # (Asana can always take a handshake). The body says which sources can count
     # deliveries — each source's configured(), as the status page shows it: a secret

@@ -12,6 +12,7 @@ One JSON document {"secrets": {name: secret}, "armed": {name: unix_expiry}}:
 (`orgpulse asana webhooks create|arm`) arms a name, so a stranger cannot
 replace a webhook's secret by posting an X-Hook-Secret header.
 """
+
 from __future__ import annotations
 
 import base64
@@ -62,9 +63,11 @@ def arm(store: SecretStore, name: str, seconds: float = 600) -> None:
 
 def complete_handshake(store: SecretStore, name: str, secret: str) -> None:
     """Store `secret` for `name` and disarm it, in one durable write (raises StoreError)."""
+
     def change(doc: dict) -> None:
         doc["secrets"][name] = secret
         doc["armed"].pop(name, None)
+
     store.update(change)
 
 
@@ -72,6 +75,7 @@ def forget(store: SecretStore, name: str) -> None:
     def change(doc: dict) -> None:
         doc["secrets"].pop(name, None)
         doc["armed"].pop(name, None)
+
     store.update(change)
 
 
@@ -111,20 +115,33 @@ class FileStore:
 class KubernetesStore:
     """A Secret in the API server; needs get and patch on that one Secret (see the chart's RBAC)."""
 
-    def __init__(self, api_url: str, namespace: str, name: str, token: str,
-                 ca_file: str | None = None, timeout: float = 5.0, sleep=time.sleep):
+    def __init__(
+        self,
+        api_url: str,
+        namespace: str,
+        name: str,
+        token: str,
+        ca_file: str | None = None,
+        timeout: float = 5.0,
+        sleep=time.sleep,
+    ):
         self.url = f"{api_url.rstrip('/')}/api/v1/namespaces/{namespace}/secrets/{name}"
         self.token = token
         self.timeout = timeout
         self.sleep = sleep
         self.context = ssl.create_default_context(cafile=ca_file) if ca_file else None
 
-    def _call(self, method: str, body: dict | None = None,
-              content_type: str = "application/json") -> dict:
+    def _call(self, method: str, body: dict | None = None, content_type: str = "application/json") -> dict:
         request = urllib.request.Request(
-            self.url, method=method, data=json.dumps(body).encode() if body is not None else None,
-            headers={"Authorization": f"Bearer {self.token}", "Content-Type": content_type,
-                     "Accept": "application/json"})
+            self.url,
+            method=method,
+            data=json.dumps(body).encode() if body is not None else None,
+            headers={
+                "Authorization": f"Bearer {self.token}",
+                "Content-Type": content_type,
+                "Accept": "application/json",
+            },
+        )
         with urllib.request.urlopen(request, timeout=self.timeout, context=self.context) as resp:
             return json.loads(resp.read())
 
@@ -152,8 +169,10 @@ class KubernetesStore:
             try:
                 doc, version = self._read()
                 change(doc)
-                patch = {"metadata": {"resourceVersion": version},
-                         "data": {DOCUMENT_KEY: base64.b64encode(json.dumps(doc).encode()).decode()}}
+                patch = {
+                    "metadata": {"resourceVersion": version},
+                    "data": {DOCUMENT_KEY: base64.b64encode(json.dumps(doc).encode()).decode()},
+                }
                 self._call("PATCH", patch, "application/merge-patch+json")
                 return doc
             except urllib.error.HTTPError as exc:
@@ -184,8 +203,10 @@ def from_settings(settings) -> SecretStore:
     except OSError as exc:
         raise StoreError(f"secret_store kubernetes: {exc.filename}: {exc.strerror}") from None
     if not api:
-        raise StoreError("secret_store kubernetes: no API server (KUBERNETES_SERVICE_HOST "
-                         "or receiver.kubernetes_api_url)")
+        raise StoreError(
+            "secret_store kubernetes: no API server (KUBERNETES_SERVICE_HOST or receiver.kubernetes_api_url)"
+        )
     ca = opts["kubernetes_ca_file"]
-    return KubernetesStore(api, namespace, opts["kubernetes_secret"], token,
-                           ca if api.startswith("https") and Path(ca).is_file() else None)
+    return KubernetesStore(
+        api, namespace, opts["kubernetes_secret"], token, ca if api.startswith("https") and Path(ca).is_file() else None
+    )

@@ -3,6 +3,7 @@
 No monkeypatching: the code under test gets its settings and emitter injected,
 and talks to real sockets.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,6 +52,7 @@ def statsd():
 @pytest.fixture
 def make_settings(tmp_path):
     """Settings from an explicit environment (never the test process's own)."""
+
     def make(env: dict | None = None, options: dict | None = None) -> config.Settings:
         full = {"ORGPULSE_DATA_DIR": str(tmp_path / "data"), "DD_ENV": "test"}
         if options is not None:
@@ -59,6 +61,7 @@ def make_settings(tmp_path):
             full["ORGPULSE_CONFIG"] = str(path)
         full.update(env or {})
         return config.load(full)
+
     return make
 
 
@@ -91,11 +94,13 @@ def received(app, statsd, quiet: float = 0.1):
     return statsd.settle(quiet)
 
 
-def github_headers(body: bytes, event: str, delivery: str | None = None,
-                   secret: str = SECRET) -> dict[str, str]:
-    return {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
-            "X-Hub-Signature-256": signature(secret.encode(), body),
-            "Content-Type": "application/json"}
+def github_headers(body: bytes, event: str, delivery: str | None = None, secret: str = SECRET) -> dict[str, str]:
+    return {
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-Hub-Signature-256": signature(secret.encode(), body),
+        "Content-Type": "application/json",
+    }
 
 
 # make test runs on every core with pytest-xdist (--dist loadgroup). A file's tests stay in one
@@ -106,8 +111,7 @@ PEER_GROUPS = {"redis_server": "peer:redis", "browser": "peer:chromium"}
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
-        group = next((g for f, g in PEER_GROUPS.items() if f in item.fixturenames),
-                     item.nodeid.split("::")[0])
+        group = next((g for f, g in PEER_GROUPS.items() if f in item.fixturenames), item.nodeid.split("::")[0])
         item.add_marker(pytest.mark.xdist_group(group))
 
 
@@ -125,9 +129,12 @@ def pytest_sessionfinish(session, exitstatus):
     if hasattr(cfg, "workeroutput"):  # an xdist worker: hand its part to the controller
         cfg.workeroutput["produced"] = sorted(PRODUCED)
         return
-    narrowed = cfg.option.keyword or cfg.option.markexpr or getattr(cfg.option, "lf", False) or any(
-        Path(a).resolve() != Path(cfg.rootpath, "tests").resolve()
-        for a in cfg.args if not a.startswith("-"))
+    narrowed = (
+        cfg.option.keyword
+        or cfg.option.markexpr
+        or getattr(cfg.option, "lf", False)
+        or any(Path(a).resolve() != Path(cfg.rootpath, "tests").resolve() for a in cfg.args if not a.startswith("-"))
+    )
     if narrowed or exitstatus != 0:
         return
     missing = sorted(set(catalog()) - PRODUCED)

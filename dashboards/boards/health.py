@@ -29,35 +29,40 @@ The rows follow fom.scores: a formula added there appears here. The status page'
 (each score's running average per UTC day, kept by the poller in its state file from the
 values it sends) is the exact reference.
 """
+
 from __future__ import annotations
 
 from dashboards import alerting as a
 from dashboards.board import Board
 from dashboards.context import Context
-from dashboards.layout import Row, group, grid, row
+from dashboards.layout import Row, grid, group, row
 from dashboards.widgets import note, table
 from fom.scores import AREA_WEIGHTS, FORMULAS
 
-BOARD = Board("health", "orgpulse · System health grid",
-              "Every Figure-of-Merit score (0..1) by UTC day: the daily average of each score, each "
-              "area's composite, and the overall score, coloured by fom.thresholds.")
+BOARD = Board(
+    "health",
+    "orgpulse · System health grid",
+    "Every Figure-of-Merit score (0..1) by UTC day: the daily average of each score, each "
+    "area's composite, and the overall score, coloured by fom.thresholds.",
+)
 DAYS = 7
 DAY = 86400
 
 
 def formats(thresholds: dict) -> list[dict]:
     """Conditional formats, evaluated in order: green ≥ green, yellow ≥ yellow, red below."""
-    return [{"comparator": ">=", "value": thresholds["green"], "palette": "white_on_green"},
-            {"comparator": ">=", "value": thresholds["yellow"], "palette": "white_on_yellow"},
-            {"comparator": "<", "value": thresholds["yellow"], "palette": "white_on_red"}]
+    return [
+        {"comparator": ">=", "value": thresholds["green"], "palette": "white_on_green"},
+        {"comparator": ">=", "value": thresholds["yellow"], "palette": "white_on_yellow"},
+        {"comparator": "<", "value": thresholds["yellow"], "palette": "white_on_red"},
+    ]
 
 
 def rows() -> list[tuple[str, list[tuple[str, str]]]]:
     """(area, [(metric, label)]): each area's scores, then its composite; overall last."""
     out = []
     for area in AREA_WEIGHTS:
-        scores = [(f"health.{area}.{f.name}.fom", f.name.replace("_", " "))
-                  for f in FORMULAS if f.area == area]
+        scores = [(f"health.{area}.{f.name}.fom", f.name.replace("_", " ")) for f in FORMULAS if f.area == area]
         out.append((area, scores + [(f"health.{area}.fom", f"{area} (composite)")]))
     out.append(("overall", [("health.overall.fom", "overall")]))
     return out
@@ -65,8 +70,7 @@ def rows() -> list[tuple[str, list[tuple[str, str]]]]:
 
 # Per score: the sum (s) and the number (n) of its points per UTC day, each read at the
 # window's newest interval (…_head: `last`) and over the whole window (…_all: `sum`).
-QUERIES = {"s_head": ("sum", "last"), "s_all": ("sum", "sum"),
-           "n_head": ("count", "last"), "n_all": ("count", "sum")}
+QUERIES = {"s_head": ("sum", "last"), "s_all": ("sum", "sum"), "n_head": ("count", "last"), "n_all": ("count", "sum")}
 
 
 def _shifted(name: str, days: int) -> str:
@@ -93,14 +97,24 @@ def score_row(metric: str, label: str, thresholds: dict) -> Row:
     """One table for one score: a single row (no group-by), a column per UTC day."""
     queries = {name: BOARD.q("sum", metric, rollup=(method, DAY)) for name, (method, _) in QUERIES.items()}
     columns = [(cell(d), f"{d} d ago" if d else "today, so far") for d in range(DAYS - 1, -1, -1)]
-    return row(table(f"{label} · {metric}", queries, columns,
-                     aggregator={name: agg for name, (_, agg) in QUERIES.items()},
-                     formats=formats(thresholds), time={"live_span": "1d"}), height=2)
+    return row(
+        table(
+            f"{label} · {metric}",
+            queries,
+            columns,
+            aggregator={name: agg for name, (_, agg) in QUERIES.items()},
+            formats=formats(thresholds),
+            time={"live_span": "1d"},
+        ),
+        height=2,
+    )
 
 
 def dashboard(ctx: Context) -> dict:
-    legend = (f"A cell: the score's average over that whole UTC day (today: since 00:00). "
-              f"Green ≥ {ctx.fom['green']:g}, yellow ≥ {ctx.fom['yellow']:g}, red below; empty: no data.")
+    legend = (
+        f"A cell: the score's average over that whole UTC day (today: since 00:00). "
+        f"Green ≥ {ctx.fom['green']:g}, yellow ≥ {ctx.fom['yellow']:g}, red below; empty: no data."
+    )
     groups = [group("How to read this grid", row(note(legend), height=1), color="gray")]
     for area, scores in rows():
         groups.append(group(area, *[score_row(m, label, ctx.fom) for m, label in scores]))
@@ -110,9 +124,14 @@ def dashboard(ctx: Context) -> dict:
 def monitors(ctx: Context) -> dict[str, dict]:
     red, yellow = ctx.fom["yellow"], ctx.fom["green"]
     return a.monitor(
-        ctx, "fom_overall_red", "Overall health score is red",
+        ctx,
+        "fom_overall_red",
+        "Overall health score is red",
         f"avg(last_1h):{a.q(ctx, 'avg', 'health.overall.fom')} < {red}",
         what=f"The overall Figure of Merit averaged below {red:g} (red) for an hour.",
         first="open the System health grid: which area's composite turned red, and which of its scores? "
-              "Each score's row names its metric.",
-        priority=3, critical=red, warning=yellow if yellow > red else None)
+        "Each score's row names its metric.",
+        priority=3,
+        critical=red,
+        warning=yellow if yellow > red else None,
+    )

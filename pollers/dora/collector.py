@@ -15,24 +15,33 @@ counted and sends nothing this cycle; its records are kept for the next one. A f
 backfill that the cycle's time or the request budget cuts short is pending, not failed,
 while it progresses (pollers/github/backfill.py); repositories already backfilled sync first.
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Callable
 
 from orgpulse import metrics as m
 from orgpulse.definitions import deploy_workflow_of
 from orgpulse.timeutil import parse_time
-from pollers.github.backfill import PAUSES, Backfill, Deadline, Timed
 from pollers.dora.fetch import MONTH, RepoState, Sync, prune
+from pollers.dora.figures import (
+    Deployment,
+    Incident,
+    deployment_restores,
+    incident_metrics,
+    level_metrics,
+    repo_metrics,
+    restore_metrics,
+    restore_seconds_30d,
+    successes,
+)
 from pollers.dora.marks import Marks, MarksUnavailable
-from pollers.dora.figures import (Deployment, Incident, deployment_restores, incident_metrics,
-                                  level_metrics, repo_metrics, restore_metrics, restore_seconds_30d,
-                                  successes)
+from pollers.github.backfill import PAUSES, Backfill, Deadline, Timed
 from pollers.github.http import PartFailed
 
-SETTLE = timedelta(minutes=5)   # GitHub's lists lag a little: an event this recent waits a cycle
+SETTLE = timedelta(minutes=5)  # GitHub's lists lag a little: an event this recent waits a cycle
 BRANCH_REFRESH = timedelta(hours=24)
 Events = dict[str, list[tuple[datetime, m.Metric]]]  # stream → (event time, its value)
 
@@ -42,17 +51,26 @@ def _error(reason: str) -> m.Metric:
 
 
 class DoraCollector:
-    def __init__(self, api, repositories: list[str], options: dict, github_options: dict, marks: Marks,
-                 asana_incidents: Callable[[datetime], list[dict]] | None = None,
-                 leading: Callable[[], bool] = lambda: True, deadline: Deadline | None = None,
-                 backfill: Backfill | None = None):
+    def __init__(
+        self,
+        api,
+        repositories: list[str],
+        options: dict,
+        github_options: dict,
+        marks: Marks,
+        asana_incidents: Callable[[datetime], list[dict]] | None = None,
+        leading: Callable[[], bool] = lambda: True,
+        deadline: Deadline | None = None,
+        backfill: Backfill | None = None,
+    ):
         self.api, self.repositories, self.options = api, repositories, options
         # Every request checks the cycle's time budget (none given: no limit).
         self.deadline = deadline or Deadline(None)
         self.timed = Timed(api, self.deadline)
         self.backfill = backfill or Backfill("dora", 4)
-        self.sync = Sync(self.timed, options["production"],
-                         re.compile(github_options.get("hotfix_pattern", r"(?i)\bhot-?fix\b")))
+        self.sync = Sync(
+            self.timed, options["production"], re.compile(github_options.get("hotfix_pattern", r"(?i)\bhot-?fix\b"))
+        )
         self.marks, self.asana_incidents, self.leading = marks, asana_incidents, leading
         self.window = timedelta(hours=options["failure_window_hours"])
         self.states: dict[str, RepoState] = {}
@@ -102,10 +120,16 @@ class DoraCollector:
     def _read(self, repo: str, s: RepoState) -> int:
         """How much of a repository's history is read and kept: grows while a backfill
         progresses (statuses read, compares and pull-request starts cached, records listed)."""
-        cached = sum(k[0] == repo for k in list(self.sync.compares)) + sum(
-            k[0] == repo for k in list(self.sync.starts))
-        return (len(s.deployments) + len(s.read) + sum(d.lead_times is not None for d in s.deployments.values())
-                + len(s.changes) + len(s.incidents) + cached + (s.branch_at is not None))
+        cached = sum(k[0] == repo for k in list(self.sync.compares)) + sum(k[0] == repo for k in list(self.sync.starts))
+        return (
+            len(s.deployments)
+            + len(s.read)
+            + sum(d.lead_times is not None for d in s.deployments.values())
+            + len(s.changes)
+            + len(s.incidents)
+            + cached
+            + (s.branch_at is not None)
+        )
 
     def _sync(self, repo: str, s: RepoState, now: datetime) -> None:
         if s.branch_at is None or now - s.branch_at >= BRANCH_REFRESH:
@@ -126,20 +150,31 @@ class DoraCollector:
 
     def _repo(self, repo: str, s: RepoState, now: datetime) -> tuple[list[m.Metric], Events]:
         out, month = repo_metrics(repo, s, now, self.options)
-        events: Events = {f"{repo}|lead_time": [(d.finished, m.distribution("dora.lead_time", v, repo=repo))
-                                                for d in successes(s.deployments.values())
-                                                for v in d.lead_times or []]}
+        events: Events = {
+            f"{repo}|lead_time": [
+                (d.finished, m.distribution("dora.lead_time", v, repo=repo))
+                for d in successes(s.deployments.values())
+                for v in d.lead_times or []
+            ]
+        }
         restores = []
-        sources = {"github": [(i.opened, i.resolved) for i in s.incidents.values() if i.resolved]
-                   if self.options["incident_label"] else None,
-                   "deployment": deployment_restores(s.deployments.values())
-                   if self.options["restore_from_failed_deployments"] else None}
+        sources = {
+            "github": [(i.opened, i.resolved) for i in s.incidents.values() if i.resolved]
+            if self.options["incident_label"]
+            else None,
+            "deployment": deployment_restores(s.deployments.values())
+            if self.options["restore_from_failed_deployments"]
+            else None,
+        }
         for source, pairs in sources.items():
             if pairs is None:
                 continue
             tags = {"repo": repo, "source": source}
-            out += (incident_metrics(s.incidents, now, **tags) if source == "github"
-                    else restore_metrics(pairs, now, **tags))
+            out += (
+                incident_metrics(s.incidents, now, **tags)
+                if source == "github"
+                else restore_metrics(pairs, now, **tags)
+            )
             events[f"{repo}|restore|{source}"] = _restores(pairs, tags)
             restores += pairs
         return out + level_metrics(repo, month, restore_seconds_30d(restores, now)), events
@@ -150,9 +185,13 @@ class DoraCollector:
             tasks = self.asana_incidents(now - MONTH)
         except Exception:  # noqa: BLE001 - the client retried already; nothing sent for it
             return [_error("fetch_failed")]
-        incidents = {t["gid"]: Incident(parse_time(t["created_at"]),
-                                        parse_time(t.get("completed_at")) if t.get("completed") else None)
-                     for t in tasks if t.get("created_at")}
+        incidents = {
+            t["gid"]: Incident(
+                parse_time(t["created_at"]), parse_time(t.get("completed_at")) if t.get("completed") else None
+            )
+            for t in tasks
+            if t.get("created_at")
+        }
         pairs = [(i.opened, i.resolved) for i in incidents.values() if i.resolved]
         events["asana|restore"] = _restores(pairs, {"source": "asana"})
         return incident_metrics(incidents, now, source="asana")

@@ -8,6 +8,7 @@ changed since the last one (5 minutes of overlap). Lead time reads the compare A
 SHA pair, and one GraphQL query per 50 shipped commits for the pull request a commit
 squash-merged (its first commit is where that change's lead time starts).
 """
+
 from __future__ import annotations
 
 import itertools
@@ -24,8 +25,8 @@ from pollers.github.http import RATE_LIMIT_FIELDS, PartFailed
 
 MONTH = timedelta(days=30)
 OVERLAP = timedelta(minutes=5)
-DECIDE_WITHIN = timedelta(hours=72)   # re-read statuses of an undecided deployment this long
-BASE_LOOKUPS = 10                     # status reads past the window to find the first predecessor
+DECIDE_WITHIN = timedelta(hours=72)  # re-read statuses of an undecided deployment this long
+BASE_LOOKUPS = 10  # status reads past the window to find the first predecessor
 GRAPHQL_BATCH = 50
 FAILED_RUNS = {"failure", "timed_out", "startup_failure"}
 NOT_FOUND = re.compile(r"HTTP (404|422)$")  # a SHA gone (force push) or unrelated histories
@@ -48,8 +49,8 @@ class RepoState(Records):
 class Sync:
     def __init__(self, api, production: str, hotfix: re.Pattern):
         self.api, self.production, self.hotfix = api, production, hotfix
-        self.compares: LRUCache = LRUCache(maxsize=2000)   # (repo, base, head) → (status, commits)
-        self.starts: LRUCache = LRUCache(maxsize=50_000)   # (repo, sha) → where its lead time starts
+        self.compares: LRUCache = LRUCache(maxsize=2000)  # (repo, base, head) → (status, commits)
+        self.starts: LRUCache = LRUCache(maxsize=50_000)  # (repo, sha) → where its lead time starts
 
     # ------------------------------------------------------------ deployments API
     def deployments(self, repo: str, s: RepoState, now: datetime) -> None:
@@ -105,28 +106,33 @@ class Sync:
     def runs(self, repo: str, s: RepoState, now: datetime, workflow: str) -> None:
         url = f"/repos/{repo}/actions/workflows/{workflow.rsplit('/', 1)[-1]}/runs"
         base = {"branch": s.default_branch, "exclude_pull_requests": "true"}
-        pending = [d.created for d in s.deployments.values() if d.outcome is None
-                   and now - d.created <= DECIDE_WITHIN]
+        pending = [d.created for d in s.deployments.values() if d.outcome is None and now - d.created <= DECIDE_WITHIN]
         since = min([s.synced - OVERLAP, *pending]) if s.synced else now - MONTH
         for run in self.api.pages(url, {**base, "created": ">=" + iso(since)}, lambda d: d["workflow_runs"]):
             self._run(repo, s, run)
         if s.synced is None:  # the last success before the window: the first one's predecessor
-            older, _ = self.api.get(url, {**base, "status": "success", "created": "<" + iso(since),
-                                          "per_page": 1})
+            older, _ = self.api.get(url, {**base, "status": "success", "created": "<" + iso(since), "per_page": 1})
             for run in older["workflow_runs"][:1]:
                 self._run(repo, s, run)
 
     @staticmethod
     def _run(repo: str, s: RepoState, run: dict) -> None:
         key, done = f"run:{run['id']}", run.get("status") == "completed"
-        outcome = "success" if run.get("conclusion") == "success" else \
-            "failure" if run.get("conclusion") in FAILED_RUNS else None
+        outcome = (
+            "success"
+            if run.get("conclusion") == "success"
+            else "failure"
+            if run.get("conclusion") in FAILED_RUNS
+            else None
+        )
         if (run.get("head_repository") or {}).get("full_name", repo).lower() != repo.lower() or (
-                done and outcome is None):
+            done and outcome is None
+        ):
             s.deployments.pop(key, None)  # a fork's branch of the same name; cancelled or skipped:
-            return                        # never attempted
-        dep = s.deployments.setdefault(key, Deployment(key, run["head_sha"], "production",
-                                                       parse_time(run["created_at"])))
+            return  # never attempted
+        dep = s.deployments.setdefault(
+            key, Deployment(key, run["head_sha"], "production", parse_time(run["created_at"]))
+        )
         if done and dep.outcome is None:
             dep.outcome, dep.finished = outcome, parse_time(run["updated_at"])
 
@@ -142,8 +148,7 @@ class Sync:
                     dep.lead_times = []
                 else:
                     status, commits = self.compare(repo, before.sha, dep.sha)
-                    dep.rollback = status == "behind" or (dep.sha in seen[dep.environment]
-                                                          and dep.sha != before.sha)
+                    dep.rollback = status == "behind" or (dep.sha in seen[dep.environment] and dep.sha != before.sha)
                     pending.append((dep, commits))
             last[dep.environment] = dep
             seen.setdefault(dep.environment, set()).add(dep.sha)
@@ -175,8 +180,10 @@ class Sync:
                     raise
                 self.compares[key] = ("unknown", [])
                 return self.compares[key]
-            commits = [(c["sha"], len(c.get("parents") or []), parse_time(c["commit"]["author"]["date"]))
-                       for c in self.api.pages(url, {}, lambda d: d["commits"], first)]
+            commits = [
+                (c["sha"], len(c.get("parents") or []), parse_time(c["commit"]["author"]["date"]))
+                for c in self.api.pages(url, {}, lambda d: d["commits"], first)
+            ]
             self.compares[key] = (first[0]["status"], commits)
         return self.compares[key]
 
@@ -185,18 +192,29 @@ class Sync:
         wanted = [sha for sha, _, _ in commits if (repo, sha) not in self.starts]
         owner, name = repo.split("/")
         for i in range(0, len(wanted), GRAPHQL_BATCH):
-            batch = wanted[i:i + GRAPHQL_BATCH]
-            fields = ("associatedPullRequests(first: 5) { nodes { mergeCommit { oid } "
-                      "commits(first: 1) { nodes { commit { authoredDate } } } } }")
-            body = " ".join(f'c{j}: object(oid: "{sha}") {{ ... on Commit {{ {fields} }} }}'
-                            for j, sha in enumerate(batch))
-            data = self.api.graphql(f"query($owner: String!, $name: String!) {{ {RATE_LIMIT_FIELDS} "
-                                    f"repository(owner: $owner, name: $name) {{ {body} }} }}",
-                                    {"owner": owner, "name": name})["repository"]
+            batch = wanted[i : i + GRAPHQL_BATCH]
+            fields = (
+                "associatedPullRequests(first: 5) { nodes { mergeCommit { oid } "
+                "commits(first: 1) { nodes { commit { authoredDate } } } } }"
+            )
+            body = " ".join(
+                f'c{j}: object(oid: "{sha}") {{ ... on Commit {{ {fields} }} }}' for j, sha in enumerate(batch)
+            )
+            data = self.api.graphql(
+                f"query($owner: String!, $name: String!) {{ {RATE_LIMIT_FIELDS} "
+                f"repository(owner: $owner, name: $name) {{ {body} }} }}",
+                {"owner": owner, "name": name},
+            )["repository"]
             for j, sha in enumerate(batch):
                 nodes = ((data.get(f"c{j}") or {}).get("associatedPullRequests") or {}).get("nodes") or []
-                first = next((pr["commits"]["nodes"][0]["commit"]["authoredDate"] for pr in nodes
-                              if (pr.get("mergeCommit") or {}).get("oid") == sha and pr["commits"]["nodes"]), None)
+                first = next(
+                    (
+                        pr["commits"]["nodes"][0]["commit"]["authoredDate"]
+                        for pr in nodes
+                        if (pr.get("mergeCommit") or {}).get("oid") == sha and pr["commits"]["nodes"]
+                    ),
+                    None,
+                )
                 self.starts[(repo, sha)] = parse_time(first)
         return {sha: self.starts[(repo, sha)] for sha, _, _ in commits if self.starts.get((repo, sha))}
 
@@ -226,10 +244,10 @@ def prune(s: RepoState, now: datetime, window: timedelta) -> None:
     """Keep 30 days (+ the failure window for signals), and each environment's last success
     before them: the next deployment's predecessor."""
     horizon = now - MONTH - window
-    keep = {d.key for d in {d.environment: d for d in successes(s.deployments.values())
-                            if d.finished < horizon}.values()}
-    s.deployments = {k: d for k, d in s.deployments.items()
-                     if k in keep or (d.finished or d.created) >= horizon}
+    keep = {
+        d.key for d in {d.environment: d for d in successes(s.deployments.values()) if d.finished < horizon}.values()
+    }
+    s.deployments = {k: d for k, d in s.deployments.items() if k in keep or (d.finished or d.created) >= horizon}
     s.read &= set(s.deployments)
     s.changes = {k: c for k, c in s.changes.items() if c[0] >= horizon}
     s.incidents = {k: i for k, i in s.incidents.items() if i.resolved is None or i.resolved >= horizon}

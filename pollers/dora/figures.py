@@ -13,6 +13,7 @@ Definitions:
   deployment → the next success in the same environment (from the first failure of a run).
 Percentiles are nearest-rank. Windows end at `now`: (now − 7 d, now] and (now − 30 d, now].
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -28,14 +29,14 @@ HOUR = 3600.0
 
 @dataclass
 class Deployment:
-    key: str                                 # "deployment:<id>" or "run:<id>": identity, never a tag
+    key: str  # "deployment:<id>" or "run:<id>": identity, never a tag
     sha: str
     environment: str
     created: datetime
-    outcome: str | None = None               # success | failure, once decided
-    finished: datetime | None = None         # when it was decided
-    rollback: bool = False                   # it deployed an earlier SHA (set when compared)
-    lead_times: list[float] | None = None    # seconds per shipped commit; None until compared
+    outcome: str | None = None  # success | failure, once decided
+    finished: datetime | None = None  # when it was decided
+    rollback: bool = False  # it deployed an earlier SHA (set when compared)
+    lead_times: list[float] | None = None  # seconds per shipped commit; None until compared
 
 
 @dataclass
@@ -47,9 +48,10 @@ class Incident:
 @dataclass
 class Records:
     """What the four keys of one repository are computed from."""
+
     deployments: dict[str, Deployment] = field(default_factory=dict)
     changes: dict[str, tuple[datetime, str]] = field(default_factory=dict)  # sha → (landed, revert|hotfix)
-    incidents: dict[int, Incident] = field(default_factory=dict)           # issue number → incident
+    incidents: dict[int, Incident] = field(default_factory=dict)  # issue number → incident
 
 
 def successes(deployments) -> list[Deployment]:
@@ -97,8 +99,10 @@ def _percentiles(name: str, seconds: list[float], suffix: str, **tags) -> list[m
     if not seconds:
         return []  # nothing measured: no figure, never a 0
     hours = [s / HOUR for s in seconds]
-    return [m.gauge(f"{name}_p50_hours{suffix}", percentile(hours, .5), **tags),
-            m.gauge(f"{name}_p90_hours{suffix}", percentile(hours, .9), **tags)]
+    return [
+        m.gauge(f"{name}_p50_hours{suffix}", percentile(hours, 0.5), **tags),
+        m.gauge(f"{name}_p90_hours{suffix}", percentile(hours, 0.9), **tags),
+    ]
 
 
 def restore_metrics(restores: list[tuple[datetime, datetime]], now: datetime, **tags) -> list[m.Metric]:
@@ -136,16 +140,23 @@ def repo_metrics(repo: str, r: Records, now: datetime, options: dict) -> tuple[l
         if cfr is not None:  # no attempt, no rate
             out.append(m.gauge(f"dora.change_failure_rate_{label}", cfr, repo=repo))
         for signal in sorted(signals) if label == "7d" else ():
-            out.append(m.gauge("dora.change_failures_7d", sum(signal in marks.get(d.key, ()) for d in attempted),
-                               repo=repo, signal=signal))
+            out.append(
+                m.gauge(
+                    "dora.change_failures_7d",
+                    sum(signal in marks.get(d.key, ()) for d in attempted),
+                    repo=repo,
+                    signal=signal,
+                )
+            )
         values[label] = {"deployments": len(shipped) if deploys else None, "lead": lead, "cfr": cfr}
     return out, values["30d"]
 
 
 def incident_metrics(incidents: dict, now: datetime, **tags) -> list[m.Metric]:
     restores = [(i.opened, i.resolved) for i in incidents.values() if i.resolved]
-    return ([m.gauge("dora.incidents.open", sum(i.resolved is None for i in incidents.values()), **tags)]
-            + restore_metrics(restores, now, **tags))
+    return [
+        m.gauge("dora.incidents.open", sum(i.resolved is None for i in incidents.values()), **tags)
+    ] + restore_metrics(restores, now, **tags)
 
 
 def restore_seconds_30d(restores: list[tuple[datetime, datetime]], now: datetime) -> list[float]:
@@ -154,9 +165,14 @@ def restore_seconds_30d(restores: list[tuple[datetime, datetime]], now: datetime
 
 def level_metrics(repo: str, month: dict, restores_30d: list[float]) -> list[m.Metric]:
     """`dora.performance_level{repo,key}`: 4 elite, 3 high, 2 medium, 1 low (fom/delivery.py)."""
-    values = {"deployment_frequency": month["deployments"],
-              "lead_time": percentile(month["lead"], .5) / HOUR if month["lead"] else None,
-              "change_failure_rate": month["cfr"],
-              "time_to_restore": percentile(restores_30d, .5) / HOUR if restores_30d else None}
-    return [m.gauge("dora.performance_level", delivery.LEVELS[delivery.level(key, v)], repo=repo, key=key)
-            for key, v in values.items() if v is not None]
+    values = {
+        "deployment_frequency": month["deployments"],
+        "lead_time": percentile(month["lead"], 0.5) / HOUR if month["lead"] else None,
+        "change_failure_rate": month["cfr"],
+        "time_to_restore": percentile(restores_30d, 0.5) / HOUR if restores_30d else None,
+    }
+    return [
+        m.gauge("dora.performance_level", delivery.LEVELS[delivery.level(key, v)], repo=repo, key=key)
+        for key, v in values.items()
+        if v is not None
+    ]

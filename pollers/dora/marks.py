@@ -6,6 +6,7 @@ the window; Datadog would count a value sent again twice). They live in a JSON f
 in one Redis hash shared by every replica, so a replica that takes the Lease over
 continues where the last leader stopped. Reading takes the later of the two.
 """
+
 from __future__ import annotations
 
 import json

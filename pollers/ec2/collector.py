@@ -8,12 +8,14 @@ A region or a part that fails emits nothing for itself plus an error count; a
 call that only some figures need (instance types: vCPUs and GPUs; spot price
 history: spot instances' prices) takes only those figures with it.
 """
+
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from orgpulse import metrics as m
 from pollers.ec2.prices import CostExplorer, Prices, spot_prices
@@ -29,9 +31,15 @@ def error(reason: str, **tags) -> m.Metric:
 
 
 class Ec2Collector:
-    def __init__(self, clients: Callable[[str, str], Any], regions: list[str], prices: Prices,
-                 cost_explorer: CostExplorer | None, idle_cpu_pct: float = 5.0):
-        self.clients = clients          # (service, region) -> boto3 client
+    def __init__(
+        self,
+        clients: Callable[[str, str], Any],
+        regions: list[str],
+        prices: Prices,
+        cost_explorer: CostExplorer | None,
+        idle_cpu_pct: float = 5.0,
+    ):
+        self.clients = clients  # (service, region) -> boto3 client
         self.regions = regions
         self.prices = prices
         self.cost_explorer = cost_explorer
@@ -45,8 +53,7 @@ class Ec2Collector:
                 try:
                     out += part(region, now)
                 except Exception as exc:  # noqa: BLE001 - this region's part is unmeasured
-                    log.warning("ec2 part failed", extra={"region": region, "part": name,
-                                                          "error": type(exc).__name__})
+                    log.warning("ec2 part failed", extra={"region": region, "part": name, "error": type(exc).__name__})
                     out.append(error(f"{name}_failed", region=region))
         # The monthly total only when every region priced every instance: a region
         # failed or unpriced would make it a partial sum that understates the bill.
@@ -59,32 +66,40 @@ class Ec2Collector:
     def _type_info(self, ec2, types: set[str]) -> None:
         missing = sorted(t for t in types if t not in self._types)
         for i in range(0, len(missing), 100):
-            for page in ec2.get_paginator("describe_instance_types").paginate(
-                    InstanceTypes=missing[i:i + 100]):
+            for page in ec2.get_paginator("describe_instance_types").paginate(InstanceTypes=missing[i : i + 100]):
                 for t in page["InstanceTypes"]:
                     gpus = (t.get("GpuInfo") or {}).get("Gpus") or []
                     self._types[t["InstanceType"]] = {
                         "vcpus": t["VCpuInfo"]["DefaultVCpus"],
                         "gpus": sum(g.get("Count", 0) for g in gpus),
-                        "accelerator": (gpus[0].get("Name") or "unknown").lower() if gpus else None}
+                        "accelerator": (gpus[0].get("Name") or "unknown").lower() if gpus else None,
+                    }
 
     def _instances(self, region: str, now: datetime) -> list[m.Metric]:
         ec2 = self.clients("ec2", region)
-        instances = [i for page in ec2.get_paginator("describe_instances").paginate()
-                     for r in page["Reservations"] for i in r["Instances"]]
+        instances = [
+            i
+            for page in ec2.get_paginator("describe_instances").paginate()
+            for r in page["Reservations"]
+            for i in r["Instances"]
+        ]
         running = [i for i in instances if i["State"]["Name"] == "running"]
         tags = {"region": region}
         spot = [i for i in running if i.get("InstanceLifecycle") == "spot"]
-        out = [m.gauge("ec2.instances.total", len(instances), **tags),
-               m.gauge("ec2.instances.running", len(running), **tags),
-               m.gauge("ec2.instances.stopped", sum(i["State"]["Name"] == "stopped" for i in instances), **tags),
-               m.gauge("ec2.instances.spot", len(spot), **tags),
-               m.gauge("ec2.instances.ondemand", len(running) - len(spot), **tags)]
+        out = [
+            m.gauge("ec2.instances.total", len(instances), **tags),
+            m.gauge("ec2.instances.running", len(running), **tags),
+            m.gauge("ec2.instances.stopped", sum(i["State"]["Name"] == "stopped" for i in instances), **tags),
+            m.gauge("ec2.instances.spot", len(spot), **tags),
+            m.gauge("ec2.instances.ondemand", len(running) - len(spot), **tags),
+        ]
         out += self._capacity(ec2, region, instances, running)
         if running:
             ages = [(now - i["LaunchTime"]).total_seconds() / 86400 for i in running]
-            out += [m.gauge("ec2.instances.avg_age_days", sum(ages) / len(ages), **tags),
-                    m.gauge("ec2.instances.oldest_age_days", max(ages), **tags)]
+            out += [
+                m.gauge("ec2.instances.avg_age_days", sum(ages) / len(ages), **tags),
+                m.gauge("ec2.instances.oldest_age_days", max(ages), **tags),
+            ]
         out += self._idle(region, running, now)
         out += self._cost(ec2, region, running, now)
         return out
@@ -104,22 +119,34 @@ class Ec2Collector:
             if t["gpus"]:
                 gpus[t["accelerator"]] += t["gpus"]
         tags = {"region": region}
-        return ([m.gauge("ec2.instances.cpu_count", sum(t["vcpus"] for t in info), **tags),
-                 m.gauge("ec2.instances.gpu_instances", sum(bool(t["gpus"]) for t in info), **tags)]
-                + [m.gauge("ec2.instances.gpu_count", n, accelerator=a, **tags) for a, n in sorted(gpus.items())])
+        return [
+            m.gauge("ec2.instances.cpu_count", sum(t["vcpus"] for t in info), **tags),
+            m.gauge("ec2.instances.gpu_instances", sum(bool(t["gpus"]) for t in info), **tags),
+        ] + [m.gauge("ec2.instances.gpu_count", n, accelerator=a, **tags) for a, n in sorted(gpus.items())]
 
     def _idle(self, region: str, running: list[dict], now: datetime) -> list[m.Metric]:
         try:
             cw = self.clients("cloudwatch", region)
             averages: dict[str, float] = {}
             for i in range(0, len(running), CW_BATCH):
-                batch = running[i:i + CW_BATCH]
-                queries = [{"Id": f"i{k}", "ReturnData": True, "MetricStat": {
-                    "Metric": {"Namespace": "AWS/EC2", "MetricName": "CPUUtilization",
-                               "Dimensions": [{"Name": "InstanceId", "Value": inst["InstanceId"]}]},
-                    "Period": 3600, "Stat": "Average"}} for k, inst in enumerate(batch)]
-                resp = cw.get_metric_data(MetricDataQueries=queries, StartTime=now - timedelta(hours=1),
-                                          EndTime=now)
+                batch = running[i : i + CW_BATCH]
+                queries = [
+                    {
+                        "Id": f"i{k}",
+                        "ReturnData": True,
+                        "MetricStat": {
+                            "Metric": {
+                                "Namespace": "AWS/EC2",
+                                "MetricName": "CPUUtilization",
+                                "Dimensions": [{"Name": "InstanceId", "Value": inst["InstanceId"]}],
+                            },
+                            "Period": 3600,
+                            "Stat": "Average",
+                        },
+                    }
+                    for k, inst in enumerate(batch)
+                ]
+                resp = cw.get_metric_data(MetricDataQueries=queries, StartTime=now - timedelta(hours=1), EndTime=now)
                 for result in resp["MetricDataResults"]:
                     if result.get("Values"):
                         averages[batch[int(result["Id"][1:])]["InstanceId"]] = result["Values"][0]
@@ -130,8 +157,9 @@ class Ec2Collector:
         # measured there is no idle count at all (not a reassuring 0).
         out = [m.gauge("ec2.instances.cpu_measured", len(averages), region=region)]
         if averages:
-            out.append(m.gauge("ec2.instances.idle", sum(v < self.idle_cpu_pct for v in averages.values()),
-                               region=region))
+            out.append(
+                m.gauge("ec2.instances.idle", sum(v < self.idle_cpu_pct for v in averages.values()), region=region)
+            )
         return out
 
     def _spot_prices(self, ec2, region: str, running: list[dict], now: datetime) -> tuple[dict, list[m.Metric]]:
@@ -167,8 +195,7 @@ class Ec2Collector:
         if unpriced == 0:  # a partial sum would understate the bill
             out.append(m.gauge("ec2.cost.running_hourly_estimate", hourly, **tags))
         if on_demand_equivalent > 0:
-            out.append(m.gauge("ec2.cost.spot_savings_pct",
-                               100 * (1 - spot_paid / on_demand_equivalent), **tags))
+            out.append(m.gauge("ec2.cost.spot_savings_pct", 100 * (1 - spot_paid / on_demand_equivalent), **tags))
         if self.prices.take_failure(region):  # retried within minutes (aws_prices.FAILURE_RETRY)
             out.append(error("pricing_failed", region=region))
         return out
@@ -177,17 +204,20 @@ class Ec2Collector:
     def _ebs(self, region: str, now: datetime) -> list[m.Metric]:
         ec2 = self.clients("ec2", region)
         volumes = [v for page in ec2.get_paginator("describe_volumes").paginate() for v in page["Volumes"]]
-        snapshots = [s for page in ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"])
-                     for s in page["Snapshots"]]
+        snapshots = [
+            s for page in ec2.get_paginator("describe_snapshots").paginate(OwnerIds=["self"]) for s in page["Snapshots"]
+        ]
         unattached = [v for v in volumes if v["State"] == "available"]
         tags = {"region": region}
-        return [m.gauge("ec2.ebs.volumes.total", len(volumes), **tags),
-                m.gauge("ec2.ebs.volumes.attached", sum(v["State"] == "in-use" for v in volumes), **tags),
-                m.gauge("ec2.ebs.volumes.unattached", len(unattached), **tags),
-                m.gauge("ec2.ebs.volumes.size_gb", sum(v["Size"] for v in volumes), **tags),
-                m.gauge("ec2.ebs.volumes.unattached_size_gb", sum(v["Size"] for v in unattached), **tags),
-                m.gauge("ec2.ebs.snapshots.total", len(snapshots), **tags),
-                m.gauge("ec2.ebs.snapshots.size_gb", sum(s.get("VolumeSize", 0) for s in snapshots), **tags)]
+        return [
+            m.gauge("ec2.ebs.volumes.total", len(volumes), **tags),
+            m.gauge("ec2.ebs.volumes.attached", sum(v["State"] == "in-use" for v in volumes), **tags),
+            m.gauge("ec2.ebs.volumes.unattached", len(unattached), **tags),
+            m.gauge("ec2.ebs.volumes.size_gb", sum(v["Size"] for v in volumes), **tags),
+            m.gauge("ec2.ebs.volumes.unattached_size_gb", sum(v["Size"] for v in unattached), **tags),
+            m.gauge("ec2.ebs.snapshots.total", len(snapshots), **tags),
+            m.gauge("ec2.ebs.snapshots.size_gb", sum(s.get("VolumeSize", 0) for s in snapshots), **tags),
+        ]
 
     # ---------------------------------------------------------- spend
     def _spend(self, now: datetime) -> list[m.Metric]:

@@ -3,14 +3,15 @@ history, a configured table as the fallback; actual spend from Cost Explorer, as
 most four times a day (it costs $0.01 a call and refreshes about three times a day).
 An instance whose price is known nowhere is counted as unpriced, never priced at zero.
 """
+
 from __future__ import annotations
 
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from typing import Callable, Iterable
 
 log = logging.getLogger("orgpulse.ec2")
 DAY = 86400.0
@@ -20,10 +21,14 @@ FAILURE_RETRY = 300.0
 CE_REFRESH = timedelta(hours=6)
 # The Pricing API names regions by location; regionCode is not on every product.
 LOCATIONS = {
-    "us-east-1": "US East (N. Virginia)", "us-east-2": "US East (Ohio)",
-    "us-west-1": "US West (N. California)", "us-west-2": "US West (Oregon)",
-    "eu-west-1": "EU (Ireland)", "eu-central-1": "EU (Frankfurt)",
-    "ap-northeast-1": "Asia Pacific (Tokyo)", "ap-southeast-1": "Asia Pacific (Singapore)",
+    "us-east-1": "US East (N. Virginia)",
+    "us-east-2": "US East (Ohio)",
+    "us-west-1": "US West (N. California)",
+    "us-west-2": "US West (Oregon)",
+    "eu-west-1": "EU (Ireland)",
+    "eu-central-1": "EU (Frankfurt)",
+    "ap-northeast-1": "Asia Pacific (Tokyo)",
+    "ap-southeast-1": "Asia Pacific (Singapore)",
 }
 
 
@@ -76,12 +81,19 @@ class Prices:
     def _lookup(self, instance_type: str, region: str) -> float | None:
         if self.pricing is None or region not in LOCATIONS:
             return None
-        filters = [("instanceType", instance_type), ("location", LOCATIONS[region]),
-                   ("operatingSystem", "Linux"), ("tenancy", "Shared"),
-                   ("preInstalledSw", "NA"), ("capacitystatus", "Used")]
+        filters = [
+            ("instanceType", instance_type),
+            ("location", LOCATIONS[region]),
+            ("operatingSystem", "Linux"),
+            ("tenancy", "Shared"),
+            ("preInstalledSw", "NA"),
+            ("capacitystatus", "Used"),
+        ]
         resp = self.pricing.get_products(
-            ServiceCode="AmazonEC2", MaxResults=10,
-            Filters=[{"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in filters])
+            ServiceCode="AmazonEC2",
+            MaxResults=10,
+            Filters=[{"Type": "TERM_MATCH", "Field": f, "Value": v} for f, v in filters],
+        )
         prices = [p for p in map(on_demand_usd, resp.get("PriceList", [])) if p]
         return min(prices) if prices else None
 
@@ -104,8 +116,10 @@ def spot_prices(ec2_client, instance_types: list[str], now: datetime) -> dict[tu
     if not instance_types:
         return {}
     pages = ec2_client.get_paginator("describe_spot_price_history").paginate(
-        InstanceTypes=instance_types, ProductDescriptions=["Linux/UNIX (Amazon VPC)"],
-        StartTime=now - timedelta(hours=1))
+        InstanceTypes=instance_types,
+        ProductDescriptions=["Linux/UNIX (Amazon VPC)"],
+        StartTime=now - timedelta(hours=1),
+    )
     return current_spot_prices(item for page in pages for item in page.get("SpotPriceHistory", []))
 
 
@@ -127,13 +141,23 @@ class CostExplorer:
             return self.cached[1]
         self.calls += 1
         resp = self.ce.get_cost_and_usage(
-            TimePeriod={"Start": now.date().replace(day=1).isoformat(),
-                        "End": (now + timedelta(days=1)).date().isoformat()},  # End is exclusive
-            Granularity="MONTHLY", Metrics=["UnblendedCost"],
-            Filter={"Dimensions": {"Key": "SERVICE",
-                                   "Values": ["Amazon Elastic Compute Cloud - Compute"]}})
+            TimePeriod={
+                "Start": now.date().replace(day=1).isoformat(),
+                "End": (now + timedelta(days=1)).date().isoformat(),
+            },  # End is exclusive
+            Granularity="MONTHLY",
+            Metrics=["UnblendedCost"],
+            Filter={"Dimensions": {"Key": "SERVICE", "Values": ["Amazon Elastic Compute Cloud - Compute"]}},
+        )
         results = resp.get("ResultsByTime") or []
-        value = sum(float(r["Total"]["UnblendedCost"]["Amount"]) for r in results
-                    if "UnblendedCost" in (r.get("Total") or {})) if results else None
+        value = (
+            sum(
+                float(r["Total"]["UnblendedCost"]["Amount"])
+                for r in results
+                if "UnblendedCost" in (r.get("Total") or {})
+            )
+            if results
+            else None
+        )
         self.cached = (month, value, now)
         return value

@@ -14,14 +14,16 @@ offers the collectors GithubHttp's own methods. Keys, JWTs and tokens are never 
 sets its own logger to INFO: its DEBUG lines would print response bodies, a token's among them;
 ORGPULSE_LOG_LEVEL=DEBUG leaves it there — tests/pollers/test_github_app.py checks).
 """
+
 from __future__ import annotations
 
 import hashlib
 import re
 import threading
 import time
-from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
@@ -34,18 +36,20 @@ DEFAULT_API_URL = "https://api.github.com"
 # Renew an installation token this long before it expires (PyGithub's own margin is 20 s,
 # shorter than one request's timeout and retries).
 REFRESH_MARGIN = timedelta(minutes=5)
-FOUND_TTL = 3600.0       # re-ask an installation hourly: an app reinstalled gets a new id
-NOT_FOUND_TTL = 300.0    # a repository without the app is not asked again by each part of a cycle
+FOUND_TTL = 3600.0  # re-ask an installation hourly: an app reinstalled gets a new id
+NOT_FOUND_TTL = 300.0  # a repository without the app is not asked again by each part of a cycle
 REPO_URL = re.compile(r"^/repos/([^/]+)/([^/?]+)")
 
 
 class AppNotInstalled(PartFailed):
     """The app is not installed on the repository (or cannot see it)."""
+
     reason = "app_not_installed"
 
 
 class AppAuthFailed(PartFailed):
     """GitHub refused the app's JWT or an installation token request."""
+
     reason = "app_auth_failed"
 
 
@@ -60,8 +64,9 @@ class AppAuth(Auth.AppAuth):
 
     def create_jwt(self, expiration: int | None = None) -> str:
         now = int(self._clock())
-        signed = self._sign_func({"iat": now + self._jwt_issued_at,
-                                  "exp": now + (expiration or self._jwt_expiry), "iss": self._app_id})
+        signed = self._sign_func(
+            {"iat": now + self._jwt_issued_at, "exp": now + (expiration or self._jwt_expiry), "iss": self._app_id}
+        )
         return signed.decode() if isinstance(signed, bytes) else signed
 
 
@@ -75,7 +80,7 @@ class InstallationAuth(Auth.AppInstallationAuth):
 
     @property
     def token(self) -> str:
-        now = datetime.fromtimestamp(self._clock(), timezone.utc)
+        now = datetime.fromtimestamp(self._clock(), UTC)
         if self._current is None or self._current.expires_at - REFRESH_MARGIN <= now:
             try:
                 self._current = self._get_installation_authorization()
@@ -124,9 +129,13 @@ def _client_options(settings: Settings) -> dict[str, Any]:
     """PyGithub options shared by every requester: GITHUB_API_URL (Enterprise Server: its
     /api/v3; GraphQL is then /api/graphql), retries of secondary limits, the request pause."""
     pause = settings.section("github")["request_interval_seconds"]
-    return {"base_url": settings.github_api_url or DEFAULT_API_URL, "retry": GithubRetry(total=3),
-            "timeout": 30, "seconds_between_requests": pause,
-            "seconds_between_writes": max(pause, 1.0) if pause else 0}
+    return {
+        "base_url": settings.github_api_url or DEFAULT_API_URL,
+        "retry": GithubRetry(total=3),
+        "timeout": 30,
+        "seconds_between_requests": pause,
+        "seconds_between_writes": max(pause, 1.0) if pause else 0,
+    }
 
 
 class Installations:

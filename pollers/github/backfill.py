@@ -20,19 +20,22 @@ so a backfill spans cycles. Each cycle a collector
 
 A repository still backfilling sends nothing for what it has not read: never a zero.
 """
+
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from orgpulse import metrics as m
 from pollers.github.http import BudgetExhausted, GithubHttp, GraphqlRateLimited, PartFailed
 
-TIME_SHARE = 0.75   # of the collector's timeout: the rest is for computing and emitting
+TIME_SHARE = 0.75  # of the collector's timeout: the rest is for computing and emitting
 
 
 class OutOfTime(PartFailed):
     """The cycle's time budget is spent: nothing more is asked this cycle."""
+
     reason = "time_budget"
 
 

@@ -16,12 +16,14 @@ every other part is still emitted. Never reported as zeros. Definitions: aggrega
 never synced yet (the first cycle's backfill) that the cycle's time or the budget cuts
 short is pending, not failed, while the backfill progresses (pollers/github/backfill.py).
 """
+
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from cachetools import TTLCache
 
@@ -31,12 +33,11 @@ from orgpulse.statistics import before, within
 from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time
 from pollers.github import aggregates as gm
-from pollers.github.aggregates import RepoState
-from pollers.github.backfill import PAUSES, Backfill, Deadline, Timed
-from pollers.github.app import Installations
-from pollers.github.http import RATE_LIMIT_FIELDS, GithubHttp, PartFailed
 from pollers.github.aggregates import STALE as STALE_BRANCH
-from pollers.github.aggregates import WEEK
+from pollers.github.aggregates import WEEK, RepoState
+from pollers.github.app import Installations
+from pollers.github.backfill import PAUSES, Backfill, Deadline, Timed
+from pollers.github.http import RATE_LIMIT_FIELDS, GithubHttp, PartFailed
 
 log = logging.getLogger("orgpulse.github")
 
@@ -49,14 +50,18 @@ RERUN_WATCH = timedelta(hours=6)
 # totalCommentsCount is discussion + review comments (comments{totalCount} is the discussion
 # only); a review author's __typename tells a Bot, whose GraphQL login has no "[bot]";
 # reviews come oldest first, with submittedAt (the pickup and review legs).
-PR_FIELDS = ("additions deletions changedFiles totalCommentsCount "
-             "reviews(first: 50) { nodes { author { __typename login } submittedAt } } "
-             "commits(first: 1) { nodes { commit { authoredDate } } }")
+PR_FIELDS = (
+    "additions deletions changedFiles totalCommentsCount "
+    "reviews(first: 50) { nodes { author { __typename login } submittedAt } } "
+    "commits(first: 1) { nodes { commit { authoredDate } } }"
+)
 BRANCHES_QUERY = (
-    "query($owner: String!, $name: String!, $cursor: String) { " + RATE_LIMIT_FIELDS
-    + " repository(owner: $owner, name: $name) { refs(refPrefix: \"refs/heads/\", first: 100, "
+    "query($owner: String!, $name: String!, $cursor: String) { "
+    + RATE_LIMIT_FIELDS
+    + ' repository(owner: $owner, name: $name) { refs(refPrefix: "refs/heads/", first: 100, '
     "after: $cursor, orderBy: {field: TAG_COMMIT_DATE, direction: DESC}) { nodes { name target { "
-    "... on Commit { committedDate } } } pageInfo { hasNextPage endCursor } } } }")
+    "... on Commit { committedDate } } } pageInfo { hasNextPage endCursor } } } }"
+)
 ATTEMPT_FIELDS = ("id", "workflow_id", "name", "head_sha", "run_attempt", "conclusion", "updated_at")
 
 
@@ -65,9 +70,15 @@ def _attempt(run: dict) -> dict:
 
 
 class GithubCollector:
-    def __init__(self, http: GithubHttp | Installations, repositories: list[str], options: dict[str, Any],
-                 deployed_at: Callable[[str, str], datetime | None] | None = None,
-                 deadline: Deadline | None = None, backfill: Backfill | None = None):
+    def __init__(
+        self,
+        http: GithubHttp | Installations,
+        repositories: list[str],
+        options: dict[str, Any],
+        deployed_at: Callable[[str, str], datetime | None] | None = None,
+        deadline: Deadline | None = None,
+        backfill: Backfill | None = None,
+    ):
         self.deadline, self.backfill = deadline or Deadline(None), backfill or Backfill("github", 4)
         # A token's GithubHttp, or a GitHub App's (pollers/github/app.py); every request checks
         # the cycle's time budget (pollers/github/backfill.py).
@@ -123,18 +134,21 @@ class GithubCollector:
         owner, name = repo.split("/")
         wanted = [n for n, pr in s.pulls.items() if pr.get("merged_at") and n not in s.details]
         for i in range(0, len(wanted), GRAPHQL_BATCH):
-            batch = wanted[i:i + GRAPHQL_BATCH]
+            batch = wanted[i : i + GRAPHQL_BATCH]
             body = " ".join(f"pr{n}: pullRequest(number: {n}) {{ {PR_FIELDS} }}" for n in batch)
-            query = (f"query($owner: String!, $name: String!) {{ {RATE_LIMIT_FIELDS} "
-                     f"repository(owner: $owner, name: $name) {{ {body} }} }}")
+            query = (
+                f"query($owner: String!, $name: String!) {{ {RATE_LIMIT_FIELDS} "
+                f"repository(owner: $owner, name: $name) {{ {body} }} }}"
+            )
             data = self.http.graphql(query, {"owner": owner, "name": name})["repository"]
             s.details.update({n: data[f"pr{n}"] for n in batch if data.get(f"pr{n}")})
         return gm.pr_details(repo, s, now, self.deployed_at)
 
     def _commits(self, repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
         since = (s.synced["commits"] - OVERLAP) if "commits" in s.synced else now - WEEK
-        for c in self.http.pages(f"/repos/{repo}/commits", {"sha": s.default_branch,
-                                                            "since": since.strftime("%Y-%m-%dT%H:%M:%SZ")}):
+        for c in self.http.pages(
+            f"/repos/{repo}/commits", {"sha": s.default_branch, "since": since.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        ):
             s.commits[c["sha"]] = c
         for sha in [k for k, c in s.commits.items() if parse_time(c["commit"]["committer"]["date"]) < now - WEEK]:
             del s.commits[sha]
@@ -156,22 +170,32 @@ class GithubCollector:
             first = self.http.get(url, {"created": created, "per_page": 100, "page": 1})
             if first[0]["total_count"] > 1000 and ".." not in created and not created.startswith(">="):
                 day = datetime.fromisoformat(created)  # split the day into 6-hour windows
-                queries = [f"{(day + timedelta(hours=h)).strftime('%Y-%m-%dT%H:%M:%SZ')}.."
-                           f"{(day + timedelta(hours=h + 6, seconds=-1)).strftime('%Y-%m-%dT%H:%M:%SZ')}"
-                           for h in range(0, 24, 6)] + queries
+                queries = [
+                    f"{(day + timedelta(hours=h)).strftime('%Y-%m-%dT%H:%M:%SZ')}.."
+                    f"{(day + timedelta(hours=h + 6, seconds=-1)).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+                    for h in range(0, 24, 6)
+                ] + queries
                 continue
             for run in self.http.pages(url, {"created": created}, lambda d: d["workflow_runs"], first):
                 s.runs[run["id"]] = run
                 listed.add(run["id"])
         if "runs" in s.synced:
-            for run in [r for i, r in s.runs.items() if i not in listed and r.get("conclusion") in FAILED
-                        and within(r.get("updated_at"), now, RERUN_WATCH)]:
+            for run in [
+                r
+                for i, r in s.runs.items()
+                if i not in listed and r.get("conclusion") in FAILED and within(r.get("updated_at"), now, RERUN_WATCH)
+            ]:
                 s.runs[run["id"]], _ = self.http.get(f"{url}/{run['id']}")
         for run_id in [i for i, r in s.runs.items() if parse_time(r["created_at"]) < now - WEEK]:
             del s.runs[run_id]
         s.attempts = {k: a for k, a in s.attempts.items() if k[0] in s.runs}
-        s.attempts.update({(r["id"], r.get("run_attempt") or 1): _attempt(r)
-                           for r in s.runs.values() if r.get("status") == "completed"})
+        s.attempts.update(
+            {
+                (r["id"], r.get("run_attempt") or 1): _attempt(r)
+                for r in s.runs.values()
+                if r.get("status") == "completed"
+            }
+        )
         return gm.ci_metrics(repo, s, self.benchmark, self.workflows)
 
     def _attempts(self, repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
@@ -190,8 +214,10 @@ class GithubCollector:
         return gm.flaky_metrics(repo, s)
 
     def _force_pushes(self, repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
-        s.force_pushes = [a["timestamp"] for a in self.http.pages(
-            f"/repos/{repo}/activity", {"activity_type": "force_push", "time_period": "week"})]
+        s.force_pushes = [
+            a["timestamp"]
+            for a in self.http.pages(f"/repos/{repo}/activity", {"activity_type": "force_push", "time_period": "week"})
+        ]
         return gm.force_push_metrics(repo, s, now)
 
     def _branches(self, repo: str, s: RepoState, now: datetime) -> list[m.Metric]:
@@ -202,8 +228,9 @@ class GithubCollector:
             owner, name = repo.split("/")
             branches, cursor = [], None
             while True:
-                refs = self.http.graphql(BRANCHES_QUERY, {"owner": owner, "name": name,
-                                                          "cursor": cursor})["repository"]["refs"]
+                refs = self.http.graphql(BRANCHES_QUERY, {"owner": owner, "name": name, "cursor": cursor})[
+                    "repository"
+                ]["refs"]
                 branches += [(n["name"], (n.get("target") or {}).get("committedDate")) for n in refs["nodes"]]
                 if not refs["pageInfo"]["hasNextPage"] or before(branches[-1][1], now, STALE_BRANCH):
                     break
@@ -219,9 +246,14 @@ class GithubCollector:
             return []
         recent, _ = self.http.get(f"/repos/{repo}/hooks/{hook}/deliveries", {"per_page": 100})
         succeeded = {d["guid"] for d in recent if 200 <= (d.get("status_code") or 0) < 300}
-        wanted = {d["guid"]: d for d in recent
-                  if not 200 <= (d.get("status_code") or 0) < 300 and d["guid"] not in succeeded
-                  and d["guid"] not in self.redelivered and within(d["delivered_at"], now, timedelta(days=3))}
+        wanted = {
+            d["guid"]: d
+            for d in recent
+            if not 200 <= (d.get("status_code") or 0) < 300
+            and d["guid"] not in succeeded
+            and d["guid"] not in self.redelivered
+            and within(d["delivered_at"], now, timedelta(days=3))
+        }
         for guid, d in wanted.items():
             if self.http.post(f"/repos/{repo}/hooks/{hook}/deliveries/{d['id']}/attempts") < 300:
                 self.redelivered[guid] = True
@@ -232,11 +264,11 @@ class GithubCollector:
     PARTS: dict[str, tuple[tuple[str, ...], Callable]] = {
         "meta": ((), _meta),
         "pulls": ((), _pulls),
-        "details": (("pulls",), _details),          # GraphQL
+        "details": (("pulls",), _details),  # GraphQL
         "commits": (("meta",), _commits),
         "runs": (("meta",), _runs),
         "force_pushes": ((), _force_pushes),
-        "branches": ((), _branches),                # GraphQL
+        "branches": ((), _branches),  # GraphQL
         "redeliver": ((), _redeliver),
         "attempts": (("runs",), _attempts),
     }
@@ -273,8 +305,9 @@ class GithubCollector:
                     self.paused.add(repo)
                     continue
                 reason = exc.reason if isinstance(exc, PartFailed) else "fetch_failed"
-                log.warning("github part failed", extra={"repo": repo, "part": part, "reason": reason,
-                                                         "error": str(exc)[:300]})
+                log.warning(
+                    "github part failed", extra={"repo": repo, "part": part, "reason": reason, "error": str(exc)[:300]}
+                )
                 out.append(m.count("orgpulse.collector.errors", collector="github", reason=reason))
                 continue
             s.synced[part] = now
@@ -293,8 +326,10 @@ class GithubCollector:
                 metrics, parts = self._parts(repo, now, late, failed[repo])
                 out += metrics
                 measured += parts
-        out += self.backfill.report({r: _read(self.states.get(r)) > read[r] for r in self.paused},
-                                    [r for r in self.repositories if not self._backfilled(r)])
+        out += self.backfill.report(
+            {r: _read(self.states.get(r)) > read[r] for r in self.paused},
+            [r for r in self.repositories if not self._backfilled(r)],
+        )
         if self.repositories and not measured and not self.paused:
             raise RuntimeError("every part of every repository failed")
         return out
@@ -306,5 +341,4 @@ class GithubCollector:
 
 def _read(s: RepoState | None) -> int:
     """How much of a repository's window is read and kept: grows while a backfill progresses."""
-    return 0 if s is None else sum(map(len, (s.synced, s.pulls, s.details, s.commits, s.runs, s.attempts,
-                                             s.branches)))
+    return 0 if s is None else sum(map(len, (s.synced, s.pulls, s.details, s.commits, s.runs, s.attempts, s.branches)))

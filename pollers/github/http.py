@@ -6,12 +6,14 @@ REST and GraphQL are limited separately by GitHub: REST by requests per hour
 query's own `rateLimit { cost remaining resetAt }` — so one can be spent while
 the other still answers. The poller spends at most `budget_share` of each.
 """
+
 from __future__ import annotations
 
 import collections
 import json
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cachetools import LRUCache
 from github import GithubException
@@ -23,21 +25,25 @@ RATE_LIMIT_FIELDS = "rateLimit { cost limit remaining resetAt }"
 
 class PartFailed(RuntimeError):
     """A part of a repository could not be measured; `reason` is the bounded tag value."""
+
     reason = "fetch_failed"
 
 
 class BudgetExhausted(PartFailed):
     """The poller's share of the token's hourly budget, or the budget itself, is spent."""
+
     reason = "budget"
 
 
 class GraphqlRateLimited(PartFailed):
     """GraphQL's own hourly points are spent (GitHub answers 200 with a RATE_LIMITED error)."""
+
     reason = "graphql_rate_limited"
 
 
 class GraphqlRejected(PartFailed):
     """GitHub refused the query itself (unknown field, argument or enum, a pagination bound…)."""
+
     reason = "graphql_rejected"
 
 
@@ -159,14 +165,14 @@ class GithubHttp:
         status, _, _ = self.requester.requestJson("POST", url)
         return status
 
-    def pages(self, url: str, params: dict, items: Callable[[Any], list] = lambda d: d,
-              first: tuple[Any, dict] | None = None):
+    def pages(
+        self, url: str, params: dict, items: Callable[[Any], list] = lambda d: d, first: tuple[Any, dict] | None = None
+    ):
         """Items page by page (per_page 100), following page numbers while Link says next;
         `first` is page 1 when the caller already has it."""
         page = 1
         while True:
-            data, headers = first if (first and page == 1) else self.get(
-                url, {**params, "per_page": 100, "page": page})
+            data, headers = first if (first and page == 1) else self.get(url, {**params, "per_page": 100, "page": page})
             yield from items(data)
             link = {k.lower(): v for k, v in headers.items()}.get("link", "")
             if 'rel="next"' not in link:

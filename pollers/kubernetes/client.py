@@ -1,5 +1,6 @@
 """The kubernetes ApiClient for the informer and the Lease (in-cluster, else kubeconfig), and the
 cluster lists the informer's gauges read, limited to the informer's scope."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,8 +45,7 @@ class ClusterLists:
         self.timeout = timeout
 
     def _get(self, fn, *args, **kwargs) -> dict:
-        return orjson.loads(fn(*args, _preload_content=False, _request_timeout=self.timeout,
-                               **kwargs).data)
+        return orjson.loads(fn(*args, _preload_content=False, _request_timeout=self.timeout, **kwargs).data)
 
     def _scoped(self, scopes: list[str], all_fn, namespaced_fn, **kwargs) -> dict:
         """One list per namespace (or one for all), merged."""
@@ -59,8 +59,7 @@ class ClusterLists:
         return self._get(self.core.list_node)
 
     def deployments(self, scopes: list[str]) -> dict:
-        return self._scoped(scopes, self.apps.list_deployment_for_all_namespaces,
-                            self.apps.list_namespaced_deployment)
+        return self._scoped(scopes, self.apps.list_deployment_for_all_namespaces, self.apps.list_namespaced_deployment)
 
     def pod_metrics(self, scopes: list[str], label_selector: str = "") -> dict:
         """PodMetrics of the pods the informer watches: same namespaces, same label selector."""
@@ -69,4 +68,5 @@ class ClusterLists:
             scopes,
             lambda **kw: self.custom.list_cluster_custom_object(*self.METRICS, "pods", **kw),
             lambda ns, **kw: self.custom.list_namespaced_custom_object(*self.METRICS, ns, "pods", **kw),
-            **selector)
+            **selector,
+        )

@@ -10,11 +10,12 @@
   nodes' allocatable;
 - deployments: available / unavailable replicas, deployments scaled to zero.
 """
+
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Iterable
 
 from orgpulse import metrics as m
 from orgpulse.timeutil import parse_time
@@ -22,13 +23,13 @@ from pollers.kubernetes.pods import GPU_RESOURCES, PHASES, PodState
 from pollers.kubernetes.quantity import parse_quantity
 
 PENDING_TOO_LONG = 300.0
-HIGH_RESTARTS = 5            # the old collectors' threshold: restartCount > 5
-GIB = 2.0 ** 30
-MI = 2.0 ** 20
+HIGH_RESTARTS = 5  # the old collectors' threshold: restartCount > 5
+GIB = 2.0**30
+MI = 2.0**20
 # The old collectors' underutilization thresholds (kept, so the figures compare), per pod.
 IDLE_CPU, IDLE_MEMORY = 0.001, 10 * MI
 LOW_CPU, LOW_MEMORY = 0.010, 50 * MI
-OVERALLOCATED = 0.2          # using less than 20 % of a request
+OVERALLOCATED = 0.2  # using less than 20 % of a request
 
 # Container conditions counted twice: pods with such a container, and the containers.
 CONDITIONS = {
@@ -44,7 +45,7 @@ def pod_gauges(states: Iterable[PodState], now: datetime, namespaces: Iterable[s
     drops out; the informer's VanishedSeries sends its series once as 0."""
     by_phase: Counter = Counter()
     pending_long: Counter = Counter()
-    pods_with: Counter = Counter()        # (condition, namespace)
+    pods_with: Counter = Counter()  # (condition, namespace)
     containers_with: Counter = Counter()  # (condition, namespace, container_type)
     kinds: dict[str, set[str]] = defaultdict(lambda: {"app"})
     for s in states:
@@ -59,13 +60,19 @@ def pod_gauges(states: Iterable[PodState], now: datetime, namespaces: Iterable[s
             containers_with.update((condition, s.namespace, c.kind) for c in hits)
     out = []
     for ns in sorted({ns for ns, _ in by_phase} | set(namespaces)):
-        out += [m.gauge("k8s.pods.count", by_phase[(ns, phase)], namespace=ns, phase=phase)
-                for phase in sorted(PHASES)]
+        out += [m.gauge("k8s.pods.count", by_phase[(ns, phase)], namespace=ns, phase=phase) for phase in sorted(PHASES)]
         out.append(m.gauge("k8s.pods.pending_over_5m", pending_long[ns], namespace=ns))
         for condition in CONDITIONS:
             out.append(m.gauge(f"k8s.pods.{condition}", pods_with[(condition, ns)], namespace=ns))
-            out += [m.gauge(f"k8s.containers.{condition}", containers_with[(condition, ns, kind)],
-                            namespace=ns, container_type=kind) for kind in sorted(kinds[ns])]
+            out += [
+                m.gauge(
+                    f"k8s.containers.{condition}",
+                    containers_with[(condition, ns, kind)],
+                    namespace=ns,
+                    container_type=kind,
+                )
+                for kind in sorted(kinds[ns])
+            ]
     return out
 
 
@@ -73,8 +80,10 @@ def oom_gauges(kills: Iterable[tuple[float, str]], since: float, namespaces: Ite
     """k8s.containers.oom_kills_24h: the (finished time, namespace) kills after `since`, per
     namespace, zero for the namespaces given."""
     counts = Counter(ns for finished, ns in kills if finished >= since)
-    return [m.gauge("k8s.containers.oom_kills_24h", counts[ns], namespace=ns)
-            for ns in sorted(set(counts) | set(namespaces))]
+    return [
+        m.gauge("k8s.containers.oom_kills_24h", counts[ns], namespace=ns)
+        for ns in sorted(set(counts) | set(namespaces))
+    ]
 
 
 def pod_usage(pod_metrics: dict) -> dict[tuple[str, str], tuple[float, float]]:
@@ -91,20 +100,27 @@ def pod_usage(pod_metrics: dict) -> dict[tuple[str, str], tuple[float, float]]:
     return out
 
 
-UNDERUSED = ("k8s.pods.idle_count", "k8s.pods.low_cpu_usage", "k8s.pods.low_memory_usage",
-             "k8s.resources.overallocated_pods")
+UNDERUSED = (
+    "k8s.pods.idle_count",
+    "k8s.pods.low_cpu_usage",
+    "k8s.pods.low_memory_usage",
+    "k8s.resources.overallocated_pods",
+)
 
 
 def _underused(s: PodState, cpu: float, mem: float) -> list[str]:
     """Which of the underutilization counts one pod falls in, from its requests and usage."""
-    hits = (cpu < IDLE_CPU and mem < IDLE_MEMORY, cpu < LOW_CPU, mem < LOW_MEMORY,
-            (s.cpu_request > 0 and cpu < OVERALLOCATED * s.cpu_request)
-            or (s.memory_request > 0 and mem < OVERALLOCATED * s.memory_request))
+    hits = (
+        cpu < IDLE_CPU and mem < IDLE_MEMORY,
+        cpu < LOW_CPU,
+        mem < LOW_MEMORY,
+        (s.cpu_request > 0 and cpu < OVERALLOCATED * s.cpu_request)
+        or (s.memory_request > 0 and mem < OVERALLOCATED * s.memory_request),
+    )
     return [name for name, hit in zip(UNDERUSED, hits) if hit]
 
 
-def resource_metrics(states: Iterable[PodState],
-                     usage: dict[tuple[str, str], tuple[float, float]]) -> list[m.Metric]:
+def resource_metrics(states: Iterable[PodState], usage: dict[tuple[str, str], tuple[float, float]]) -> list[m.Metric]:
     """Requests of the Running pods in the cache against the usage of those same pods, per
     namespace: a pod outside the informer's scope (namespaces, label selector) is in neither."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0, 0.0])  # cpu/mem req, used
@@ -135,8 +151,7 @@ def resource_metrics(states: Iterable[PodState],
         if cpu_req > 0:
             out.append(m.gauge("k8s.resources.cpu_efficiency_pct", 100 * cpu_used / cpu_req, namespace=ns))
         if mem_req > 0:
-            out.append(m.gauge("k8s.resources.memory_efficiency_pct", 100 * mem_used / mem_req,
-                               namespace=ns))
+            out.append(m.gauge("k8s.resources.memory_efficiency_pct", 100 * mem_used / mem_req, namespace=ns))
     return out
 
 
@@ -150,11 +165,13 @@ def gpu_metrics(states: Iterable[PodState], nodes: dict) -> list[m.Metric]:
             state = "held" if s.bound else "waiting"
             requested[(s.namespace, state)] += s.gpu_request
             requested.setdefault((s.namespace, "waiting" if s.bound else "held"), 0.0)
-    allocatable = sum(parse_quantity((n.get("status") or {}).get("allocatable", {}).get(g, 0))
-                      for n in nodes.get("items") or [] for g in GPU_RESOURCES)
+    allocatable = sum(
+        parse_quantity((n.get("status") or {}).get("allocatable", {}).get(g, 0))
+        for n in nodes.get("items") or []
+        for g in GPU_RESOURCES
+    )
     out = [m.gauge("k8s.gpus.allocatable", allocatable)]
-    out += [m.gauge("k8s.gpus.requested", v, namespace=ns, state=state)
-            for (ns, state), v in sorted(requested.items())]
+    out += [m.gauge("k8s.gpus.requested", v, namespace=ns, state=state) for (ns, state), v in sorted(requested.items())]
     return out
 
 
@@ -168,7 +185,9 @@ def deployment_metrics(deployments: dict) -> list[m.Metric]:
         totals[ns][2] += spec.get("replicas", 1) == 0
     out = []
     for ns, (available, unavailable, zero) in sorted(totals.items()):
-        out += [m.gauge("k8s.deployments.available_replicas", available, namespace=ns),
-                m.gauge("k8s.deployments.unavailable_replicas", unavailable, namespace=ns),
-                m.gauge("k8s.deployments.zero_replicas", zero, namespace=ns)]
+        out += [
+            m.gauge("k8s.deployments.available_replicas", available, namespace=ns),
+            m.gauge("k8s.deployments.unavailable_replicas", unavailable, namespace=ns),
+            m.gauge("k8s.deployments.zero_replicas", zero, namespace=ns),
+        ]
     return out

@@ -9,6 +9,7 @@ once too. With a LeaderElector only the leader emits; every replica keeps its
 cache warm. Its own health: orgpulse.informer.{watching, pods_cached} every
 gauge interval, watch_restarts{reason} and relists{reason} as they happen.
 """
+
 from __future__ import annotations
 
 import collections
@@ -18,30 +19,37 @@ import random
 import socket
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
 from orgpulse import metrics as m
+from orgpulse import state as states
 from orgpulse.emit import Emitter
 from orgpulse.timeutil import parse_time
-from pollers.kubernetes import cluster
 from pollers.kubernetes import client as kube
-from pollers.kubernetes import pods
-from orgpulse import state as states
+from pollers.kubernetes import cluster, pods
 from pollers.series import VanishedSeries
 
 log = logging.getLogger("orgpulse.informer")
 CLOCK_SKEW = 60.0  # seconds of slack when deciding a pod was created during a gap
-LIST_PAGE = 500    # pods per list page, as client-go's reflector pages
+LIST_PAGE = 500  # pods per list page, as client-go's reflector pages
 OOM_WINDOW = 86400.0
 
 
 class Informer:
-    def __init__(self, api_client, emitter: Emitter, options: dict[str, Any] | None = None,
-                 elector=None, clock: Callable[[], float] = time.time, state=None,
-                 backoff: tuple[float, float] = (1.0, 30.0)):
+    def __init__(
+        self,
+        api_client,
+        emitter: Emitter,
+        options: dict[str, Any] | None = None,
+        elector=None,
+        clock: Callable[[], float] = time.time,
+        state=None,
+        backoff: tuple[float, float] = (1.0, 30.0),
+    ):
         """`backoff`: the first and the longest wait after a failed watch (tests pass ~0)."""
         from kubernetes import client, watch  # ~0.8 s: only a poller with a cluster configured
 
@@ -67,21 +75,21 @@ class Informer:
         self.gauge_interval = float(options.get("gauge_interval_seconds", 60))
         self.bounds = pods.Bounds.default()
         self.cache: dict[str, pods.PodState] = {}
-        self.synced: set[str] = set()          # scopes ("" = all namespaces) listed at least once
+        self.synced: set[str] = set()  # scopes ("" = all namespaces) listed at least once
         self.watermark: dict[str, float] = {}  # scope → time of its last list or event
         self.events = 0
         # OOM kills by what they are, (uid, container, termination identity) → (finished, namespace):
         # one kill seen in both kubelet steps, in a re-list or in the first list is one entry.
         self.ooms: dict[tuple[str, str, int], tuple[float, str]] = {}
         self.vanished = VanishedSeries()
-        self.watching: dict[str, bool] = {}    # scope → a watch stream is open
-        self.versions: dict[str, str] = {}     # scope → the last resourceVersion seen
+        self.watching: dict[str, bool] = {}  # scope → a watch stream is open
+        self.versions: dict[str, str] = {}  # scope → the last resourceVersion seen
         self.restarts: collections.deque = collections.deque()  # (time, count): the status page's hour
-        self.last_event: float | None = None   # time of the last watch event (the status page)
-        self.measured: list[dict] = []         # the last gauge pass, as state-file rows
+        self.last_event: float | None = None  # time of the last watch event (the status page)
+        self.measured: list[dict] = []  # the last gauge pass, as state-file rows
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._watches: dict[str, Any] = {}     # scope → its current Watch
+        self._watches: dict[str, Any] = {}  # scope → its current Watch
 
     @property
     def scopes(self) -> list[str]:
@@ -135,8 +143,7 @@ class Informer:
                     out += pods.transitions(old, new, pod, self.bounds)
                     self._store(uid, new)
         with self._lock:
-            for uid in [u for u, s in self.cache.items()
-                        if u not in listed and (not scope or s.namespace == scope)]:
+            for uid in [u for u, s in self.cache.items() if u not in listed and (not scope or s.namespace == scope)]:
                 del self.cache[uid]  # deleted while we were not watching
             self.synced.add(scope)
             self.watermark[scope] = self.clock()
@@ -179,17 +186,23 @@ class Informer:
 
     def _connect(self, scope: str):
         """The watch request; the stream is open once the API server answered 2xx."""
+
         def request(**kwargs):
             resp = self._list_fn(scope)(**kwargs)
             self.watching[scope] = 200 <= getattr(resp, "status", 200) < 300
             return resp
+
         return request
 
     def _stream(self, scope: str) -> None:
         """Apply the watch's events from the last resourceVersion seen until the server ends it."""
         w = self._watches[scope] = self.watch_factory()
-        kwargs = {"resource_version": self.versions[scope], "timeout_seconds": self.watch_timeout,
-                  "allow_watch_bookmarks": True, "_request_timeout": self.watch_timeout + 30}
+        kwargs = {
+            "resource_version": self.versions[scope],
+            "timeout_seconds": self.watch_timeout,
+            "allow_watch_bookmarks": True,
+            "_request_timeout": self.watch_timeout + 30,
+        }
         if self.label_selector:
             kwargs["label_selector"] = self.label_selector
         for event in w.stream(self._connect(scope), **kwargs):
@@ -220,8 +233,7 @@ class Informer:
                 self._restarted(scope, f"http_{exc.status}", error=True)
                 delay = self._backoff(delay)
             except Exception as exc:  # noqa: BLE001 - dropped connections, timeouts, bad JSON
-                log.warning("watch failed; resuming", extra={"scope": scope or "*",
-                                                             "error": type(exc).__name__})
+                log.warning("watch failed; resuming", extra={"scope": scope or "*", "error": type(exc).__name__})
                 self._restarted(scope, "dropped", error=True)
                 delay = self._backoff(delay)
 
@@ -229,8 +241,13 @@ class Informer:
         self.watching[scope] = False
         out = [m.count("orgpulse.informer.watch_restarts", reason=reason)]
         if error:  # a failure, unlike the server's timeout or a 410 (answered by a re-list)
-            out.append(m.count("orgpulse.collector.errors", collector="informer",
-                               reason="watch_error" if reason == "dropped" else reason))
+            out.append(
+                m.count(
+                    "orgpulse.collector.errors",
+                    collector="informer",
+                    reason="watch_error" if reason == "dropped" else reason,
+                )
+            )
         self.emit(out)
 
     def _backoff(self, delay: float) -> float:
@@ -251,26 +268,28 @@ class Informer:
             try:
                 metrics, clean = measure(), True
             except Exception as exc:  # noqa: BLE001 - e.g. no metrics-server installed, RBAC
-                log.warning("cluster measurement failed", extra={"part": part,
-                                                                 "error": type(exc).__name__})
-                metrics, clean = [m.count("orgpulse.collector.errors", collector=part,
-                                          reason="fetch_failed")], False
+                log.warning("cluster measurement failed", extra={"part": part, "error": type(exc).__name__})
+                metrics, clean = [m.count("orgpulse.collector.errors", collector=part, reason="fetch_failed")], False
             out += metrics + self.vanished.fill(part, metrics, clean)
         return out
 
     def self_gauges(self) -> list[m.Metric]:
         watching = all(self.watching.get(s) for s in self.scopes)
-        return [m.gauge("orgpulse.informer.watching", 1 if watching else 0),
-                m.gauge("orgpulse.informer.pods_cached", len(self.cache))]
+        return [
+            m.gauge("orgpulse.informer.watching", 1 if watching else 0),
+            m.gauge("orgpulse.informer.pods_cached", len(self.cache)),
+        ]
 
     def _parts(self, states: list[pods.PodState]) -> dict[str, Callable[[], list[m.Metric]]]:
         now = self.clock()
         return {
-            "pods": lambda: cluster.pod_gauges(
-                states, datetime.fromtimestamp(now, tz=timezone.utc), self.namespaces)
-            + self._oom_gauges(states, now),
-            "metrics_server": lambda: cluster.resource_metrics(states, cluster.pod_usage(
-                self.lists.pod_metrics(self.scopes, self.label_selector))),
+            "pods": lambda: (
+                cluster.pod_gauges(states, datetime.fromtimestamp(now, tz=UTC), self.namespaces)
+                + self._oom_gauges(states, now)
+            ),
+            "metrics_server": lambda: cluster.resource_metrics(
+                states, cluster.pod_usage(self.lists.pod_metrics(self.scopes, self.label_selector))
+            ),
             "nodes": lambda: cluster.gpu_metrics(states, self.lists.nodes()),
             "deployments": lambda: cluster.deployment_metrics(self.lists.deployments(self.scopes)),
         }
@@ -293,8 +312,7 @@ class Informer:
             gauges = self.gauges()
             self.emit(gauges)
             now = self.clock()
-            self.measured = states.gauge_rows([(x.name, x.tags, x.value, now) for x in gauges
-                                               if x.type == m.GAUGE])
+            self.measured = states.gauge_rows([(x.name, x.tags, x.value, now) for x in gauges if x.type == m.GAUGE])
             self.beat()
 
     def details(self) -> dict:
@@ -306,22 +324,29 @@ class Informer:
         with self._lock:
             pods_cached = len(self.cache)
             oom_kills = sum(1 for at, _ in self.ooms.values() if at >= now - 3600)
-        return {"pods": pods_cached, "last_event": self.last_event, "oom_kills_1h": oom_kills,
-                # list() copies in one step: the watch threads append while we add up
-                "restarts_1h": sum(v for _, v in list(self.restarts)), "gauges": self.measured}
+        return {
+            "pods": pods_cached,
+            "last_event": self.last_event,
+            "oom_kills_1h": oom_kills,
+            # list() copies in one step: the watch threads append while we add up
+            "restarts_1h": sum(v for _, v in list(self.restarts)),
+            "gauges": self.measured,
+        }
 
     def beat(self) -> None:
         """Write the informer's part of the state file (orgpulse/state.py), if there is one."""
         if self.state is not None:
             synced = all(s in self.synced for s in self.scopes)
-            self.state.update(states.informer(self.clock(), self.gauge_interval,
-                                              states.role(self.elector), synced, self.details()))
+            self.state.update(
+                states.informer(self.clock(), self.gauge_interval, states.role(self.elector), synced, self.details())
+            )
 
     # ------------------------------------------------------------- lifecycle
     def start(self) -> list[threading.Thread]:
-        threads = [threading.Thread(target=self.watch_scope, args=(scope,), daemon=True,
-                                    name=f"watch-{scope or 'all'}")
-                   for scope in self.scopes]
+        threads = [
+            threading.Thread(target=self.watch_scope, args=(scope,), daemon=True, name=f"watch-{scope or 'all'}")
+            for scope in self.scopes
+        ]
         threads.append(threading.Thread(target=self.gauge_loop, daemon=True, name="gauges"))
         for t in threads:
             t.start()

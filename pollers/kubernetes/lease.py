@@ -7,12 +7,13 @@ A replica that cannot renew stops calling itself leader one second before its
 Lease can be taken, so two replicas never emit at once (barring clock skew).
 The API is used through the kubernetes client with raw dicts (no models).
 """
+
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import orjson
 
@@ -23,12 +24,20 @@ MICROTIME = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 def _microtime(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime(MICROTIME)
+    return datetime.fromtimestamp(ts, tz=UTC).strftime(MICROTIME)
 
 
 class LeaderElector:
-    def __init__(self, api_client, namespace: str, name: str, identity: str,
-                 lease_seconds: float = 15, renew_seconds: float = 5, clock=time.time):
+    def __init__(
+        self,
+        api_client,
+        namespace: str,
+        name: str,
+        identity: str,
+        lease_seconds: float = 15,
+        renew_seconds: float = 5,
+        clock=time.time,
+    ):
         from kubernetes import client  # ~0.8 s: only a poller with a cluster configured
 
         self.api = client.CoordinationV1Api(api_client)
@@ -47,10 +56,18 @@ class LeaderElector:
         meta = {"name": self.name, "namespace": self.namespace}
         if version:
             meta["resourceVersion"] = version  # optimistic concurrency: 409 if someone wrote first
-        return {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease", "metadata": meta,
-                "spec": {"holderIdentity": self.identity, "leaseDurationSeconds": int(self.lease_seconds),
-                         "acquireTime": acquired, "renewTime": _microtime(now),
-                         "leaseTransitions": transitions}}
+        return {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": meta,
+            "spec": {
+                "holderIdentity": self.identity,
+                "leaseDurationSeconds": int(self.lease_seconds),
+                "acquireTime": acquired,
+                "renewTime": _microtime(now),
+                "leaseTransitions": transitions,
+            },
+        }
 
     def try_acquire_or_renew(self) -> bool:
         now = self.clock()
@@ -62,7 +79,8 @@ class LeaderElector:
                 if exc.status != 404:
                     raise
                 self.api.create_namespaced_lease(
-                    self.namespace, self._body(now, _microtime(now), 0, None), _preload_content=False)
+                    self.namespace, self._body(now, _microtime(now), 0, None), _preload_content=False
+                )
                 self._renewed_at = now
                 return True
             spec = lease.get("spec") or {}
@@ -76,9 +94,11 @@ class LeaderElector:
             acquired = spec.get("acquireTime") if ours else _microtime(now)
             transitions = int(spec.get("leaseTransitions") or 0) + (0 if ours else 1)
             self.api.replace_namespaced_lease(
-                self.name, self.namespace,
+                self.name,
+                self.namespace,
                 self._body(now, acquired, transitions, lease["metadata"]["resourceVersion"]),
-                _preload_content=False)
+                _preload_content=False,
+            )
             if not ours:
                 log.info("acquired the lease", extra={"lease": self.name, "identity": self.identity})
             self._renewed_at = now

@@ -5,6 +5,7 @@ dicts in and emits what comes out; tests feed real pod JSON shapes directly.
 State per pod is a few slots and a tuple per container, not the object: the
 cache must stay small at 10,000 pods.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,10 +17,23 @@ from orgpulse.tags import BoundedValues
 from orgpulse.timeutil import parse_time, seconds_between
 from pollers.kubernetes.quantity import parse_quantity
 
-WAITING_ALERTS = {"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull",
-                  "CreateContainerConfigError", "CreateContainerError", "InvalidImageName"}
-TERMINATION_REASONS = {"OOMKilled", "Error", "Completed", "ContainerCannotRun", "DeadlineExceeded",
-                       "Evicted", "StartError"}
+WAITING_ALERTS = {
+    "CrashLoopBackOff",
+    "ImagePullBackOff",
+    "ErrImagePull",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "InvalidImageName",
+}
+TERMINATION_REASONS = {
+    "OOMKilled",
+    "Error",
+    "Completed",
+    "ContainerCannotRun",
+    "DeadlineExceeded",
+    "Evicted",
+    "StartError",
+}
 PHASES = {"Pending", "Running", "Succeeded", "Failed", "Unknown"}
 GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
 _CRONJOB_JOB = re.compile(r"^(.+)-\d{8,10}$")  # a CronJob's Job: <cronjob>-<scheduled minute>
@@ -27,26 +41,26 @@ _CRONJOB_JOB = re.compile(r"^(.+)-\d{8,10}$")  # a CronJob's Job: <cronjob>-<sch
 
 @dataclass(slots=True, frozen=True)
 class Container:
-    kind: str                   # app | init | ephemeral
+    kind: str  # app | init | ephemeral
     restarts: int
-    terminated: tuple | None    # (reason, finishedAt, identity) of the last termination
-    waiting: str | None         # current waiting reason
+    terminated: tuple | None  # (reason, finishedAt, identity) of the last termination
+    waiting: str | None  # current waiting reason
 
 
 @dataclass(slots=True, frozen=True)
 class PodState:
     namespace: str
-    name: str                   # kept to pair metrics.k8s.io usage with requests; never a tag
+    name: str  # kept to pair metrics.k8s.io usage with requests; never a tag
     owner_kind: str
     owner_name: str
     phase: str
-    reason: str | None          # status.reason, e.g. Evicted
+    reason: str | None  # status.reason, e.g. Evicted
     created: str | None
     containers: dict[str, Container]
-    cpu_request: float          # cores, app containers (what the scheduler reserves)
-    memory_request: float       # bytes
+    cpu_request: float  # cores, app containers (what the scheduler reserves)
+    memory_request: float  # bytes
     gpu_request: float
-    bound: bool = False         # scheduled to a node (spec.nodeName): it holds its requests there
+    bound: bool = False  # scheduled to a node (spec.nodeName): it holds its requests there
 
 
 def owner_of(pod: dict) -> tuple[str, str]:
@@ -75,8 +89,7 @@ def termination(status: dict) -> tuple | None:
     across a re-list and across a restart of the informer. Only a termination the kubelet inferred
     without a container (ContainerStatusUnknown: no id, no times) falls back to the restart count.
     """
-    term = ((status.get("state") or {}).get("terminated")
-            or (status.get("lastState") or {}).get("terminated"))
+    term = (status.get("state") or {}).get("terminated") or (status.get("lastState") or {}).get("terminated")
     if not term:
         return None
     what = (term.get("containerID") or "", term.get("startedAt") or "", term.get("finishedAt") or "")
@@ -93,7 +106,8 @@ def _container(kind: str, status: dict) -> Container:
         kind=kind,
         restarts=int(status.get("restartCount") or 0),
         terminated=termination(status),
-        waiting=waiting.get("reason") if waiting else None)
+        waiting=waiting.get("reason") if waiting else None,
+    )
 
 
 def _requests(pod: dict) -> tuple[float, float, float]:
@@ -111,36 +125,50 @@ def _requests(pod: dict) -> tuple[float, float, float]:
 def summarize(pod: dict) -> PodState:
     status = pod.get("status") or {}
     containers = {}
-    for kind, key in (("init", "initContainerStatuses"), ("app", "containerStatuses"),
-                      ("ephemeral", "ephemeralContainerStatuses")):
+    for kind, key in (
+        ("init", "initContainerStatuses"),
+        ("app", "containerStatuses"),
+        ("ephemeral", "ephemeralContainerStatuses"),
+    ):
         for cs in status.get(key) or []:
             containers[cs.get("name", "unnamed")] = _container(kind, cs)
     owner_kind, owner_name = owner_of(pod)
     cpu, mem, gpu = _requests(pod)
     meta = pod.get("metadata") or {}
     return PodState(
-        namespace=meta.get("namespace", "default"), name=meta.get("name", ""),
-        owner_kind=owner_kind, owner_name=owner_name,
-        phase=status.get("phase") or "Unknown", reason=status.get("reason"),
+        namespace=meta.get("namespace", "default"),
+        name=meta.get("name", ""),
+        owner_kind=owner_kind,
+        owner_name=owner_name,
+        phase=status.get("phase") or "Unknown",
+        reason=status.get("reason"),
         created=meta.get("creationTimestamp"),
-        containers=containers, cpu_request=cpu, memory_request=mem, gpu_request=gpu,
-        bound=bool((pod.get("spec") or {}).get("nodeName")))
+        containers=containers,
+        cpu_request=cpu,
+        memory_request=mem,
+        gpu_request=gpu,
+        bound=bool((pod.get("spec") or {}).get("nodeName")),
+    )
 
 
 def oom_kills(state: PodState) -> list[tuple[str, int, str | None]]:
     """(container, identity, finishedAt) of each container whose last termination is an OOM kill."""
-    return [(name, c.terminated[2], c.terminated[1]) for name, c in state.containers.items()
-            if c.terminated and c.terminated[0] == "OOMKilled"]
+    return [
+        (name, c.terminated[2], c.terminated[1])
+        for name, c in state.containers.items()
+        if c.terminated and c.terminated[0] == "OOMKilled"
+    ]
 
 
 @dataclass
 class Bounds:
     """Caps on the tag values that come from workloads."""
+
     owners: BoundedValues
     containers: BoundedValues
 
     @classmethod
-    def default(cls) -> "Bounds":
+    def default(cls) -> Bounds:
         return cls(owners=BoundedValues(limit=500), containers=BoundedValues(limit=200))
 
 
@@ -148,13 +176,23 @@ def baseline(state: PodState) -> PodState:
     """What a pod looked like when it was created: the 'old' state of a pod first
     seen after it was created (live ADDED, or created while we were disconnected)."""
     fresh = {name: Container(c.kind, 0, None, None) for name, c in state.containers.items()}
-    return dataclasses.replace(state, phase="Pending", reason=None, containers=fresh,
-                               cpu_request=0.0, memory_request=0.0, gpu_request=0.0, bound=False)
+    return dataclasses.replace(
+        state,
+        phase="Pending",
+        reason=None,
+        containers=fresh,
+        cpu_request=0.0,
+        memory_request=0.0,
+        gpu_request=0.0,
+        bound=False,
+    )
 
 
 def _running_since(pod: dict) -> str | None:
-    starts = [((cs.get("state") or {}).get("running") or {}).get("startedAt")
-              for cs in (pod.get("status") or {}).get("containerStatuses") or []]
+    starts = [
+        ((cs.get("state") or {}).get("running") or {}).get("startedAt")
+        for cs in (pod.get("status") or {}).get("containerStatuses") or []
+    ]
     starts = [s for s in starts if s]
     return min(starts, key=lambda s: parse_time(s)) if starts else None
 
@@ -163,8 +201,7 @@ def transitions(old: PodState | None, new: PodState, pod: dict, bounds: Bounds) 
     """Metrics for what changed between two states of one pod (old None: nothing to compare)."""
     if old is None:
         return []
-    base = {"namespace": new.namespace, "owner_kind": new.owner_kind,
-            "owner_name": bounds.owners(new.owner_name)}
+    base = {"namespace": new.namespace, "owner_kind": new.owner_kind, "owner_name": bounds.owners(new.owner_name)}
     out: list[m.Metric] = []
     for name, c in new.containers.items():
         before = old.containers.get(name)

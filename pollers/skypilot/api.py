@@ -12,13 +12,15 @@ Every request carries the SDK's version headers, so a newer server answers in
 the shapes of the API version orgpulse was tested against (its compatibility
 layer keys on them), and GET /api/health says which version the server is.
 """
+
 from __future__ import annotations
 
 import json
 import time
 import urllib.error
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pollers import retry
 
@@ -26,9 +28,22 @@ from pollers import retry
 API_VERSION = 62
 SKYPILOT_VERSION = "0.14.1"
 TESTED_API_VERSIONS = range(62, 63)  # a server outside this range is logged and counted
-JOB_FIELDS = ["job_id", "task_id", "status", "submitted_at", "start_at", "end_at", "job_duration",
-              "accelerators", "resources", "cluster_resources", "region", "recovery_count",
-              "user_hash", "is_primary_in_job_group"]
+JOB_FIELDS = [
+    "job_id",
+    "task_id",
+    "status",
+    "submitted_at",
+    "start_at",
+    "end_at",
+    "job_duration",
+    "accelerators",
+    "resources",
+    "cluster_resources",
+    "region",
+    "recovery_count",
+    "user_hash",
+    "is_primary_in_job_group",
+]
 
 
 class RequestFailed(Exception):
@@ -67,20 +82,33 @@ def outcome(record: dict) -> Any:
 
 
 class SkyPilotApi:
-    def __init__(self, endpoint: str, token: str | None, timeout: float = 60,
-                 sleep: Callable[[float], None] = time.sleep, backoff: float = 0.5):
+    def __init__(
+        self,
+        endpoint: str,
+        token: str | None,
+        timeout: float = 60,
+        sleep: Callable[[float], None] = time.sleep,
+        backoff: float = 0.5,
+    ):
         self.endpoint = endpoint.rstrip("/")
         self.token = token
         self.timeout = timeout
         self.sleep, self.backoff = sleep, backoff  # retry pacing, injected by tests
 
     def _http(self, method: str, path: str, body: dict | None = None):
-        headers = {"Content-Type": "application/json", "X-SkyPilot-API-Version": str(API_VERSION),
-                   "X-SkyPilot-Version": SKYPILOT_VERSION}
+        headers = {
+            "Content-Type": "application/json",
+            "X-SkyPilot-API-Version": str(API_VERSION),
+            "X-SkyPilot-Version": SKYPILOT_VERSION,
+        }
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        request = urllib.request.Request(self.endpoint + path, method=method, headers=headers,
-                                         data=json.dumps(body).encode() if body is not None else None)
+        request = urllib.request.Request(
+            self.endpoint + path,
+            method=method,
+            headers=headers,
+            data=json.dumps(body).encode() if body is not None else None,
+        )
         with urllib.request.urlopen(request, timeout=self.timeout) as resp:
             return resp.headers, resp.read()
 
@@ -109,16 +137,20 @@ class SkyPilotApi:
         headers, raw = self._retried(lambda: self._http("GET", "/api/health"))
         body = json.loads(raw or b"{}")
         api_version = str(headers.get("X-SkyPilot-API-Version") or body.get("api_version") or "")
-        return {"api_version": int(api_version) if api_version.isdigit() else None,
-                "version": headers.get("X-SkyPilot-Version") or body.get("version"),
-                "status": body.get("status")}
+        return {
+            "api_version": int(api_version) if api_version.isdigit() else None,
+            "version": headers.get("X-SkyPilot-Version") or body.get("version"),
+            "status": body.get("status"),
+        }
 
     def clusters(self) -> list[dict]:
-        return self.call("/status", {"all_users": True, "refresh": "NONE",
-                                     "include_credentials": False, "include_handle": False})
+        return self.call(
+            "/status", {"all_users": True, "refresh": "NONE", "include_credentials": False, "include_handle": False}
+        )
 
     def managed_jobs(self) -> list[dict]:
         """Every task row of the managed-job queue (a pipeline has one row per task)."""
-        value = self.call("/jobs/queue/v2", {"all_users": True, "refresh": False,
-                                             "skip_finished": False, "fields": JOB_FIELDS})
+        value = self.call(
+            "/jobs/queue/v2", {"all_users": True, "refresh": False, "skip_finished": False, "fields": JOB_FIELDS}
+        )
         return value.get("jobs", []) if isinstance(value, dict) else value  # v2 dict or legacy list

@@ -13,6 +13,7 @@ after 10 idle minutes) the server answers ClusterNotUpError "No in-progress
 managed jobs.": nothing is active (true zeros), and the 7-day history slides on
 from what the last answer held — absent when this process has seen none.
 """
+
 from __future__ import annotations
 
 import ast
@@ -21,8 +22,9 @@ import math
 import re
 import urllib.error
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from orgpulse import metrics as m
 from orgpulse.statistics import percentile, within
@@ -79,14 +81,18 @@ def _job(tasks: list[dict]) -> dict:
     ends = [t.get("end_at") for t in tasks]
     done = [t.get("end_at") for t in tasks if t.get("status") == "SUCCEEDED"]
     submitted = _first(t.get("submitted_at") for t in tasks)
-    return {"status": status, "submitted_at": submitted, "start_at": _first(t.get("start_at") for t in tasks),
-            "end_at": _first(ends, max) if status in TERMINAL else None,
-            # A pipeline between tasks waits since its previous task ended, not since submission.
-            "waiting_since": _first([submitted, *done], max),
-            "job_duration": sum(t.get("job_duration") or 0 for t in tasks),
-            "recovery_count": sum(t.get("recovery_count") or 0 for t in tasks),
-            "user_hash": tasks[0].get("user_hash"),
-            "running_tasks": [t for t in tasks if t.get("status") == "RUNNING"]}
+    return {
+        "status": status,
+        "submitted_at": submitted,
+        "start_at": _first(t.get("start_at") for t in tasks),
+        "end_at": _first(ends, max) if status in TERMINAL else None,
+        # A pipeline between tasks waits since its previous task ended, not since submission.
+        "waiting_since": _first([submitted, *done], max),
+        "job_duration": sum(t.get("job_duration") or 0 for t in tasks),
+        "recovery_count": sum(t.get("recovery_count") or 0 for t in tasks),
+        "user_hash": tasks[0].get("user_hash"),
+        "running_tasks": [t for t in tasks if t.get("status") == "RUNNING"],
+    }
 
 
 def group_jobs(rows: list[dict]) -> list[dict]:
@@ -99,33 +105,41 @@ def group_jobs(rows: list[dict]) -> list[dict]:
 
 def history_metrics(jobs: list[dict], now: datetime) -> list[m.Metric]:
     """Pure: jobs → what happened in the last 7 days, by each job's own timestamps."""
+
     def recent(field: str, statuses=None) -> list[dict]:
-        return [j for j in jobs if within(j.get(field), now, WEEK)
-                and (statuses is None or j["status"] in statuses)]
+        return [j for j in jobs if within(j.get(field), now, WEEK) and (statuses is None or j["status"] in statuses)]
+
     failed = Counter(j["status"] for j in recent("end_at", FAILED))
-    return ([m.gauge("skypilot.jobs.started_7d", len(recent("start_at"))),
-             m.gauge("skypilot.jobs.succeeded_7d", len(recent("end_at", ("SUCCEEDED",)))),
-             m.gauge("skypilot.jobs.cancelled_7d", len(recent("end_at", ("CANCELLED",))))]
-            + [m.gauge("skypilot.jobs.failed_7d", failed.get(s, 0), status=s.lower()) for s in FAILED]
-            + [m.gauge("skypilot.users.active_7d",
-                       len({j.get("user_hash") for j in recent("submitted_at")} - {None}))])
+    return (
+        [
+            m.gauge("skypilot.jobs.started_7d", len(recent("start_at"))),
+            m.gauge("skypilot.jobs.succeeded_7d", len(recent("end_at", ("SUCCEEDED",)))),
+            m.gauge("skypilot.jobs.cancelled_7d", len(recent("end_at", ("CANCELLED",)))),
+        ]
+        + [m.gauge("skypilot.jobs.failed_7d", failed.get(s, 0), status=s.lower()) for s in FAILED]
+        + [m.gauge("skypilot.users.active_7d", len({j.get("user_hash") for j in recent("submitted_at")} - {None}))]
+    )
 
 
-def active_metrics(jobs: list[dict], now: datetime, regions: BoundedValues,
-                   gpu_prices: dict[str, float], spot_factor: float) -> list[m.Metric]:
+def active_metrics(
+    jobs: list[dict], now: datetime, regions: BoundedValues, gpu_prices: dict[str, float], spot_factor: float
+) -> list[m.Metric]:
     """Pure: jobs → what is in progress now (statuses, runtimes, waits, resources)."""
     ts = now.timestamp()
     status = Counter(j["status"] for j in jobs)
     out = [m.gauge("skypilot.jobs.active", status.get(s, 0), status=s.lower()) for s in ACTIVE]
-    out += [m.gauge("skypilot.jobs.queued", status.get("PENDING", 0)),
-            m.gauge("skypilot.jobs.running", status.get("RUNNING", 0))]
+    out += [
+        m.gauge("skypilot.jobs.queued", status.get("PENDING", 0)),
+        m.gauge("skypilot.jobs.running", status.get("RUNNING", 0)),
+    ]
     running = [j for j in jobs if j["status"] == "RUNNING"]
-    out += _runtimes([j["job_duration"] or ts - j["start_at"] for j in running
-                      if j["job_duration"] or j["start_at"]])
+    out += _runtimes([j["job_duration"] or ts - j["start_at"] for j in running if j["job_duration"] or j["start_at"]])
     waits = [ts - j["waiting_since"] for j in jobs if j["status"] == "PENDING" and j["waiting_since"]]
     if waits:
-        out += [m.gauge("skypilot.jobs.queue_wait_seconds.p50", percentile(waits, .5)),
-                m.gauge("skypilot.jobs.queue_wait_seconds.max", max(waits))]
+        out += [
+            m.gauge("skypilot.jobs.queue_wait_seconds.p50", percentile(waits, 0.5)),
+            m.gauge("skypilot.jobs.queue_wait_seconds.max", max(waits)),
+        ]
     return out + _resources(running, regions, gpu_prices, spot_factor)
 
 
@@ -133,19 +147,25 @@ def _runtimes(runtimes: list[float]) -> list[m.Metric]:
     """Running jobs by runtime: the old collectors' buckets (counts, 0 when none) and statistics
     (absent with no running job, never zeros)."""
     edges = (("0_1h", 0, H1), ("1_4h", H1, 4 * H1), ("4_24h", 4 * H1, 24 * H1), ("over_24h", 24 * H1, math.inf))
-    out = [m.gauge(f"skypilot.jobs.runtime_buckets.{name}", sum(lo <= r < hi for r in runtimes))
-           for name, lo, hi in edges]
+    out = [
+        m.gauge(f"skypilot.jobs.runtime_buckets.{name}", sum(lo <= r < hi for r in runtimes)) for name, lo, hi in edges
+    ]
     if runtimes:
-        out += [m.gauge(f"skypilot.jobs.runtime_seconds.{name}", percentile(runtimes, q))
-                for name, q in (("p50", .5), ("p90", .9), ("p99", .99))]
-        out += [m.gauge("skypilot.jobs.runtime_seconds.min", min(runtimes)),
-                m.gauge("skypilot.jobs.runtime_seconds.max", max(runtimes)),
-                m.gauge("skypilot.jobs.runtime_seconds.avg", sum(runtimes) / len(runtimes))]
+        out += [
+            m.gauge(f"skypilot.jobs.runtime_seconds.{name}", percentile(runtimes, q))
+            for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+        ]
+        out += [
+            m.gauge("skypilot.jobs.runtime_seconds.min", min(runtimes)),
+            m.gauge("skypilot.jobs.runtime_seconds.max", max(runtimes)),
+            m.gauge("skypilot.jobs.runtime_seconds.avg", sum(runtimes) / len(runtimes)),
+        ]
     return out
 
 
-def _resources(running: list[dict], regions: BoundedValues, gpu_prices: dict[str, float],
-               spot_factor: float) -> list[m.Metric]:
+def _resources(
+    running: list[dict], regions: BoundedValues, gpu_prices: dict[str, float], spot_factor: float
+) -> list[m.Metric]:
     gpus: dict[str, float] = defaultdict(float)
     cost: dict[str, float] = defaultdict(float)
     unpriced: dict[str, float] = defaultdict(float)
@@ -164,13 +184,17 @@ def _resources(running: list[dict], regions: BoundedValues, gpu_prices: dict[str
                 else:
                     unpriced[accel] += count
     spot = sum(any(_is_spot(t) for t in j["running_tasks"]) for j in running)
-    out = [m.gauge("skypilot.resources.spot_jobs", spot),
-           m.gauge("skypilot.resources.ondemand_jobs", len(running) - spot),
-           m.gauge("skypilot.jobs.with_recoveries", sum(j["recovery_count"] > 0 for j in running))]
+    out = [
+        m.gauge("skypilot.resources.spot_jobs", spot),
+        m.gauge("skypilot.resources.ondemand_jobs", len(running) - spot),
+        m.gauge("skypilot.jobs.with_recoveries", sum(j["recovery_count"] > 0 for j in running)),
+    ]
     if running:
         recoveries = [j["recovery_count"] for j in running]
-        out += [m.gauge("skypilot.jobs.recovery_count.max", max(recoveries)),
-                m.gauge("skypilot.jobs.recovery_count.avg", sum(recoveries) / len(recoveries))]
+        out += [
+            m.gauge("skypilot.jobs.recovery_count.max", max(recoveries)),
+            m.gauge("skypilot.jobs.recovery_count.avg", sum(recoveries) / len(recoveries)),
+        ]
     out += [m.gauge("skypilot.jobs.running_by_region", n, region=r) for r, n in sorted(by_region.items())]
     out += [m.gauge("skypilot.resources.gpus", n, accelerator=a) for a, n in sorted(gpus.items())]
     out += [m.gauge("skypilot.cost.hourly_estimate", v, accelerator=a) for a, v in sorted(cost.items())]
@@ -187,9 +211,11 @@ def cluster_metrics(clusters: list[dict]) -> list[m.Metric]:
         if c.get("status") == "UP":
             for name, per_node in accelerators(c.get("accelerators")).items():
                 held[name.lower()] += per_node * (c.get("nodes") or 1)
-    out = [m.gauge("skypilot.clusters.active", status.get("UP", 0)),
-           m.gauge("skypilot.clusters.stopped", status.get("STOPPED", 0)),
-           m.gauge("skypilot.clusters.init", status.get("INIT", 0))]
+    out = [
+        m.gauge("skypilot.clusters.active", status.get("UP", 0)),
+        m.gauge("skypilot.clusters.stopped", status.get("STOPPED", 0)),
+        m.gauge("skypilot.clusters.init", status.get("INIT", 0)),
+    ]
     return out + [m.gauge("skypilot.clusters.gpus", n, accelerator=a) for a, n in sorted(held.items())]
 
 
@@ -205,8 +231,9 @@ def reason(exc: BaseException) -> str:
 
 
 def error(exc: BaseException, part: str) -> list[m.Metric]:
-    log.warning("skypilot part failed", extra={"part": part, "error_type": reason(exc),
-                                               "error_message": str(exc)[:300]})
+    log.warning(
+        "skypilot part failed", extra={"part": part, "error_type": reason(exc), "error_message": str(exc)[:300]}
+    )
     return [m.count("orgpulse.collector.errors", collector="skypilot", reason=reason(exc))]
 
 
@@ -216,7 +243,7 @@ class SkyPilotCollector:
         self.regions = BoundedValues(options.get("regions", []), limit=20)  # allow-list + "other"
         self.gpu_prices = options.get("gpu_prices", {})
         self.spot_factor = options.get("spot_price_factor", 0.35)
-        self.server: dict | None = None      # GET /api/health, read once per process
+        self.server: dict | None = None  # GET /api/health, read once per process
         self.history: list[dict] | None = None  # jobs of the last answer within 7 days
 
     def collect(self, now: datetime) -> list[m.Metric]:
@@ -241,9 +268,14 @@ class SkyPilotCollector:
             return []
         if self.server["api_version"] in TESTED_API_VERSIONS:
             return []
-        log.warning("skypilot server outside the tested API versions",
-                    extra={"api_version": self.server["api_version"], "server_version": self.server["version"],
-                           "tested": f"{TESTED_API_VERSIONS.start}-{TESTED_API_VERSIONS.stop - 1}"})
+        log.warning(
+            "skypilot server outside the tested API versions",
+            extra={
+                "api_version": self.server["api_version"],
+                "server_version": self.server["version"],
+                "tested": f"{TESTED_API_VERSIONS.start}-{TESTED_API_VERSIONS.stop - 1}",
+            },
+        )
         return [m.count("orgpulse.collector.errors", collector="skypilot", reason="untested_api_version")]
 
     def _jobs(self, now: datetime) -> list[m.Metric]:
@@ -253,12 +285,15 @@ class SkyPilotCollector:
         except RequestFailed as exc:
             if exc.error_type != "ClusterNotUpError" or exc.message != NO_JOBS:
                 return error(exc, "jobs")
-            log.info("jobs controller not up: no in-progress managed jobs",
-                     extra={"error_type": exc.error_type, "error_message": exc.message})
+            log.info(
+                "jobs controller not up: no in-progress managed jobs",
+                extra={"error_type": exc.error_type, "error_message": exc.message},
+            )
             remembered = [] if self.history is None else history_metrics(self.history, now)
             return active_metrics([], *args) + remembered
         except Exception as exc:  # noqa: BLE001
             return error(exc, "jobs")
-        self.history = [j for j in jobs if any(within(j.get(f), now, WEEK)
-                                               for f in ("submitted_at", "start_at", "end_at"))]
+        self.history = [
+            j for j in jobs if any(within(j.get(f), now, WEEK) for f in ("submitted_at", "start_at", "end_at"))
+        ]
         return active_metrics(jobs, *args) + history_metrics(jobs, now)

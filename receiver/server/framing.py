@@ -7,12 +7,13 @@ size, two lengths, a header block over the limit) and a body over the size limit
 are "ready" at once: gunicorn's parser and the app then refuse them with a 4xx,
 counted, instead of the worker buffering a request that will be refused anyway.
 """
+
 from __future__ import annotations
 
 import re
 
 MORE, READY = "more", "ready"
-MAX_HEAD = 64 * 1024        # request line + headers; gunicorn's own limits are tighter
+MAX_HEAD = 64 * 1024  # request line + headers; gunicorn's own limits are tighter
 _CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,16}")
 
 
@@ -29,16 +30,16 @@ class Arrival:
     """One request's bytes so far and where its body ends."""
 
     def __init__(self, limit: int, deadline: float):
-        self.limit = limit                  # largest body the receiver accepts
-        self.deadline = deadline            # monotonic time it must have arrived by
+        self.limit = limit  # largest body the receiver accepts
+        self.deadline = deadline  # monotonic time it must have arrived by
         self.data = bytearray()
-        self.head_end: int | None = None    # index just past the blank line
+        self.head_end: int | None = None  # index just past the blank line
         self.path: str | None = None
         self.expects_continue = False
-        self._length: int | None = None     # Content-Length
+        self._length: int | None = None  # Content-Length
         self._chunked = False
-        self._pos = 0                       # chunked: where the next size line starts
-        self._body = 0                      # chunked: body bytes seen so far
+        self._pos = 0  # chunked: where the next size line starts
+        self._body = 0  # chunked: body bytes seen so far
         self.verdict = MORE
 
     def feed(self, data: bytes) -> str:
@@ -86,7 +87,7 @@ class Arrival:
             eol = self.data.find(b"\r\n", self._pos)
             if eol < 0:
                 return READY if len(self.data) - self._pos > 1024 else MORE
-            size_text = bytes(self.data[self._pos:eol]).split(b";", 1)[0].strip()
+            size_text = bytes(self.data[self._pos : eol]).split(b";", 1)[0].strip()
             if not _CHUNK_SIZE.fullmatch(size_text):
                 return READY  # malformed framing: the parser raises, the app says 400
             size = int(size_text, 16)
@@ -99,7 +100,7 @@ class Arrival:
             end = eol + 2 + size
             if len(self.data) < end + 2:
                 return MORE
-            if self.data[end:end + 2] != b"\r\n":
+            if self.data[end : end + 2] != b"\r\n":
                 return READY
             self._pos = end + 2
 

@@ -9,6 +9,7 @@ thread sees it (receiver/server/worker.py): slow clients cost a buffer, not a th
 request not complete within receiver.request_deadline_seconds gets 408 (measured in
 bench/slow_clients.py against plain gthread).
 """
+
 wsgi_app = "receiver:create_app()"
 bind = "0.0.0.0:8080"
 worker_class = "receiver.server.worker.BufferingWorker"

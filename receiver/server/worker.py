@@ -16,6 +16,7 @@ unread) closes the connection and says so (the client must not send its next req
 connection whose last body was never read), and connections are closed with
 a non-blocking linger in the main loop, never a blocking drain that stalls it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -35,13 +36,14 @@ from orgpulse.options import SCHEMA
 from receiver.server.framing import MORE, Arrival
 
 M_MMAP_THRESHOLD, M_ARENA_MAX = -3, -8  # glibc mallopt() parameters
-LINGER_SECONDS = 2.0       # after our FIN, how long a closing connection may keep sending
+LINGER_SECONDS = 2.0  # after our FIN, how long a closing connection may keep sending
 LINGER_BYTES = 64 * 1024
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 TIMEOUT_BODY = b'{"result":"timeout"}'
-TIMEOUT = (b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-           b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
-           % (len(TIMEOUT_BODY), TIMEOUT_BODY))
+TIMEOUT = (
+    b"HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
+    b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(TIMEOUT_BODY), TIMEOUT_BODY)
+)
 
 _current = threading.local()  # the gunicorn Request a thread is answering
 
@@ -49,6 +51,7 @@ _current = threading.local()  # the gunicorn Request a thread is answering
 def closing_app(app):
     """WSGI middleware: an app's `Connection: close` (which gunicorn drops as hop-by-hop)
     makes gunicorn close the connection and announce it, instead of saying keep-alive."""
+
     def wrapped(environ, start_response):
         def start(status, headers, exc_info=None):
             if any(k.lower() == "connection" and v.lower() == "close" for k, v in headers):
@@ -56,7 +59,9 @@ def closing_app(app):
                 if req is not None:
                     req.must_close = True
             return start_response(status, headers, exc_info)
+
         return app(environ, start)
+
     return wrapped
 
 
@@ -95,7 +100,7 @@ def _recv(sock) -> bytes | None:
 class BufferingWorker(ThreadWorker):
     def init_process(self):
         tune_malloc()
-        self.waiting: deque[TConn] = deque()    # reading a request, oldest deadline first
+        self.waiting: deque[TConn] = deque()  # reading a request, oldest deadline first
         self.lingering: deque[TConn] = deque()
         self.buffered = 0
         super().init_process()
@@ -233,8 +238,7 @@ class BufferingWorker(ThreadWorker):
         if not self.alive:
             conn.timeout = min(conn.timeout, time.monotonic() + STOP_KEEPALIVE_LINGER)
         self.keepalived_conns.append(conn)
-        self.poller.register(conn.sock, selectors.EVENT_READ,
-                             partial(self.on_client_socket_readable, conn))
+        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_client_socket_readable, conn))
 
     def on_client_socket_readable(self, conn, client):
         self.poller.unregister(client)

@@ -6,13 +6,15 @@ tests/fixtures/wandb_template.json, which the tests send). Authentication is whi
 `X-Wandb-Signature`, an HMAC-SHA256 of the body with WANDB_WEBHOOK_SECRET,
 accepted hex- or base64-encoded (W&B's own docs and community code disagree).
 """
+
 from __future__ import annotations
 
 import base64
 import binascii
 import hashlib
 import hmac
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
@@ -24,12 +26,14 @@ from receiver.payload import View
 
 # ${event_type} values (wandb.automations EventType) → (metric, extra tags).
 RUN_STATES = {"finished", "failed", "crashed", "running", "killed"}
-ALERT_KINDS = {"RUN_METRIC": "threshold", "RUN_METRIC_CHANGE": "change",
-               "RUN_METRIC_ZSCORE": "zscore"}
-ARTIFACT_EVENTS = {"CREATE_ARTIFACT": "wandb.artifacts.versions_created",
-                   "ADD_ARTIFACT_ALIAS": "wandb.artifacts.aliases_added",
-                   "ADD_ARTIFACT_TAG": "wandb.artifacts.tags_added",
-                   "LINK_MODEL": "wandb.artifacts.linked", "LINK_ARTIFACT": "wandb.artifacts.linked"}
+ALERT_KINDS = {"RUN_METRIC": "threshold", "RUN_METRIC_CHANGE": "change", "RUN_METRIC_ZSCORE": "zscore"}
+ARTIFACT_EVENTS = {
+    "CREATE_ARTIFACT": "wandb.artifacts.versions_created",
+    "ADD_ARTIFACT_ALIAS": "wandb.artifacts.aliases_added",
+    "ADD_ARTIFACT_TAG": "wandb.artifacts.tags_added",
+    "LINK_MODEL": "wandb.artifacts.linked",
+    "LINK_ARTIFACT": "wandb.artifacts.linked",
+}
 
 
 KNOWN_EVENTS = {"RUN_STATE"} | set(ALERT_KINDS) | set(ARTIFACT_EVENTS)
@@ -50,8 +54,7 @@ def delivery_metrics(payload: View, projects: BoundedValues) -> list[m.Metric] |
     project = projects(f"{entity}/{name}") if entity and name else "unknown"
     if event_type == "RUN_STATE":
         state = (payload.text("run_state") or "").lower()
-        return [m.count("wandb.runs.state_changes", project=project,
-                        state=state if state in RUN_STATES else "other")]
+        return [m.count("wandb.runs.state_changes", project=project, state=state if state in RUN_STATES else "other")]
     if event_type in ALERT_KINDS:
         return [m.count("wandb.runs.metric_alerts", project=project, kind=ALERT_KINDS[event_type])]
     if event_type in ARTIFACT_EVENTS:
@@ -66,8 +69,7 @@ class WandbSource:
     def __init__(self, token: Secret | None, secret: Secret | None, options: dict[str, Any]):
         self._token = b"Bearer " + token.reveal() if token else None
         self._secret = secret.reveal() if secret else None
-        self.projects = BoundedValues(options.get("projects", []), options.get("max_projects", 50),
-                                      entity_project)
+        self.projects = BoundedValues(options.get("projects", []), options.get("max_projects", 50), entity_project)
         self.dedup = options.get("dedup", True)
 
     def missing(self) -> list[str]:

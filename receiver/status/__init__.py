@@ -14,6 +14,7 @@ Three inputs, one model (model()), two renderings:
 On by default only in local mode (`receiver.status_page`): it reveals repository, project,
 namespace and webhook names. In a cluster it is reached by `kubectl port-forward`.
 """
+
 from receiver.status.model import DeliveryLog, enabled
 from receiver.status.routes import install
 

@@ -1,18 +1,20 @@
 """The status page's model: everything the page shows, as JSON-ready data, from the
 deliveries this process recorded, the state file and the settings (see receiver/status/__init__.py)."""
+
 from __future__ import annotations
 
 import threading
 import time
 from collections import Counter, defaultdict, deque
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from fom import scores as fom
 from orgpulse import config
 from orgpulse import state as states
 from receiver.envelope import Event, Outcome
 
-RECENT = 20          # deliveries kept per source
+RECENT = 20  # deliveries kept per source
 HOUR = 3600
 REFRESH_SECONDS = 10
 
@@ -36,9 +38,15 @@ class DeliveryLog:
     def record(self, source: str, outcome: Outcome, event: Event | None) -> None:
         now = self.clock()
         names = list(dict.fromkeys(x.name for x in outcome.metrics))
-        entry = {"at": now, "event": outcome.event, "action": event.action if event else None,
-                 "outcome": outcome.result, "status": outcome.status, "metrics": names,
-                 "delivery": outcome.delivery_id or None}
+        entry = {
+            "at": now,
+            "event": outcome.event,
+            "action": event.action if event else None,
+            "outcome": outcome.result,
+            "status": outcome.status,
+            "metrics": names,
+            "delivery": outcome.delivery_id or None,
+        }
         minute = int(now // 60)
         with self._lock:
             self._recent[source].appendleft(entry)
@@ -57,8 +65,11 @@ class DeliveryLog:
             for minute, counts in self._minutes.get(source, ()):
                 if minute > oldest:
                     hour.update(counts)
-            return {"last_hour": dict(sorted(hour.items())), "last_delivery": self._last.get(source),
-                    "recent": list(self._recent.get(source, ()))}
+            return {
+                "last_hour": dict(sorted(hour.items())),
+                "last_delivery": self._last.get(source),
+                "recent": list(self._recent.get(source, ())),
+            }
 
     def sources(self) -> list[str]:
         with self._lock:
@@ -76,8 +87,11 @@ def _github(settings: config.Settings, source) -> dict:
 
 
 def _asana(settings: config.Settings, source) -> dict:
-    notes = [] if settings.asana_token else [
-        "ASANA_ACCESS_TOKEN not set: completions, cycle times and project names are not measured"]
+    notes = (
+        []
+        if settings.asana_token
+        else ["ASANA_ACCESS_TOKEN not set: completions, cycle times and project names are not measured"]
+    )
     return {"paths": [f"/webhooks/asana/{n}" for n in source.names()], "notes": notes}
 
 
@@ -85,8 +99,7 @@ def _wandb(settings: config.Settings, source) -> dict:
     return {"paths": ["/webhooks/wandb"], "notes": []}
 
 
-DESCRIBE: dict[str, Callable[[config.Settings, Any], dict]] = {
-    "github": _github, "asana": _asana, "wandb": _wandb}
+DESCRIBE: dict[str, Callable[[config.Settings, Any], dict]] = {"github": _github, "asana": _asana, "wandb": _wandb}
 
 
 def _sources(receiver, log: DeliveryLog, base_url: str, now: float) -> list[dict]:
@@ -100,10 +113,16 @@ def _sources(receiver, log: DeliveryLog, base_url: str, now: float) -> list[dict
             configured = not missing
         else:  # requests no source could be told (e.g. a body that never arrived: 408)
             described, configured = {"paths": [], "notes": [], "missing": []}, None
-        out.append({"name": name, "configured": configured,
-                    "missing": described["missing"], "notes": described["notes"],
-                    "webhooks": [base_url + p for p in described["paths"]],
-                    **log.summary(name, now)})
+        out.append(
+            {
+                "name": name,
+                "configured": configured,
+                "missing": described["missing"],
+                "notes": described["notes"],
+                "webhooks": [base_url + p for p in described["paths"]],
+                **log.summary(name, now),
+            }
+        )
     return out
 
 
@@ -115,15 +134,18 @@ def _part(doc: dict | None, error: str | None, path: str, now: float) -> dict:
     if not doc or "updated_at" not in doc:
         return {"state": "missing", "message": f"nothing written to {path} yet"}
     age = now - doc["updated_at"] if isinstance(doc.get("updated_at"), (int, float)) else None
-    return {"state": "stale" if states.stale(doc, now) else "fresh", "updated_at": doc.get("updated_at"),
-            "age": age, "interval_seconds": doc.get("interval_seconds"),
-            "stale_after": states.STALE_AFTER * (doc.get("interval_seconds") or 0)}
+    return {
+        "state": "stale" if states.stale(doc, now) else "fresh",
+        "updated_at": doc.get("updated_at"),
+        "age": age,
+        "interval_seconds": doc.get("interval_seconds"),
+        "stale_after": states.STALE_AFTER * (doc.get("interval_seconds") or 0),
+    }
 
 
 def _collectors(doc: dict) -> list[dict]:
     poller = doc.get("poller") if isinstance(doc.get("poller"), dict) else {}
-    return [{"name": name, **report} for name, report in sorted(poller.items())
-            if isinstance(report, dict)]
+    return [{"name": name, **report} for name, report in sorted(poller.items()) if isinstance(report, dict)]
 
 
 def _gauges(parts: list[tuple[dict, dict]], now: float) -> tuple[list[dict], int]:
@@ -160,8 +182,9 @@ def _grid(doc: dict, thresholds: dict[str, float], now: float) -> dict:
         cells = []
         for day in days:
             value = (by_day.get(day) or {}).get("avg")
-            cells.append({"day": day, "value": value,
-                          "status": fom.status(value, thresholds) if value is not None else "none"})
+            cells.append(
+                {"day": day, "value": value, "status": fom.status(value, thresholds) if value is not None else "none"}
+            )
         rows.append({"name": name, "cells": cells})
     return {"days": days, "thresholds": thresholds, "rows": rows}
 
@@ -170,8 +193,9 @@ def _informer(doc: dict, path: str, now: float) -> dict:
     part = doc.get("informer") if isinstance(doc.get("informer"), dict) else None
     summary = _part(part, None, path, now)
     if part and summary["state"] == "fresh":
-        summary.update({k: part.get(k) for k in ("watching", "role", "pods", "last_event",
-                                                 "restarts_1h", "oom_kills_1h")})
+        summary.update(
+            {k: part.get(k) for k in ("watching", "role", "pods", "last_event", "restarts_1h", "oom_kills_1h")}
+        )
     return summary
 
 
@@ -191,13 +215,22 @@ def _state(settings: config.Settings, now: float) -> dict:
     parts = [(doc, poller), (doc.get("informer") or {}, informer)]
     gauges, hidden = _gauges(parts, now)
     grid = _grid(doc, settings.section("fom").get("thresholds") or {"green": 0.7, "yellow": 0.3}, now)
-    return {"poller": poller, "informer": informer, "gauges": gauges, "gauges_hidden": hidden,
-            "health": {**grid, "as_of": doc.get("updated_at")}}
+    return {
+        "poller": poller,
+        "informer": informer,
+        "gauges": gauges,
+        "gauges_hidden": hidden,
+        "health": {**grid, "as_of": doc.get("updated_at")},
+    }
 
 
 def model(receiver, log: DeliveryLog, base_url: str, now: float) -> dict:
     """Everything the page shows, as JSON-ready data (also GET /status.json)."""
     settings = receiver.settings
-    return {"generated_at": now, "mode": "local" if settings.sink == "log" else "agent",
-            "refresh_seconds": REFRESH_SECONDS,
-            "sources": _sources(receiver, log, base_url.rstrip("/"), now), **_state(settings, now)}
+    return {
+        "generated_at": now,
+        "mode": "local" if settings.sink == "log" else "agent",
+        "refresh_seconds": REFRESH_SECONDS,
+        "sources": _sources(receiver, log, base_url.rstrip("/"), now),
+        **_state(settings, now),
+    }

@@ -1,9 +1,10 @@
 """The status page's HTML: one Jinja template (autoescaped by Flask), inline CSS, no script,
 no external asset — it renders on a machine without internet. The browser re-asks for it
 every REFRESH_SECONDS (a meta refresh). Every value comes from receiver/status/model.py."""
+
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from receiver.envelope import STATUS
 
@@ -15,7 +16,7 @@ def helpers(now: float) -> dict:
     def utc(ts):
         if ts is None:
             return "—"
-        return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
     def ago(ts):
         if ts is None:

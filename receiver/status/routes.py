@@ -1,5 +1,6 @@
 """The status page's HTTP side: `GET /status` (HTML, receiver/status/page.py) and
 `GET /status.json` (the model itself, receiver/status/model.py)."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, render_template_string, request
@@ -29,10 +30,13 @@ def status_json() -> Response:
 @bp.get("/status")
 def status_html() -> Response:
     page = _current()
-    html = render_template_string(TEMPLATE, page=page, outcomes=STATUS,
-                                  public_url=bool(current_app.extensions["orgpulse"].settings
-                                                  .section("receiver").get("public_url")),
-                                  **helpers(page["generated_at"]))
+    html = render_template_string(
+        TEMPLATE,
+        page=page,
+        outcomes=STATUS,
+        public_url=bool(current_app.extensions["orgpulse"].settings.section("receiver").get("public_url")),
+        **helpers(page["generated_at"]),
+    )
     return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store"})
 
 

@@ -1,6 +1,7 @@
 """What the chart derives from elsewhere is up to date (chart/generate.py writes it), and every
 value is documented: the `config` schema against orgpulse's options, chart/orgpulse/README.md's values table
 against values.yaml's `## @param` lines, and every value with a `## @param`."""
+
 from __future__ import annotations
 
 import importlib.util

@@ -2,6 +2,7 @@
 each secret a provider needs that reads that very value, the Asana command parsed by orgpulse's
 own CLI and run where the token and the receiver's secret store are, and a WARNING instead of
 instructions for a provider whose secret is not set."""
+
 from __future__ import annotations
 
 import base64
@@ -10,8 +11,17 @@ import re
 import pytest
 
 from orgpulse.cli import parser
-from tests.support.chart_render import (EVERY_SECRET, NAMESPACE, RELEASE, VALUE_SETS, api_token_volumes, containers,
-                                manifests, notes_command, render)
+from tests.support.chart_render import (
+    EVERY_SECRET,
+    NAMESPACE,
+    RELEASE,
+    VALUE_SETS,
+    api_token_volumes,
+    containers,
+    manifests,
+    notes_command,
+    render,
+)
 
 READ = re.compile(r"kubectl -n (\S+) get secret (\S+) -o jsonpath='\{\.data\.([\w.-]+)\}' \| base64 -d")
 PLACEHOLDERS = {"NAME": "engineering", "PROJECT_GID": "1200000000001"}
@@ -40,16 +50,27 @@ def holds_the_receivers_store(docs: list[dict], name: str) -> bool:
 
     def data_dir(c):
         env = {e["name"]: e.get("value") for e in c["env"]}
-        return env["ORGPULSE_DATA_DIR"], next(m["name"] for m in c["volumeMounts"]
-                                              if m["mountPath"] == env["ORGPULSE_DATA_DIR"])
+        return env["ORGPULSE_DATA_DIR"], next(
+            m["name"] for m in c["volumeMounts"] if m["mountPath"] == env["ORGPULSE_DATA_DIR"]
+        )
+
     return data_dir(containers(docs)[name]) == data_dir(containers(docs)["receiver"])
 
 
-@pytest.mark.parametrize("values, receiver_url", [
-    (VALUE_SETS["production"], "https://orgpulse.example.com"),      # the Kubernetes store, existingSecret
-    ({"env": "x", "secrets": {"asanaAccessToken": ASANA_TOKEN},      # the file store, no Ingress
-      "config": {"receiver": {"secret_store": "file"}}}, "https://PUBLIC_HOST"),
-])
+@pytest.mark.parametrize(
+    "values, receiver_url",
+    [
+        (VALUE_SETS["production"], "https://orgpulse.example.com"),  # the Kubernetes store, existingSecret
+        (
+            {
+                "env": "x",
+                "secrets": {"asanaAccessToken": ASANA_TOKEN},  # the file store, no Ingress
+                "config": {"receiver": {"secret_store": "file"}},
+            },
+            "https://PUBLIC_HOST",
+        ),
+    ],
+)
 def test_the_asana_command_parses_and_runs_where_the_token_and_the_store_are(values, receiver_url):
     container, argv = exec_command(notes(values), "create")
     args = parser().parse_args(argv)  # argparse exits on a missing --resource
@@ -91,7 +112,8 @@ def test_every_read_command_prints_the_secret_it_names():
     text = notes(values)
     assert "WARNING" not in text
     assert sorted(_read_values(text, manifests(values))) == sorted(
-        EVERY_SECRET[k] for k in ("githubWebhookSecret", "wandbWebhookToken", "wandbWebhookSecret"))
+        EVERY_SECRET[k] for k in ("githubWebhookSecret", "wandbWebhookToken", "wandbWebhookSecret")
+    )
     for path in ("/webhooks/github", "/webhooks/wandb", "/webhooks/asana/NAME"):
         assert f"https://PUBLIC_HOST{path}" in text
 
@@ -99,11 +121,17 @@ def test_every_read_command_prints_the_secret_it_names():
 def test_urls_for_every_ingress_host_and_the_generated_github_secret():
     text = notes(VALUE_SETS["staging"])
     assert "Payload URL: https://orgpulse.staging.example.com/webhooks/github" in text
-    assert (f"kubectl -n {NAMESPACE} get secret {RELEASE} -o jsonpath='{{.data.github-webhook-secret}}'"
-            " | base64 -d") in text
+    assert (
+        f"kubectl -n {NAMESPACE} get secret {RELEASE} -o jsonpath='{{.data.github-webhook-secret}}' | base64 -d"
+    ) in text
     assert "generated at install and is kept" in text
-    two = notes({"env": "x", "ingress": {"enabled": True, "hosts": ["a.example", "b.example"]},
-                 "secrets": {"wandbWebhookToken": "t"}})
+    two = notes(
+        {
+            "env": "x",
+            "ingress": {"enabled": True, "hosts": ["a.example", "b.example"]},
+            "secrets": {"wandbWebhookToken": "t"},
+        }
+    )
     for host in ("a.example", "b.example"):  # no TLS section: http
         assert f"Payload URL: http://{host}/webhooks/github" in two and f"URL: http://{host}/webhooks/wandb" in two
 
@@ -111,16 +139,27 @@ def test_urls_for_every_ingress_host_and_the_generated_github_secret():
 def test_w_and_b_instructions_only_with_its_token_or_secret_else_a_warning():
     production = notes(VALUE_SETS["production"])
     assert "get secret orgpulse-production -o jsonpath='{.data.github-webhook-secret}'" in production
-    assert "WARNING: no W&B webhook token or secret" in production and "W&B deliveries would be answered 503" in production
+    assert (
+        "WARNING: no W&B webhook token or secret" in production and "W&B deliveries would be answered 503" in production
+    )
     assert "/webhooks/wandb" not in production
-    mapped = {**VALUE_SETS["production"], "secrets": {
-        **VALUE_SETS["production"]["secrets"],
-        "existingSecretKeys": {**VALUE_SETS["production"]["secrets"]["existingSecretKeys"],
-                               "wandbWebhookSecret": "wandb-signing"}}}
+    mapped = {
+        **VALUE_SETS["production"],
+        "secrets": {
+            **VALUE_SETS["production"]["secrets"],
+            "existingSecretKeys": {
+                **VALUE_SETS["production"]["secrets"]["existingSecretKeys"],
+                "wandbWebhookSecret": "wandb-signing",
+            },
+        },
+    }
     text = notes(mapped)
     assert "WARNING: no W&B" not in text and "URL: https://orgpulse.example.com/webhooks/wandb" in text
-    assert READ.search(text[text.index("Signing secret"):]).groups() == (
-        NAMESPACE, "orgpulse-production", "wandb-signing")
+    assert READ.search(text[text.index("Signing secret") :]).groups() == (
+        NAMESPACE,
+        "orgpulse-production",
+        "wandb-signing",
+    )
     assert "Access token" not in text  # no token mapped: no line for it
 
 

@@ -1,4 +1,5 @@
 """The release workflow (untested here: no runner) publishes only what passed `make test`."""
+
 from __future__ import annotations
 
 from pathlib import Path

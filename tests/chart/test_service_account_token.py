@@ -2,6 +2,7 @@
 (automountServiceAccountToken: false); the containers that call the API server mount the same
 projection Kubernetes would (token, CA, namespace) where the code reads them: the poller always
 (informer, Lease), the internet-facing receiver only for the Kubernetes secret store."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,9 +17,14 @@ from tests.support.chart_render import ACCOUNT, VALUE_SETS, api_token_volumes, c
 
 def test_the_mount_is_where_the_code_reads_the_token_the_ca_and_the_namespace():
     receiver = SCHEMA["receiver"]
-    read = {receiver["kubernetes_token_file"].default, receiver["kubernetes_ca_file"].default,
-            str(secretstore.SERVICE_ACCOUNT / "namespace"), str(kube.NAMESPACE_FILE),
-            incluster_config.SERVICE_TOKEN_FILENAME, incluster_config.SERVICE_CERT_FILENAME}
+    read = {
+        receiver["kubernetes_token_file"].default,
+        receiver["kubernetes_ca_file"].default,
+        str(secretstore.SERVICE_ACCOUNT / "namespace"),
+        str(kube.NAMESPACE_FILE),
+        incluster_config.SERVICE_TOKEN_FILENAME,
+        incluster_config.SERVICE_CERT_FILENAME,
+    }
     assert read == {str(ACCOUNT / f) for f in ("token", "ca.crt", "namespace")}
 
 
@@ -38,8 +44,9 @@ def test_only_the_containers_that_call_the_api_server_hold_its_token(name):
         namespace = [s["downwardAPI"] for s in sources if "downwardAPI" in s]
         assert token == [{"path": "token", "expirationSeconds": 3607}]
         assert ca == [{"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}]
-        assert namespace == [{"items": [{"path": "namespace", "fieldRef": {
-            "apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}]
+        assert namespace == [
+            {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}
+        ]
 
 
 def test_the_file_store_keeps_the_receiver_free_of_any_api_token():

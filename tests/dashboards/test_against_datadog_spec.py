@@ -8,6 +8,7 @@ Prism silently skips validating a body whose schema has a node with `nullable` b
 nodes lose `nullable` before serving. Its first validated request compiles the schema
 (~20 s, ~1.3 GB): one Prism per run (session fixture). bench/prism.py prints the figures.
 """
+
 from __future__ import annotations
 
 import io
@@ -26,8 +27,8 @@ import yaml
 
 from dashboards import cli, registry
 from orgpulse.cli import parser
-from tests.support.peers import require_peer
 from tests.dashboards.test_definitions import EVERY_SOURCE
+from tests.support.peers import require_peer
 from tests.support.servers import free_port
 
 SPEC = "datadog-spec/.generator/schemas/v1/openapi.yaml"
@@ -59,8 +60,11 @@ def start(binary: Path, spec: Path, log: Path, timeout: float = 180) -> tuple[su
     """Prism on a free loopback port: (process, base URL, seconds until it listened)."""
     port = free_port()
     started = time.monotonic()
-    process = subprocess.Popen([str(binary), "mock", "--errors", "-h", "127.0.0.1", "-p", str(port), str(spec)],
-                               stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(binary), "mock", "--errors", "-h", "127.0.0.1", "-p", str(port), str(spec)],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
     while time.monotonic() - started < timeout:
         if process.poll() is not None:
             raise RuntimeError(f"prism exited {process.returncode}: {log.read_text()[-2000:]}")
@@ -74,8 +78,9 @@ def start(binary: Path, spec: Path, log: Path, timeout: float = 180) -> tuple[su
 
 
 def post(url: str, body: dict) -> int:
-    request = urllib.request.Request(url, json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", **KEYS})
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), method="POST", headers={"Content-Type": "application/json", **KEYS}
+    )
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
             return response.status
@@ -98,15 +103,22 @@ def prism(tmp_path_factory):
 def test_prism_validates_dashboard_bodies_once_the_spec_is_fixed(prism):
     assert prism["changed"] == 1  # Dashboard.default_timeframe
     defs = registry.definitions(registry.context(registry_settings(), None))
-    assert post(prism["url"] + "/api/v1/dashboard", {"title": "x", "layout_type": "ordered",
-                                                     "widgets": [{"definition": {"type": "note"}}]}) == 400
+    assert (
+        post(
+            prism["url"] + "/api/v1/dashboard",
+            {"title": "x", "layout_type": "ordered", "widgets": [{"definition": {"type": "note"}}]},
+        )
+        == 400
+    )
     assert post(prism["url"] + "/api/v1/dashboard", defs.dashboards["pipeline"]) == 200
 
 
 @pytest.mark.peers
 def test_every_request_apply_sends_is_valid_against_the_spec(prism, make_settings):
-    settings = make_settings({"DD_API_KEY": KEYS["DD-API-KEY"], "DD_APP_KEY": KEYS["DD-APPLICATION-KEY"],
-                              "DD_API_URL": prism["url"]}, EVERY_SOURCE)  # every monitor
+    settings = make_settings(
+        {"DD_API_KEY": KEYS["DD-API-KEY"], "DD_APP_KEY": KEYS["DD-APPLICATION-KEY"], "DD_API_URL": prism["url"]},
+        EVERY_SOURCE,
+    )  # every monitor
     out = io.StringIO()
     before = len(prism["log"].read_text(errors="replace"))  # the session's Prism: only this test's part
     status = cli.run(parser().parse_args(["dashboards", "apply", "--env", "production"]), settings, out)

@@ -2,6 +2,7 @@
 (the client's models, nothing unparsed), every query names catalog metrics and
 tags, aggregated by type and filtered by the template variables; the health grid's
 colours have no gaps; config per environment; `validate`, `render`, pictures."""
+
 from __future__ import annotations
 
 import copy
@@ -18,8 +19,9 @@ import pytest
 from dashboards import alerting, cli, pictures, registry, render, validate
 from dashboards import queryable as known
 from dashboards.board import Board
-from dashboards.boards import health, orgpulse as own
-from dashboards.layout import group, grid, row
+from dashboards.boards import health
+from dashboards.boards import orgpulse as own
+from dashboards.layout import grid, group, row
 from dashboards.queries import QueryError, Scope, metric_of, parse, query
 from dashboards.widgets import timeseries
 from fom.scores import status
@@ -54,8 +56,18 @@ def all_bodies(defs):
 
 # ------------------------------------------------------------------ what is defined
 def test_nine_dashboards_at_least_twelve_monitors_and_three_slos_with_burn_rate_alerts(production):
-    assert set(production.dashboards) == {"github", "skypilot", "asana", "ec2", "kubernetes", "wandb",
-                                          "health", "pipeline", "orgpulse", "dora"}
+    assert set(production.dashboards) == {
+        "github",
+        "skypilot",
+        "asana",
+        "ec2",
+        "kubernetes",
+        "wandb",
+        "health",
+        "pipeline",
+        "orgpulse",
+        "dora",
+    }
     assert len(production.monitors) >= 12
     assert {b["type"] for b in production.slos.values()} == {"metric", "time_slice", "monitor"}
     alerts = [b for b in production.monitors.values() if b["type"] == "slo alert"]
@@ -123,13 +135,16 @@ def _first_widget(body):
     return body["widgets"][0]["definition"]["widgets"][0]["definition"]
 
 
-@pytest.mark.parametrize("break_it, expected", [
-    (lambda d: d.update(type="wildcard"), "not understood by the client"),
-    (lambda d: d["requests"][0].update(response_format="scalr"), "not understood"),
-    (lambda d: d.update(titel="typo"), "unknown field(s) ['titel'] for QueryValueWidgetDefinition"),
-    (lambda d: d["requests"][0]["queries"][0].update(aggregatr="sum"), "unknown field(s) ['aggregatr']"),
-    (lambda d: d.update(time={"live_span": "1day"}), "not understood by the client"),
-])
+@pytest.mark.parametrize(
+    "break_it, expected",
+    [
+        (lambda d: d.update(type="wildcard"), "not understood by the client"),
+        (lambda d: d["requests"][0].update(response_format="scalr"), "not understood"),
+        (lambda d: d.update(titel="typo"), "unknown field(s) ['titel'] for QueryValueWidgetDefinition"),
+        (lambda d: d["requests"][0]["queries"][0].update(aggregatr="sum"), "unknown field(s) ['aggregatr']"),
+        (lambda d: d.update(time={"live_span": "1day"}), "not understood by the client"),
+    ],
+)
 def test_validate_refuses_what_the_client_would_silently_accept(production, break_it, expected):
     body = _small(production)
     break_it(_first_widget(body))
@@ -145,19 +160,22 @@ def test_validate_refuses_an_unknown_monitor_field_or_enum(production):
     assert "unknown field(s) ['notify_no_dta']" in problems and "metrik alert" in problems
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("sum:github.prs.nobody_emits_this{$env,$repo}.as_count()", "not in orgpulse/catalog.csv"),  # nobody emits it
-    ("sum:github.prs.merged{$env,$repo,pr_number:12}.as_count()", "no tag key(s) ['pr_number']"),
-    ("avg:github.prs.merged{$env,$repo}.as_count()", "is a count: use sum"),
-    ("sum:github.prs.merged{$env,$repo}", "is a count: use sum"),
-    ("avg:github.ci.run_time{$env,$repo,$workflow}", "is a distribution"),
-    ("avg:github.prs.open{$env,$repo}", "level gauge"),
-    ("sum:github.prs.cycle_time_hours{$env,$repo}", "extreme gauge"),
-    ("sum:health.ci.fom{$env}", "ratio gauge"),
-    ("avg:health.ci.fom{$env}.rollup(count, 86400)", "points summed or counted in time: use sum"),
-    ("sum:github.prs.open{$repo}", "not filtered by $env"),
-    ("sum:github.prs.open{$env}", "not filtered by $repo"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("sum:github.prs.nobody_emits_this{$env,$repo}.as_count()", "not in orgpulse/catalog.csv"),  # nobody emits it
+        ("sum:github.prs.merged{$env,$repo,pr_number:12}.as_count()", "no tag key(s) ['pr_number']"),
+        ("avg:github.prs.merged{$env,$repo}.as_count()", "is a count: use sum"),
+        ("sum:github.prs.merged{$env,$repo}", "is a count: use sum"),
+        ("avg:github.ci.run_time{$env,$repo,$workflow}", "is a distribution"),
+        ("avg:github.prs.open{$env,$repo}", "level gauge"),
+        ("sum:github.prs.cycle_time_hours{$env,$repo}", "extreme gauge"),
+        ("sum:health.ci.fom{$env}", "ratio gauge"),
+        ("avg:health.ci.fom{$env}.rollup(count, 86400)", "points summed or counted in time: use sum"),
+        ("sum:github.prs.open{$repo}", "not filtered by $env"),
+        ("sum:github.prs.open{$env}", "not filtered by $repo"),
+    ],
+)
 def test_validate_refuses_bad_queries(text, expected):
     problems = validate.query_problems(text, ("$env", "$repo", "$workflow"), None)
     assert any(expected in p for p in problems), problems
@@ -178,7 +196,8 @@ def test_a_query_of_a_metric_the_catalog_lacks_is_built_and_then_refused():
     text = query(Scope(("env", "repo")), "sum", "github.prs.nobody_emits_this")
     assert text == "sum:github.prs.nobody_emits_this{$env}"
     assert validate.query_problems(text, ("$env", "$repo"), None) == [
-        "github.prs.nobody_emits_this is not in orgpulse/catalog.csv nor on the allow-list"]
+        "github.prs.nobody_emits_this is not in orgpulse/catalog.csv nor on the allow-list"
+    ]
     with pytest.raises(QueryError):
         metric_of("sum:a.b{*} + sum:c.d{*}")
 
@@ -188,9 +207,11 @@ def test_every_catalog_metric_is_plotted_or_listed_and_the_list_is_not_stale(pro
     missing = validate.coverage(defs)
     assert "asana.tasks.overdue is on no dashboard and not in validate.UNPLOTTED" in missing
     assert validate.coverage(production, {"github.prs.open": "why"}) == [
-        "UNPLOTTED lists github.prs.open, which is plotted"]
+        "UNPLOTTED lists github.prs.open, which is plotted"
+    ]
     assert validate.coverage(production, {"no.such.metric": "why"}) == [
-        "UNPLOTTED lists no.such.metric, which is not in the catalog"]
+        "UNPLOTTED lists no.such.metric, which is not in the catalog"
+    ]
 
 
 def test_gauge_meanings_follow_the_catalog():
@@ -220,8 +241,9 @@ def _evaluate(formats, v):
     return next((f["palette"] for f in formats if ops[f["comparator"]](f["value"])), None)
 
 
-@pytest.mark.parametrize("thresholds", [{"green": 0.7, "yellow": 0.3}, {"green": 0.9, "yellow": 0.9},
-                                        {"green": 1.0, "yellow": 0.0}])
+@pytest.mark.parametrize(
+    "thresholds", [{"green": 0.7, "yellow": 0.3}, {"green": 0.9, "yellow": 0.9}, {"green": 1.0, "yellow": 0.0}]
+)
 def test_grid_colours_have_no_gaps_and_match_fom_status(thresholds):
     names = {"white_on_green": "green", "white_on_yellow": "yellow", "white_on_red": "red"}
     formats = health.formats(thresholds)
@@ -233,8 +255,12 @@ def test_grid_colours_have_no_gaps_and_match_fom_status(thresholds):
 
 def test_grid_has_a_row_per_fom_score_and_a_column_per_utc_day(production, settings):
     body = production.dashboards["health"]
-    tables = [w["definition"] for g in body["widgets"] for w in g["definition"]["widgets"]
-              if w["definition"]["type"] == "query_table"]
+    tables = [
+        w["definition"]
+        for g in body["widgets"]
+        for w in g["definition"]["widgets"]
+        if w["definition"]["type"] == "query_table"
+    ]
     metrics = [parse(t["requests"][0]["queries"][0]["query"])[0].metric for t in tables]
     assert sorted(metrics) == sorted(n for n in catalog() if n.startswith("health."))
     ctx = registry.context(settings, None)
@@ -243,8 +269,11 @@ def test_grid_has_a_row_per_fom_score_and_a_column_per_utc_day(production, setti
         # each score's points per UTC day, summed and counted, read at the window's newest day
         # and over the whole window (tests/dashboards/test_health_grid.py: the cells are each day's average)
         assert {q["name"]: (q["query"].split("}")[1], q["aggregator"]) for q in request["queries"]} == {
-            "s_head": (".rollup(sum, 86400)", "last"), "s_all": (".rollup(sum, 86400)", "sum"),
-            "n_head": (".rollup(count, 86400)", "last"), "n_all": (".rollup(count, 86400)", "sum")}
+            "s_head": (".rollup(sum, 86400)", "last"),
+            "s_all": (".rollup(sum, 86400)", "sum"),
+            "n_head": (".rollup(count, 86400)", "last"),
+            "n_all": (".rollup(count, 86400)", "sum"),
+        }
         assert len({parse(q["query"])[0].metric for q in request["queries"]}) == 1
         assert all(".fill(" not in q["query"] for q in request["queries"])  # no data stays no data
         assert t["time"] == {"live_span": "1d"}
@@ -261,33 +290,45 @@ def test_grid_thresholds_come_from_fom_thresholds(make_settings):
 
 
 # ------------------------------------------------------------------ configuration
-MONITORS = {"notify": ["@slack-eng"], "thresholds": {"pr_cycle_time_p90_hours": 60}, "sources": ["github"],
-            "environments": {"production": {"notify": ["@pagerduty-orgpulse"],
-                                            "thresholds": {"collector_silent_minutes": 45}},
-                             "staging": {"thresholds": {"pr_cycle_time_p90_hours": 96}}}}
+MONITORS = {
+    "notify": ["@slack-eng"],
+    "thresholds": {"pr_cycle_time_p90_hours": 60},
+    "sources": ["github"],
+    "environments": {
+        "production": {"notify": ["@pagerduty-orgpulse"], "thresholds": {"collector_silent_minutes": 45}},
+        "staging": {"thresholds": {"pr_cycle_time_p90_hours": 96}},
+    },
+}
 
 
 def test_thresholds_and_handles_come_from_config_per_environment(make_settings):
     settings = make_settings(options={"monitors": MONITORS})
     prod = registry.definitions(registry.context(settings, "production")).monitors
     staging = registry.definitions(registry.context(settings, "staging")).monitors
-    assert prod["pr_cycle_time_p90"]["query"].endswith("> 60") and "@pagerduty-orgpulse" in prod[
-        "pr_cycle_time_p90"]["message"]
+    assert (
+        prod["pr_cycle_time_p90"]["query"].endswith("> 60")
+        and "@pagerduty-orgpulse" in prod["pr_cycle_time_p90"]["message"]
+    )
     assert prod["collector_failing"]["options"]["no_data_timeframe"] == 45
-    assert staging["pr_cycle_time_p90"]["query"].endswith("> 96") and "@slack-eng" in staging[
-        "pr_cycle_time_p90"]["message"]
+    assert (
+        staging["pr_cycle_time_p90"]["query"].endswith("> 96")
+        and "@slack-eng" in staging["pr_cycle_time_p90"]["message"]
+    )
     assert staging["collector_failing"]["options"]["no_data_timeframe"] == 30
 
 
 # The section's shape: checked by config.load(), so every process refuses it at start.
-@pytest.mark.parametrize("section, expected", [
-    ({"notify": ["slack-eng"]}, "monitors.notify must be a list of notification handles"),
-    ({"thresholds": {"pr_cycle_time_p90_hours": "high"}}, "thresholds must be numbers"),
-    ({"environments": {"production": {"notif": []}}}, "production: only notify and thresholds"),
-    ({"environments": {"production": {"thresholds": {"nope": "x"}}}}, "production: thresholds must be numbers"),
-    ({"paging": True}, "monitors.paging is not a known setting"),
-    ({"sources": ["github", "jira"]}, "unknown source(s) ['jira']"),
-])
+@pytest.mark.parametrize(
+    "section, expected",
+    [
+        ({"notify": ["slack-eng"]}, "monitors.notify must be a list of notification handles"),
+        ({"thresholds": {"pr_cycle_time_p90_hours": "high"}}, "thresholds must be numbers"),
+        ({"environments": {"production": {"notif": []}}}, "production: only notify and thresholds"),
+        ({"environments": {"production": {"thresholds": {"nope": "x"}}}}, "production: thresholds must be numbers"),
+        ({"paging": True}, "monitors.paging is not a known setting"),
+        ({"sources": ["github", "jira"]}, "unknown source(s) ['jira']"),
+    ],
+)
 def test_monitors_section_shape_is_validated_at_start(make_settings, section, expected):
     with pytest.raises(config.ConfigError) as err:
         make_settings(options={"monitors": section})
@@ -300,14 +341,17 @@ MEANINGS = [
     ({"thresholds": {"pr_cycle_tim": 1}}, "unknown threshold(s) ['pr_cycle_tim']"),
     ({"environments": {"production": {"thresholds": {"nope": 1}}}}, "production: unknown threshold"),
     # Datadog refuses a warning on the wrong side of its critical (the defaults' warnings stay)
-    ({"thresholds": {"pr_cycle_time_p90_hours": 24}},
-     "pr_cycle_time_p90: warning 48 must be below critical 24"),
+    ({"thresholds": {"pr_cycle_time_p90_hours": 24}}, "pr_cycle_time_p90: warning 48 must be below critical 24"),
     ({"thresholds": {"dora_change_failure_rate_pct": 8}}, "dora_change_failure_rate: warning 10 must be below"),
     ({"thresholds": {"training_failure_rate_pct_warning": 30}}, "training_failure_rate: warning 30 must be below"),
-    ({"environments": {"staging": {"thresholds": {"burn_rate_warning": 20}}}},
-     "webhook_availability_burn_rate (staging): warning 20 must be below critical 14.4"),
-    ({"thresholds": {"burn_rate_critical": 5}, "environments": {"production": {}}},
-     "delivery_latency_burn_rate (production): warning 7.2 must be below critical 5"),
+    (
+        {"environments": {"staging": {"thresholds": {"burn_rate_warning": 20}}}},
+        "webhook_availability_burn_rate (staging): warning 20 must be below critical 14.4",
+    ),
+    (
+        {"thresholds": {"burn_rate_critical": 5}, "environments": {"production": {}}},
+        "delivery_latency_burn_rate (production): warning 7.2 must be below critical 5",
+    ),
 ]
 
 
@@ -320,8 +364,15 @@ def test_monitors_thresholds_are_checked_by_the_dashboards_command(make_settings
     assert expected in capsys.readouterr().err and out.getvalue() == ""
 
 
-@pytest.mark.parametrize("argv", [["render", "--out", "OUT"], ["diff", "--env", "production"],
-                                  ["apply", "--env", "production"], ["pictures", "--out", "OUT"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["render", "--out", "OUT"],
+        ["diff", "--env", "production"],
+        ["apply", "--env", "production"],
+        ["pictures", "--out", "OUT"],
+    ],
+)
 def test_every_action_that_builds_monitors_refuses_an_unknown_threshold(make_settings, tmp_path, capsys, argv):
     settings = make_settings(options={"monitors": {"thresholds": {"pr_cycle_tim": 1}}})
     args = parser().parse_args(["dashboards"] + [str(tmp_path / "out") if a == "OUT" else a for a in argv])
@@ -332,8 +383,14 @@ def test_every_action_that_builds_monitors_refuses_an_unknown_threshold(make_set
 
 
 def test_a_pair_set_in_the_right_order_is_accepted_and_rendered(make_settings):
-    settings = make_settings(options={"monitors": {"sources": ["github"], "thresholds": {
-        "pr_cycle_time_p90_hours": 24, "pr_cycle_time_p90_hours_warning": 16}}})
+    settings = make_settings(
+        options={
+            "monitors": {
+                "sources": ["github"],
+                "thresholds": {"pr_cycle_time_p90_hours": 24, "pr_cycle_time_p90_hours_warning": 16},
+            }
+        }
+    )
     body = registry.definitions(registry.context(settings, "production")).monitors["pr_cycle_time_p90"]
     assert body["options"]["thresholds"] == {"critical": 24, "warning": 16}
 
@@ -341,14 +398,15 @@ def test_a_pair_set_in_the_right_order_is_accepted_and_rendered(make_settings):
 def test_validate_refuses_a_warning_on_the_wrong_side_of_its_critical(production):
     above = copy.deepcopy(production.monitors["pr_cycle_time_p90"])
     above["options"]["thresholds"] = {"critical": 24, "warning": 48}
-    below = copy.deepcopy(production.monitors["fom_overall_red"])   # alerts below: warning above
+    below = copy.deepcopy(production.monitors["fom_overall_red"])  # alerts below: warning above
     below["options"]["thresholds"] = {"critical": 0.3, "warning": 0.1}
     defs = registry.Definitions(monitors={"pr_cycle_time_p90": above, "fom_overall_red": below})
     assert sorted(validate.problems(defs, "production", {})) == [
         "monitor fom_overall_red: warning 0.1 must be above critical 0.3 (the monitor alerts below "
         "them): set both thresholds of the pair",
         "monitor pr_cycle_time_p90: warning 48 must be below critical 24 (the monitor alerts above "
-        "them): set both thresholds of the pair"]
+        "them): set both thresholds of the pair",
+    ]
     assert all(alerting.threshold_problem(b) is None for b in production.monitors.values())
 
 
@@ -357,8 +415,7 @@ def _monitor_keys(make_settings, options):
     return set(registry.definitions(registry.context(make_settings(options=options), "production")).monitors)
 
 
-SELF = {"fom_overall_red", "receiver_rejections", "webhook_availability_burn_rate",
-        "delivery_latency_burn_rate"}
+SELF = {"fom_overall_red", "receiver_rejections", "webhook_availability_burn_rate", "delivery_latency_burn_rate"}
 
 
 def test_monitors_are_built_only_for_the_sources_that_are_on(make_settings):
@@ -366,11 +423,21 @@ def test_monitors_are_built_only_for_the_sources_that_are_on(make_settings):
     assert _monitor_keys(make_settings, {}) == SELF
     # Derived from the collectors' own options when monitors.sources is absent.
     assert _monitor_keys(make_settings, {"github": {"repositories": ["org/app"]}}) == SELF | {
-        "collector_failing", "collector_freshness_burn_rate", "ci_red_on_main", "pr_cycle_time_p90",
-        "ci_failure_rate_anomaly", "dora_change_failure_rate", "dora_no_deployment"}
+        "collector_failing",
+        "collector_freshness_burn_rate",
+        "ci_red_on_main",
+        "pr_cycle_time_p90",
+        "ci_failure_rate_anomaly",
+        "dora_change_failure_rate",
+        "dora_no_deployment",
+    }
     assert _monitor_keys(make_settings, {"aws": {"regions": ["us-east-1"]}, "asana": {"workspace": "1"}}) == SELF | {
-        "collector_failing", "collector_freshness_burn_rate", "ec2_monthly_estimate_rising",
-        "daily_cost_anomaly", "asana_heartbeats_missing"}
+        "collector_failing",
+        "collector_freshness_burn_rate",
+        "ec2_monthly_estimate_rising",
+        "daily_cost_anomaly",
+        "asana_heartbeats_missing",
+    }
     # The informer and SkyPilot are switched on by the pod's environment: listed explicitly.
     listed = _monitor_keys(make_settings, {"monitors": {"sources": ["kubernetes"]}})
     assert listed == SELF | {"oom_kill_burst", "crashloop_burst", "informer_not_watching"}
@@ -403,17 +470,25 @@ def test_another_part_adds_a_dashboard_and_its_monitors_with_a_module(settings):
     module = types.ModuleType("extra")
     module.BOARD = board
     module.THRESHOLDS = {"extra_open_prs": 100.0}
-    module.dashboard = lambda ctx: board.body(ctx, grid(group("PRs", row(timeseries(
-        "Open", {"open": board.q("sum", "github.prs.open")})))))
+    module.dashboard = lambda ctx: board.body(
+        ctx, grid(group("PRs", row(timeseries("Open", {"open": board.q("sum", "github.prs.open")}))))
+    )
     module.monitors = lambda ctx: alerting.monitor(
-        ctx, "extra_open_prs", "Too many open PRs",
+        ctx,
+        "extra_open_prs",
+        "Too many open PRs",
         f"max(last_1h):{alerting.q(ctx, 'sum', 'github.prs.open')} > {ctx.threshold('extra_open_prs')}",
-        what="Many PRs are open.", first="review some.", priority=4, critical=ctx.threshold("extra_open_prs"))
+        what="Many PRs are open.",
+        first="review some.",
+        priority=4,
+        critical=ctx.threshold("extra_open_prs"),
+    )
     modules = {**registry.MODULES, "extra": module}
     defs = registry.definitions(registry.context(settings, "production", modules), modules)
     assert "extra" in defs.dashboards and defs.monitors["extra_open_prs"]["query"].endswith("> 100.0")
-    added = registry.Definitions({"extra": defs.dashboards["extra"]},
-                                 {"extra_open_prs": defs.monitors["extra_open_prs"]})
+    added = registry.Definitions(
+        {"extra": defs.dashboards["extra"]}, {"extra_open_prs": defs.monitors["extra_open_prs"]}
+    )
     assert validate.problems(added, "production", registry.variables(modules)) == []
     clash = types.ModuleType("clash")
     clash.BOARD, clash.dashboard = board, module.dashboard
@@ -459,25 +534,40 @@ def test_validate_command_passes(settings):
 def test_validate_command_fails_on_a_bad_definition_and_names_it(settings):
     module = types.ModuleType("bad")
     module.BOARD = Board("bad", "Bad", "A metric nobody emits.")
-    module.dashboard = lambda ctx: module.BOARD.body(ctx, grid(group("x", row(timeseries(
-        "x", {"x": "sum:github.prs.nobody_emits_this{$env}.as_count()"})))))
+    module.dashboard = lambda ctx: module.BOARD.body(
+        ctx, grid(group("x", row(timeseries("x", {"x": "sum:github.prs.nobody_emits_this{$env}.as_count()"}))))
+    )
     defs = registry.definitions(registry.context(settings, None), {"bad": module})
     problems = validate.problems(defs, None, registry.variables({"bad": module}))
-    assert problems == ["dashboard bad: widgets[0].widgets[0] 'x': github.prs.nobody_emits_this is not in "
-                        "orgpulse/catalog.csv nor on the allow-list"]
+    assert problems == [
+        "dashboard bad: widgets[0].widgets[0] 'x': github.prs.nobody_emits_this is not in "
+        "orgpulse/catalog.csv nor on the allow-list"
+    ]
 
 
 def test_the_console_script_runs_the_dashboards_command(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DD_", "ORGPULSE_"))}
-    result = subprocess.run([sys.executable, "-m", "orgpulse.cli", "dashboards", "render", "--out", str(tmp_path)],
-                            capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "orgpulse.cli", "dashboards", "render", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert sorted(p.name for p in (tmp_path / "dashboards").iterdir()) == sorted(
-        f"{k}.json" for k in registry.MODULES)
+    assert sorted(p.name for p in (tmp_path / "dashboards").iterdir()) == sorted(f"{k}.json" for k in registry.MODULES)
 
 
-@pytest.mark.parametrize("argv", [["render", "--env", "prod", "--out", "OUT"], ["validate", "--env", "prod"],
-                                  ["apply", "--env", "prod", "--dry-run"], ["diff", "--env", "prod"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["render", "--env", "prod", "--out", "OUT"],
+        ["validate", "--env", "prod"],
+        ["apply", "--env", "prod", "--dry-run"],
+        ["diff", "--env", "prod"],
+    ],
+)
 def test_an_environment_monitors_environments_does_not_list_is_refused(make_settings, tmp_path, capsys, argv):
     settings = make_settings(options={"monitors": {"environments": {"staging": {}, "production": {}}}})
     args = parser().parse_args(["dashboards"] + [str(tmp_path / "out") if a == "OUT" else a for a in argv])
@@ -503,5 +593,7 @@ def test_validate_checks_every_sources_monitors_and_render_says_which_are_on(mak
     out = io.StringIO()
     args = parser().parse_args(["dashboards", "render", "--env", "production", "--out", str(tmp_path / "r")])
     assert cli.run(args, bare, out) == 0
-    assert "monitors for the sources that are on: none; off: github, dora, asana, wandb, ec2, " \
-           "skypilot, kubernetes (list them in monitors.sources to include them)" in out.getvalue()
+    assert (
+        "monitors for the sources that are on: none; off: github, dora, asana, wandb, ec2, "
+        "skypilot, kubernetes (list them in monitors.sources to include them)" in out.getvalue()
+    )

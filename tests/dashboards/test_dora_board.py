@@ -1,5 +1,6 @@
 """The DORA dashboard and monitors (dashboards/boards/dora.py): every DORA metric shown, levels
 coloured as fom/delivery.py ranks them, monitors with their thresholds from `monitors:`."""
+
 from __future__ import annotations
 
 from dashboards import registry, validate
@@ -27,10 +28,18 @@ def test_every_dora_and_delivery_metric_is_on_the_dora_dashboard(make_settings):
 
 def test_a_level_is_coloured_as_its_band_ranks_it():
     def colour(value):
-        return next(f["palette"] for f in dora.LEVEL_FORMATS
-                    if (value >= f["value"] if f["comparator"] == ">=" else value < f["value"]))
+        return next(
+            f["palette"]
+            for f in dora.LEVEL_FORMATS
+            if (value >= f["value"] if f["comparator"] == ">=" else value < f["value"])
+        )
+
     assert {name: colour(level) for name, level in delivery.LEVELS.items()} == {
-        "elite": "white_on_green", "high": "white_on_green", "medium": "white_on_yellow", "low": "white_on_red"}
+        "elite": "white_on_green",
+        "high": "white_on_green",
+        "medium": "white_on_yellow",
+        "low": "white_on_red",
+    }
 
 
 def test_monitors_read_their_thresholds_per_environment(make_settings):

@@ -12,12 +12,13 @@ Datadog computes a scalar widget — built only from its documentation (no live 
 - time aggregators: `last` (the newest interval with a value), `sum`, `avg`;
 - a division by 0 is dropped (the monitor guide "Monitor arithmetic and sparse metrics").
 """
+
 from __future__ import annotations
 
 import ast
 import operator
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -33,7 +34,7 @@ SPACE = {"sum": sum, "avg": lambda v: sum(v) / len(v)}
 
 class Model:
     def __init__(self, points: list[tuple[str, float, float]], now: float, span: float):
-        self.points, self.now, self.span = points, now, span   # (series, unix time, value)
+        self.points, self.now, self.span = points, now, span  # (series, unix time, value)
 
     def query(self, text: str, aggregator: str, shift: float, zero: bool) -> float | None:
         (ref,) = parse(text)
@@ -75,17 +76,22 @@ class Model:
                 return None  # no value, or a division by 0: dropped
             ops = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
             return ops[type(node.op)](a, b)
+
         return ev(ast.parse(text, mode="eval").body)
 
 
 def grid_row(metric: str) -> dict:
     body = registry.definitions(registry.context(config.load({}), None)).dashboards["health"]
-    tables = [w["definition"] for g in body["widgets"] for w in g["definition"]["widgets"]
-              if w["definition"]["type"] == "query_table"]
+    tables = [
+        w["definition"]
+        for g in body["widgets"]
+        for w in g["definition"]["widgets"]
+        if w["definition"]["type"] == "query_table"
+    ]
     return next(t for t in tables if parse(t["requests"][0]["queries"][0]["query"])[0].metric == metric)
 
 
-TODAY = datetime(2026, 11, 26, tzinfo=timezone.utc)
+TODAY = datetime(2026, 11, 26, tzinfo=UTC)
 
 
 def history(now: datetime) -> list[tuple[str, float, float]]:
@@ -110,8 +116,9 @@ def truth(points, day: int) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-@pytest.mark.parametrize("now", [TODAY + timedelta(hours=14, minutes=37, seconds=13),
-                                 TODAY + timedelta(minutes=5, seconds=2)])   # just past midnight
+@pytest.mark.parametrize(
+    "now", [TODAY + timedelta(hours=14, minutes=37, seconds=13), TODAY + timedelta(minutes=5, seconds=2)]
+)  # just past midnight
 def test_each_cell_is_that_utc_days_average_and_a_day_without_points_has_none(now):
     table = grid_row("health.overall.fom")
     request = table["requests"][0]
@@ -123,6 +130,5 @@ def test_each_cell_is_that_utc_days_average_and_a_day_without_points_has_none(no
     expected = [truth(points, -d) for d in range(6, -1, -1)]
     # the scenario: nothing 3 days ago; just past midnight, nothing yet today
     assert [e is None for e in expected] == [False, False, False, True, False, False, now.hour == 0]
-    assert [None if c is None else round(c, 9) for c in cells] == [
-        None if e is None else round(e, 9) for e in expected]
+    assert [None if c is None else round(c, 9) for c in cells] == [None if e is None else round(e, 9) for e in expected]
     assert [f["alias"] for f in request["formulas"]] == [f"{d} d ago" for d in range(6, 0, -1)] + ["today, so far"]

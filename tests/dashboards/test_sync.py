@@ -2,6 +2,7 @@
 Datadog's endpoints (tests/fakes/datadog_api.py): idempotency, rename in place,
 prune only what orgpulse owns in scope and in reference order, UI edits in diff,
 pull back to definitions, 429 with X-RateLimit-Reset, keys never in output."""
+
 from __future__ import annotations
 
 import copy
@@ -30,8 +31,9 @@ def fake():
 
 @pytest.fixture
 def dd_settings(make_settings, fake):
-    return make_settings({"DD_API_KEY": API_KEY, "DD_APP_KEY": APP_KEY, "DD_API_URL": fake.url},
-                         EVERY_SOURCE)  # every monitor
+    return make_settings(
+        {"DD_API_KEY": API_KEY, "DD_APP_KEY": APP_KEY, "DD_API_URL": fake.url}, EVERY_SOURCE
+    )  # every monitor
 
 
 class Run:
@@ -52,12 +54,16 @@ class Run:
 
 def small(settings):
     """One dashboard, two monitors, the monitor-based SLO and its burn-rate alert."""
+
     def defs_for(env):
         full = registry.definitions(registry.context(settings, env))
         keep = {"collector_failing", "ci_red_on_main", "collector_freshness_burn_rate"}
-        return registry.Definitions({"pipeline": full.dashboards["pipeline"]},
-                                    {k: v for k, v in full.monitors.items() if k in keep},
-                                    {k: v for k, v in full.slos.items() if k == "collector_freshness"})
+        return registry.Definitions(
+            {"pipeline": full.dashboards["pipeline"]},
+            {k: v for k, v in full.monitors.items() if k in keep},
+            {k: v for k, v in full.slos.items() if k == "collector_freshness"},
+        )
+
     return defs_for
 
 
@@ -84,8 +90,7 @@ def test_live_ids_are_filled_in_monitors_then_slos_then_their_alerts(fake, dd_se
     assert slo["monitor_ids"] == [monitors["collector_failing"]["id"]]
     assert monitors["collector_freshness_burn_rate"]["query"].startswith(f'burn_rate("{slo["id"]}")')
     order = [(r.method, r.path) for r in fake.log if r.method == "POST"]
-    assert [p for _, p in order] == ["/api/v1/dashboard"] + ["/api/v1/monitor"] * 2 + [
-        "/api/v1/slo", "/api/v1/monitor"]
+    assert [p for _, p in order] == ["/api/v1/dashboard"] + ["/api/v1/monitor"] * 2 + ["/api/v1/slo", "/api/v1/monitor"]
 
 
 def test_a_renamed_title_updates_in_place(fake, dd_settings):
@@ -98,6 +103,7 @@ def test_a_renamed_title_updates_in_place(fake, dd_settings):
         out.dashboards["pipeline"]["title"] = "orgpulse · From code to model"
         out.monitors["ci_red_on_main"]["name"] = "[orgpulse production] Main is red"
         return out
+
     status, out = Run(dd_settings, renamed)("apply", "--env", "production")
     assert status == 0 and (set(fake.dashboards), set(fake.monitors), set(fake.slos)) == ids
     assert "2 update" in out and "title: " in out
@@ -117,22 +123,40 @@ def _seed(dd_settings, fake):
     ctx = registry.context(dd_settings, "production")
     mine = identity.tags("old_monitor", "production")
     stray = {
-        "unowned_dashboard": api.create("dashboard", {"title": "Team board", "layout_type": "ordered",
-                                                      "description": "made by hand", "widgets": []}).id,
-        "old_dashboard": api.create("dashboard", identity.mark_dashboard(
-            {"title": "Old", "layout_type": "ordered", "widgets": []}, "old")).id,
-        "unowned_monitor": api.create("monitor", {"name": "hand", "type": "query alert", "tags": ["env:production"],
-                                                  "query": "avg(last_5m):avg:system.load.1{*} > 4"}).id,
-        "staging_monitor": api.create("monitor", {"name": "s", "type": "query alert", "query": "avg(last_5m):avg:x{*} > 1",
-                                                  "tags": identity.tags("old_monitor", "staging")}).id,
-        "old_monitor": api.create("monitor", {"name": "o", "type": "query alert", "query": "avg(last_5m):avg:x{*} > 1",
-                                              "tags": mine}).id,
+        "unowned_dashboard": api.create(
+            "dashboard", {"title": "Team board", "layout_type": "ordered", "description": "made by hand", "widgets": []}
+        ).id,
+        "old_dashboard": api.create(
+            "dashboard", identity.mark_dashboard({"title": "Old", "layout_type": "ordered", "widgets": []}, "old")
+        ).id,
+        "unowned_monitor": api.create(
+            "monitor",
+            {
+                "name": "hand",
+                "type": "query alert",
+                "tags": ["env:production"],
+                "query": "avg(last_5m):avg:system.load.1{*} > 4",
+            },
+        ).id,
+        "staging_monitor": api.create(
+            "monitor",
+            {
+                "name": "s",
+                "type": "query alert",
+                "query": "avg(last_5m):avg:x{*} > 1",
+                "tags": identity.tags("old_monitor", "staging"),
+            },
+        ).id,
+        "old_monitor": api.create(
+            "monitor", {"name": "o", "type": "query alert", "query": "avg(last_5m):avg:x{*} > 1", "tags": mine}
+        ).id,
     }
     slo = alerting.monitor_slo(ctx, "old_slo", "Old", "old", monitor_key="old_monitor", target=99.0)["old_slo"]
     stray["old_slo"] = api.create("slo", alerting.resolve(slo, {("monitor", "old_monitor"): stray["old_monitor"]})).id
     alert = alerting.burn_rate_alert(ctx, "old_slo", "Old burn", what="w", first="f", critical=14.4, warning=7.2)
-    stray["old_alert"] = api.create("monitor", alerting.resolve(alert["old_slo_burn_rate"],
-                                                                {("slo", "old_slo"): stray["old_slo"]})).id
+    stray["old_alert"] = api.create(
+        "monitor", alerting.resolve(alert["old_slo_burn_rate"], {("slo", "old_slo"): stray["old_slo"]})
+    ).id
     api.close()
     return stray
 
@@ -144,8 +168,11 @@ def test_prune_deletes_only_what_orgpulse_owns_in_scope_in_reference_order(fake,
     status, out = run("apply", "--env", "production", "--prune")
     assert status == 0, out
     deleted = [r.path for r in fake.log if r.method == "DELETE"]
-    assert deleted == [f"/api/v1/monitor/{stray['old_alert']}", f"/api/v1/slo/{stray['old_slo']}",
-                       f"/api/v1/monitor/{stray['old_monitor']}"]  # the fake refuses any other order
+    assert deleted == [
+        f"/api/v1/monitor/{stray['old_alert']}",
+        f"/api/v1/slo/{stray['old_slo']}",
+        f"/api/v1/monitor/{stray['old_monitor']}",
+    ]  # the fake refuses any other order
     assert {stray["unowned_monitor"], stray["staging_monitor"]} <= set(fake.monitors)
     assert {stray["unowned_dashboard"], stray["old_dashboard"]} <= set(fake.dashboards)  # not with --env
     status, out = run("apply", "--prune")
@@ -170,8 +197,13 @@ def _edit_in_the_ui(fake):
     (dash,) = fake.dashboards.values()
     group = dash["widgets"][0]["definition"]
     group["widgets"][1]["definition"]["title"] = "PRs merged (edited)"
-    group["widgets"].append({"id": 1, "definition": {"type": "note", "content": "added in the UI"},
-                             "layout": {"x": 0, "y": 20, "width": 12, "height": 1}})
+    group["widgets"].append(
+        {
+            "id": 1,
+            "definition": {"type": "note", "content": "added in the UI"},
+            "layout": {"x": 0, "y": 20, "width": 12, "height": 1},
+        }
+    )
     red = next(m for m in fake.monitors.values() if "orgpulse-id:ci_red_on_main" in m["tags"])
     red["options"]["notify_no_data"] = True
     red["tags"].append("team:someone")
@@ -229,9 +261,12 @@ def test_keys_never_reach_output_or_logs(fake, dd_settings, caplog, capsys, tmp_
     caplog.set_level(logging.DEBUG)
     run = Run(dd_settings, small(dd_settings))
     fake.fail("/api/v1/monitor", (403, {}, 0))
-    outputs = [run("apply", "--env", "production")[1], run("apply", "--env", "production")[1],
-               run("diff", "--env", "production")[1],
-               run("pull", "--env", "production", "--out", str(tmp_path))[1]]
+    outputs = [
+        run("apply", "--env", "production")[1],
+        run("apply", "--env", "production")[1],
+        run("diff", "--env", "production")[1],
+        run("pull", "--env", "production", "--out", str(tmp_path))[1],
+    ]
     captured = capsys.readouterr()
     text = "\n".join(outputs + [captured.out, captured.err, caplog.text, repr(dd_settings)])
     text += "".join(p.read_text() for p in tmp_path.rglob("*.json"))
@@ -250,6 +285,7 @@ def test_apply_refuses_definitions_validate_refuses(fake, dd_settings):
         defs = small(dd_settings)(env)
         defs.dashboards["pipeline"]["widgets"][0]["definition"]["widgets"][1]["definition"]["type"] = "wildcard"
         return defs
+
     status, out = Run(dd_settings, broken)("apply")
     assert status == 1 and "refusing to apply" in out and fake.writes() == 0
 
@@ -267,13 +303,16 @@ def test_the_fakes_answers_deserialize_into_the_clients_response_models(fake, dd
     Run(dd_settings, small(dd_settings))("apply", "--env", "production")
     api = Datadog(dd_settings)
     slo_id = next(iter(fake.slos))
-    answers = [(api.call(api.dashboards_api.list_dashboards), DashboardSummary),
-               (api.call(api.dashboards_api.get_dashboard, next(iter(fake.dashboards))), Dashboard),
-               (api.call(api.slos_api.list_slos), SLOListResponse),
-               (api.call(api.slos_api.get_slo, slo_id), SLOResponse)]
+    answers = [
+        (api.call(api.dashboards_api.list_dashboards), DashboardSummary),
+        (api.call(api.dashboards_api.get_dashboard, next(iter(fake.dashboards))), Dashboard),
+        (api.call(api.slos_api.list_slos), SLOListResponse),
+        (api.call(api.slos_api.get_slo, slo_id), SLOResponse),
+    ]
     answers += [(m, Monitor) for m in api.call(api.monitors_api.list_monitors)]
     api.close()
     for answer, model in answers:
-        parsed = validate_and_convert_types(copy.deepcopy(answer), (model,), ["answer"], True, True,
-                                            configuration=Configuration())
+        parsed = validate_and_convert_types(
+            copy.deepcopy(answer), (model,), ["answer"], True, True, configuration=Configuration()
+        )
         assert list(validate.unparsed(parsed, model.__name__)) == []

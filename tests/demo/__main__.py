@@ -1,5 +1,6 @@
 """`make demo` (= `.venv/bin/python -m tests.demo`): orgpulse against local fakes, no
 credentials, no network. Prints the status page's URL; Ctrl-C stops everything it started."""
+
 from __future__ import annotations
 
 import argparse
@@ -12,13 +13,18 @@ from tests.support.servers import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="make demo", description="orgpulse against local fakes: no "
-                                     "credentials, no network; prints the status page's URL")
+    parser = argparse.ArgumentParser(
+        prog="make demo",
+        description="orgpulse against local fakes: no credentials, no network; prints the status page's URL",
+    )
     parser.add_argument("--port", type=int, default=8080, help="receiver port (taken: any free one)")
     parser.add_argument("--interval", type=int, default=20, help="poll cycle in seconds (>= 10)")
     parser.add_argument("--pace", type=float, default=1.0, help="gap between deliveries (x the default)")
-    parser.add_argument("--data-dir", default=str(ROOT / ".orgpulse" / "demo"),
-                        help="wiped at start; logs, state file and secrets of this run")
+    parser.add_argument(
+        "--data-dir",
+        default=str(ROOT / ".orgpulse" / "demo"),
+        help="wiped at start; logs, state file and secrets of this run",
+    )
     args = parser.parse_args(argv)
     demo = Demo(Path(args.data_dir), args.port, args.interval, args.pace)
     for sig in (signal.SIGINT, signal.SIGTERM):

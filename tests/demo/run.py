@@ -4,6 +4,7 @@ its output in a log file under the demo's data dir. Stopping ends every one of t
 asked (SIGTERM) and, after a grace period, killed; each also gets SIGTERM from the kernel
 should the demo itself die (PR_SET_PDEATHSIG), so no process outlives it.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -34,8 +35,11 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 
 def missing(doc: dict) -> list[str]:
     """The parts of a /status.json document that are not populated yet (the demo's promise)."""
-    out = [f"deliveries from {s['name']}" for s in doc["sources"]
-           if s["name"] in SOURCES and not (s["configured"] and s["recent"])]
+    out = [
+        f"deliveries from {s['name']}"
+        for s in doc["sources"]
+        if s["name"] in SOURCES and not (s["configured"] and s["recent"])
+    ]
     poller = doc["poller"]
     ran = {c["name"] for c in poller.get("collectors", [])}
     if poller["state"] != "fresh" or ran != COLLECTORS:
@@ -86,7 +90,9 @@ class Demo:
         started = time.monotonic()
         shutil.rmtree(self.data_dir, ignore_errors=True)
         self.data_dir.mkdir(parents=True)
-        self.say(f"starting the fakes (GitHub, Asana, W&B, SkyPilot, Kubernetes, EC2 on moto) — data in {self.data_dir}")
+        self.say(
+            f"starting the fakes (GitHub, Asana, W&B, SkyPilot, Kubernetes, EC2 on moto) — data in {self.data_dir}"
+        )
         self.world = World(self.data_dir)
         config = self.data_dir / "orgpulse.yaml"
         config.write_text(json.dumps(World.options(self.interval), indent=1))  # JSON is YAML
@@ -102,11 +108,15 @@ class Demo:
         self._spawn("informer", ["informer"], env)
         self.traffic = Traffic(self.url, self.data_dir, self.world.env(), self.pace)
         self.traffic.start()
-        self.say(f"receiver, poller and informer started in {time.monotonic() - started:.1f} s; "
-                 f"logs in {self.data_dir}/*.log")
+        self.say(
+            f"receiver, poller and informer started in {time.monotonic() - started:.1f} s; "
+            f"logs in {self.data_dir}/*.log"
+        )
         self.say(f"status page: {self.url}/status   (Ctrl-C stops everything)")
-        self.say(f"your own commands against the fakes: env $(cat {self._shown(self.data_dir / 'env')}) "
-                 ".venv/bin/orgpulse poll --once --only github")
+        self.say(
+            f"your own commands against the fakes: env $(cat {self._shown(self.data_dir / 'env')}) "
+            ".venv/bin/orgpulse poll --once --only github"
+        )
 
     @staticmethod
     def _shown(path: Path) -> str:
@@ -119,8 +129,15 @@ class Demo:
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
         log = open(self.data_dir / f"{name}.log", "wb")  # noqa: SIM115 - the child holds it
         self.procs[name] = subprocess.Popen(
-            [sys.executable, "-m", "orgpulse.cli", *args], cwd=self.data_dir, env=env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+            [sys.executable, "-m", "orgpulse.cli", *args],
+            cwd=self.data_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
         log.close()
 
     def _asana_webhook(self) -> None:
@@ -130,8 +147,15 @@ class Demo:
         from receiver.sources.asana import admin
 
         env = self.world.env()
-        admin.create(secretstore.FileStore(self.data_dir), env["ASANA_ACCESS_TOKEN"], env["ASANA_BASE_URL"],
-                     "engineering", "1900", self.url, ["task", "story:added"])
+        admin.create(
+            secretstore.FileStore(self.data_dir),
+            env["ASANA_ACCESS_TOKEN"],
+            env["ASANA_BASE_URL"],
+            "engineering",
+            "1900",
+            self.url,
+            ["task", "story:added"],
+        )
 
     def status(self) -> dict:
         with urllib.request.urlopen(self.url + "/status.json", timeout=5) as response:
@@ -150,8 +174,7 @@ class Demo:
                 return
             if not populated and not missing(self.status()):
                 populated = True
-                self.say(f"every section populated {time.monotonic() - started:.1f} s after start: "
-                         f"{self.url}/status")
+                self.say(f"every section populated {time.monotonic() - started:.1f} s after start: {self.url}/status")
 
     def stop(self) -> None:
         self.stopping.set()

@@ -4,6 +4,7 @@ them, posted to the receiver at a realistic pace — a first pass a few a second
 every couple of seconds, as an active organisation sends them. One GitHub delivery in
 FORGED_EVERY carries a wrong signature, as a stranger's would: the page shows it refused.
 """
+
 from __future__ import annotations
 
 import random
@@ -54,8 +55,10 @@ class Traffic:
         self.url = url.rstrip("/")
         self.store = secretstore.FileStore(data_dir)
         self.signer = replay.Signer(
-            github=Secret(env["GITHUB_WEBHOOK_SECRET"]), wandb_token=Secret(env["WANDB_WEBHOOK_TOKEN"]),
-            asana_secret=lambda name: secretstore.get_secret(self.store, name))
+            github=Secret(env["GITHUB_WEBHOOK_SECRET"]),
+            wandb_token=Secret(env["WANDB_WEBHOOK_TOKEN"]),
+            asana_secret=lambda name: secretstore.get_secret(self.store, name),
+        )
         self.pace, self.rng = pace, random.Random(seed)
         self.sent: Counter = Counter()  # (source, HTTP status) → deliveries
         self.stop = threading.Event()
@@ -65,8 +68,7 @@ class Traffic:
         headers = self.signer.headers(delivery)
         if forged:
             headers["X-Hub-Signature-256"] = "sha256=" + "0" * 64
-        request = urllib.request.Request(self.url + delivery.path, data=delivery.body, headers=headers,
-                                         method="POST")
+        request = urllib.request.Request(self.url + delivery.path, data=delivery.body, headers=headers, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 status = response.status

@@ -1,6 +1,7 @@
 """`make demo`, started and stopped as a person would (Ctrl-C is SIGINT to the terminal's
 foreground process group): every section of the status page populated, a screenshot saved
 as a test artifact (tests/artifacts/status-demo.png), and every process gone after the stop."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.browser import Watched
 from tests.demo.run import COLLECTORS, missing
+from tests.support.browser import Watched
 from tests.support.peers import require_executable
 from tests.support.servers import ROOT, clean_env
 
@@ -54,13 +55,27 @@ def yours(env_file: Path, receiver: str, said: str) -> None:
     file the demo writes (the fakes exist only in the demo's processes otherwise)."""
     assert f"env $(cat {env_file}) .venv/bin/orgpulse poll --once --only github" in said
     env = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
-    assert {"GITHUB_API_URL", "GITHUB_TOKEN", "ASANA_BASE_URL", "AWS_ENDPOINT_URL", "KUBECONFIG",
-            "ORGPULSE_CONFIG", "ORGPULSE_SINK", "ORGPULSE_DATA_DIR"} <= set(env)
+    assert {
+        "GITHUB_API_URL",
+        "GITHUB_TOKEN",
+        "ASANA_BASE_URL",
+        "AWS_ENDPOINT_URL",
+        "KUBECONFIG",
+        "ORGPULSE_CONFIG",
+        "ORGPULSE_SINK",
+        "ORGPULSE_DATA_DIR",
+    } <= set(env)
     urls = [v for v in env.values() if "://" in v]
     assert len(urls) >= 6 and all(v.startswith("http://127.0.0.1:") for v in urls)  # no network
     assert env["ORGPULSE_DATA_DIR"] != str(env_file.parent)  # not the demo poller's state file
-    run = lambda command: subprocess.run(["sh", "-c", f"env $(cat {env_file}) {command}"], cwd=ROOT,  # noqa: E731
-                                         env=clean_env({}), capture_output=True, text=True, timeout=120)
+    run = lambda command: subprocess.run(
+        ["sh", "-c", f"env $(cat {env_file}) {command}"],
+        cwd=ROOT,
+        env=clean_env({}),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     mine = run(".venv/bin/orgpulse poll --once --only github")
     assert mine.returncode == 0, mine.stderr
     assert re.search(r"^github: ok, \d+\.\d\d s, [1-9]\d* metrics$", mine.stderr, re.M), mine.stderr
@@ -71,10 +86,15 @@ def yours(env_file: Path, receiver: str, said: str) -> None:
 
 def test_make_demo_populates_every_section_and_ctrl_c_leaves_no_process(browser, tmp_path):
     require_executable("make", "apt-get install make")
-    make = subprocess.Popen(["make", "--no-print-directory", "demo",
-                             f"DEMO_ARGS=--port 0 --data-dir {tmp_path / 'demo'}"],
-                            cwd=ROOT, env=clean_env({}), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)  # its own group, as a terminal's job
+    make = subprocess.Popen(
+        ["make", "--no-print-directory", "demo", f"DEMO_ARGS=--port 0 --data-dir {tmp_path / 'demo'}"],
+        cwd=ROOT,
+        env=clean_env({}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )  # its own group, as a terminal's job
     lines: list[str] = []
     populated = threading.Event()
 

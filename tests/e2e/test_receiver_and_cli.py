@@ -1,4 +1,5 @@
 """End to end: a real gunicorn on loopback, real DogStatsD sockets, the real CLI."""
+
 from __future__ import annotations
 
 import http.client
@@ -6,9 +7,9 @@ import json
 import re
 import shlex
 import stat
-import time
 import subprocess
 import sys
+import time
 import urllib.request
 from pathlib import Path
 
@@ -23,8 +24,9 @@ from tests.support.servers import ROOT, clean_env, drain, free_port, start_gunic
 
 def send(url: str, path: Path, event: str | None = None, secret: str = SECRET) -> tuple[int, dict]:
     delivery = github_example(path, event)
-    request = urllib.request.Request(url + "/webhooks/github", data=delivery.body,
-                                     headers=delivery.signed(Secret(secret)), method="POST")
+    request = urllib.request.Request(
+        url + "/webhooks/github", data=delivery.body, headers=delivery.signed(Secret(secret)), method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read())
@@ -45,9 +47,13 @@ def server(tmp_path_factory, agent):
     """One receiver for the tests that only send it deliveries (started once: ~0.5 s)."""
     tmp = tmp_path_factory.mktemp("e2e")
     host, port = agent.address
-    env = {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "GITHUB_WEBHOOK_SECRET": SECRET,
-           "DD_ENV": "e2e", "ORGPULSE_MAX_BODY_BYTES": "100000",
-           "ORGPULSE_DATA_DIR": str(tmp / "data")}
+    env = {
+        "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "DD_ENV": "e2e",
+        "ORGPULSE_MAX_BODY_BYTES": "100000",
+        "ORGPULSE_DATA_DIR": str(tmp / "data"),
+    }
     proc, url = start_gunicorn(env, tmp)
     yield url
     stop(proc)
@@ -64,9 +70,13 @@ def test_gunicorn_refuses_oversize_chunked_body(server):
     host, port = server.removeprefix("http://").split(":")
     conn = http.client.HTTPConnection(host, int(port), timeout=10)
     conn.putrequest("POST", "/webhooks/github")
-    for key, value in {"X-GitHub-Event": "push", "X-GitHub-Delivery": "chunked-1",
-                       "X-Hub-Signature-256": "sha256=00", "Transfer-Encoding": "chunked",
-                       "Content-Type": "application/json"}.items():
+    for key, value in {
+        "X-GitHub-Event": "push",
+        "X-GitHub-Delivery": "chunked-1",
+        "X-Hub-Signature-256": "sha256=00",
+        "Transfer-Encoding": "chunked",
+        "Content-Type": "application/json",
+    }.items():
         conn.putheader(key, value)
     conn.endheaders()
     chunk = b"x" * 50_000
@@ -80,8 +90,11 @@ def test_gunicorn_refuses_oversize_chunked_body(server):
 
 
 def test_unreachable_agent_never_fails_a_delivery(tmp_path):
-    env = {"DD_DOGSTATSD_URL": f"unix://{tmp_path}/no-agent/dsd.socket",
-           "GITHUB_WEBHOOK_SECRET": SECRET, "ORGPULSE_DATA_DIR": str(tmp_path / "d")}
+    env = {
+        "DD_DOGSTATSD_URL": f"unix://{tmp_path}/no-agent/dsd.socket",
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "ORGPULSE_DATA_DIR": str(tmp_path / "d"),
+    }
     proc, url = start_gunicorn(env, tmp_path)
     try:
         for _ in range(3):
@@ -94,8 +107,12 @@ def test_unreachable_agent_never_fails_a_delivery(tmp_path):
 def test_uds_agent(tmp_path):
     sock = str(tmp_path / "dsd.socket")
     listener = uds_listener(sock)
-    env = {"DD_DOGSTATSD_URL": f"unix://{sock}", "GITHUB_WEBHOOK_SECRET": SECRET,
-           "ORGPULSE_DATA_DIR": str(tmp_path / "d"), "DD_SERVICE": "orgpulse-uds"}
+    env = {
+        "DD_DOGSTATSD_URL": f"unix://{sock}",
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "ORGPULSE_DATA_DIR": str(tmp_path / "d"),
+        "DD_SERVICE": "orgpulse-uds",
+    }
     proc, url = start_gunicorn(env, tmp_path)
     try:
         assert send(url, GITHUB / "create/payload.json")[0] == 200
@@ -107,14 +124,26 @@ def test_uds_agent(tmp_path):
 
 
 def orgpulse(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60):
-    return subprocess.run([sys.executable, "-m", "orgpulse.cli", *args], cwd=cwd,
-                          env=clean_env({**env, "PYTHONPATH": str(ROOT)}), capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "orgpulse.cli", *args],
+        cwd=cwd,
+        env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_replay_cli_against_a_running_receiver(server, tmp_path, agent):
-    result = orgpulse("replay", str(GITHUB / "pull_request"), str(GITHUB / "push"),
-                      "--url", server, env={"GITHUB_WEBHOOK_SECRET": SECRET}, cwd=tmp_path)
+    result = orgpulse(
+        "replay",
+        str(GITHUB / "pull_request"),
+        str(GITHUB / "push"),
+        "--url",
+        server,
+        env={"GITHUB_WEBHOOK_SECRET": SECRET},
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     files = len(list((GITHUB / "pull_request").glob("*.json"))) + len(list((GITHUB / "push").glob("*.json")))
     assert f"replayed {files} deliveries, 0 refused" in result.stderr
@@ -127,8 +156,12 @@ def test_capture_then_replay_round_trip(tmp_path, statsd):
     config.write_text("receiver:\n  capture: true\n")
     data = tmp_path / "data"
     host, port = statsd.address
-    env = {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "GITHUB_WEBHOOK_SECRET": SECRET,
-           "ORGPULSE_CONFIG": str(config), "ORGPULSE_DATA_DIR": str(data)}
+    env = {
+        "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "ORGPULSE_CONFIG": str(config),
+        "ORGPULSE_DATA_DIR": str(data),
+    }
     proc, url = start_gunicorn(env, tmp_path)
     try:
         assert send(url, GITHUB / "pull_request/opened.payload.json")[0] == 200
@@ -143,9 +176,12 @@ def test_capture_then_replay_round_trip(tmp_path, statsd):
     assert all("x-hub-signature-256" not in r["headers"] for r in records)
     assert records[0]["body"].encode() == (GITHUB / "pull_request/opened.payload.json").read_bytes()
     # Replayed in-process with the log sink: the same deliveries, the same metrics.
-    result = orgpulse("replay", str(capture), env={"GITHUB_WEBHOOK_SECRET": "another",
-                                                   "ORGPULSE_DATA_DIR": str(tmp_path / "r")},
-                      cwd=tmp_path)
+    result = orgpulse(
+        "replay",
+        str(capture),
+        env={"GITHUB_WEBHOOK_SECRET": "another", "ORGPULSE_DATA_DIR": str(tmp_path / "r")},
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "github.prs.opened:1|c|" in result.stdout
     assert "replayed 2 deliveries, 0 refused" in result.stderr
@@ -154,16 +190,27 @@ def test_capture_then_replay_round_trip(tmp_path, statsd):
 def test_serve_generates_a_private_secret_and_replay_signs_with_it(tmp_path):
     port = free_port()
     env = {"ORGPULSE_DATA_DIR": str(tmp_path / "data")}
-    proc = subprocess.Popen([sys.executable, "-m", "orgpulse.cli", "serve", "--port", str(port)],
-                            cwd=tmp_path, env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orgpulse.cli", "serve", "--port", str(port)],
+        cwd=tmp_path,
+        env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz", proc)
         secret_file = tmp_path / "data" / "github-webhook-secret"
         assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
         assert len(secret_file.read_text().strip()) == 64
-        result = orgpulse("replay", str(GITHUB / "pull_request/opened.payload.json"),
-                          "--url", f"http://127.0.0.1:{port}", env=env, cwd=tmp_path)
+        result = orgpulse(
+            "replay",
+            str(GITHUB / "pull_request/opened.payload.json"),
+            "--url",
+            f"http://127.0.0.1:{port}",
+            env=env,
+            cwd=tmp_path,
+        )
         assert result.returncode == 0, result.stderr
     finally:
         out, err = stop(proc)
@@ -178,32 +225,49 @@ def test_asana_webhook_lifecycle_through_the_cli(tmp_path, statsd):
 
     fake = FakeAsana()
     host, port = statsd.address
-    env = {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "ORGPULSE_DATA_DIR": str(tmp_path / "data"),
-           "ASANA_ACCESS_TOKEN": fake.token, "ASANA_BASE_URL": fake.base_url,
-           "GITHUB_WEBHOOK_SECRET": SECRET}
+    env = {
+        "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
+        "ORGPULSE_DATA_DIR": str(tmp_path / "data"),
+        "ASANA_ACCESS_TOKEN": fake.token,
+        "ASANA_BASE_URL": fake.base_url,
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+    }
     proc, url = start_gunicorn(env, tmp_path)
     try:
-        created = orgpulse("asana", "webhooks", "create", "--name", "engineering",
-                           "--resource", "1100", "--receiver-url", url,
-                           "--filter", "task:changed:completed", env=env, cwd=tmp_path)
+        created = orgpulse(
+            "asana",
+            "webhooks",
+            "create",
+            "--name",
+            "engineering",
+            "--resource",
+            "1100",
+            "--receiver-url",
+            url,
+            "--filter",
+            "task:changed:completed",
+            env=env,
+            cwd=tmp_path,
+        )
         assert created.returncode == 0, created.stderr
         [gid] = fake.webhooks
         assert f"created webhook {gid}" in created.stdout
         assert fake.webhooks[gid]["filters"] == [
-            {"resource_type": "task", "action": "changed", "fields": ["completed"]}]
+            {"resource_type": "task", "action": "changed", "fields": ["completed"]}
+        ]
         store = json.loads((tmp_path / "data/webhook-secrets.json").read_text())
         assert store["secrets"] == {"engineering": fake.handshake_secrets[gid]}
         assert fake.handshake_secrets[gid] not in created.stdout + created.stderr
         listed = orgpulse("asana", "webhooks", "list", "--workspace", "1", env=env, cwd=tmp_path)
         assert gid in listed.stdout and "/webhooks/asana/engineering" in listed.stdout
         # Events the CLI's replay signs with the stored secret reach the running receiver.
-        replayed = orgpulse("replay", str(ROOT / "tests/fixtures/asana/deliveries.jsonl"),
-                            "--url", url, env=env, cwd=tmp_path)
+        replayed = orgpulse(
+            "replay", str(ROOT / "tests/fixtures/asana/deliveries.jsonl"), "--url", url, env=env, cwd=tmp_path
+        )
         assert replayed.returncode == 0, replayed.stderr
         assert "200 heartbeat" in replayed.stdout and "asana.comments.added" in replayed.stdout
         assert statsd.metrics("asana.webhooks.heartbeats", wait_for=1)
-        deleted = orgpulse("asana", "webhooks", "delete", gid, "--name", "engineering",
-                           env=env, cwd=tmp_path)
+        deleted = orgpulse("asana", "webhooks", "delete", gid, "--name", "engineering", env=env, cwd=tmp_path)
         assert deleted.returncode == 0 and fake.webhooks == {}
         assert json.loads((tmp_path / "data/webhook-secrets.json").read_text())["secrets"] == {}
     finally:
@@ -212,9 +276,14 @@ def test_asana_webhook_lifecycle_through_the_cli(tmp_path, statsd):
 
 
 def test_replay_wandb_examples_in_process(tmp_path):
-    result = orgpulse("replay", "--source", "wandb", str(ROOT / "tests/fixtures/wandb"),
-                      env={"WANDB_WEBHOOK_TOKEN": "t", "ORGPULSE_DATA_DIR": str(tmp_path)},
-                      cwd=tmp_path)
+    result = orgpulse(
+        "replay",
+        "--source",
+        "wandb",
+        str(ROOT / "tests/fixtures/wandb"),
+        env={"WANDB_WEBHOOK_TOKEN": "t", "ORGPULSE_DATA_DIR": str(tmp_path)},
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert "wandb.runs.state_changes:1|c|" in result.stdout
     assert "replayed 9 deliveries, 0 refused" in result.stderr
@@ -223,20 +292,39 @@ def test_replay_wandb_examples_in_process(tmp_path):
 def test_replay_refuses_what_it_cannot_replay_before_sending_anything(tmp_path):
     """W&B templates without --source wandb were posted as GitHub deliveries (202 ignored x9,
     exit 0); W&B deliveries with no token, Asana ones with no secret were all refused one by one."""
-    result = orgpulse("replay", str(ROOT / "tests/fixtures/wandb"), env={"ORGPULSE_DATA_DIR": str(tmp_path)},
-                      cwd=tmp_path)
+    result = orgpulse(
+        "replay", str(ROOT / "tests/fixtures/wandb"), env={"ORGPULSE_DATA_DIR": str(tmp_path)}, cwd=tmp_path
+    )
     assert result.returncode == 2 and result.stdout == ""
-    assert "is a W&B automation payload (it has an event_type), not a GitHub delivery: replay it with " \
-           "--source wandb" in result.stderr
-    no_token = orgpulse("replay", "--source", "wandb", str(ROOT / "tests/fixtures/wandb"),
-                        env={"ORGPULSE_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    assert (
+        "is a W&B automation payload (it has an event_type), not a GitHub delivery: replay it with "
+        "--source wandb" in result.stderr
+    )
+    no_token = orgpulse(
+        "replay",
+        "--source",
+        "wandb",
+        str(ROOT / "tests/fixtures/wandb"),
+        env={"ORGPULSE_DATA_DIR": str(tmp_path)},
+        cwd=tmp_path,
+    )
     assert no_token.returncode == 2 and "WANDB_WEBHOOK_TOKEN=… orgpulse replay --source wandb" in no_token.stderr
-    github = orgpulse("replay", "--source", "wandb", str(GITHUB / "push"), env={
-        "ORGPULSE_DATA_DIR": str(tmp_path), "WANDB_WEBHOOK_TOKEN": "t"}, cwd=tmp_path)
+    github = orgpulse(
+        "replay",
+        "--source",
+        "wandb",
+        str(GITHUB / "push"),
+        env={"ORGPULSE_DATA_DIR": str(tmp_path), "WANDB_WEBHOOK_TOKEN": "t"},
+        cwd=tmp_path,
+    )
     assert github.returncode == 2 and "not a W&B automation payload" in github.stderr
     # Asana deliveries to a name with no handshake secret, not armed: nothing to sign with.
-    asana = orgpulse("replay", str(ROOT / "tests/fixtures/asana/deliveries.jsonl"),
-                     env={"ORGPULSE_DATA_DIR": str(tmp_path)}, cwd=tmp_path)
+    asana = orgpulse(
+        "replay",
+        str(ROOT / "tests/fixtures/asana/deliveries.jsonl"),
+        env={"ORGPULSE_DATA_DIR": str(tmp_path)},
+        cwd=tmp_path,
+    )
     assert asana.returncode == 2 and asana.stdout == ""
     assert "run `orgpulse asana webhooks arm engineering`, then replay again" in asana.stderr
 
@@ -244,9 +332,14 @@ def test_replay_refuses_what_it_cannot_replay_before_sending_anything(tmp_path):
 def serve_cli(env: dict[str, str], port: int) -> tuple[subprocess.Popen, str, str]:
     """`orgpulse serve` as `make run` starts it (the venv's console script, from the project's
     root): the process, its URL and the lines it printed itself (before gunicorn's)."""
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "orgpulse"), "serve", "--port", str(port)],
-                            cwd=ROOT, env=clean_env(env), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "orgpulse"), "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=clean_env(env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     drain(proc)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/readyz", proc)
@@ -258,8 +351,9 @@ def run_hint(command: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """A command `make run` printed, run as a person would paste it (VAR=value prefixes too)."""
     words = shlex.split(command)
     assigned = dict(w.split("=", 1) for w in words if re.fullmatch(r"[A-Z_]+=\S*", w))
-    return subprocess.run(words[len(assigned):], cwd=ROOT, env=clean_env({**env, **assigned}),
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        words[len(assigned) :], cwd=ROOT, env=clean_env({**env, **assigned}), capture_output=True, text=True, timeout=60
+    )
 
 
 def commands(said: str, about: str) -> list[str]:
@@ -303,24 +397,41 @@ def test_informer_command_with_a_kubeconfig(tmp_path, statsd):
     fake = FakeKube()
     fake.put(pod(uid="p1"))
     kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(json.dumps({
-        "apiVersion": "v1", "kind": "Config", "current-context": "fake",
-        "clusters": [{"name": "fake", "cluster": {"server": fake.url}}],
-        "users": [{"name": "u", "user": {"token": "t"}}],
-        "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "u"}}]}))
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "current-context": "fake",
+                "clusters": [{"name": "fake", "cluster": {"server": fake.url}}],
+                "users": [{"name": "u", "user": {"token": "t"}}],
+                "contexts": [{"name": "fake", "context": {"cluster": "fake", "user": "u"}}],
+            }
+        )
+    )
     config = tmp_path / "orgpulse.yaml"
     config.write_text("kubernetes: {lease_namespace: observability, watch_timeout_seconds: 10}\n")
     host, port = statsd.address
-    env = {"KUBECONFIG": str(kubeconfig), "ORGPULSE_CONFIG": str(config),
-           "DD_DOGSTATSD_URL": f"udp://{host}:{port}", "ORGPULSE_DATA_DIR": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "-m", "orgpulse.cli", "informer"], cwd=tmp_path,
-                            env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        "KUBECONFIG": str(kubeconfig),
+        "ORGPULSE_CONFIG": str(config),
+        "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
+        "ORGPULSE_DATA_DIR": str(tmp_path),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "orgpulse.cli", "informer"],
+        cwd=tmp_path,
+        env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and not (
-                ("observability", "orgpulse-leader") in fake.leases
-                and any(r.path == "/api/v1/pods" and "watch" in r.query for r in fake.log)):
+            ("observability", "orgpulse-leader") in fake.leases
+            and any(r.path == "/api/v1/pods" and "watch" in r.query for r in fake.log)
+        ):
             time.sleep(0.05)
         fake.put(pod(uid="p1", statuses=[container_status("main", 1, last=oom())]))
         [line] = statsd.metrics("k8s.containers.restarts", wait_for=1, timeout=10)

@@ -1,6 +1,7 @@
 """The terminal side: `orgpulse poll --once` on a terminal shows the first cycle's pages per
 GitHub repository and ends with a table per collector; on a pipe, neither (one line per
 collector, as before). `orgpulse catalog` prints an aligned table."""
+
 from __future__ import annotations
 
 import fcntl
@@ -12,11 +13,11 @@ import subprocess
 import sys
 import termios
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from orgpulse.metrics import catalog
-from orgpulse.termui import table
 from orgpulse.state import StateFile
+from orgpulse.termui import table
 from tests.fakes.github_api import FakeGithub
 from tests.fakes.skypilot_api import FakeSkyPilot
 from tests.support.github_history import generated
@@ -55,21 +56,32 @@ def run_cli(args: list[str], env: dict[str, str], cwd, terminal: bool) -> tuple[
 
 
 def test_catalog_is_an_aligned_table():
-    out = subprocess.run([sys.executable, "-m", "orgpulse.cli", "catalog"], capture_output=True, text=True,
-                         env=clean_env({"PYTHONPATH": str(ROOT)}), cwd=ROOT, timeout=60).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-m", "orgpulse.cli", "catalog"],
+        capture_output=True,
+        text=True,
+        env=clean_env({"PYTHONPATH": str(ROOT)}),
+        cwd=ROOT,
+        timeout=60,
+    ).stdout.splitlines()
     header, rule, rows = out[0], out[1], out[2:]
     assert header.split() == ["name", "type", "unit", "source", "tags"] and set(rule) <= {"-", " "}
     starts = [header.index(col) for col in ("type", "unit", "source", "tags")]
     assert len(rows) == len(catalog())
     for row in rows:  # every column starts where its header does
-        assert all(row[i - 2:i] == "  " and row[i] != " " for i in starts), row
+        assert all(row[i - 2 : i] == "  " and row[i] != " " for i in starts), row
     assert table(["a", "n"], [["x", 1], ["yy", 10]], right=(1,)) == "a    n\n--  --\nx    1\nyy  10"
 
 
 def test_catalog_of_an_unknown_source_exits_2_naming_the_known_ones():
-    run = lambda *args: subprocess.run([sys.executable, "-m", "orgpulse.cli", "catalog", *args],  # noqa: E731
-                                       capture_output=True, text=True, cwd=ROOT, timeout=60,
-                                       env=clean_env({"PYTHONPATH": str(ROOT)}))
+    run = lambda *args: subprocess.run(
+        [sys.executable, "-m", "orgpulse.cli", "catalog", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
+        env=clean_env({"PYTHONPATH": str(ROOT)}),
+    )
     unknown = run("--source", "nosuch")
     known = sorted({r.source for r in catalog().values() if r.source})
     assert unknown.returncode == 2 and unknown.stdout == ""
@@ -87,15 +99,21 @@ def pages_shown(shown: str, repo: str) -> list[int]:
 def test_poll_once_shows_pages_and_a_summary_on_a_terminal_and_neither_on_a_pipe(tmp_path):
     github, sky = FakeGithub(), FakeSkyPilot()
     try:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         for repo in ("org/app", "org/lib"):
             generated(github, repo, now, prs=150)  # two pages of closed PRs each, and more
         config = tmp_path / "orgpulse.yaml"
         config.write_text("github: {repositories: [org/app, org/lib], request_interval_seconds: 0}\n")
-        env = {"ORGPULSE_CONFIG": str(config), "GITHUB_TOKEN": github.token, "GITHUB_API_URL": github.url,
-               # a token SkyPilot refuses: the collector fails and the table says why
-               "SKYPILOT_API_SERVER_ENDPOINT": sky.url, "SKYPILOT_SERVICE_ACCOUNT_TOKEN": "wrong",
-               "ORGPULSE_SINK": "log", "ORGPULSE_DATA_DIR": str(tmp_path / "data")}
+        env = {
+            "ORGPULSE_CONFIG": str(config),
+            "GITHUB_TOKEN": github.token,
+            "GITHUB_API_URL": github.url,
+            # a token SkyPilot refuses: the collector fails and the table says why
+            "SKYPILOT_API_SERVER_ENDPOINT": sky.url,
+            "SKYPILOT_SERVICE_ACCOUNT_TOKEN": "wrong",
+            "ORGPULSE_SINK": "log",
+            "ORGPULSE_DATA_DIR": str(tmp_path / "data"),
+        }
         # The github collector alone: its bars count every request of its first cycle, per repository.
         code, shown = run_cli(["poll", "--once", "--only", "github"], env, tmp_path, terminal=True)
         assert code == 0, shown
@@ -108,7 +126,7 @@ def test_poll_once_shows_pages_and_a_summary_on_a_terminal_and_neither_on_a_pipe
         lines = [line for line in re.split(r"\r\n|\r|\n", shown) if line.strip()]
         header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["collector", "outcome"])
         report = StateFile(tmp_path / "data").read()["poller"]
-        rows = {line.split()[0]: line for line in lines[header + 2:header + 2 + len(report)]}
+        rows = {line.split()[0]: line for line in lines[header + 2 : header + 2 + len(report)]}
         assert set(rows) == set(report) >= {"github", "skypilot"}
         assert rows["github"].split()[:2] == ["github", "ok"]
         assert rows["github"].split()[-2:] == [str(report["github"]["emitted"]), "-"]
@@ -123,8 +141,11 @@ def test_poll_once_shows_pages_and_a_summary_on_a_terminal_and_neither_on_a_pipe
         lines = {line.split(":")[0]: line for line in logged.splitlines() if not line.startswith("{")}
         assert set(lines) == set(report)
         for name, r in report.items():
-            assert re.fullmatch(rf"{name}: (ok|FAILED \({r['error']}\)), \d+\.\d\d s, {r['emitted']} metrics"
-                                r"(, errors: .+)?", lines[name]), lines[name]
+            assert re.fullmatch(
+                rf"{name}: (ok|FAILED \({r['error']}\)), \d+\.\d\d s, {r['emitted']} metrics"
+                r"(, errors: .+)?",
+                lines[name],
+            ), lines[name]
         assert lines["github"].startswith("github: ok, ") and report["github"]["emitted"] > 0
         assert lines["skypilot"].endswith("errors: " + ", ".join(report["skypilot"]["reasons"]))
         assert " pages" not in logged and "collector  outcome" not in logged and "\r" not in logged

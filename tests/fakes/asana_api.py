@@ -5,6 +5,7 @@ target with X-Hook-Secret and creates the webhook only if the target echoes it.
 Like a strict server, a boolean query parameter must be `true` or `false` (what
 Asana documents): Python's `False` gets 400.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -14,8 +15,16 @@ import urllib.request
 from tests.fakes.http import FakeServer, Request
 
 BASE = "/api/1.0"
-BOOLEAN_PARAMS = ("archived", "opt_pretty", "completed", "is_subtask", "has_attachment",
-                  "is_blocked", "is_blocking", "is_global")  # booleans of the endpoints' docs
+BOOLEAN_PARAMS = (
+    "archived",
+    "opt_pretty",
+    "completed",
+    "is_subtask",
+    "has_attachment",
+    "is_blocked",
+    "is_blocking",
+    "is_global",
+)  # booleans of the endpoints' docs
 
 
 class FakeAsana(FakeServer):
@@ -59,25 +68,34 @@ class FakeAsana(FakeServer):
         """Asana's pagination: limit + an opaque offset token, next_page while more remain."""
         limit = int(req.query.get("limit", ["100"])[0])
         start = int(req.query.get("offset", ["0"])[0])
-        page = items[start:start + limit]
+        page = items[start : start + limit]
         more = start + limit < len(items)
-        return 200, {}, {"data": page, "next_page": {"offset": str(start + limit), "path": req.path,
-                                                     "uri": self.url + req.path} if more else None}
+        return (
+            200,
+            {},
+            {
+                "data": page,
+                "next_page": {"offset": str(start + limit), "path": req.path, "uri": self.url + req.path}
+                if more
+                else None,
+            },
+        )
 
     def list_projects(self, req, match):
         archived = req.query.get("archived", ["false"])[0] == "true"
-        return self._page(req, [p for p in self.projects.values()
-                                if bool(p.get("archived")) == archived])
+        return self._page(req, [p for p in self.projects.values() if bool(p.get("archived")) == archived])
 
     def project_tasks(self, req, match):
         since = req.query.get("completed_since", [None])[0]
         from orgpulse.timeutil import parse_time  # the fake filters as Asana does
+
         cutoff = parse_time(since) if since else None
-        items = [t for t in self.tasks.values()
-                 if any((ms.get("project") or {}).get("gid") == match.group(1)
-                        for ms in t.get("memberships") or [])
-                 and (not t.get("completed") or cutoff is None
-                      or parse_time(t.get("completed_at")) >= cutoff)]
+        items = [
+            t
+            for t in self.tasks.values()
+            if any((ms.get("project") or {}).get("gid") == match.group(1) for ms in t.get("memberships") or [])
+            and (not t.get("completed") or cutoff is None or parse_time(t.get("completed_at")) >= cutoff)
+        ]
         return self._page(req, items)
 
     def get_project(self, req, match):
@@ -92,8 +110,7 @@ class FakeAsana(FakeServer):
     def create_webhook(self, req, match):
         data = req.json()["data"]
         secret = secrets.token_hex(16)
-        handshake = urllib.request.Request(data["target"], data=b"", method="POST",
-                                           headers={"X-Hook-Secret": secret})
+        handshake = urllib.request.Request(data["target"], data=b"", method="POST", headers={"X-Hook-Secret": secret})
         try:
             with urllib.request.urlopen(handshake, timeout=5) as resp:
                 echoed = resp.headers.get("X-Hook-Secret")
@@ -103,9 +120,15 @@ class FakeAsana(FakeServer):
             return 400, {}, {"errors": [{"message": "handshake failed"}]}
         gid = str(1200000000000000 + len(self.webhooks) + 1)
         self.handshake_secrets[gid] = secret
-        self.webhooks[gid] = {"gid": gid, "resource_type": "webhook", "active": True,
-                              "resource": {"gid": data["resource"]}, "target": data["target"],
-                              "filters": data.get("filters", []), "workspace": "1"}
+        self.webhooks[gid] = {
+            "gid": gid,
+            "resource_type": "webhook",
+            "active": True,
+            "resource": {"gid": data["resource"]},
+            "target": data["target"],
+            "filters": data.get("filters", []),
+            "workspace": "1",
+        }
         return 201, {}, {"data": self.webhooks[gid]}
 
     def delete_webhook(self, req, match):

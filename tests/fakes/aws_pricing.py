@@ -1,5 +1,6 @@
 """A fake AWS Price List API (moto has none): GetProducts over the JSON 1.1 protocol, as boto3
 speaks it; and a proxy in front of moto's server for what moto cannot be told (FakeAwsProxy)."""
+
 from __future__ import annotations
 
 import json
@@ -13,15 +14,34 @@ from tests.fakes.http import FakeServer
 
 def product(instance_type: str, location: str, usd: float) -> str:
     """One PriceList entry shaped as the real API returns it (a JSON string)."""
-    return json.dumps({
-        "product": {"productFamily": "Compute Instance", "sku": f"SKU{instance_type}",
-                    "attributes": {"instanceType": instance_type, "location": location,
-                                   "operatingSystem": "Linux", "tenancy": "Shared"}},
-        "serviceCode": "AmazonEC2",
-        "terms": {"OnDemand": {f"SKU{instance_type}.JRTCKXETXF": {
-            "priceDimensions": {f"SKU{instance_type}.JRTCKXETXF.6YS6EN2CT7": {
-                "unit": "Hrs", "pricePerUnit": {"USD": f"{usd:.10f}"},
-                "description": f"${usd} per On Demand Linux {instance_type} Instance Hour"}}}}}})
+    return json.dumps(
+        {
+            "product": {
+                "productFamily": "Compute Instance",
+                "sku": f"SKU{instance_type}",
+                "attributes": {
+                    "instanceType": instance_type,
+                    "location": location,
+                    "operatingSystem": "Linux",
+                    "tenancy": "Shared",
+                },
+            },
+            "serviceCode": "AmazonEC2",
+            "terms": {
+                "OnDemand": {
+                    f"SKU{instance_type}.JRTCKXETXF": {
+                        "priceDimensions": {
+                            f"SKU{instance_type}.JRTCKXETXF.6YS6EN2CT7": {
+                                "unit": "Hrs",
+                                "pricePerUnit": {"USD": f"{usd:.10f}"},
+                                "description": f"${usd} per On Demand Linux {instance_type} Instance Hour",
+                            }
+                        }
+                    }
+                }
+            },
+        }
+    )
 
 
 class FakePricing(FakeServer):
@@ -36,16 +56,18 @@ class FakePricing(FakeServer):
         target = req.headers.get("x-amz-target", "")
         if self.throttled:
             self.throttled -= 1
-            return 400, {"Content-Type": "application/x-amz-json-1.1"}, {
-                "__type": "ThrottlingException", "message": "Rate exceeded"}
+            return (
+                400,
+                {"Content-Type": "application/x-amz-json-1.1"},
+                {"__type": "ThrottlingException", "message": "Rate exceeded"},
+            )
         if target != "AWSPriceListService.GetProducts":
             return 400, {}, {"__type": "InvalidAction", "message": target}
         body = req.json()
         filters = {f["Field"]: f["Value"] for f in body.get("Filters", [])}
         key = (filters.get("instanceType"), filters.get("location"))
         items = [product(key[0], key[1], self.prices[key])] if key in self.prices else []
-        return 200, {"Content-Type": "application/x-amz-json-1.1"}, {
-            "FormatVersion": "aws_v1", "PriceList": items}
+        return 200, {"Content-Type": "application/x-amz-json-1.1"}, {"FormatVersion": "aws_v1", "PriceList": items}
 
 
 SPOT_XML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -66,6 +88,7 @@ class FakeAwsProxy(FakeServer):
     per zone and time (moto's is one fixed price), scripted failures (`fail("/", …)`), and EC2
     actions refused every time as AWS refuses what the IAM policy lacks (`refused`).
     Requests are forwarded as boto3 sent them (moto reads the service from the signature)."""
+
     routes = [("POST", r"/", "rpc")]
 
     def __init__(self, moto_url: str):
@@ -80,8 +103,11 @@ class FakeAwsProxy(FakeServer):
             return 403, {"Content-Type": "text/xml"}, UNAUTHORIZED_XML.encode()
         if form.get("Action") == ["DescribeSpotPriceHistory"] and self.spot_history:
             types = {v[0] for k, v in form.items() if k.startswith("InstanceType.")}
-            items = "".join(SPOT_ITEM.format(type=t, zone=z, price=p, ts=at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
-                            for t, z, p, at in self.spot_history if not types or t in types)
+            items = "".join(
+                SPOT_ITEM.format(type=t, zone=z, price=p, ts=at.strftime("%Y-%m-%dT%H:%M:%S.000Z"))
+                for t, z, p, at in self.spot_history
+                if not types or t in types
+            )
             return 200, {"Content-Type": "text/xml"}, SPOT_XML.format(items=items).encode()
         headers = {k: v for k, v in req.headers.items() if k not in ("host", "content-length")}
         resp = requests.post(self.moto_url + req.path, data=req.body, headers=headers, timeout=10)

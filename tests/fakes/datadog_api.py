@@ -6,24 +6,30 @@ monitor option defaults) are added as the real API adds them, deleting a monitor
 an SLO uses is refused (400), deleting an SLO a monitor uses is refused (409),
 and every request needs both keys. `edit_*` helpers play someone editing in the UI.
 """
+
 from __future__ import annotations
 
 import copy
 import itertools
 import secrets
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tests.fakes.http import FakeServer
 
 CREATOR = {"email": "ops@example.com", "handle": "ops@example.com", "name": "Ops"}
 # Monitor options the real API fills in when a request leaves them out.
-MONITOR_DEFAULTS = {"notify_audit": False, "new_host_delay": 300, "silenced": {},
-                    "include_tags": True, "evaluation_delay": None}
+MONITOR_DEFAULTS = {
+    "notify_audit": False,
+    "new_host_delay": 300,
+    "silenced": {},
+    "include_tags": True,
+    "evaluation_delay": None,
+}
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat()
+    return datetime.now(UTC).isoformat()
 
 
 def _forbidden(req) -> bool:
@@ -73,20 +79,41 @@ class FakeDatadog(FakeServer):
             self._stamp_widgets(w["definition"].get("widgets", []))
 
     def _dashboard(self, body: dict, dash_id: str, created: str) -> dict:
-        out = {**copy.deepcopy(body), "id": dash_id, "author_handle": CREATOR["handle"],
-               "author_name": CREATOR["name"], "created_at": created, "modified_at": _now(),
-               "url": f"/dashboard/{dash_id}/orgpulse", "is_read_only": False,
-               "notify_list": body.get("notify_list", [])}
+        out = {
+            **copy.deepcopy(body),
+            "id": dash_id,
+            "author_handle": CREATOR["handle"],
+            "author_name": CREATOR["name"],
+            "created_at": created,
+            "modified_at": _now(),
+            "url": f"/dashboard/{dash_id}/orgpulse",
+            "is_read_only": False,
+            "notify_list": body.get("notify_list", []),
+        }
         self._stamp_widgets(out.get("widgets", []))
         return out
 
     def list_dashboards(self, req, match):
         count = int(req.query.get("count", ["100"])[0])
         start = int(req.query.get("start", ["0"])[0])
-        rows = [{k: d.get(k) for k in ("id", "title", "description", "layout_type", "url", "author_handle",
-                                       "created_at", "modified_at", "is_read_only")}
-                for d in self.dashboards.values()]
-        return 200, {}, {"dashboards": rows[start:start + count]}
+        rows = [
+            {
+                k: d.get(k)
+                for k in (
+                    "id",
+                    "title",
+                    "description",
+                    "layout_type",
+                    "url",
+                    "author_handle",
+                    "created_at",
+                    "modified_at",
+                    "is_read_only",
+                )
+            }
+            for d in self.dashboards.values()
+        ]
+        return 200, {}, {"dashboards": rows[start : start + count]}
 
     def create_dashboard(self, req, match):
         dash_id = "-".join(secrets.token_hex(2)[:3] for _ in range(3))
@@ -112,16 +139,25 @@ class FakeDatadog(FakeServer):
     # ------------------------------------------------------------- monitors
     def _monitor(self, body: dict, mon_id: int, created: str) -> dict:
         options = {**MONITOR_DEFAULTS, **body.get("options", {})}
-        return {**copy.deepcopy(body), "options": options, "id": mon_id, "created": created,
-                "modified": _now(), "creator": CREATOR, "overall_state": "No Data", "deleted": None,
-                "multi": " by " in body.get("query", ""), "restricted_roles": None}
+        return {
+            **copy.deepcopy(body),
+            "options": options,
+            "id": mon_id,
+            "created": created,
+            "modified": _now(),
+            "creator": CREATOR,
+            "overall_state": "No Data",
+            "deleted": None,
+            "multi": " by " in body.get("query", ""),
+            "restricted_roles": None,
+        }
 
     def list_monitors(self, req, match):
         wanted = [t for t in req.query.get("monitor_tags", [""])[0].split(",") if t]
         page = int(req.query.get("page", ["0"])[0])
         size = int(req.query.get("page_size", ["100"])[0])
         rows = [m for m in self.monitors.values() if all(t in m.get("tags", []) for t in wanted)]
-        return 200, {}, rows[page * size:(page + 1) * size]
+        return 200, {}, rows[page * size : (page + 1) * size]
 
     def create_monitor(self, req, match):
         mon_id = next(self._ids)
@@ -151,21 +187,32 @@ class FakeDatadog(FakeServer):
 
     # ------------------------------------------------------------- SLOs
     def _slo(self, body: dict, slo_id: str, created: int) -> dict:
-        return {**copy.deepcopy(body), "id": slo_id, "created_at": created,
-                "modified_at": int(datetime.now(timezone.utc).timestamp()), "creator": CREATOR,
-                "monitor_tags": []}
+        return {
+            **copy.deepcopy(body),
+            "id": slo_id,
+            "created_at": created,
+            "modified_at": int(datetime.now(UTC).timestamp()),
+            "creator": CREATOR,
+            "monitor_tags": [],
+        }
 
     def list_slos(self, req, match):
         wanted = [t for t in req.query.get("tags_query", [""])[0].replace(" AND ", " ").split() if t]
         limit = int(req.query.get("limit", ["1000"])[0])
         offset = int(req.query.get("offset", ["0"])[0])
         rows = [s for s in self.slos.values() if all(t in s.get("tags", []) for t in wanted)]
-        return 200, {}, {"data": rows[offset:offset + limit],
-                         "metadata": {"page": {"total_count": len(rows), "total_filtered_count": len(rows)}}}
+        return (
+            200,
+            {},
+            {
+                "data": rows[offset : offset + limit],
+                "metadata": {"page": {"total_count": len(rows), "total_filtered_count": len(rows)}},
+            },
+        )
 
     def create_slo(self, req, match):
         slo_id = secrets.token_hex(16)
-        self.slos[slo_id] = self._slo(req.json(), slo_id, int(datetime.now(timezone.utc).timestamp()))
+        self.slos[slo_id] = self._slo(req.json(), slo_id, int(datetime.now(UTC).timestamp()))
         return 200, {}, {"data": [self.slos[slo_id]]}
 
     def get_slo(self, req, match):

@@ -9,6 +9,7 @@ GraphQL at /api/graphql; `api_url` is what GITHUB_API_URL would be).
 
 Routes are a table: a module serving more of GitHub subclasses FakeGithub and appends
 `routes = FakeGithub.routes + [(method, pattern, handler name), …]`."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -16,7 +17,7 @@ import hashlib
 import json
 import re
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from orgpulse.timeutil import parse_time
 from tests.fakes.github_app import APP_ROUTES, FakeApp, GithubAppAuthority
@@ -41,12 +42,17 @@ class FakeGithub(GithubAppAuthority, GithubGraphql, FakeServer):
         ("POST", r"/graphql", "graphql"),
     ] + APP_ROUTES
 
-    def __init__(self, token: str = "gh-test-token", clock: Callable[[], float] = time.time,
-                 app: FakeApp | None = None, api_prefix: str = ""):
+    def __init__(
+        self,
+        token: str = "gh-test-token",
+        clock: Callable[[], float] = time.time,
+        app: FakeApp | None = None,
+        api_prefix: str = "",
+    ):
         self.token, self.clock, self.app, self.api_prefix = token, clock, app, api_prefix
         self.repos: dict[str, dict] = {}
         self.remaining = 5000  # REST requests; GraphQL points are apart (graphql_remaining)
-        self.installation_remaining: dict[int, int] = {i: app.limit for i in app.installations} if app else {}
+        self.installation_remaining: dict[int, int] = dict.fromkeys(app.installations, app.limit) if app else {}
         self.not_modified = 0
         self.raw_paths: list[str] = []  # as sent, before an Enterprise prefix is taken off
         self._init_graphql(clock)
@@ -54,8 +60,13 @@ class FakeGithub(GithubAppAuthority, GithubGraphql, FakeServer):
         self.api_url = self.url + api_prefix
 
     def add_repo(self, full_name: str, default_branch: str = "main") -> dict:
-        self.repos[full_name] = {"meta": {"full_name": full_name, "default_branch": default_branch},
-                                 "pulls": [], "commits": [], "runs": [], "activity": []}
+        self.repos[full_name] = {
+            "meta": {"full_name": full_name, "default_branch": default_branch},
+            "pulls": [],
+            "commits": [],
+            "runs": [],
+            "activity": [],
+        }
         return self.repos[full_name]
 
     # ------------------------------------------------------------ plumbing
@@ -93,7 +104,7 @@ class FakeGithub(GithubAppAuthority, GithubGraphql, FakeServer):
         if req.path == "/api/graphql":
             return dataclasses.replace(req, path="/graphql")
         if req.path.startswith(self.api_prefix + "/"):
-            return dataclasses.replace(req, path=req.path[len(self.api_prefix):])
+            return dataclasses.replace(req, path=req.path[len(self.api_prefix) :])
         return None
 
     def _remaining(self, caller) -> int:
@@ -109,16 +120,19 @@ class FakeGithub(GithubAppAuthority, GithubGraphql, FakeServer):
 
     def _rate_headers(self, caller=None) -> dict:
         limit = self.app.limit if caller and caller.installation else 5000
-        return {"X-RateLimit-Limit": str(limit),
-                "X-RateLimit-Remaining": str(max(self._remaining(caller) if caller else self.remaining, 0)),
-                "X-RateLimit-Reset": str(int(time.time()) + 3600), "X-RateLimit-Used": "0"}
+        return {
+            "X-RateLimit-Limit": str(limit),
+            "X-RateLimit-Remaining": str(max(self._remaining(caller) if caller else self.remaining, 0)),
+            "X-RateLimit-Reset": str(int(time.time()) + 3600),
+            "X-RateLimit-Used": "0",
+        }
 
     def _page(self, req, items: list, cap: int | None = None):
         per_page = int(req.query.get("per_page", ["30"])[0])
         page = int(req.query.get("page", ["1"])[0])
         if cap is not None:
             items = items[:cap]
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         headers = {}
         if page * per_page < len(items):
             query = "&".join(f"{k}={v[0]}" for k, v in req.query.items() if k != "page")

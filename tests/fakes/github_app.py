@@ -10,16 +10,19 @@ installation token, sees only its installation's repositories (others are 404, a
 answers for what a token may not see) and spends that installation's own rate limit.
 A PAT, an expired token or a bad JWT is 401. Tokens issued are kept in `issued`.
 """
+
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import jwt
 
-APP_ROUTES = [("POST", r"/app/installations/(\d+)/access_tokens", "access_token"),
-              ("GET", r"/repos/([\w.-]+)/([\w.-]+)/installation", "repo_installation")]
+APP_ROUTES = [
+    ("POST", r"/app/installations/(\d+)/access_tokens", "access_token"),
+    ("GET", r"/repos/([\w.-]+)/([\w.-]+)/installation", "repo_installation"),
+]
 JWT_PATHS = ("/app/", "/app")
 MAX_JWT_SECONDS = 600
 
@@ -27,21 +30,22 @@ MAX_JWT_SECONDS = 600
 @dataclass
 class FakeApp:
     app_id: int
-    public_key: bytes                       # PEM
-    installations: dict[int, list[str]]     # installation id → owner/name it is installed on
-    token_lifetime: float = 3600.0          # GitHub: one hour
-    limit: int = 5000                       # each installation's hourly REST limit
+    public_key: bytes  # PEM
+    installations: dict[int, list[str]]  # installation id → owner/name it is installed on
+    token_lifetime: float = 3600.0  # GitHub: one hour
+    limit: int = 5000  # each installation's hourly REST limit
     issued: list[tuple[int, str, float]] = field(default_factory=list)  # (installation, token, expires)
     refused: list[str] = field(default_factory=list)  # why each 401 was given
 
     def installation_of(self, full_name: str) -> int | None:
-        return next((i for i, repos in self.installations.items()
-                     if full_name.lower() in (r.lower() for r in repos)), None)
+        return next(
+            (i for i, repos in self.installations.items() if full_name.lower() in (r.lower() for r in repos)), None
+        )
 
 
 @dataclass(frozen=True)
 class Caller:
-    kind: str                        # token | jwt | installation
+    kind: str  # token | jwt | installation
     installation: int | None = None
 
 
@@ -71,17 +75,28 @@ class GithubAppAuthority:
 
     def _jwt_ok(self, token: str) -> bool:
         try:
-            claims = jwt.decode(token, self.app.public_key, algorithms=["RS256"],
-                                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False})
+            claims = jwt.decode(
+                token,
+                self.app.public_key,
+                algorithms=["RS256"],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
         except jwt.PyJWTError as exc:
             return self._refuse(f"JWT: {exc}") or False
         now, iat, exp = self.clock(), claims.get("iat"), claims.get("exp")
-        problems = {"iss is not the app id": str(claims.get("iss")) != str(self.app.app_id),
-                    "iat/exp missing": not isinstance(iat, int) or not isinstance(exp, int)}
+        problems = {
+            "iss is not the app id": str(claims.get("iss")) != str(self.app.app_id),
+            "iat/exp missing": not isinstance(iat, int) or not isinstance(exp, int),
+        }
         if not any(problems.values()):
-            problems.update({"JWT expired": exp <= now, "iat in the future": iat > now,
-                             "exp more than 10 minutes after iat": exp - iat > MAX_JWT_SECONDS,
-                             "exp more than 10 minutes ahead": exp > now + MAX_JWT_SECONDS})
+            problems.update(
+                {
+                    "JWT expired": exp <= now,
+                    "iat in the future": iat > now,
+                    "exp more than 10 minutes after iat": exp - iat > MAX_JWT_SECONDS,
+                    "exp more than 10 minutes ahead": exp > now + MAX_JWT_SECONDS,
+                }
+            )
         wrong = [why for why, bad in problems.items() if bad]
         return not wrong or self._refuse("JWT: " + ", ".join(wrong)) or False
 
@@ -93,13 +108,29 @@ class GithubAppAuthority:
         token = "ghs_" + secrets.token_hex(18)
         expires = self.clock() + self.app.token_lifetime
         self.app.issued.append((installation, token, expires))
-        at = datetime.fromtimestamp(expires, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return 201, {}, {"token": token, "expires_at": at, "repository_selection": "selected",
-                         "permissions": {"metadata": "read", "pull_requests": "read"}}
+        at = datetime.fromtimestamp(expires, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return (
+            201,
+            {},
+            {
+                "token": token,
+                "expires_at": at,
+                "repository_selection": "selected",
+                "permissions": {"metadata": "read", "pull_requests": "read"},
+            },
+        )
 
     def repo_installation(self, req, match):
         installation = self.app.installation_of(f"{match.group(1)}/{match.group(2)}")
         if installation is None:
             return 404, {}, {"message": "Not Found"}
-        return 200, {}, {"id": installation, "app_id": self.app.app_id, "target_type": "Organization",
-                         "account": {"login": match.group(1)}}
+        return (
+            200,
+            {},
+            {
+                "id": installation,
+                "app_id": self.app.app_id,
+                "target_type": "Organization",
+                "account": {"login": match.group(1)},
+            },
+        )

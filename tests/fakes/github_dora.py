@@ -7,6 +7,7 @@ last), `history` (the default branch's commits in order: what compare walks), `c
 (sha → the pull request it is the merge commit of: {"first_commit_at": …}), `issues`, and
 the collector's existing `runs` (a run's `path` names its workflow file).
 """
+
 from __future__ import annotations
 
 import re
@@ -47,8 +48,11 @@ class DoraGithub(FakeGithub):
     def dora_deployments(self, req, match):
         repo = self._dora_repo(match)
         env = _q(req, "environment")
-        items = [{k: v for k, v in d.items() if k != "statuses"} for d in repo.get("deployments", [])
-                 if env in (None, d["environment"])]
+        items = [
+            {k: v for k, v in d.items() if k != "statuses"}
+            for d in repo.get("deployments", [])
+            if env in (None, d["environment"])
+        ]
         items.sort(key=lambda d: d["id"], reverse=True)  # newest first, as GitHub lists them
         chunk, headers = self._page(req, items)
         return 200, headers, chunk
@@ -62,9 +66,14 @@ class DoraGithub(FakeGithub):
     def dora_workflow_runs(self, req, match):
         repo = self._dora_repo(match)
         workflow, branch, status = match.group(3), _q(req, "branch"), _q(req, "status")
-        items = [r for r in repo.get("runs", []) if r.get("path", "").rsplit("/", 1)[-1] == workflow
-                 and branch in (None, r["head_branch"]) and _created(r["created_at"], _q(req, "created"))
-                 and status in (None, r.get("status"), r.get("conclusion"))]
+        items = [
+            r
+            for r in repo.get("runs", [])
+            if r.get("path", "").rsplit("/", 1)[-1] == workflow
+            and branch in (None, r["head_branch"])
+            and _created(r["created_at"], _q(req, "created"))
+            and status in (None, r.get("status"), r.get("conclusion"))
+        ]
         items.sort(key=lambda r: r["created_at"], reverse=True)
         chunk, headers = self._page(req, items)
         return 200, headers, {"total_count": len(items), "workflow_runs": chunk}
@@ -77,18 +86,32 @@ class DoraGithub(FakeGithub):
             return 404, {}, {"message": "Not Found"}
         a, b = index[base], index[head]
         status = "identical" if a == b else "ahead" if a < b else "behind"
-        commits = history[a + 1:b + 1] if a < b else []
+        commits = history[a + 1 : b + 1] if a < b else []
         chunk, headers = self._page(req, commits)
-        return 200, headers, {"status": status, "ahead_by": max(b - a, 0), "behind_by": max(a - b, 0),
-                              "total_commits": len(commits), "commits": chunk, "files": []}
+        return (
+            200,
+            headers,
+            {
+                "status": status,
+                "ahead_by": max(b - a, 0),
+                "behind_by": max(a - b, 0),
+                "total_commits": len(commits),
+                "commits": chunk,
+                "files": [],
+            },
+        )
 
     def dora_issues(self, req, match):
         repo = self._dora_repo(match)
         labels = {x.lower() for x in (_q(req, "labels") or "").split(",") if x}
         state, since = _q(req, "state", "open"), parse_time(_q(req, "since"))
-        items = [i for i in repo.get("issues", [])
-                 if labels <= {x["name"].lower() for x in i["labels"]} and state in ("all", i["state"])
-                 and (since is None or parse_time(i["updated_at"]) >= since)]
+        items = [
+            i
+            for i in repo.get("issues", [])
+            if labels <= {x["name"].lower() for x in i["labels"]}
+            and state in ("all", i["state"])
+            and (since is None or parse_time(i["updated_at"]) >= since)
+        ]
         items.sort(key=lambda i: i["created_at"], reverse=True)
         chunk, headers = self._page(req, items)
         return 200, headers, chunk
@@ -103,8 +126,20 @@ class DoraGithub(FakeGithub):
             if oid not in shas:
                 return None
             pr = repo.get("commit_prs", {}).get(oid)
-            prs = [] if pr is None else [{"mergeCommit": {"oid": oid}, "commits": connected(
-                [{"commit": {"authoredDate": pr["first_commit_at"]}}], "commits")}]
-            return {"__typename": "Commit", "oid": oid,
-                    "associatedPullRequests": connected(prs, "associatedPullRequests")}
+            prs = (
+                []
+                if pr is None
+                else [
+                    {
+                        "mergeCommit": {"oid": oid},
+                        "commits": connected([{"commit": {"authoredDate": pr["first_commit_at"]}}], "commits"),
+                    }
+                ]
+            )
+            return {
+                "__typename": "Commit",
+                "oid": oid,
+                "associatedPullRequests": connected(prs, "associatedPullRequests"),
+            }
+
         return {**super().gql_repository(full_name), "object": commit}

@@ -10,13 +10,15 @@ spent, answered with a RATE_LIMITED error. Every query costs 1 point here (GitHu
 Resolvers are plain dicts whose callables take the field's arguments — extend `gql_repository`
 to serve more of a repository.
 """
+
 from __future__ import annotations
 
 import functools
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from graphql import GraphQLError, build_schema, execute, parse, validate
 from graphql.error import GraphQLSyntaxError
@@ -52,27 +54,47 @@ def _selects_items(info) -> bool:
     return False
 
 
-def connection(items: list, name: str, info=None, first: int | None = None, last: int | None = None,
-               after: str | None = None, before: str | None = None, **_filters) -> dict:
+def connection(
+    items: list,
+    name: str,
+    info=None,
+    first: int | None = None,
+    last: int | None = None,
+    after: str | None = None,
+    before: str | None = None,
+    **_filters,
+) -> dict:
     """A GraphQL connection over `items`; cursors are offsets. Like GitHub, it refuses to list
     nodes or edges without `first` or `last`, and either over 100."""
     if first is None and last is None and (info is None or _selects_items(info)):
-        raise Rejected(f"You must provide a `first` or `last` value to properly paginate the `{name}` "
-                       "connection.", "MISSING_PAGINATION_BOUNDARIES")
+        raise Rejected(
+            f"You must provide a `first` or `last` value to properly paginate the `{name}` connection.",
+            "MISSING_PAGINATION_BOUNDARIES",
+        )
     for arg, value in (("first", first), ("last", last)):
         if value is not None and not 0 <= value <= MAX_PAGE:
-            raise Rejected(f"Requesting {value} records on the `{name}` connection exceeds the `{arg}` "
-                           f"limit of {MAX_PAGE} records.", "EXCESSIVE_PAGINATION")
+            raise Rejected(
+                f"Requesting {value} records on the `{name}` connection exceeds the `{arg}` "
+                f"limit of {MAX_PAGE} records.",
+                "EXCESSIVE_PAGINATION",
+            )
     start = int(after) if after else 0
-    window = items[start:int(before) if before else len(items)]
+    window = items[start : int(before) if before else len(items)]
     if first is None and last is None:
         first = 0  # totalCount only
-    page = window[:first] if first is not None else window[len(window) - last:]
+    page = window[:first] if first is not None else window[len(window) - last :]
     start += len(window) - len(page) if first is None else 0
-    return {"nodes": page, "totalCount": len(items),
-            "edges": [{"node": n, "cursor": str(start + i + 1)} for i, n in enumerate(page)],
-            "pageInfo": {"hasNextPage": start + len(page) < len(items), "hasPreviousPage": start > 0,
-                         "startCursor": str(start), "endCursor": str(start + len(page))}}
+    return {
+        "nodes": page,
+        "totalCount": len(items),
+        "edges": [{"node": n, "cursor": str(start + i + 1)} for i, n in enumerate(page)],
+        "pageInfo": {
+            "hasNextPage": start + len(page) < len(items),
+            "hasPreviousPage": start > 0,
+            "startCursor": str(start),
+            "endCursor": str(start + len(page)),
+        },
+    }
 
 
 def connected(items: list, name: str) -> Callable[..., dict]:
@@ -84,19 +106,27 @@ def actor(login: str | None) -> dict | None:
     if login is None:
         return None  # a deleted account ("ghost")
     if login.endswith("[bot]"):
-        return {"__typename": "Bot", "login": login[:-len("[bot]")]}
+        return {"__typename": "Bot", "login": login[: -len("[bot]")]}
     return {"__typename": "User", "login": login}
 
 
 def pull_request(p: dict) -> dict:
     return {
-        "number": p["number"], "additions": p["_additions"], "deletions": p["_deletions"],
-        "changedFiles": p["_changed_files"], "author": actor((p.get("user") or {}).get("login")),
+        "number": p["number"],
+        "additions": p["_additions"],
+        "deletions": p["_deletions"],
+        "changedFiles": p["_changed_files"],
+        "author": actor((p.get("user") or {}).get("login")),
         # the discussion (issue comments) and the review comments
         "totalCommentsCount": p["_comments"] + p.get("_review_comments", 0),
         "comments": connected([{"body": ""}] * p["_comments"], "comments"),
-        "reviews": connected([{"author": actor(r["login"]), "state": "APPROVED", "submittedAt": r["at"]}
-                              for r in sorted(p["_reviews"], key=lambda r: r["at"])], "reviews"),
+        "reviews": connected(
+            [
+                {"author": actor(r["login"]), "state": "APPROVED", "submittedAt": r["at"]}
+                for r in sorted(p["_reviews"], key=lambda r: r["at"])
+            ],
+            "reviews",
+        ),
         "commits": connected([{"commit": {"authoredDate": p["_first_commit_at"]}}], "commits"),
     }
 
@@ -113,16 +143,22 @@ class GithubGraphql:
         self.rejected_queries: list[str] = []
 
     def _graphql_headers(self) -> dict:
-        return {"X-RateLimit-Resource": "graphql", "X-RateLimit-Limit": str(self.graphql_limit),
-                "X-RateLimit-Remaining": str(max(self.graphql_remaining, 0)),
-                "X-RateLimit-Reset": str(int(self.graphql_reset))}
+        return {
+            "X-RateLimit-Resource": "graphql",
+            "X-RateLimit-Limit": str(self.graphql_limit),
+            "X-RateLimit-Remaining": str(max(self.graphql_remaining, 0)),
+            "X-RateLimit-Reset": str(int(self.graphql_reset)),
+        }
 
     def graphql(self, req, match):
         if self.graphql_clock() >= self.graphql_reset:
             self.graphql_remaining, self.graphql_reset = self.graphql_limit, self.graphql_clock() + 3600
         if self.graphql_remaining <= 0:
-            return 200, self._graphql_headers(), {"errors": [{
-                "type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}]}
+            return (
+                200,
+                self._graphql_headers(),
+                {"errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}]},
+            )
         body = req.json() or {}
         try:
             document = parse(body.get("query") or "")
@@ -132,13 +168,16 @@ class GithubGraphql:
         if errors:
             return self._rejected(errors)
         self.graphql_remaining -= 1
-        result = execute(schema(), document, root_value=self.gql_root(getattr(req, "caller", None)),
-                         variable_values=body.get("variables") or {})
+        result = execute(
+            schema(),
+            document,
+            root_value=self.gql_root(getattr(req, "caller", None)),
+            variable_values=body.get("variables") or {},
+        )
         if result.errors:
             if any(isinstance(e.original_error, Rejected) for e in result.errors):
                 return self._rejected(result.errors)  # GitHub refuses these before running
-            return 200, self._graphql_headers(), {"data": result.data, "errors": [
-                _error(e) for e in result.errors]}
+            return 200, self._graphql_headers(), {"data": result.data, "errors": [_error(e) for e in result.errors]}
         return 200, self._graphql_headers(), {"data": result.data}
 
     def _rejected(self, errors: list[GraphQLError]):
@@ -148,13 +187,19 @@ class GithubGraphql:
     def gql_root(self, caller=None) -> dict[str, Any]:
         """`caller`: who asks (tests/fakes/github_app.py); an app's installation sees its own
         repositories only, like GitHub."""
-        reset = datetime.fromtimestamp(self.graphql_reset, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        reset = datetime.fromtimestamp(self.graphql_reset, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {
             "rateLimit": lambda info, dryRun=False: {
-                "cost": 1, "limit": self.graphql_limit, "remaining": self.graphql_remaining,
-                "used": self.graphql_limit - self.graphql_remaining, "resetAt": reset, "nodeCount": 0},
+                "cost": 1,
+                "limit": self.graphql_limit,
+                "remaining": self.graphql_remaining,
+                "used": self.graphql_limit - self.graphql_remaining,
+                "resetAt": reset,
+                "nodeCount": 0,
+            },
             "repository": lambda info, owner, name, **_: self.gql_repository(
-                _visible(f"{owner}/{name}", caller is None or self.visible(caller, f"{owner}/{name}"))),
+                _visible(f"{owner}/{name}", caller is None or self.visible(caller, f"{owner}/{name}"))
+            ),
         }
 
     def gql_repository(self, full_name: str) -> dict[str, Any]:
@@ -165,23 +210,27 @@ class GithubGraphql:
 
         def pull(info, number):
             if number not in pulls:
-                raise GraphQLError(f"Could not resolve to a PullRequest with the number of {number}.",
-                                   extensions={"type": "NOT_FOUND"})
+                raise GraphQLError(
+                    f"Could not resolve to a PullRequest with the number of {number}.", extensions={"type": "NOT_FOUND"}
+                )
             return pull_request(pulls[number])
 
         def refs(info, refPrefix, orderBy=None, **args):
             newest = orderBy and orderBy.get("direction") == "DESC"
             branches = sorted(repo.get("branches", []), key=lambda b: b[1], reverse=bool(newest))
-            nodes = [{"name": n, "prefix": refPrefix, "target": {"__typename": "Commit", "committedDate": d}}
-                     for n, d in branches]
+            nodes = [
+                {"name": n, "prefix": refPrefix, "target": {"__typename": "Commit", "committedDate": d}}
+                for n, d in branches
+            ]
             return connection(nodes, "refs", info, **args)
 
         return {"nameWithOwner": full_name, "pullRequest": pull, "refs": refs}
 
 
 def _no_repository(full_name: str) -> GraphQLError:
-    return GraphQLError(f"Could not resolve to a Repository with the name '{full_name}'.",
-                        extensions={"type": "NOT_FOUND"})
+    return GraphQLError(
+        f"Could not resolve to a Repository with the name '{full_name}'.", extensions={"type": "NOT_FOUND"}
+    )
 
 
 def _visible(full_name: str, visible: bool) -> str:

@@ -4,6 +4,7 @@ Routes are (method, regex) → handler(request, match) -> (status, headers, body
 Failures can be scripted per route prefix: each queued (status, headers, delay)
 is served once, before the normal answer. Every request is counted by path.
 """
+
 from __future__ import annotations
 
 import json
@@ -71,9 +72,13 @@ class FakeServer:
             def _serve(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 url = urlparse(self.path)
-                req = Request(self.command, url.path, parse_qs(url.query),
-                              {k.lower(): v for k, v in self.headers.items()},
-                              self.rfile.read(length) if length else b"")
+                req = Request(
+                    self.command,
+                    url.path,
+                    parse_qs(url.query),
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(length) if length else b"",
+                )
                 status, headers, body = fake.dispatch(req)
                 if hasattr(body, "__next__"):  # a generator: stream it chunked (watches)
                     self._stream(status, headers, body)
@@ -115,8 +120,7 @@ class FakeServer:
         self.server = Server(("127.0.0.1", port), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         # close() waits for the serving loop to notice: poll often (the default is 0.5 s).
-        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
 
     def fail(self, prefix: str, *answers: tuple[int, dict, float]) -> None:
@@ -128,8 +132,7 @@ class FakeServer:
         with self._lock:
             self.requests[req.path] += 1
             self.log.append(req)
-            scripted = next((q.popleft() for p, q in self._failures.items()
-                             if req.path.startswith(p) and q), None)
+            scripted = next((q.popleft() for p, q in self._failures.items() if req.path.startswith(p) and q), None)
         if scripted is not None:
             status, headers, delay = scripted
             time.sleep(delay)

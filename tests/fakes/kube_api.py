@@ -8,6 +8,7 @@ expire_watches()); drop() cuts every open watch mid-stream, as a load balancer o
 API server restart does. Lists and watches honour equality-based label selectors
 (`a=b,c!=d`), as the API server and metrics-server do.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -41,10 +42,10 @@ class FakeKube(FakeServer):
         self.events: list[tuple[int, str, dict]] = []
         self.rv = 100
         self.oldest = 0
-        self.generation = 0   # drop(): open watches are cut
-        self.expiry = 0       # expire_watches(): open watches end cleanly
+        self.generation = 0  # drop(): open watches are cut
+        self.expiry = 0  # expire_watches(): open watches end cleanly
         self.bookmark_after = bookmark_after
-        self.bookmarks = 0    # BOOKMARK events sent
+        self.bookmarks = 0  # BOOKMARK events sent
         self.offline = False  # disconnected(): watch requests wait
         self.cond = threading.Condition()
         self.node_list = {"kind": "NodeList", "items": []}
@@ -136,28 +137,43 @@ class FakeKube(FakeServer):
         selected = selector(q.get("labelSelector", ""))
         if q.get("watch") not in ("true", "1", "True"):
             with self.cond:
-                items = [p for p in self.objects.values()
-                         if namespace in (None, p["metadata"]["namespace"]) and selected(p)]
+                items = [
+                    p for p in self.objects.values() if namespace in (None, p["metadata"]["namespace"]) and selected(p)
+                ]
                 meta = {"resourceVersion": str(self.rv)}
                 if q.get("limit"):  # pages: `continue` is the next offset (the API's is opaque)
                     start, size = int(q.get("continue") or 0), int(q["limit"])
                     if start + size < len(items):
                         meta["continue"] = str(start + size)
-                    items = items[start:start + size]
-                return 200, {}, {"kind": "PodList", "apiVersion": "v1", "metadata": meta,
-                                 "items": items}
+                    items = items[start : start + size]
+                return 200, {}, {"kind": "PodList", "apiVersion": "v1", "metadata": meta, "items": items}
         with self.cond:  # an unreachable server answers nothing, not even headers
             while self.offline:
                 self.cond.wait(0.05)
             connection = (self.generation, self.expiry)  # a drop from now on cuts this watch
-        return 200, {}, self._watch(namespace, int(q.get("resourceVersion") or self.rv),
-                                    float(q.get("timeoutSeconds") or 300),
-                                    q.get("allowWatchBookmarks") in ("true", "True"), selected, connection)
+        return (
+            200,
+            {},
+            self._watch(
+                namespace,
+                int(q.get("resourceVersion") or self.rv),
+                float(q.get("timeoutSeconds") or 300),
+                q.get("allowWatchBookmarks") in ("true", "True"),
+                selected,
+                connection,
+            ),
+        )
 
     def _watch(self, namespace, since, timeout, bookmarks, selected, connection):
         if since < self.oldest:
-            status = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 410,
-                      "reason": "Expired", "message": f"too old resource version: {since}"}
+            status = {
+                "kind": "Status",
+                "apiVersion": "v1",
+                "status": "Failure",
+                "code": 410,
+                "reason": "Expired",
+                "message": f"too old resource version: {since}",
+            }
             yield orjson.dumps({"type": "ERROR", "object": status}) + b"\n"
             return
         deadline = time.monotonic() + timeout
@@ -181,8 +197,7 @@ class FakeKube(FakeServer):
                     idle_since = time.monotonic()
             if bookmarks and time.monotonic() - idle_since > self.bookmark_after and current > cursor - 1:
                 cursor = max(cursor, current)
-                mark = {"kind": "Pod", "apiVersion": "v1",
-                        "metadata": {"resourceVersion": str(cursor)}}
+                mark = {"kind": "Pod", "apiVersion": "v1", "metadata": {"resourceVersion": str(cursor)}}
                 yield orjson.dumps({"type": "BOOKMARK", "object": mark}) + b"\n"
                 self.bookmarks += 1
                 idle_since = time.monotonic()
@@ -240,6 +255,7 @@ def selector(text: str):
     def matches(obj: dict) -> bool:
         labels = (obj.get("metadata") or {}).get("labels") or {}
         return all((labels.get(k) == v) != negate for k, v, negate in terms)
+
     return matches
 
 
@@ -247,6 +263,9 @@ def _in_scope(listing: dict, req, match) -> dict:
     """A list restricted to the request's namespace (if any) and label selector."""
     namespace = match.group(1) if match.groups() else None
     selected = selector((req.query.get("labelSelector") or [""])[0])
-    items = [x for x in listing.get("items") or []
-             if namespace in (None, (x.get("metadata") or {}).get("namespace")) and selected(x)]
+    items = [
+        x
+        for x in listing.get("items") or []
+        if namespace in (None, (x.get("metadata") or {}).get("namespace")) and selected(x)
+    ]
     return {**listing, "items": items}

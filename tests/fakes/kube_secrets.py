@@ -1,5 +1,6 @@
 """A fake Kubernetes API server for one resource kind: core/v1 Secrets, get and merge-patch,
 with resourceVersion conflicts (409) as the real API server answers them."""
+
 from __future__ import annotations
 
 import copy
@@ -24,8 +25,11 @@ class FakeKubeSecrets(FakeServer):
 
     def create(self, namespace: str, name: str) -> None:
         self.secrets[(namespace, name)] = {
-            "kind": "Secret", "apiVersion": "v1", "data": {},
-            "metadata": {"name": name, "namespace": namespace, "resourceVersion": str(self.version)}}
+            "kind": "Secret",
+            "apiVersion": "v1",
+            "data": {},
+            "metadata": {"name": name, "namespace": namespace, "resourceVersion": str(self.version)},
+        }
 
     def dispatch(self, req):
         if req.headers.get("authorization") != f"Bearer {self.token}":

@@ -9,6 +9,7 @@ type, message and a pickled `object`). Request names are the server's
 (`sky.status`, `sky.jobs.queue_v2`). Every answer carries the server's version
 headers; the headers each request came with are kept in `log`.
 """
+
 from __future__ import annotations
 
 import json
@@ -21,8 +22,12 @@ NAMES = {"/status": "sky.status", "/jobs/queue/v2": "sky.jobs.queue_v2"}
 
 
 class FakeSkyPilot(FakeServer):
-    routes = [("POST", r"/status", "start"), ("POST", r"/jobs/queue/v2", "start"),
-              ("GET", r"/api/get", "get"), ("GET", r"/api/health", "health")]
+    routes = [
+        ("POST", r"/status", "start"),
+        ("POST", r"/jobs/queue/v2", "start"),
+        ("GET", r"/api/get", "get"),
+        ("GET", r"/api/health", "health"),
+    ]
 
     def __init__(self, token: str = "sky-sa-token"):
         self.token = token
@@ -51,16 +56,20 @@ class FakeSkyPilot(FakeServer):
             self.requests[req.path] += 1
             return 401, {}, {"detail": "Unauthorized"}
         status, headers, body = super().dispatch(req)
-        return status, {"X-SkyPilot-API-Version": self.api_version, "X-SkyPilot-Version": self.version,
-                        **headers}, body
+        return status, {"X-SkyPilot-API-Version": self.api_version, "X-SkyPilot-Version": self.version, **headers}, body
 
     def _value(self, path: str):
         if path == "/status":
             return self.clusters
         if self.queue_shape == "list":
             return self.jobs
-        return {"jobs": self.jobs, "total": len(self.jobs), "total_no_filter": len(self.jobs),
-                "status_counts": {}, "infra_options": []}
+        return {
+            "jobs": self.jobs,
+            "total": len(self.jobs),
+            "total_no_filter": len(self.jobs),
+            "status_counts": {},
+            "infra_options": [],
+        }
 
     def start(self, req, match):
         if req.path == "/status":
@@ -75,19 +84,46 @@ class FakeSkyPilot(FakeServer):
         if request_id not in self.pending:
             return 404, {}, {"detail": f"Request {request_id!r} not found"}
         path, failure = self.pending[request_id]  # kept, as the server keeps its request records
-        record = {"request_id": request_id, "name": NAMES[path], "entrypoint": "gASV", "request_body": "gASV",
-                  "status": "SUCCEEDED", "created_at": time.time(), "user_id": "fcd1e5cf",
-                  "return_value": json.dumps(self._value(path)), "error": "null", "pid": 1,
-                  "schedule_type": "short", "user_name": None, "cluster_name": None, "status_msg": None,
-                  "should_retry": False, "finished_at": time.time(), "file_mounts_blob_id": None}
+        record = {
+            "request_id": request_id,
+            "name": NAMES[path],
+            "entrypoint": "gASV",
+            "request_body": "gASV",
+            "status": "SUCCEEDED",
+            "created_at": time.time(),
+            "user_id": "fcd1e5cf",
+            "return_value": json.dumps(self._value(path)),
+            "error": "null",
+            "pid": 1,
+            "schedule_type": "short",
+            "user_name": None,
+            "cluster_name": None,
+            "status_msg": None,
+            "should_retry": False,
+            "finished_at": time.time(),
+            "file_mounts_blob_id": None,
+        }
         if failure is None:
             return 200, {}, record
         error_type, message = failure
-        record.update(status="FAILED", return_value="null",
-                      error=json.dumps({"object": "gASV4gYAAAAAAAB9lC4=", "type": error_type, "message": message}))
+        record.update(
+            status="FAILED",
+            return_value="null",
+            error=json.dumps({"object": "gASV4gYAAAAAAAB9lC4=", "type": error_type, "message": message}),
+        )
         return 500, {}, {"detail": record}
 
     def health(self, req, match):
-        return 200, {}, {"status": "healthy", "api_version": self.api_version, "version": self.version,
-                         "version_on_disk": self.version, "commit": "7e595970", "basic_auth_enabled": False,
-                         "user": None}
+        return (
+            200,
+            {},
+            {
+                "status": "healthy",
+                "api_version": self.api_version,
+                "version": self.version,
+                "version_on_disk": self.version,
+                "commit": "7e595970",
+                "basic_auth_enabled": False,
+                "user": None,
+            },
+        )

@@ -1,6 +1,7 @@
 """tests/fakes/http.py's server: a client hanging up mid-request is no traceback on the
 console (`make demo` printed `ConnectionResetError: [Errno 104]` from socketserver), while
 any other error in a fake still is."""
+
 from __future__ import annotations
 
 import socket

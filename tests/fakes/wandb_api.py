@@ -2,6 +2,7 @@
 Runs query (Mongo-style filters on createdAt/heartbeatAt/state/name, cursor pages) and a run's
 sampled system-metrics history (`RunFullHistory`, the `events` node `run.history(stream=
 "system")` asks for). Failures can be scripted per GraphQL operation."""
+
 from __future__ import annotations
 
 import json
@@ -11,15 +12,31 @@ from collections import defaultdict, deque
 from orgpulse.timeutil import parse_time
 from tests.fakes.http import FakeServer
 
-VIEWER = {"id": "VXNlcjox", "entity": "ml-org", "username": "orgpulse", "email": None,
-          "flags": "{}", "teams": {"edges": []}}
-RUN_FIELDS = {"tags": [], "sweepName": None, "config": "{}", "group": None, "jobType": None,
-              "commit": None, "readOnly": False, "description": None, "notes": None,
-              "historyLineCount": 10, "user": {"name": "a", "username": "a"}, "historyKeys": None}
+VIEWER = {
+    "id": "VXNlcjox",
+    "entity": "ml-org",
+    "username": "orgpulse",
+    "email": None,
+    "flags": "{}",
+    "teams": {"edges": []},
+}
+RUN_FIELDS = {
+    "tags": [],
+    "sweepName": None,
+    "config": "{}",
+    "group": None,
+    "jobType": None,
+    "commit": None,
+    "readOnly": False,
+    "description": None,
+    "notes": None,
+    "historyLineCount": 10,
+    "user": {"name": "a", "username": "a"},
+    "historyKeys": None,
+}
 
 
-OPS = {"$gte": lambda a, b: a >= b, "$gt": lambda a, b: a > b, "$lt": lambda a, b: a < b,
-       "$in": lambda a, b: a in b}
+OPS = {"$gte": lambda a, b: a >= b, "$gt": lambda a, b: a > b, "$lt": lambda a, b: a < b, "$in": lambda a, b: a in b}
 
 
 def _match(run: dict, flt: dict) -> bool:
@@ -52,14 +69,34 @@ class FakeWandb(FakeServer):
         self._op_failures: dict[str, deque] = defaultdict(deque)
         super().__init__(port)
 
-    def add(self, entity: str, project: str, run_id: str, name: str, state: str, created: str,
-            heartbeat: str, summary: dict | None = None, system: dict | None = None,
-            events: list[dict] | None = None) -> None:
+    def add(
+        self,
+        entity: str,
+        project: str,
+        run_id: str,
+        name: str,
+        state: str,
+        created: str,
+        heartbeat: str,
+        summary: dict | None = None,
+        system: dict | None = None,
+        events: list[dict] | None = None,
+    ) -> None:
         """A run; `system` is its latest system-metrics sample, `events` its history."""
-        self.runs.setdefault((entity, project), []).append({
-            "projectId": "1", "id": run_id, "name": run_id, "displayName": name, "state": state,
-            "createdAt": created, "heartbeatAt": heartbeat, **RUN_FIELDS,
-            "summaryMetrics": json.dumps(summary or {}), "systemMetrics": json.dumps(system or {})})
+        self.runs.setdefault((entity, project), []).append(
+            {
+                "projectId": "1",
+                "id": run_id,
+                "name": run_id,
+                "displayName": name,
+                "state": state,
+                "createdAt": created,
+                "heartbeatAt": heartbeat,
+                **RUN_FIELDS,
+                "summaryMetrics": json.dumps(summary or {}),
+                "systemMetrics": json.dumps(system or {}),
+            }
+        )
         self.events[(entity, project, run_id)] = list(events or ([system] if system else []))
 
     def fail_operation(self, operation: str, *answers: tuple[int, dict]) -> None:
@@ -95,12 +132,23 @@ class FakeWandb(FakeServer):
     def _runs(self, v: dict) -> dict:
         self.run_queries.append(v)
         flt = json.loads(v.get("filters") or "{}")
-        runs = sorted((r for r in self.runs.get((v["entity"], v["project"]), []) if _match(r, flt)),
-                      key=lambda r: r["createdAt"])
+        runs = sorted(
+            (r for r in self.runs.get((v["entity"], v["project"]), []) if _match(r, flt)), key=lambda r: r["createdAt"]
+        )
         start = int(v.get("cursor") or 0)
         size = int(v.get("perPage") or 50)
-        page = runs[start:start + size]
+        page = runs[start : start + size]
         more = start + size < len(runs)
-        return {"data": {"project": {"internalId": "1", "runCount": len(runs), "readOnly": False, "runs": {
-            "edges": [{"node": r, "cursor": str(start + i + 1)} for i, r in enumerate(page)],
-            "pageInfo": {"endCursor": str(start + len(page)), "hasNextPage": more}}}}}
+        return {
+            "data": {
+                "project": {
+                    "internalId": "1",
+                    "runCount": len(runs),
+                    "readOnly": False,
+                    "runs": {
+                        "edges": [{"node": r, "cursor": str(start + i + 1)} for i, r in enumerate(page)],
+                        "pageInfo": {"endCursor": str(start + len(page)), "hasNextPage": more},
+                    },
+                }
+            }
+        }

@@ -1,5 +1,6 @@
 """catalog.csv is well-formed, sorted, and every row is a usable Datadog metric definition.
 (That every row is produced by some test is checked at session end, in conftest.py.)"""
+
 from __future__ import annotations
 
 import re
@@ -18,8 +19,19 @@ def test_rows_are_sorted_unique_and_named_by_convention():
     for row in rows.values():
         assert NAME.match(row.name), row.name
         assert row.description and row.source
-        assert not row.tags & {"pr", "pr_number", "sha", "run_id", "job_id", "user", "email",
-                               "pod", "pod_name", "title", "branch"}, row.name
+        assert not row.tags & {
+            "pr",
+            "pr_number",
+            "sha",
+            "run_id",
+            "job_id",
+            "user",
+            "email",
+            "pod",
+            "pod_name",
+            "title",
+            "branch",
+        }, row.name
         if row.type == m.DISTRIBUTION:
             assert row.unit == "second", row.name
 
@@ -40,8 +52,19 @@ def test_the_session_end_check_survives_pytest_without_its_cache_plugin():
 
     root = Path(__file__).resolve().parents[2]
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q",
-         "tests/kernel/test_catalog.py::test_parse_rejects_bad_rows"],
-        cwd=root, capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "tests/kernel/test_catalog.py::test_parse_rejects_bad_rows",
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0 and "1 passed" in result.stdout, result.stdout + result.stderr
     assert "AttributeError" not in result.stdout + result.stderr

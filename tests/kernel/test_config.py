@@ -1,4 +1,5 @@
 """Settings from env, *_FILE secrets and the YAML file; every problem reported at once."""
+
 from __future__ import annotations
 
 import os
@@ -21,15 +22,20 @@ def test_embedded_default_is_the_log_sink(tmp_path):
     assert s.section("receiver")["dedup_ttl_seconds"] == 72 * 3600
 
 
-@pytest.mark.parametrize("env,target", [
-    ({"DD_DOGSTATSD_URL": "udp://agent:9125"}, config.DogStatsdTarget("agent", 9125)),
-    ({"DD_DOGSTATSD_URL": "unix:///var/run/datadog/dsd.socket"},
-     config.DogStatsdTarget(socket_path="/var/run/datadog/dsd.socket")),
-    ({"DD_AGENT_HOST": "10.0.0.1"}, config.DogStatsdTarget("10.0.0.1", 8125)),
-    ({"DD_AGENT_HOST": "h", "DD_DOGSTATSD_PORT": "8200"}, config.DogStatsdTarget("h", 8200)),
-    ({"DD_DOGSTATSD_URL": "udp://a:1", "DD_AGENT_HOST": "b"}, config.DogStatsdTarget("a", 1)),
-    ({"ORGPULSE_SINK": "dogstatsd"}, config.DogStatsdTarget("localhost", 8125)),
-])
+@pytest.mark.parametrize(
+    "env,target",
+    [
+        ({"DD_DOGSTATSD_URL": "udp://agent:9125"}, config.DogStatsdTarget("agent", 9125)),
+        (
+            {"DD_DOGSTATSD_URL": "unix:///var/run/datadog/dsd.socket"},
+            config.DogStatsdTarget(socket_path="/var/run/datadog/dsd.socket"),
+        ),
+        ({"DD_AGENT_HOST": "10.0.0.1"}, config.DogStatsdTarget("10.0.0.1", 8125)),
+        ({"DD_AGENT_HOST": "h", "DD_DOGSTATSD_PORT": "8200"}, config.DogStatsdTarget("h", 8200)),
+        ({"DD_DOGSTATSD_URL": "udp://a:1", "DD_AGENT_HOST": "b"}, config.DogStatsdTarget("a", 1)),
+        ({"ORGPULSE_SINK": "dogstatsd"}, config.DogStatsdTarget("localhost", 8125)),
+    ],
+)
 def test_dogstatsd_target(env, target, tmp_path):
     s = load(env, tmp_path)
     assert s.sink == "dogstatsd" and s.dogstatsd == target
@@ -64,22 +70,38 @@ def test_generated_secret_is_used_when_none_is_configured(tmp_path):
 
 def test_every_problem_is_listed_at_once(tmp_path):
     bad_yaml = tmp_path / "c.yaml"
-    bad_yaml.write_text("github:\n  hotfix_pattern: '(['\n  repositories: [nope]\n"
-                        "receiver:\n  dedup_ttl_seconds: 60\n  captur: true\nmystery: {}\n")
+    bad_yaml.write_text(
+        "github:\n  hotfix_pattern: '(['\n  repositories: [nope]\n"
+        "receiver:\n  dedup_ttl_seconds: 60\n  captur: true\nmystery: {}\n"
+    )
     with pytest.raises(config.ConfigError) as err:
-        load({"DD_DOGSTATSD_URL": "tcp://x", "ORGPULSE_SINK": "kafka",
-              "ORGPULSE_MAX_BODY_BYTES": "-5", "GITHUB_WEBHOOK_SECRET": "a",
-              "GITHUB_WEBHOOK_SECRET_FILE": "/x", "WANDB_WEBHOOK_TOKEN_FILE": "/nonexistent",
-              "ORGPULSE_LOG_LEVEL": "loud", "ORGPULSE_CONFIG": str(bad_yaml)}, tmp_path)
+        load(
+            {
+                "DD_DOGSTATSD_URL": "tcp://x",
+                "ORGPULSE_SINK": "kafka",
+                "ORGPULSE_MAX_BODY_BYTES": "-5",
+                "GITHUB_WEBHOOK_SECRET": "a",
+                "GITHUB_WEBHOOK_SECRET_FILE": "/x",
+                "WANDB_WEBHOOK_TOKEN_FILE": "/nonexistent",
+                "ORGPULSE_LOG_LEVEL": "loud",
+                "ORGPULSE_CONFIG": str(bad_yaml),
+            },
+            tmp_path,
+        )
     text = str(err.value)
-    for expected in ("DD_DOGSTATSD_URL must be udp://host:port or unix:///path",
-                     "ORGPULSE_SINK must be one of", "ORGPULSE_MAX_BODY_BYTES must be a positive",
-                     "GITHUB_WEBHOOK_SECRET and GITHUB_WEBHOOK_SECRET_FILE are both set",
-                     "WANDB_WEBHOOK_TOKEN_FILE: cannot read /nonexistent",
-                     "ORGPULSE_LOG_LEVEL must be", "github.hotfix_pattern invalid regular expression",
-                     "github.repositories entries must be owner/name",
-                     "receiver.dedup_ttl_seconds must be >= 259200",
-                     "receiver.captur is not a known setting", "unknown section(s) ['mystery']"):
+    for expected in (
+        "DD_DOGSTATSD_URL must be udp://host:port or unix:///path",
+        "ORGPULSE_SINK must be one of",
+        "ORGPULSE_MAX_BODY_BYTES must be a positive",
+        "GITHUB_WEBHOOK_SECRET and GITHUB_WEBHOOK_SECRET_FILE are both set",
+        "WANDB_WEBHOOK_TOKEN_FILE: cannot read /nonexistent",
+        "ORGPULSE_LOG_LEVEL must be",
+        "github.hotfix_pattern invalid regular expression",
+        "github.repositories entries must be owner/name",
+        "receiver.dedup_ttl_seconds must be >= 259200",
+        "receiver.captur is not a known setting",
+        "unknown section(s) ['mystery']",
+    ):
         assert expected in text
     assert len(err.value.problems) == 11
 
@@ -99,9 +121,11 @@ def test_unreadable_or_invalid_yaml(tmp_path):
 
 def test_sections_of_later_parts_are_accepted(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("skypilot: {regions: [us-east-1]}\npoller: {interval_seconds: 600}\n"
-                    "github: {repositories: [org/repo], workflows: [Tests]}\n"
-                    "fom: {formulas: {ci.failing_workflows: {limit: 8}}}\n")
+    path.write_text(
+        "skypilot: {regions: [us-east-1]}\npoller: {interval_seconds: 600}\n"
+        "github: {repositories: [org/repo], workflows: [Tests]}\n"
+        "fom: {formulas: {ci.failing_workflows: {limit: 8}}}\n"
+    )
     s = load({"ORGPULSE_CONFIG": str(path)}, tmp_path)
     assert s.section("skypilot")["regions"] == ["us-east-1"]
     assert s.section("poller")["interval_seconds"] == 600
@@ -111,8 +135,7 @@ def test_sections_of_later_parts_are_accepted(tmp_path):
 
 def test_fom_overrides_are_checked_against_the_formula_table(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("fom: {formulas: {ci.nope: {}, ci.stale_prs: {limt: 3}}, "
-                    "thresholds: {green: 0.2, yellow: 0.5}}\n")
+    path.write_text("fom: {formulas: {ci.nope: {}, ci.stale_prs: {limt: 3}}, thresholds: {green: 0.2, yellow: 0.5}}\n")
     with pytest.raises(config.ConfigError) as err:
         load({"ORGPULSE_CONFIG": str(path)}, tmp_path)
     assert "unknown formula 'ci.nope'" in str(err.value)

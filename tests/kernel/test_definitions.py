@@ -2,12 +2,13 @@
 applying them: flaky per (repo, workflow, head SHA), benchmarks apart from tests; the same
 account, the first review by another human, the legs of a pull request's cycle (the two sides
 agreeing on one pull request: test_pr_legs_agree.py)."""
+
 from __future__ import annotations
 
 import copy
 import json
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -31,15 +32,18 @@ def names(payload: dict, ctx: GithubContext) -> list[str]:
     return [x.name for x in produced(HANDLERS["workflow_run"](View(payload), ctx))]
 
 
-@pytest.mark.parametrize("conclusions,flaky", [
-    (["failure", "success"], 1),
-    (["timed_out", "success"], 1),
-    (["success", "failure"], 0),                          # passing first, then failing: broken, not flaky
-    (["failure", "cancelled", "success"], 1),             # a cancelled attempt says nothing
-    (["failure", "success", "failure", "success"], 1),    # counted once per (workflow, SHA)
-    (["cancelled", "success"], 0),
-    (["failure", "failure"], 0),
-])
+@pytest.mark.parametrize(
+    "conclusions,flaky",
+    [
+        (["failure", "success"], 1),
+        (["timed_out", "success"], 1),
+        (["success", "failure"], 0),  # passing first, then failing: broken, not flaky
+        (["failure", "cancelled", "success"], 1),  # a cancelled attempt says nothing
+        (["failure", "success", "failure", "success"], 1),  # counted once per (workflow, SHA)
+        (["cancelled", "success"], 0),
+        (["failure", "failure"], 0),
+    ],
+)
 def test_flaky_rule(conclusions, flaky):
     assert count_flaky(("key", c) for c in conclusions) == flaky
 
@@ -66,8 +70,7 @@ def test_receiver_new_run_on_the_same_sha_after_a_failure_is_flaky():
     new_run = completed_run(id=4, name="Tests", conclusion="success", run_attempt=1)  # workflow_dispatch, a re-push…
     out = produced(HANDLERS["workflow_run"](View(new_run), ctx))
     flakes = [x for x in out if x.name == "github.ci.flaky_checks"]
-    assert [(x.value, x.tags) for x in flakes] == [
-        (1.0, (("kind", "workflow_run"), ("repo", "octo-org/octo-repo")))]
+    assert [(x.value, x.tags) for x in flakes] == [(1.0, (("kind", "workflow_run"), ("repo", "octo-org/octo-repo")))]
     again = copy.deepcopy(new_run)
     assert "github.ci.flaky_checks" not in names(again, ctx)  # once per (workflow, head SHA)
 
@@ -82,36 +85,49 @@ def test_receiver_benchmark_never_turns_tests_passing_red():
 
 
 # ------------------------------------------------------------------ first review and legs
-@pytest.mark.parametrize("a, b, same", [
-    ({"id": 1, "login": "octocat"}, {"id": 1, "login": "renamed"}, True),     # an account renamed
-    ({"id": 1, "login": "octocat"}, {"id": 2, "login": "octocat"}, False),    # ids decide when both have one
-    ({"id": 1, "login": "Octocat"}, {"login": "octocat"}, True),              # GraphQL: logins, no case
-    ({"id": 1, "login": "octocat"}, {"id": "MDQ6VXNlcjE=", "login": "x"}, False),  # a node id is no id
-    ({"login": "octocat"}, None, False),
-    ({}, {}, False),                                                          # nobody is nobody else
-])
+@pytest.mark.parametrize(
+    "a, b, same",
+    [
+        ({"id": 1, "login": "octocat"}, {"id": 1, "login": "renamed"}, True),  # an account renamed
+        ({"id": 1, "login": "octocat"}, {"id": 2, "login": "octocat"}, False),  # ids decide when both have one
+        ({"id": 1, "login": "Octocat"}, {"login": "octocat"}, True),  # GraphQL: logins, no case
+        ({"id": 1, "login": "octocat"}, {"id": "MDQ6VXNlcjE=", "login": "x"}, False),  # a node id is no id
+        ({"login": "octocat"}, None, False),
+        ({}, {}, False),  # nobody is nobody else
+    ],
+)
 def test_same_account(a, b, same):
     assert definitions.same_account(a, b) is same
 
 
 def test_the_first_review_is_the_earliest_by_another_human_before_the_merge():
     author = {"login": "octocat", "id": 1, "type": "User"}
-    reviews = [({"login": "bob", "id": 3}, "2026-11-26T09:00:00Z"),          # listed first, later
-               ({"login": "octocat", "id": 1}, "2026-11-26T07:00:00Z"),      # the author
-               ({"login": "coderabbitai", "__typename": "Bot"}, "2026-11-26T07:30:00Z"),
-               ({"login": "alice", "id": 2}, "2026-11-26T08:00:00Z"),
-               ({"login": "dave", "id": 5}, None),                           # pending: no time
-               (None, "2026-11-26T06:00:00Z"),                               # a deleted account
-               ({"login": "carol", "id": 4}, "2026-11-26T13:00:00Z")]        # after the merge
+    reviews = [
+        ({"login": "bob", "id": 3}, "2026-11-26T09:00:00Z"),  # listed first, later
+        ({"login": "octocat", "id": 1}, "2026-11-26T07:00:00Z"),  # the author
+        ({"login": "coderabbitai", "__typename": "Bot"}, "2026-11-26T07:30:00Z"),
+        ({"login": "alice", "id": 2}, "2026-11-26T08:00:00Z"),
+        ({"login": "dave", "id": 5}, None),  # pending: no time
+        (None, "2026-11-26T06:00:00Z"),  # a deleted account
+        ({"login": "carol", "id": 4}, "2026-11-26T13:00:00Z"),
+    ]  # after the merge
     merged = "2026-11-26T12:00:00Z"
-    assert definitions.first_review(author, reviews, merged) == datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc)
+    assert definitions.first_review(author, reviews, merged) == datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
     assert definitions.first_review(author, reviews[1:3] + reviews[4:], merged) is None
     assert definitions.first_review(author, reviews[-1:], None) is not None  # not merged yet: any time
 
 
 def test_legs_run_from_one_moment_to_the_next_and_none_is_never_a_zero():
-    moments = {"first_commit": "2026-11-25T08:00:00Z", "created": "2026-11-25T10:00:00Z",
-               "first_review": "2026-11-25T13:00:00Z", "merged": "2026-11-26T01:00:00Z"}
+    moments = {
+        "first_commit": "2026-11-25T08:00:00Z",
+        "created": "2026-11-25T10:00:00Z",
+        "first_review": "2026-11-25T13:00:00Z",
+        "merged": "2026-11-26T01:00:00Z",
+    }
     assert {n: definitions.leg(n, moments) for n in definitions.LEGS} == {
-        "coding": 7200.0, "pickup": 10800.0, "review": 43200.0, "deploy": None}
+        "coding": 7200.0,
+        "pickup": 10800.0,
+        "review": 43200.0,
+        "deploy": None,
+    }
     assert definitions.leg("coding", {**moments, "first_commit": "2026-11-25T11:00:00Z"}) is None  # negative

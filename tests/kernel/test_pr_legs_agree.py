@@ -7,11 +7,12 @@ same pickup, review and deploy legs, or both give none.
 Before the definitions were shared, the receiver compared user ids and took the first review it
 saw (even one after the merge); the poller compared logins and required the review before the
 merge: the "reviewed only after the merge" rows below told them apart."""
+
 from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from github import Auth, Github
@@ -24,16 +25,18 @@ from tests.support.dogstatsd import produced
 from tests.support.github_history import iso, pull
 from tests.support.inprocess import Receiver
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 REPO, REPO_ID, NUMBER = "org/app", 4242, 7
 MERGE_SHA = "a" * 40
 # People as webhooks show them (REST: numeric id, login, type); the fake's GraphQL shows logins.
-PEOPLE = {"octocat": {"login": "octocat", "id": 1, "type": "User"},
-          "alice": {"login": "alice", "id": 2, "type": "User"},
-          "bob": {"login": "bob", "id": 3, "type": "User"},
-          "coderabbitai[bot]": {"login": "coderabbitai[bot]", "id": 4, "type": "Bot"}}
+PEOPLE = {
+    "octocat": {"login": "octocat", "id": 1, "type": "User"},
+    "alice": {"login": "alice", "id": 2, "type": "User"},
+    "bob": {"login": "bob", "id": 3, "type": "User"},
+    "coderabbitai[bot]": {"login": "coderabbitai[bot]", "id": 4, "type": "Bot"},
+}
 AUTHOR = "octocat"
-CREATED_H, MERGED_H, DEPLOYED_H = -30, -20, -19   # hours from NOW
+CREATED_H, MERGED_H, DEPLOYED_H = -30, -20, -19  # hours from NOW
 
 # (reviews as (login, hours from NOW), expected legs in hours: pickup, review, deploy)
 ROWS = {
@@ -57,9 +60,13 @@ def _fixture(name: str) -> dict:
 
 def _pr(payload: dict, merged: bool) -> dict:
     payload["repository"].update(full_name=REPO, id=REPO_ID)
-    payload["pull_request"].update(number=NUMBER, user=PEOPLE[AUTHOR], created_at=_at(CREATED_H),
-                                   merged_at=_at(MERGED_H) if merged else None,
-                                   merge_commit_sha=MERGE_SHA if merged else None)
+    payload["pull_request"].update(
+        number=NUMBER,
+        user=PEOPLE[AUTHOR],
+        created_at=_at(CREATED_H),
+        merged_at=_at(MERGED_H) if merged else None,
+        merge_commit_sha=MERGE_SHA if merged else None,
+    )
     return payload
 
 
@@ -75,8 +82,7 @@ def deliveries(reviews: list[tuple[str, float]]) -> list[tuple[float, str, dict]
     deployment = _fixture("deployment_status/payload.json")
     deployment["repository"].update(full_name=REPO, id=REPO_ID)
     deployment["deployment"].update(sha=MERGE_SHA, id=99, environment="production")
-    deployment["deployment_status"].update(state="success", environment="production",
-                                           created_at=_at(DEPLOYED_H))
+    deployment["deployment_status"].update(state="success", environment="production", created_at=_at(DEPLOYED_H))
     out.append((DEPLOYED_H, "deployment_status", deployment))
     return sorted(out, key=lambda d: d[0])
 
@@ -89,21 +95,37 @@ def receiver_legs(tmp_path, reviews) -> tuple:
         response = receiver.github(json.dumps(payload).encode(), event)
         assert response.json["result"] in ("accepted", "ignored"), response.json  # ignored: an own review
     sent = {x.name: x.value for x in receiver.lines() if x.type == "distribution"}
-    return tuple(None if (v := sent.get(f"github.prs.{name}")) is None else v / 3600
-                 for name in ("time_to_first_review", "review_time", "deploy_time"))
+    return tuple(
+        None if (v := sent.get(f"github.prs.{name}")) is None else v / 3600
+        for name in ("time_to_first_review", "review_time", "deploy_time")
+    )
 
 
 def poller_legs(reviews) -> tuple:
     fake = FakeGithub()
     try:
-        fake.add_repo(REPO)["pulls"].append(pull(
-            NUMBER, NOW, created_h=CREATED_H, merged_h=MERGED_H, user=PEOPLE[AUTHOR],
-            merge_commit_sha=MERGE_SHA, reviewers=reviews))
-        gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
-                    seconds_between_writes=0)
+        fake.add_repo(REPO)["pulls"].append(
+            pull(
+                NUMBER,
+                NOW,
+                created_h=CREATED_H,
+                merged_h=MERGED_H,
+                user=PEOPLE[AUTHOR],
+                merge_commit_sha=MERGE_SHA,
+                reviewers=reviews,
+            )
+        )
+        gh = Github(
+            auth=Auth.Token(fake.token),
+            base_url=fake.url,
+            retry=None,
+            seconds_between_requests=0,
+            seconds_between_writes=0,
+        )
         deployed = {(REPO, MERGE_SHA): NOW + timedelta(hours=DEPLOYED_H)}
-        collector = GithubCollector(GithubHttp(gh.requester, 1.0), [REPO], {"budget_share": 1.0},
-                                    lambda repo, sha: deployed.get((repo, sha)))
+        collector = GithubCollector(
+            GithubHttp(gh.requester, 1.0), [REPO], {"budget_share": 1.0}, lambda repo, sha: deployed.get((repo, sha))
+        )
         got = {x.name: x.value for x in produced(collector.collect(NOW))}
         assert not fake.rejected_queries, fake.rejected_queries
     finally:

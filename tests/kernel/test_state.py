@@ -1,6 +1,7 @@
 """The poller's state file (orgpulse/state.py): what the loop and the informer write, that
 neither loses the other's part, and the liveness probe `orgpulse probe poller|informer`
 judging it with an injected clock (and, through the CLI, against the wall clock)."""
+
 from __future__ import annotations
 
 import io
@@ -13,16 +14,16 @@ import time
 import pytest
 
 from orgpulse import metrics as m
-from orgpulse.emit import Emitter, LogSink
 from orgpulse import state
+from orgpulse.emit import Emitter, LogSink
 from pollers.kubernetes.informer import Informer
 from pollers.loop import Collector, Poller
 from pollers.values import ValueStore
 from tests.fakes.kube_api import FakeKube
-from tests.support.k8s_pods import pod
-from tests.support.servers import ROOT, clean_env
 from tests.pollers.test_kubernetes_informer import api_client, wait_until
 from tests.pollers.test_loop import Clock
+from tests.support.k8s_pods import pod
+from tests.support.servers import ROOT, clean_env
 
 
 class Elector:
@@ -50,15 +51,17 @@ def collectors():
     def partial(now):
         return [m.count("orgpulse.collector.errors", collector="ec2", reason="http_500")]
 
-    return {"good": Collector("good", good, 5), "bad": Collector("bad", bad, 5),
-            "partial": Collector("partial", partial, 5)}
+    return {
+        "good": Collector("good", good, 5),
+        "bad": Collector("bad", bad, 5),
+        "partial": Collector("partial", partial, 5),
+    }
 
 
 def test_the_poller_writes_its_cycle_and_the_probe_judges_it_by_two_intervals(tmp_path, emitter):
     clock = Clock(1_800_000_000.0)
     store = state.StateFile(tmp_path)
-    poller = Poller(collectors(), emitter, ValueStore(), interval=900, clock=clock, state=store,
-                    elector=Elector(False))
+    poller = Poller(collectors(), emitter, ValueStore(), interval=900, clock=clock, state=store, elector=Elector(False))
     poller.run_once()
     doc = json.loads((tmp_path / "poller-state.json").read_text())
     assert doc["updated_at"] == clock.now and doc["interval_seconds"] == 900
@@ -66,9 +69,14 @@ def test_the_poller_writes_its_cycle_and_the_probe_judges_it_by_two_intervals(tm
     assert doc["poller"]["good"]["ok"] is True and doc["poller"]["good"]["error"] is None
     assert doc["poller"]["good"]["last_success"] == clock.now
     assert doc["poller"]["good"]["duration"] >= 0
-    assert doc["poller"]["bad"] == {"ok": False, "duration": doc["poller"]["bad"]["duration"],
-                                    "last_success": None, "error": "exception",
-                                    "reasons": ["RuntimeError"], "emitted": 0}
+    assert doc["poller"]["bad"] == {
+        "ok": False,
+        "duration": doc["poller"]["bad"]["duration"],
+        "last_success": None,
+        "error": "exception",
+        "reasons": ["RuntimeError"],
+        "emitted": 0,
+    }
     assert doc["poller"]["partial"]["error"] == "partial"
     assert doc["poller"]["partial"]["reasons"] == ["http_500"]
     assert state.verdict(doc, clock.now + 1800)[0] is True
@@ -112,8 +120,7 @@ def test_the_leader_says_so_and_a_start_drops_a_previous_process_parts(tmp_path,
     store = state.StateFile(tmp_path)
     store.update(state.informer(100.0, 60, "leader", True))
     store.update(state.started(5000.0, 900, "leader"))
-    assert store.read() == {"updated_at": 5000.0, "interval_seconds": 900, "role": "leader",
-                            "poller": {}}
+    assert store.read() == {"updated_at": 5000.0, "interval_seconds": 900, "role": "leader", "poller": {}}
     # Right after a start the file is fresh: the first cycle has two intervals to finish.
     assert state.verdict(store.read(), 5000.0 + 1799)[0]
 
@@ -133,18 +140,29 @@ def test_the_poller_and_a_separate_informer_keep_their_own_roles(tmp_path):
 
 
 def test_the_informer_part_is_checked_when_present_and_required_for_the_informer_alone():
-    doc = {"updated_at": 1000.0, "interval_seconds": 900, "role": "leader", "poller": {},
-           "informer": {"watching": True, "updated_at": 1000.0, "interval_seconds": 60}}
-    assert state.verdict(doc, 1100.0) == (True, "ok: poller 100 s ago (stale after 1800 s); "
-                                                "informer 100 s ago (stale after 120 s)")
+    doc = {
+        "updated_at": 1000.0,
+        "interval_seconds": 900,
+        "role": "leader",
+        "poller": {},
+        "informer": {"watching": True, "updated_at": 1000.0, "interval_seconds": 60},
+    }
+    assert state.verdict(doc, 1100.0) == (
+        True,
+        "ok: poller 100 s ago (stale after 1800 s); informer 100 s ago (stale after 120 s)",
+    )
     healthy, reason = state.verdict(doc, 1121.0)
     assert not healthy and reason.startswith("informer: last wrote the state file 121 s ago")
     assert state.verdict({"updated_at": 1000.0, "interval_seconds": 900}, 1121.0)[0]
     assert state.verdict({"updated_at": 1000.0, "interval_seconds": 900}, 1000.0, "informer") == (
-        False, "informer: has not written the state file yet")
+        False,
+        "informer: has not written the state file yet",
+    )
     assert state.verdict({}, 1000.0) == (False, "poller: has not written the state file yet")
     assert state.verdict({"updated_at": "soon", "interval_seconds": 900}, 1.0) == (
-        False, "poller: the state file has no valid updated_at/interval_seconds")
+        False,
+        "poller: the state file has no valid updated_at/interval_seconds",
+    )
 
 
 def test_concurrent_writers_never_lose_each_others_part_and_readers_never_see_half(tmp_path):
@@ -166,9 +184,17 @@ def test_concurrent_writers_never_lose_each_others_part_and_readers_never_see_ha
 
     reader = threading.Thread(target=read)
     reader.start()
-    writers = [threading.Thread(target=write, args=(lambda i: state.cycle(i, 900, "single", {"c": {
-                   "ok": True, "duration": 0.1, "last_success": i, "error": None}}),)),
-               threading.Thread(target=write, args=(lambda i: state.informer(i, 60, "single", True),))]
+    writers = [
+        threading.Thread(
+            target=write,
+            args=(
+                lambda i: state.cycle(
+                    i, 900, "single", {"c": {"ok": True, "duration": 0.1, "last_success": i, "error": None}}
+                ),
+            ),
+        ),
+        threading.Thread(target=write, args=(lambda i: state.informer(i, 60, "single", True),)),
+    ]
     for t in writers:
         t.start()
     for t in writers:
@@ -202,16 +228,25 @@ def test_the_informer_writes_its_part_every_gauge_interval(tmp_path, emitter):
     fake.put(pod(uid="p1"))
     clock = Clock(2_000_000_000.0)
     store = state.StateFile(tmp_path)
-    informer = Informer(api_client(fake), emitter, {"watch_timeout_seconds": 2,
-                                                    "gauge_interval_seconds": 0.05},
-                        elector=Elector(True), clock=clock, state=store)
+    informer = Informer(
+        api_client(fake),
+        emitter,
+        {"watch_timeout_seconds": 2, "gauge_interval_seconds": 0.05},
+        elector=Elector(True),
+        clock=clock,
+        state=store,
+    )
     try:
         informer.start()
         assert wait_until(lambda: (store.read().get("informer") or {}).get("watching") is True)
         doc = store.read()
         assert "role" not in doc  # the top level is the poller's
         assert {k: doc["informer"][k] for k in ("watching", "updated_at", "interval_seconds", "role")} == {
-            "watching": True, "updated_at": clock.now, "interval_seconds": 0.05, "role": "leader"}
+            "watching": True,
+            "updated_at": clock.now,
+            "interval_seconds": 0.05,
+            "role": "leader",
+        }
         clock.now += 1000
         assert wait_until(lambda: store.read()["informer"]["updated_at"] == clock.now)
     finally:
@@ -220,9 +255,13 @@ def test_the_informer_writes_its_part_every_gauge_interval(tmp_path, emitter):
 
 
 def probe(data_dir, target="poller"):
-    return subprocess.run([sys.executable, "-m", "orgpulse.cli", "probe", target],
-                          env=clean_env({"ORGPULSE_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}),
-                          capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [sys.executable, "-m", "orgpulse.cli", "probe", target],
+        env=clean_env({"ORGPULSE_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
 def test_the_probe_command_exits_0_when_fresh_and_1_with_one_line_otherwise(tmp_path):

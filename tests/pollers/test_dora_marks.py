@@ -1,6 +1,7 @@
 """High-water marks: a data-dir file, and a Redis hash shared by replicas (a real redis-server,
 `peers`). Event-level values are sent once across restarts and a failover, and not at all —
 never twice — while the marks cannot be read or written."""
+
 from __future__ import annotations
 
 from datetime import timedelta
@@ -54,24 +55,25 @@ def shared(redis_server, make_settings):
 def test_a_failover_continues_from_the_shared_marks(fake, tmp_path, shared):
     app = small(fake)
     minutes = lambda n: NOW + timedelta(minutes=n)  # noqa: E731
-    leader = collector(fake, tmp_path / "a", repos=("org/app",))        # two replicas, each its own
+    leader = collector(fake, tmp_path / "a", repos=("org/app",))  # two replicas, each its own
     standby = collector(fake, tmp_path / "b", repos=("org/app",), leading=lambda: False)  # data dir
     leader.marks.redis = standby.marks.redis = shared
     for c in (leader, standby):
         c.collect(NOW)
     app.land(minutes(1))
-    app.deploy(minutes(2), app.head())                                 # succeeds at +9
+    app.deploy(minutes(2), app.head())  # succeeds at +9
     sent = distributions(leader.collect(minutes(15)))
     assert sent == expected_between(app.state, "org/app", minutes(-5), minutes(10)) != {}
-    assert distributions(standby.collect(minutes(16))) == {}           # a standby sends nothing
+    assert distributions(standby.collect(minutes(16))) == {}  # a standby sends nothing
     app.land(minutes(16))
-    app.deploy(minutes(17), app.head())                                # succeeds at +24
+    app.deploy(minutes(17), app.head())  # succeeds at +24
     # the leader's pod is gone before its next cycle; the standby takes the Lease over
     standby.leading = lambda: True
     taken_over = distributions(standby.collect(minutes(30)))
     assert taken_over == expected_between(app.state, "org/app", minutes(10), minutes(25)) != {}
     assert not set(sent[("org/app", "dora.lead_time", None)]) & set(
-        taken_over[("org/app", "dora.lead_time", None)])               # nothing twice, nothing lost
+        taken_over[("org/app", "dora.lead_time", None)]
+    )  # nothing twice, nothing lost
 
 
 @pytest.mark.peers
@@ -84,7 +86,8 @@ def test_redis_down_sends_no_distribution_and_loses_none(fake, tmp_path, make_se
     app.land(NOW + timedelta(minutes=1))
     app.deploy(NOW + timedelta(minutes=2), app.head())
     out = c.collect(NOW + timedelta(minutes=15))
-    assert distributions(out) == {} and [x.tag("reason") for x in out
-                                         if x.name == "orgpulse.collector.errors"] == ["marks"]
+    assert distributions(out) == {} and [x.tag("reason") for x in out if x.name == "orgpulse.collector.errors"] == [
+        "marks"
+    ]
     c.marks.redis = None
     assert ("org/app", "dora.lead_time", None) in distributions(c.collect(NOW + timedelta(minutes=30)))

@@ -2,6 +2,7 @@
 authentication: settings, JWTs, installation tokens (issued, expiring, renewed mid-cycle),
 installations found per repository, one budget per installation, Enterprise Server URLs,
 redelivery, and `orgpulse poll --once --only github` with only app settings."""
+
 from __future__ import annotations
 
 import json
@@ -17,14 +18,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from github import Auth, Github
 
 from orgpulse import config
-from pollers.github.collector import GithubCollector
 from pollers.github.app import Installations, connect
-from tests.support.dogstatsd import produced
+from pollers.github.collector import GithubCollector
 from tests.fakes.github_api import FakeGithub
 from tests.fakes.github_app import FakeApp
+from tests.pollers.test_github_collector import NOW, Clock, errors
+from tests.support.dogstatsd import produced
 from tests.support.github_history import generated
 from tests.support.servers import ROOT, clean_env
-from tests.pollers.test_github_collector import NOW, Clock, errors
 
 APP_ID = 424242
 ORG_A, ORG_B = "org-a/app", "org-b/infra"
@@ -32,10 +33,12 @@ ORG_A, ORG_B = "org-a/app", "org-b/infra"
 
 def _key() -> tuple[str, bytes]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
-                            serialization.NoEncryption()).decode()
-    return pem, key.public_key().public_bytes(serialization.Encoding.PEM,
-                                              serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+    ).decode()
+    return pem, key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +49,12 @@ def keys():
 
 
 def make_fake(keys, clock=time.time, installations=None, **kwargs) -> FakeGithub:
-    app = FakeApp(APP_ID, keys[1], installations or {11: [ORG_A], 22: [ORG_B]},
-                  **{k: kwargs.pop(k) for k in ("token_lifetime", "limit") if k in kwargs})
+    app = FakeApp(
+        APP_ID,
+        keys[1],
+        installations or {11: [ORG_A], 22: [ORG_B]},
+        **{k: kwargs.pop(k) for k in ("token_lifetime", "limit") if k in kwargs},
+    )
     return FakeGithub(clock=clock, app=app, **kwargs)
 
 
@@ -63,8 +70,12 @@ def fakes():
 def app_env(fake, keys, tmp_path, **extra) -> dict[str, str]:
     key_file = tmp_path / "app.pem"
     key_file.write_text(keys[0])
-    return {"GITHUB_APP_ID": str(APP_ID), "GITHUB_APP_PRIVATE_KEY_FILE": str(key_file),
-            "GITHUB_API_URL": fake.api_url, **extra}
+    return {
+        "GITHUB_APP_ID": str(APP_ID),
+        "GITHUB_APP_PRIVATE_KEY_FILE": str(key_file),
+        "GITHUB_API_URL": fake.api_url,
+        **extra,
+    }
 
 
 OPTIONS = {"github": {"repositories": [ORG_A, ORG_B], "request_interval_seconds": 0, "budget_share": 1.0}}
@@ -84,27 +95,39 @@ def by_repo(metrics) -> dict[tuple[str, str | None, str | None], float]:
 def test_app_settings_from_env_and_file(make_settings, tmp_path, keys):
     key_file = tmp_path / "app.pem"
     key_file.write_text(keys[0])
-    s = make_settings({"GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY_FILE": str(key_file),
-                       "GITHUB_APP_INSTALLATION_ID": "7"})
+    s = make_settings(
+        {"GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY_FILE": str(key_file), "GITHUB_APP_INSTALLATION_ID": "7"}
+    )
     assert (s.github_app_id, s.github_app_installation_id, s.github_token) == ("42", 7, None)
     assert s.github_app_private_key.reveal().decode().startswith("-----BEGIN RSA PRIVATE KEY-----")
     assert "PRIVATE" not in repr(s)
     folded = keys[0].strip().replace("\n", "\\n")  # a key pasted on one line by a secret store
-    assert make_settings({"GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY": folded}).github_app_private_key == \
-        s.github_app_private_key
+    assert (
+        make_settings({"GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY": folded}).github_app_private_key
+        == s.github_app_private_key
+    )
 
 
-@pytest.mark.parametrize("env,problem", [
-    ({"GITHUB_TOKEN": "ghp_x", "GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY": "{key}"},
-     "GITHUB_TOKEN and a GitHub App"),
-    ({"GITHUB_APP_ID": "42"}, "needs both GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"),
-    ({"GITHUB_APP_PRIVATE_KEY": "{key}"}, "needs both GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"),
-    ({"GITHUB_APP_ID": "my-app", "GITHUB_APP_PRIVATE_KEY": "{key}"}, "GITHUB_APP_ID must be the app's numeric id"),
-    ({"GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY": "{key}", "GITHUB_APP_INSTALLATION_ID": "x"},
-     "GITHUB_APP_INSTALLATION_ID must be a number"),
-    ({"GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n"},
-     "GITHUB_APP_PRIVATE_KEY is not an unencrypted PEM RSA private key"),
-])
+@pytest.mark.parametrize(
+    "env,problem",
+    [
+        (
+            {"GITHUB_TOKEN": "ghp_x", "GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY": "{key}"},
+            "GITHUB_TOKEN and a GitHub App",
+        ),
+        ({"GITHUB_APP_ID": "42"}, "needs both GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"),
+        ({"GITHUB_APP_PRIVATE_KEY": "{key}"}, "needs both GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY"),
+        ({"GITHUB_APP_ID": "my-app", "GITHUB_APP_PRIVATE_KEY": "{key}"}, "GITHUB_APP_ID must be the app's numeric id"),
+        (
+            {"GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY": "{key}", "GITHUB_APP_INSTALLATION_ID": "x"},
+            "GITHUB_APP_INSTALLATION_ID must be a number",
+        ),
+        (
+            {"GITHUB_APP_ID": "42", "GITHUB_APP_PRIVATE_KEY": "-----BEGIN RSA PRIVATE KEY-----\nnot a key\n"},
+            "GITHUB_APP_PRIVATE_KEY is not an unencrypted PEM RSA private key",
+        ),
+    ],
+)
 def test_app_settings_refused_at_start_without_quoting_the_key(make_settings, keys, env, problem):
     env = {k: v.replace("{key}", keys[0]) for k, v in env.items()}
     with pytest.raises(config.ConfigError) as caught:
@@ -134,10 +157,14 @@ def test_the_fake_refuses_a_pat_bad_jwts_and_expired_tokens(keys, fakes):
         return status, json.loads(body)
 
     now = int(clock())
-    for bad in (jwt_for(keys[2]), jwt_for(mine, iss="1"), jwt_for(mine, exp=now - 1),
-                jwt_for(mine, iat=now - 60, exp=now + 590),   # 650 s after iat
-                jwt_for(mine, iat=now - 10, exp=now + 601),   # over 10 minutes ahead
-                jwt_for(mine, iat=now + 30)):                  # issued in the future
+    for bad in (
+        jwt_for(keys[2]),
+        jwt_for(mine, iss="1"),
+        jwt_for(mine, exp=now - 1),
+        jwt_for(mine, iat=now - 60, exp=now + 590),  # 650 s after iat
+        jwt_for(mine, iat=now - 10, exp=now + 601),  # over 10 minutes ahead
+        jwt_for(mine, iat=now + 30),
+    ):  # issued in the future
         assert token_with(bad)[0] == 401
     assert len(fake.app.refused) == 7, fake.app.refused
     status, issued = token_with(jwt_for(mine))
@@ -205,8 +232,9 @@ def test_a_token_expiring_mid_cycle_is_renewed_before_it_expires(make_settings, 
     fake = Ticking(clock=clock, app=app)
     fakes.append(fake)
     generated(fake, ORG_A, NOW, prs=60)
-    collector, _ = app_collector(make_settings, fake, keys, tmp_path, clock,
-                                 {"github": {**OPTIONS["github"], "repositories": [ORG_A]}})
+    collector, _ = app_collector(
+        make_settings, fake, keys, tmp_path, clock, {"github": {**OPTIONS["github"], "repositories": [ORG_A]}}
+    )
     out = collector.collect(NOW)
     got = by_repo(out)
     assert not errors(out) and not fake.app.refused  # no request met an expired token
@@ -214,8 +242,11 @@ def test_a_token_expiring_mid_cycle_is_renewed_before_it_expires(make_settings, 
     # tokens live 10 minutes and are renewed 5 minutes before: the first expired mid-cycle
     first_expiry = fake.app.issued[0][2]
     assert len(fake.app.issued) >= 2 and clock.now > first_expiry
-    used = [r.headers["authorization"].split()[1] for r in fake.log
-            if r.path.startswith(f"/repos/{ORG_A}/") and not r.path.endswith("/installation")]
+    used = [
+        r.headers["authorization"].split()[1]
+        for r in fake.log
+        if r.path.startswith(f"/repos/{ORG_A}/") and not r.path.endswith("/installation")
+    ]
     assert used[0] == fake.app.issued[0][1] and used[-1] == fake.app.issued[-1][1]
 
 
@@ -270,10 +301,21 @@ def test_poll_once_on_app_credentials_alone_logs_no_secret(tmp_path, statsd, key
     config_file = tmp_path / "orgpulse.yaml"
     config_file.write_text(f"github: {{repositories: [{ORG_A}, {ORG_B}], request_interval_seconds: 0}}\n")
     host, port = statsd.address
-    env = {**app_env(fake, keys, tmp_path), "ORGPULSE_CONFIG": str(config_file), "ORGPULSE_LOG_LEVEL": "DEBUG",
-           "DD_DOGSTATSD_URL": f"udp://{host}:{port}", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "orgpulse.cli", "poll", "--once", "--only", "github"],
-                            cwd=tmp_path, env=clean_env(env), capture_output=True, text=True, timeout=120)
+    env = {
+        **app_env(fake, keys, tmp_path),
+        "ORGPULSE_CONFIG": str(config_file),
+        "ORGPULSE_LOG_LEVEL": "DEBUG",
+        "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
+        "PYTHONPATH": str(ROOT),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "orgpulse.cli", "poll", "--once", "--only", "github"],
+        cwd=tmp_path,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "github: ok" in result.stderr
     assert {m.tag_map["repo"] for m in statsd.metrics("github.ci.workflow_runs_7d", wait_for=2)} == {ORG_A, ORG_B}

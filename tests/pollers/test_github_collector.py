@@ -1,7 +1,8 @@
 """GitHub rolling aggregates through PyGithub's requester against the fake GitHub API."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from github import Auth, Github
@@ -11,11 +12,11 @@ from orgpulse import metrics as m
 from pollers.github.collector import GithubCollector
 from pollers.github.http import GithubHttp
 from pollers.values import ValueStore
-from tests.support.dogstatsd import produced
 from tests.fakes.github_api import FakeGithub
+from tests.support.dogstatsd import produced
 from tests.support.github_history import BOT, commit, generated, pull, run
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 REPO = "org/app"
 
 
@@ -38,8 +39,9 @@ def fake():
 
 
 def collector(fake, repos=(REPO,), clock=None, backfill=None, deadline=None, **options):
-    gh = Github(auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0,
-                seconds_between_writes=0)
+    gh = Github(
+        auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0, seconds_between_writes=0
+    )
     options = {"budget_share": 1.0, **options}
     http = GithubHttp(gh.requester, options["budget_share"], *([clock] if clock else []))
     return GithubCollector(http, list(repos), options, backfill=backfill, deadline=deadline)
@@ -60,32 +62,44 @@ def hand_made(fake):
     s["pulls"] += [
         pull(1, NOW, merged_h=-10, created_h=-34, first_commit_h=-58, review_comments=3),  # 24 h to merge, cycle 48 h
         pull(2, NOW, merged_h=-20, created_h=-30, reviewers=("octocat",)),  # self-review only
-        pull(3, NOW, merged_h=-24 * 9, created_h=-24 * 10),                 # merged 9 days ago
-        pull(4, NOW, closed_h=-5, created_h=-50),                           # closed, not merged
+        pull(3, NOW, merged_h=-24 * 9, created_h=-24 * 10),  # merged 9 days ago
+        pull(4, NOW, closed_h=-5, created_h=-50),  # closed, not merged
         pull(5, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20),  # stale
         pull(6, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20, draft=True),  # draft: not stale
         pull(7, NOW, state="open", created_h=-2),
-        pull(8, NOW, merged_h=-3, created_h=-4, user=BOT),                  # a bot's, merged
+        pull(8, NOW, merged_h=-3, created_h=-4, user=BOT),  # a bot's, merged
         pull(9, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20, user=BOT),  # a bot's, stale
         pull(10, NOW, state="open", created_h=-1, user=BOT),
-        pull(11, NOW, merged_h=-6, created_h=-8, reviewers=("coderabbitai[bot]",))]  # reviewed by a bot only
-    s["commits"] += [commit("a" * 40, NOW, -1, 'Revert "Add cache"'), commit("b" * 40, NOW, -2, "hotfix: nil"),
-                     commit("c" * 40, NOW, -3, "Add", email="x@example.com"),
-                     commit("d" * 40, NOW, -4, "chore: deps", author=BOT),
-                     commit("e" * 40, NOW, -24 * 8, "old")]
-    s["runs"] += [run(1, NOW, conclusion="failure", created_h=-30), run(2, NOW, conclusion="success", created_h=-3),
-                  run(3, NOW, name="Bench", conclusion="timed_out", created_h=-5, run_s=1200),
-                  run(4, NOW, conclusion="cancelled", created_h=-6),
-                  run(5, NOW, conclusion="success", attempt=2, created_h=-7, branch="feature"),  # re-run: flaky
-                  run(6, NOW, conclusion="failure", created_h=-1, branch="main", repo="fork/app"),  # a fork's main
-                  run(7, NOW, status="in_progress", created_h=-0.2),
-                  run(8, NOW, created_h=-24 * 9),
-                  run(9, NOW, name="Lint", conclusion="failure", created_h=-4, sha="9" * 40),
-                  run(10, NOW, name="Lint", conclusion="success", created_h=-3.5, sha="9" * 40)]  # new run: flaky
-    s["activity"] += [{"activity_type": "force_push", "timestamp": (NOW - timedelta(days=2)).isoformat()},
-                      {"activity_type": "force_push", "timestamp": (NOW - timedelta(days=12)).isoformat()}]
-    s["branches"] = [("main", "2026-11-26T11:00:00Z"), ("old", "2026-10-01T00:00:00Z"),
-                     ("feature", "2026-11-20T00:00:00Z")]
+        pull(11, NOW, merged_h=-6, created_h=-8, reviewers=("coderabbitai[bot]",)),
+    ]  # reviewed by a bot only
+    s["commits"] += [
+        commit("a" * 40, NOW, -1, 'Revert "Add cache"'),
+        commit("b" * 40, NOW, -2, "hotfix: nil"),
+        commit("c" * 40, NOW, -3, "Add", email="x@example.com"),
+        commit("d" * 40, NOW, -4, "chore: deps", author=BOT),
+        commit("e" * 40, NOW, -24 * 8, "old"),
+    ]
+    s["runs"] += [
+        run(1, NOW, conclusion="failure", created_h=-30),
+        run(2, NOW, conclusion="success", created_h=-3),
+        run(3, NOW, name="Bench", conclusion="timed_out", created_h=-5, run_s=1200),
+        run(4, NOW, conclusion="cancelled", created_h=-6),
+        run(5, NOW, conclusion="success", attempt=2, created_h=-7, branch="feature"),  # re-run: flaky
+        run(6, NOW, conclusion="failure", created_h=-1, branch="main", repo="fork/app"),  # a fork's main
+        run(7, NOW, status="in_progress", created_h=-0.2),
+        run(8, NOW, created_h=-24 * 9),
+        run(9, NOW, name="Lint", conclusion="failure", created_h=-4, sha="9" * 40),
+        run(10, NOW, name="Lint", conclusion="success", created_h=-3.5, sha="9" * 40),
+    ]  # new run: flaky
+    s["activity"] += [
+        {"activity_type": "force_push", "timestamp": (NOW - timedelta(days=2)).isoformat()},
+        {"activity_type": "force_push", "timestamp": (NOW - timedelta(days=12)).isoformat()},
+    ]
+    s["branches"] = [
+        ("main", "2026-11-26T11:00:00Z"),
+        ("old", "2026-10-01T00:00:00Z"),
+        ("feature", "2026-11-20T00:00:00Z"),
+    ]
     return s
 
 
@@ -170,8 +184,13 @@ def test_budget_exhausted_skips_and_counts_never_zeros(fake):
     # branch); what needs them (details, attempts) is skipped; branches (hourly) still emitted
     assert errors(out) == ["budget"] * 5
     assert {x.name for x in out if x.name.startswith("github.")} == {"github.branches.active"}
-    gh = Github(auth=Auth.Token("not-the-token"), base_url=fake.url, retry=None, seconds_between_requests=0,
-                seconds_between_writes=0)
+    gh = Github(
+        auth=Auth.Token("not-the-token"),
+        base_url=fake.url,
+        retry=None,
+        seconds_between_requests=0,
+        seconds_between_writes=0,
+    )
     with pytest.raises(RuntimeError):  # nothing measured: the poller counts the collector as failed
         GithubCollector(GithubHttp(gh.requester, 1.0), [REPO], {"budget_share": 1.0}).collect(NOW)
 
@@ -184,9 +203,9 @@ def test_a_first_cycle_cut_short_is_pending_while_it_progresses(fake):
     out = c.collect(NOW)
     assert errors(out) == [] and pending(out) == 1 and c.requests <= 10  # cut short: pending, not failed
     assert "github.ci.workflow_runs_7d" not in {x.name for x in out}  # absent, never a zero
-    fake.remaining, fake.graphql_remaining = 0, 0   # nothing more can be read: no progress
+    fake.remaining, fake.graphql_remaining = 0, 0  # nothing more can be read: no progress
     c = collector(fake, backfill=Backfill("github", 2))
-    first = c.collect(NOW)                          # nothing measured, but a backfill waiting: no raise
+    first = c.collect(NOW)  # nothing measured, but a backfill waiting: no raise
     assert errors(first) == [] and pending(first) == 1
     assert errors(c.collect(NOW + timedelta(minutes=15))) == ["backfill_stalled"]
 
@@ -211,8 +230,12 @@ def test_a_first_cycle_longer_than_its_time_budget_spans_cycles_and_ends_with_ev
     assert len(cycles) >= 2 and cycles[-1] == 0 and all(p > 0 for p in cycles[:-1])
 
     def figures(metrics):
-        return {(x.name, x.tag("repo"), x.tag("author_type") or x.tag("workflow")): x.value
-                for x in produced(metrics) if x.name.startswith("github.")}
+        return {
+            (x.name, x.tag("repo"), x.tag("author_type") or x.tag("workflow")): x.value
+            for x in produced(metrics)
+            if x.name.startswith("github.")
+        }
+
     assert figures(out) == figures(collector(fake, repos=(REPO, "org/other")).collect(now))
 
 
@@ -226,8 +249,13 @@ def test_a_page_failing_midway_fails_that_part_only_and_keeps_its_window(fake):
     assert errors(out) == ["fetch_failed"]
     mine = {x.name for x in out if x.tag("repo") == REPO}
     assert "github.commits.total_7d" not in mine and "github.developers.active_7d" not in mine
-    assert {"github.prs.open", "github.prs.merged_7d", "github.ci.workflow_runs_7d",
-            "github.branches.active", "github.code.lines_added_7d"} <= mine  # the other parts still emitted
+    assert {
+        "github.prs.open",
+        "github.prs.merged_7d",
+        "github.ci.workflow_runs_7d",
+        "github.branches.active",
+        "github.code.lines_added_7d",
+    } <= mine  # the other parts still emitted
     after = {(x.name, x.tag("repo"), x.tag("author_type")): x.value for x in c.collect(NOW + timedelta(minutes=30))}
     key = ("github.commits.total_7d", REPO, "human")
     assert after[key] == before[key]  # the commits window was kept and resumed from its own last sync
@@ -242,7 +270,8 @@ def test_failed_deliveries_are_redelivered_once(fake):
         {"id": 3, "guid": "g-timeout", "status_code": 0, "delivered_at": t(-3)},
         {"id": 4, "guid": "g-recovered", "status_code": 500, "delivered_at": t(-5)},
         {"id": 5, "guid": "g-recovered", "status_code": 200, "delivered_at": t(-4)},  # already redelivered
-        {"id": 6, "guid": "g-too-old", "status_code": 500, "delivered_at": t(-24 * 4)}]
+        {"id": 6, "guid": "g-too-old", "status_code": 500, "delivered_at": t(-24 * 4)},
+    ]
     c = collector(fake, hooks={REPO: 42})
     got = collect(c)
     assert sorted(s["redelivered"]) == [2, 3]
@@ -261,10 +290,21 @@ def test_poll_once_only_github(tmp_path, statsd, fake):
     config = tmp_path / "orgpulse.yaml"
     config.write_text(f"github: {{repositories: [{REPO}], request_interval_seconds: 0}}\n")
     host, port = statsd.address
-    env = {"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url, "ORGPULSE_CONFIG": str(config),
-           "DD_DOGSTATSD_URL": f"udp://{host}:{port}", "PYTHONPATH": str(ROOT)}
-    result = subprocess.run([sys.executable, "-m", "orgpulse.cli", "poll", "--once", "--only", "github"],
-                            cwd=tmp_path, env=clean_env(env), capture_output=True, text=True, timeout=120)
+    env = {
+        "GITHUB_TOKEN": fake.token,
+        "GITHUB_API_URL": fake.url,
+        "ORGPULSE_CONFIG": str(config),
+        "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
+        "PYTHONPATH": str(ROOT),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "orgpulse.cli", "poll", "--once", "--only", "github"],
+        cwd=tmp_path,
+        env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "github: ok" in result.stderr and fake.token not in result.stderr
     assert statsd.metrics("github.ci.workflow_runs_7d", wait_for=1)[0].tag_map["repo"] == REPO
@@ -273,8 +313,9 @@ def test_poll_once_only_github(tmp_path, statsd, fake):
 def test_active_branches_and_force_pushes_are_not_capped_at_one_page(fake):
     s = hand_made(fake)
     recent, old = NOW - timedelta(days=1), NOW - timedelta(days=40)
-    s["branches"] = ([(f"new{i}", recent.strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(250)]
-                     + [(f"old{i}", old.strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(400)])
+    s["branches"] = [(f"new{i}", recent.strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(250)] + [
+        (f"old{i}", old.strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(400)
+    ]
     s["activity"] = [{"activity_type": "force_push", "timestamp": recent.isoformat()} for _ in range(150)]
     got = collect(collector(fake))
     assert got[("github.branches.active", None)] == 250
@@ -287,18 +328,20 @@ def test_flaky_is_per_workflow_and_head_sha_by_rerun_or_new_run(fake):
     s = fake.add_repo(REPO)
     s["runs"] += [
         run(1, NOW, conclusion="failure", created_h=-10, sha="a" * 40),
-        run(2, NOW, conclusion="success", created_h=-9, sha="a" * 40),               # a new run passes: flaky
-        run(3, NOW, conclusion="success", attempt=2, created_h=-8, sha="b" * 40),    # re-run after a failure: flaky
+        run(2, NOW, conclusion="success", created_h=-9, sha="a" * 40),  # a new run passes: flaky
+        run(3, NOW, conclusion="success", attempt=2, created_h=-8, sha="b" * 40),  # re-run after a failure: flaky
         run(4, NOW, conclusion="success", attempt=2, created_h=-7, sha="c" * 40, earlier=["success"]),  # not
         run(5, NOW, name="Lint", conclusion="failure", created_h=-6, sha="d" * 40),
-        run(6, NOW, conclusion="success", created_h=-5, sha="d" * 40),               # another workflow: not
+        run(6, NOW, conclusion="success", created_h=-5, sha="d" * 40),  # another workflow: not
         run(7, NOW, conclusion="failure", created_h=-4, sha="e" * 40),
-        run(8, NOW, conclusion="success", created_h=-3, sha="f" * 40),               # another SHA: not
-        run(9, NOW, conclusion="success", attempt=3, created_h=-2, sha="0" * 40,
-            earlier=["failure", "cancelled"]),                                       # flaky
-        run(10, NOW, conclusion="success", created_h=-1, sha="a" * 40),              # flips again: still one
+        run(8, NOW, conclusion="success", created_h=-3, sha="f" * 40),  # another SHA: not
+        run(
+            9, NOW, conclusion="success", attempt=3, created_h=-2, sha="0" * 40, earlier=["failure", "cancelled"]
+        ),  # flaky
+        run(10, NOW, conclusion="success", created_h=-1, sha="a" * 40),  # flips again: still one
         run(11, NOW, name="Lint", conclusion="timed_out", created_h=-1, sha="1" * 40, run_s=60),
-        run(12, NOW, name="Lint", conclusion="success", created_h=-0.5, sha="1" * 40)]  # flaky
+        run(12, NOW, name="Lint", conclusion="success", created_h=-0.5, sha="1" * 40),
+    ]  # flaky
     c = collector(fake)
     assert collect(c)[("github.ci.flaky_checks_7d", None)] == 4
     fetched = sorted(r.path.split("/runs/")[1] for r in fake.log if "/attempts/" in r.path)
@@ -324,15 +367,17 @@ def test_a_rerun_after_the_last_sync_is_seen(fake):
 def test_scores_read_human_stale_prs_and_the_minimum_over_test_workflows(fake):
     s = fake.add_repo(REPO)
     s["pulls"] += [pull(n, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20) for n in range(1, 21)]
-    s["pulls"] += [pull(n, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20, user=BOT)
-                   for n in range(21, 51)]  # a dependabot backlog
-    s["runs"] += [run(1, NOW, conclusion="success", created_h=-2),
-                  run(2, NOW, name="Benchmarks", conclusion="failure", created_h=-1)]
+    s["pulls"] += [
+        pull(n, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20, user=BOT) for n in range(21, 51)
+    ]  # a dependabot backlog
+    s["runs"] += [
+        run(1, NOW, conclusion="success", created_h=-2),
+        run(2, NOW, name="Benchmarks", conclusion="failure", created_h=-1),
+    ]
     clock = Clock()
     values = ValueStore(clock)
     values.record(produced(collector(fake).collect(NOW)))
-    got = {x.name: x.value for x in score_metrics(
-        lambda name, agg, where: values.get(name, 1800, agg, where), {})}
+    got = {x.name: x.value for x in score_metrics(lambda name, agg, where: values.get(name, 1800, agg, where), {})}
     assert got["health.ci.stale_prs.fom"] == pytest.approx(0.6)  # 20 human stale PRs of a limit of 50
     assert got["health.ci.tests_passing.fom"] == 1.0  # the failing benchmark does not count
     assert got["health.ci.benchmarks_passing.fom"] == 0.0
@@ -340,9 +385,13 @@ def test_scores_read_human_stale_prs_and_the_minimum_over_test_workflows(fake):
 
 def test_value_store_filters_by_tags():
     values = ValueStore(Clock())
-    values.record([m.gauge("github.prs.open", 3, repo="a/b", author_type="human"),
-                   m.gauge("github.prs.open", 2, repo="a/b", author_type="bot"),
-                   m.gauge("github.prs.open", 4, repo="c/d", author_type="human")])
+    values.record(
+        [
+            m.gauge("github.prs.open", 3, repo="a/b", author_type="human"),
+            m.gauge("github.prs.open", 2, repo="a/b", author_type="bot"),
+            m.gauge("github.prs.open", 4, repo="c/d", author_type="human"),
+        ]
+    )
     assert values.get("github.prs.open", 60) == 9  # the seed's figure: every series
     assert values.get("github.prs.open", 60, "sum", {"author_type": "human"}) == 7
     assert values.get("github.prs.open", 60, "max", {"author_type": "bot", "repo": "a/b"}) == 2
@@ -361,14 +410,21 @@ def test_pr_cycle_legs_coding_pickup_review(fake):
     s = fake.add_repo(REPO)
     s["pulls"] += [
         pull(1, NOW, first_commit_h=-60, created_h=-50, merged_h=-40, reviewers=(("alice", -45),)),
-        pull(2, NOW, first_commit_h=-30, created_h=-28, merged_h=-10,  # the first review by another human
-             reviewers=(("octocat", -27), ("coderabbitai[bot]", -26.5), ("bob", -20), ("carol", -15))),
-        pull(3, NOW, created_h=-30, merged_h=-29, reviewers=()),                        # never reviewed
-        pull(4, NOW, created_h=-10, merged_h=-8, reviewers=(("alice", -5),)),           # reviewed after merging
-        pull(5, NOW, first_commit_h=-5, created_h=-6, merged_h=-1, reviewers=()),       # history rewritten
+        pull(
+            2,
+            NOW,
+            first_commit_h=-30,
+            created_h=-28,
+            merged_h=-10,  # the first review by another human
+            reviewers=(("octocat", -27), ("coderabbitai[bot]", -26.5), ("bob", -20), ("carol", -15)),
+        ),
+        pull(3, NOW, created_h=-30, merged_h=-29, reviewers=()),  # never reviewed
+        pull(4, NOW, created_h=-10, merged_h=-8, reviewers=(("alice", -5),)),  # reviewed after merging
+        pull(5, NOW, first_commit_h=-5, created_h=-6, merged_h=-1, reviewers=()),  # history rewritten
         pull(6, NOW, created_h=-20, merged_h=-2, user=BOT, reviewers=(("alice", -19),)),  # a bot's
         pull(7, NOW, created_h=-24 * 10, merged_h=-24 * 9, reviewers=(("alice", -24 * 9.5),)),  # merged 9 days ago
-        pull(8, NOW, state="open", created_h=-3, reviewers=(("alice", -2),))]           # not merged
+        pull(8, NOW, state="open", created_h=-3, reviewers=(("alice", -2),)),
+    ]  # not merged
     got = collect(collector(fake))
     # coding: 10 h, 2 h, 24 h, 24 h (PR 5's first commit is after it opened: no value)
     assert got[("github.prs.coding_time_p50_hours", None)] == 10
@@ -390,8 +446,8 @@ def test_a_leg_no_pr_has_is_not_sent(fake):
 
 def test_deploy_leg_from_doras_production_deployments(tmp_path, make_settings):
     from pollers import registry
-    from tests.support.dora_history import History, _commit
     from tests.fakes.github_dora import DoraGithub
+    from tests.support.dora_history import History, _commit
 
     fake = DoraGithub()
     try:
@@ -401,14 +457,18 @@ def test_deploy_leg_from_doras_production_deployments(tmp_path, make_settings):
         m1 = _commit(h.state, "a1".ljust(40, "0"), at(-30), "Merge pull request #1", [base], at(-31))
         m2 = _commit(h.state, "a2".ljust(40, "0"), at(-20), "Add (#2)", [m1], at(-21))
         m3 = _commit(h.state, "a3".ljust(40, "0"), at(-5), "Add (#3)", [m2], at(-6))
-        h.deploy(at(-40), base)                          # the first one known: what it shipped is unknown
-        h.deploy(at(-18), m2)                            # ships #1 and #2, succeeds 7 minutes later
-        h.deploy(at(-4), m3, environment="staging")      # not production
-        h.deploy(at(-3), m3, outcome="failure")          # not a success
-        h.state["pulls"] += [pull(n, NOW, created_h=merged - 10, merged_h=merged, merge_commit_sha=sha)
-                             for n, merged, sha in ((1, -30, m1), (2, -20, m2), (3, -5, m3))]
-        settings = make_settings({"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url},
-                                 {"github": {"repositories": [REPO], "request_interval_seconds": 0}})
+        h.deploy(at(-40), base)  # the first one known: what it shipped is unknown
+        h.deploy(at(-18), m2)  # ships #1 and #2, succeeds 7 minutes later
+        h.deploy(at(-4), m3, environment="staging")  # not production
+        h.deploy(at(-3), m3, outcome="failure")  # not a success
+        h.state["pulls"] += [
+            pull(n, NOW, created_h=merged - 10, merged_h=merged, merge_commit_sha=sha)
+            for n, merged, sha in ((1, -30, m1), (2, -20, m2), (3, -5, m3))
+        ]
+        settings = make_settings(
+            {"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url},
+            {"github": {"repositories": [REPO], "request_interval_seconds": 0}},
+        )
         collectors = registry.build(settings)
         produced(collectors["dora"].collect(NOW))
         got = collect(collectors["github"].collect.__self__)
@@ -434,8 +494,9 @@ def test_a_spent_rate_limit_is_asked_again_after_its_reset():
 
     now = [1_800_000_000.0]
     budget = Budget(1.0, clock=lambda: now[0])
-    budget.observe({"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0",
-                    "X-RateLimit-Reset": str(int(now[0]) + 600)})
+    budget.observe(
+        {"X-RateLimit-Limit": "5000", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(now[0]) + 600)}
+    )
     with pytest.raises(BudgetExhausted):
         budget.spend()
     now[0] += 601

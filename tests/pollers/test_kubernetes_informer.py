@@ -3,11 +3,12 @@ driven through the real kubernetes client; leader election through real Leases.
 
 One fake server per module (reset per test), an injected clock, and a backoff of
 ~0: nothing here sleeps for the logic; waits are for a state to be reached."""
+
 from __future__ import annotations
 
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from kubernetes import client
@@ -17,11 +18,11 @@ from orgpulse.emit import DogStatsdSink, Emitter
 from pollers.kubernetes.informer import Informer
 from pollers.kubernetes.lease import LeaderElector
 from pollers.values import ValueStore
-from tests.support.dogstatsd import udp_listener
 from tests.fakes.kube_api import FakeKube
+from tests.support.dogstatsd import udp_listener
 from tests.support.k8s_pods import container_status, kubelet_steps, oom, pod
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc).timestamp()
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC).timestamp()
 FAST = (0.005, 0.02)  # backoff: first and longest wait after a failed watch
 
 
@@ -30,7 +31,7 @@ def clock():
 
 
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(ts, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def api_client(fake: FakeKube) -> client.ApiClient:
@@ -72,11 +73,17 @@ def make_informer(make_settings, fake):
         host, port = listener.address
         settings = make_settings({"DD_DOGSTATSD_URL": f"udp://{host}:{port}"})
         emitter = Emitter(DogStatsdSink(settings), strict=True)
-        informer = Informer(api_client(fake), emitter,
-                            {"watch_timeout_seconds": 30, "gauge_interval_seconds": 3600, **(options or {})},
-                            elector=elector, clock=now, backoff=FAST)
+        informer = Informer(
+            api_client(fake),
+            emitter,
+            {"watch_timeout_seconds": 30, "gauge_interval_seconds": 3600, **(options or {})},
+            elector=elector,
+            clock=now,
+            backoff=FAST,
+        )
         made.append((informer, listener, emitter))
         return informer, listener, emitter
+
     yield make
     for informer, listener, _ in made:
         informer.stop()
@@ -85,9 +92,11 @@ def make_informer(make_settings, fake):
 
 def totals(listener, emitter, name, at_least=0, by="reason") -> Counter:
     """`name`'s totals by a tag, once at least `at_least` arrived and nothing more comes."""
+
     def total():
         emitter.flush()
         return sum(x.value for x in listener.metrics(name))
+
     assert wait_until(lambda: total() >= at_least), (name, total())
     emitter.flush()
     out: Counter = Counter()
@@ -120,9 +129,12 @@ def test_history_is_not_news_and_a_live_restart_counts_once(fake, make_informer)
     assert restarts_of(informer, "p1", 4)
     totals(listener, emitter, "k8s.containers.terminations", 1)
     lines = [x for x in listener.lines if x.name.startswith("k8s.")]
-    assert {(x.name, x.value, x.tag_map["reason"], x.tag_map["owner_kind"], x.tag_map["owner_name"])
-            for x in lines} == {("k8s.containers.restarts", 1.0, "oomkilled", "deployment", "trainer"),
-                                ("k8s.containers.terminations", 1.0, "oomkilled", "deployment", "trainer")}
+    assert {
+        (x.name, x.value, x.tag_map["reason"], x.tag_map["owner_kind"], x.tag_map["owner_name"]) for x in lines
+    } == {
+        ("k8s.containers.restarts", 1.0, "oomkilled", "deployment", "trainer"),
+        ("k8s.containers.terminations", 1.0, "oomkilled", "deployment", "trainer"),
+    }
 
 
 def test_dropped_connection_resumes_without_double_counting(fake, make_informer):
@@ -200,8 +212,7 @@ def test_namespaced_watch_only_sees_its_namespaces(fake, make_informer):
 
 
 # ------------------------------------------------------------ terminations as the kubelet reports them
-SCENARIO = [("OOMKilled", False), ("OOMKilled", True), ("Error", True), ("OOMKilled", False),
-            ("Error", False)]
+SCENARIO = [("OOMKilled", False), ("OOMKilled", True), ("Error", True), ("OOMKilled", False), ("Error", False)]
 
 
 def test_kubelet_steps_live_count_each_termination_once(fake, make_informer):
@@ -265,14 +276,26 @@ def test_oom_kills_24h_seeded_from_the_first_list(fake, make_informer):
 # ------------------------------------------------------------ gauges
 def test_gauges_with_and_without_metrics_server(fake, make_informer):
     fake.put(pod(uid="a", cpu="2", memory="4Gi", gpus=2))
-    fake.node_list["items"] = [{"metadata": {"name": "gpu-1"}, "status": {"allocatable": {
-        "cpu": "96", "memory": "1Ti", "nvidia.com/gpu": "8"}}}]
+    fake.node_list["items"] = [
+        {
+            "metadata": {"name": "gpu-1"},
+            "status": {"allocatable": {"cpu": "96", "memory": "1Ti", "nvidia.com/gpu": "8"}},
+        }
+    ]
     fake.deployment_list["items"] = [
-        {"metadata": {"namespace": "ml", "name": "trainer"}, "spec": {"replicas": 3},
-         "status": {"availableReplicas": 2, "unavailableReplicas": 1}},
-        {"metadata": {"namespace": "ml", "name": "idle"}, "spec": {"replicas": 0}, "status": {}}]
-    fake.metrics_list["items"] = [{"metadata": {"namespace": "ml", "name": "trainer-7d9f8b6c5d-x2k4q"},
-                                   "containers": [{"name": "main", "usage": {"cpu": "250m", "memory": "1Gi"}}]}]
+        {
+            "metadata": {"namespace": "ml", "name": "trainer"},
+            "spec": {"replicas": 3},
+            "status": {"availableReplicas": 2, "unavailableReplicas": 1},
+        },
+        {"metadata": {"namespace": "ml", "name": "idle"}, "spec": {"replicas": 0}, "status": {}},
+    ]
+    fake.metrics_list["items"] = [
+        {
+            "metadata": {"namespace": "ml", "name": "trainer-7d9f8b6c5d-x2k4q"},
+            "containers": [{"name": "main", "usage": {"cpu": "250m", "memory": "1Gi"}}],
+        }
+    ]
     informer, listener, emitter = started(make_informer)
     fake.put(pod(uid="a", cpu="2", memory="4Gi", gpus=2, statuses=[container_status("main", 1, last=oom())]))
     assert restarts_of(informer, "a", 1)
@@ -286,8 +309,9 @@ def test_gauges_with_and_without_metrics_server(fake, make_informer):
     fake.metrics_list = None  # metrics-server uninstalled
     gauges = informer.gauges()
     assert not {x.name for x in gauges if x.name.startswith("k8s.resources.")}  # absent, not 0
-    assert [(x.tag("collector"), x.tag("reason")) for x in gauges
-            if x.name == "orgpulse.collector.errors"] == [("metrics_server", "fetch_failed")]
+    assert [(x.tag("collector"), x.tag("reason")) for x in gauges if x.name == "orgpulse.collector.errors"] == [
+        ("metrics_server", "fetch_failed")
+    ]
     informer.emit(gauges)
     emitter.flush()
     assert listener.metrics("k8s.resources.cpu_waste_cores", wait_for=1)
@@ -297,13 +321,17 @@ def _team(fake, ns, cores_requested, cores_used, pods=2, labels=None):
     for i in range(pods):
         name = f"{ns}-worker-{i}"
         fake.put(pod(name=name, namespace=ns, uid=name, cpu=str(cores_requested / pods), labels=labels))
-        fake.metrics_list["items"].append({
-            "metadata": {"namespace": ns, "name": name, "labels": {"app": name.split("-")[0], **(labels or {})}},
-            "containers": [{"name": "main", "usage": {"cpu": str(cores_used / pods), "memory": "1Gi"}}]})
+        fake.metrics_list["items"].append(
+            {
+                "metadata": {"namespace": ns, "name": name, "labels": {"app": name.split("-")[0], **(labels or {})}},
+                "containers": [{"name": "main", "usage": {"cpu": str(cores_used / pods), "memory": "1Gi"}}],
+            }
+        )
 
 
-@pytest.mark.parametrize("scope", [{"namespaces": ["team-a"]}, {"label_selector": "team=a"}],
-                         ids=["namespaces", "label_selector"])
+@pytest.mark.parametrize(
+    "scope", [{"namespaces": ["team-a"]}, {"label_selector": "team=a"}], ids=["namespaces", "label_selector"]
+)
 def test_usage_and_requests_over_the_same_scope(fake, make_informer, scope):
     """team-a uses 5 of 10 requested cores; team-b, not watched, uses 40: the cpu_efficiency
     score is team-a's alone, 5 / 10 against a 60 % target = 0.83 (not 1.0)."""
@@ -322,22 +350,27 @@ def test_usage_and_requests_over_the_same_scope(fake, make_informer, scope):
 def test_a_vanished_namespace_goes_to_zero_once(fake, make_informer):
     fake.put(pod(uid="a", namespace="ml"))
     fake.put(pod(uid="b", namespace="batch", cpu="1"))
-    fake.metrics_list["items"] = [{"metadata": {"namespace": "batch", "name": "trainer-7d9f8b6c5d-x2k4q"},
-                                   "containers": [{"name": "main", "usage": {"cpu": "1", "memory": "1Gi"}}]}]
+    fake.metrics_list["items"] = [
+        {
+            "metadata": {"namespace": "batch", "name": "trainer-7d9f8b6c5d-x2k4q"},
+            "containers": [{"name": "main", "usage": {"cpu": "1", "memory": "1Gi"}}],
+        }
+    ]
     informer, _, _ = started(make_informer)
 
     def batch(gauges):
         return {(x.name, x.tag("phase")): x.value for x in gauges if x.tag("namespace") == "batch"}
+
     assert batch(informer.gauges())[("k8s.pods.count", "running")] == 1
-    fake.metrics_list = None                      # the resources part fails this cycle ...
-    fake.delete("b")                              # ... as batch's last pod is deleted
+    fake.metrics_list = None  # the resources part fails this cycle ...
+    fake.delete("b")  # ... as batch's last pod is deleted
     assert wait_until(lambda: "b" not in informer.cache)
     failed = batch(informer.gauges())
-    assert failed[("k8s.pods.count", "running")] == 0         # the pods part measured: 0, once
+    assert failed[("k8s.pods.count", "running")] == 0  # the pods part measured: 0, once
     assert ("k8s.resources.cpu_requested_cores", None) not in failed  # a failed part fills nothing
     fake.metrics_list = {"items": []}
     recovered = batch(informer.gauges())
-    assert ("k8s.pods.count", "running") not in recovered     # once only
+    assert ("k8s.pods.count", "running") not in recovered  # once only
     assert recovered[("k8s.resources.cpu_requested_cores", None)] == 0  # filled on the clean cycle
     assert batch(informer.gauges()) == {}
 
@@ -357,7 +390,10 @@ def test_self_metrics_watching_relists_and_restarts(fake, make_informer):
     with fake.disconnected():  # the watch is cut, and the API server answers 500 twice
         pass
     assert totals(listener, emitter, "orgpulse.informer.watch_restarts", 4) == {
-        "timeout": 1, "dropped": 1, "http_500": 2}
+        "timeout": 1,
+        "dropped": 1,
+        "http_500": 2,
+    }
     assert totals(listener, emitter, "orgpulse.collector.errors") == {"watch_error": 1, "http_500": 2}
     assert wait_until(lambda: informer.watching.get(""))
     informer.emit(informer.gauges())
@@ -368,8 +404,18 @@ def test_self_metrics_watching_relists_and_restarts(fake, make_informer):
 # ------------------------------------------------------------ leader election
 def test_only_the_lease_holder_emits_and_the_other_takes_over(fake, make_informer):
     now = [NOW]
-    electors = [LeaderElector(api_client(fake), "observability", "orgpulse", f"replica-{i}",
-                              lease_seconds=15, renew_seconds=5, clock=lambda: now[0]) for i in range(2)]
+    electors = [
+        LeaderElector(
+            api_client(fake),
+            "observability",
+            "orgpulse",
+            f"replica-{i}",
+            lease_seconds=15,
+            renew_seconds=5,
+            clock=lambda: now[0],
+        )
+        for i in range(2)
+    ]
     assert electors[0].try_acquire_or_renew() and not electors[1].try_acquire_or_renew()
     fake.put(pod(uid="p1"))
     informers = [started(make_informer, elector=e) for e in electors]

@@ -1,5 +1,6 @@
 """The poller loop: isolation, timeouts, self-metrics, scores from fresh values, leadership;
 and `orgpulse poll --once` end to end against moto's server and the fake Pricing API."""
+
 from __future__ import annotations
 
 import os
@@ -51,8 +52,11 @@ def test_one_failing_and_one_hanging_collector_never_stop_the_others(emitter, st
         release.wait(10)
         return [m.gauge("ec2.instances.idle", 1, region="us-east-1")]
 
-    collectors = {"good": Collector("good", good, 5), "bad": Collector("bad", bad, 5),
-                  "hung": Collector("hung", hung, 0.3)}
+    collectors = {
+        "good": Collector("good", good, 5),
+        "bad": Collector("bad", bad, 5),
+        "hung": Collector("hung", hung, 0.3),
+    }
     poller = Poller(collectors, emitter, ValueStore())
     assert poller.run_once() == {"good": True, "bad": False, "hung": False}
     got = lines(emitter, statsd)
@@ -65,15 +69,21 @@ def test_one_failing_and_one_hanging_collector_never_stop_the_others(emitter, st
     assert {x.tag_map["collector"] for x in got if x.name == "orgpulse.collector.last_success"} == {"good"}
     statsd.clear()
     assert poller.run_once("hung") == {}  # still running from the last cycle: not started again
-    assert ("hung", "still_running") in {(x.tag_map["collector"], x.tag_map["reason"])
-                                         for x in lines(emitter, statsd) if x.name == "orgpulse.collector.errors"}
+    assert ("hung", "still_running") in {
+        (x.tag_map["collector"], x.tag_map["reason"])
+        for x in lines(emitter, statsd)
+        if x.name == "orgpulse.collector.errors"
+    }
     release.set()
 
 
 def test_partial_failure_reported_by_the_collector_is_not_success(emitter, statsd):
     def partial(now):
-        return [m.gauge("ec2.instances.running", 1, region="us-east-1"),
-                m.count("orgpulse.collector.errors", collector="ec2", reason="ebs_failed", region="eu-west-1")]
+        return [
+            m.gauge("ec2.instances.running", 1, region="us-east-1"),
+            m.count("orgpulse.collector.errors", collector="ec2", reason="ebs_failed", region="eu-west-1"),
+        ]
+
     assert Poller({"ec2": Collector("ec2", partial)}, emitter, ValueStore()).run_once() == {"ec2": False}
 
 
@@ -105,9 +115,14 @@ def test_only_the_leader_emits(emitter, statsd):
     class Follower:
         def is_leader(self):
             return False
+
     values = ValueStore()
-    poller = Poller({"c": Collector("c", lambda now: [m.gauge("ec2.instances.running", 2, region="r")])},
-                    emitter, values, elector=Follower())
+    poller = Poller(
+        {"c": Collector("c", lambda now: [m.gauge("ec2.instances.running", 2, region="r")])},
+        emitter,
+        values,
+        elector=Follower(),
+    )
     poller.run_once()
     assert lines(emitter, statsd) == []
     assert values.get("ec2.instances.running", 60) == 2  # kept warm for a takeover
@@ -128,6 +143,7 @@ def test_retry_policy():
         if isinstance(item, Exception):
             raise item
         return item
+
     assert retry.call(flaky, sleep=waits.append) == "ok"
     assert len(waits) == 3 and waits[1] == 7.0  # Retry-After honoured
     calls = []
@@ -135,6 +151,7 @@ def test_retry_policy():
     def forbidden():
         calls.append(1)
         raise HTTPError(403)
+
     with pytest.raises(HTTPError):
         retry.call(forbidden, sleep=waits.append)
     assert len(calls) == 1  # a 4xx other than 429 is not retried
@@ -154,18 +171,28 @@ def test_poll_once_end_to_end(tmp_path, statsd):
         host, port = server.get_host_and_port()
         moto = f"http://{host}:{port}"
         urllib.request.urlopen(urllib.request.Request(moto + "/moto-api/reset", method="POST"))  # shared state
-        boto3.client("ec2", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="t",
-                     aws_secret_access_key="t").run_instances(
-            ImageId="ami-12345678", InstanceType="t3.large", MinCount=2, MaxCount=2)
+        boto3.client(
+            "ec2", region_name="us-east-1", endpoint_url=moto, aws_access_key_id="t", aws_secret_access_key="t"
+        ).run_instances(ImageId="ami-12345678", InstanceType="t3.large", MinCount=2, MaxCount=2)
         config = tmp_path / "orgpulse.yaml"
         config.write_text("aws: {regions: [us-east-1]}\n")
         shost, sport = statsd.address
-        env = {"AWS_ENDPOINT_URL": moto, "AWS_ENDPOINT_URL_PRICING": pricing.url,
-               "AWS_ACCESS_KEY_ID": "t", "AWS_SECRET_ACCESS_KEY": "t",
-               "ORGPULSE_CONFIG": str(config), "DD_DOGSTATSD_URL": f"udp://{shost}:{sport}"}
-        result = subprocess.run([sys.executable, "-m", "orgpulse.cli", "poll", "--once"], cwd=tmp_path,
-                                env=clean_env({**env, "PYTHONPATH": str(ROOT)}), capture_output=True,
-                                text=True, timeout=120)
+        env = {
+            "AWS_ENDPOINT_URL": moto,
+            "AWS_ENDPOINT_URL_PRICING": pricing.url,
+            "AWS_ACCESS_KEY_ID": "t",
+            "AWS_SECRET_ACCESS_KEY": "t",
+            "ORGPULSE_CONFIG": str(config),
+            "DD_DOGSTATSD_URL": f"udp://{shost}:{sport}",
+        }
+        result = subprocess.run(
+            [sys.executable, "-m", "orgpulse.cli", "poll", "--once"],
+            cwd=tmp_path,
+            env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, result.stderr
         assert "ec2: ok" in result.stderr
         got = {x.name: x.value for x in statsd.metrics("ec2.", wait_for=10)}
@@ -176,10 +203,14 @@ def test_poll_once_end_to_end(tmp_path, statsd):
         assert {"health.infra.unattached_ebs.fom", "health.overall.fom"} <= names
         assert "health.infra.idle_instances.fom" not in names  # no CPU datapoints: no score
         assert "ec2.instances.idle" not in got and got["ec2.instances.cpu_measured"] == 0
-        bad = subprocess.run([sys.executable, "-m", "orgpulse.cli", "poll", "--once"], cwd=tmp_path,
-                             env=clean_env({**env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
-                                            "PYTHONPATH": str(ROOT)}),
-                             capture_output=True, text=True, timeout=120)
+        bad = subprocess.run(
+            [sys.executable, "-m", "orgpulse.cli", "poll", "--once"],
+            cwd=tmp_path,
+            env=clean_env({**env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "PYTHONPATH": str(ROOT)}),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert bad.returncode == 1 and "ec2: FAILED" in bad.stderr
     finally:
         server.stop()

@@ -7,6 +7,7 @@ in `jobs.controller.consolidation_mode`, where the server itself answers the job
 Each takes an API port whose derived queue port is free as well, and is started once more on
 new ports if one is taken before it binds.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,9 @@ import threading
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
@@ -31,12 +32,26 @@ from tests.support.servers import ROOT, clean_env, free_port
 pytestmark = pytest.mark.peers
 CONSOLIDATION = "jobs:\n  controller:\n    consolidation_mode: true\n"
 MARKER = "ORGPULSE_TEST_SKYPILOT_SERVER"  # inherited by every process the servers start
-HISTORY = ("skypilot.jobs.started_7d", "skypilot.jobs.succeeded_7d", "skypilot.jobs.cancelled_7d",
-           "skypilot.jobs.failed_7d", "skypilot.users.active_7d")
-NOW_ZERO = ("skypilot.jobs.active", "skypilot.jobs.queued", "skypilot.jobs.running",
-            "skypilot.resources.spot_jobs", "skypilot.resources.ondemand_jobs", "skypilot.jobs.with_recoveries",
-            "skypilot.jobs.runtime_buckets.0_1h", "skypilot.jobs.runtime_buckets.over_24h",
-            "skypilot.clusters.active", "skypilot.clusters.stopped", "skypilot.clusters.init")
+HISTORY = (
+    "skypilot.jobs.started_7d",
+    "skypilot.jobs.succeeded_7d",
+    "skypilot.jobs.cancelled_7d",
+    "skypilot.jobs.failed_7d",
+    "skypilot.users.active_7d",
+)
+NOW_ZERO = (
+    "skypilot.jobs.active",
+    "skypilot.jobs.queued",
+    "skypilot.jobs.running",
+    "skypilot.resources.spot_jobs",
+    "skypilot.resources.ondemand_jobs",
+    "skypilot.jobs.with_recoveries",
+    "skypilot.jobs.runtime_buckets.0_1h",
+    "skypilot.jobs.runtime_buckets.over_24h",
+    "skypilot.clusters.active",
+    "skypilot.clusters.stopped",
+    "skypilot.clusters.init",
+)
 
 
 # SkyPilot 0.14.1 binds a second port, its request queue's manager, derived from the API port
@@ -83,15 +98,23 @@ class PortTaken(Exception):
 
 
 def _start(sky: Path, home: Path, marker: str, port: int, log_path: Path) -> tuple[subprocess.Popen, str]:
-    env = {"PATH": f"{sky.parent}:{os.environ.get('PATH', '')}", "HOME": str(home), MARKER: marker,
-           "SKYPILOT_DISABLE_USAGE_COLLECTION": "1",
-           # The server sizes its workers, and in consolidation mode a pool of jobs
-           # controllers, from the machine's memory (12 processes on 24 GB); 2 GB → one.
-           "SKYPILOT_POD_MEMORY_GB_LIMIT": "2"}
+    env = {
+        "PATH": f"{sky.parent}:{os.environ.get('PATH', '')}",
+        "HOME": str(home),
+        MARKER: marker,
+        "SKYPILOT_DISABLE_USAGE_COLLECTION": "1",
+        # The server sizes its workers, and in consolidation mode a pool of jobs
+        # controllers, from the machine's memory (12 processes on 24 GB); 2 GB → one.
+        "SKYPILOT_POD_MEMORY_GB_LIMIT": "2",
+    }
     with log_path.open("w") as log:  # the child keeps its own descriptor
-        proc = subprocess.Popen([str(sky), "api", "start", "--foreground", "--host", "127.0.0.1",
-                                 "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [str(sky), "api", "start", "--foreground", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return proc, f"http://127.0.0.1:{port}"
 
 
@@ -114,8 +137,9 @@ def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 
 def _warm(url: str) -> None:
     """One request through the server's executor: right after it turns healthy the server still
     runs its boot daemons (status refresh, boot check) and its first request waits on them."""
-    start = urllib.request.Request(url + "/status", method="POST", data=b'{"all_users": true}',
-                                   headers={"Content-Type": "application/json"})
+    start = urllib.request.Request(
+        url + "/status", method="POST", data=b'{"all_users": true}', headers={"Content-Type": "application/json"}
+    )
     with urllib.request.urlopen(start, timeout=120) as resp:
         request_id = resp.headers["X-Skypilot-Request-ID"]
     with urllib.request.urlopen(f"{url}/api/get?request_id={request_id}", timeout=120):
@@ -183,10 +207,15 @@ def poll_once(url: str, cwd: Path) -> tuple[subprocess.CompletedProcess, dict]:
     listener = udp_listener()
     try:
         host, port = listener.address
-        env = {"SKYPILOT_API_SERVER_ENDPOINT": url, "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
-               "PYTHONPATH": str(ROOT)}
-        result = subprocess.run([sys.executable, "-m", "orgpulse.cli", "poll", "--once", "--only", "skypilot"],
-                                cwd=cwd, env=clean_env(env), capture_output=True, text=True, timeout=120)
+        env = {"SKYPILOT_API_SERVER_ENDPOINT": url, "DD_DOGSTATSD_URL": f"udp://{host}:{port}", "PYTHONPATH": str(ROOT)}
+        result = subprocess.run(
+            [sys.executable, "-m", "orgpulse.cli", "poll", "--once", "--only", "skypilot"],
+            cwd=cwd,
+            env=clean_env(env),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         lines = listener.settle(0.2)
     finally:
         listener.close()
@@ -237,7 +266,7 @@ def test_an_api_port_is_chosen_only_with_its_queue_port_free(tmp_path):
         assert queue_manager_port(unlucky) == queue
         taken: set[int] = set()
         assert choose_port(taken, iter([unlucky, 47000]).__next__) == 47000
-        assert taken == {47000, 50431}                     # 50011 + 420
+        assert taken == {47000, 50431}  # 50011 + 420
     # The other server of the run keeps off the first one's ports: 57000 would share its queue port.
     assert queue_manager_port(57000) == 50431
     assert choose_port(taken, iter([57000, 48000]).__next__) == 48000
@@ -246,12 +275,19 @@ def test_an_api_port_is_chosen_only_with_its_queue_port_free(tmp_path):
 def test_the_queue_port_is_the_one_skypilot_derives(tmp_path):
     python = require_peer("skypilot/bin/python")
     ports = [46580, 46581, 48257, 56569, 56570, 60000, 36580]
-    script = ("import os, sys\nfrom sky.server.requests.queues import mp_queue\n"
-              "for p in sys.argv[1:]:\n"
-              "    os.environ['SKYPILOT_API_SERVER_LOCAL_PORT'] = p\n"
-              "    print(mp_queue.get_queue_manager_port())\n")
-    result = subprocess.run([str(python), "-c", script, *map(str, ports)], capture_output=True, text=True,
-                            timeout=120, env=clean_env({"HOME": str(tmp_path)}))
+    script = (
+        "import os, sys\nfrom sky.server.requests.queues import mp_queue\n"
+        "for p in sys.argv[1:]:\n"
+        "    os.environ['SKYPILOT_API_SERVER_LOCAL_PORT'] = p\n"
+        "    print(mp_queue.get_queue_manager_port())\n"
+    )
+    result = subprocess.run(
+        [str(python), "-c", script, *map(str, ports)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean_env({"HOME": str(tmp_path)}),
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert [int(x) for x in result.stdout.split()] == [queue_manager_port(p) for p in ports]
 
@@ -297,4 +333,4 @@ def test_a_port_taken_at_start_is_retried_once_on_new_ports(tmp_path):
         _stop_everything_started_with(marker, procs)
     assert "already in use" in (tmp_path / "server-1.log").read_text()
     assert len(procs) == 2 and procs[0].returncode == 1
-    assert len(taken) == 4 and int(url.rsplit(":", 1)[1]) in taken   # the second start: new ports
+    assert len(taken) == 4 and int(url.rsplit(":", 1)[1]) in taken  # the second start: new ports

@@ -1,16 +1,17 @@
 """W&B rolling aggregates through the real wandb.Api against a fake W&B GraphQL server."""
+
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from pollers.wandb import WandbPoller, make_api, run_utilization
-from tests.support.dogstatsd import produced
 from tests.fakes.wandb_api import FakeWandb
+from tests.support.dogstatsd import produced
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 RETRY_NOW = {"Retry-After": "0"}  # a server asking to retry at once: no backoff wait in tests
 
 
@@ -32,11 +33,19 @@ def server():
 @pytest.fixture
 def fake(server):
     add = server.add
-    add("ml-org", "trainer", "r1", "github.sky.main.101", "finished", iso(-30), iso(-26),
-        {"accuracy": 0.81, "loss": 0.40, "overview/sps": 21000}, gpus(2, 80.0))   # 4 h, 2 GPUs
+    add(
+        "ml-org",
+        "trainer",
+        "r1",
+        "github.sky.main.101",
+        "finished",
+        iso(-30),
+        iso(-26),
+        {"accuracy": 0.81, "loss": 0.40, "overview/sps": 21000},
+        gpus(2, 80.0),
+    )  # 4 h, 2 GPUs
     add("ml-org", "trainer", "r2", "github.sky.main.102", "failed", iso(-20), iso(-19))
-    add("ml-org", "trainer", "r3", "lr-sweep.7", "finished", iso(-10), iso(-8),
-        {"accuracy": 0.86, "loss": 0.35})                                  # 2 h
+    add("ml-org", "trainer", "r3", "lr-sweep.7", "finished", iso(-10), iso(-8), {"accuracy": 0.86, "loss": 0.35})  # 2 h
     add("ml-org", "trainer", "r4", "local-debug", "running", iso(-1), iso(-0.1), {"overview/sps": 25000})
     add("ml-org", "trainer", "r0", "github.sky.main.90", "finished", iso(-24 * 9), iso(-24 * 9 + 1))  # history
     return server
@@ -44,8 +53,9 @@ def fake(server):
 
 def poller(fake):
     api = make_api("k" * 40, fake.url, timeout=10, retries=2)
-    return WandbPoller(api, {"projects": ["ml-org/trainer"],
-                             "run_classes": {"push_to_main": r"^github\.sky\.", "sweep": "sweep"}})
+    return WandbPoller(
+        api, {"projects": ["ml-org/trainer"], "run_classes": {"push_to_main": r"^github\.sky\.", "sweep": "sweep"}}
+    )
 
 
 def collect(p, now=NOW):
@@ -80,10 +90,18 @@ def test_window_metrics_and_incremental_cycles(fake):
     assert {"state": "running"} in first["$or"]  # running runs of any age
     # 15 minutes later: r4 finished, r5 started; only changes and running runs are asked for
     later = NOW + timedelta(minutes=15)
-    run_of(fake, "r4").update(state="finished",
-                              heartbeatAt=(later - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S"))
-    fake.add("ml-org", "trainer", "r5", "github.sky.main.103", "running",
-             (later - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"), later.strftime("%Y-%m-%dT%H:%M:%S"))
+    run_of(fake, "r4").update(
+        state="finished", heartbeatAt=(later - timedelta(minutes=2)).strftime("%Y-%m-%dT%H:%M:%S")
+    )
+    fake.add(
+        "ml-org",
+        "trainer",
+        "r5",
+        "github.sky.main.103",
+        "running",
+        (later - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S"),
+        later.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
     got = collect(p, later)
     assert {"name": {"$in": ["r4"]}} in json.loads(fake.run_queries[-1]["filters"])["$or"]
     assert got[("wandb.runs.total_7d", None)] == 5 and got[("wandb.runs.completed_7d", None)] == 3
@@ -99,10 +117,8 @@ def test_window_metrics_and_incremental_cycles(fake):
 def test_a_long_run_is_active_and_spends_gpu_hours_this_week(server):
     """An 8-GPU run started 10 days ago and a 1-GPU run started 3 hours ago,
     both running: 2 active, ≈ 1,347 GPU hours in 7 days (8 × 168 + 3), not 1 and 2.98."""
-    server.add("ml-org", "trainer", "long", "pretrain", "running", iso(-240), iso(-0.05),
-               system=gpus(8, 95.0))
-    server.add("ml-org", "trainer", "short", "finetune", "running", iso(-3), iso(-0.02),
-               system=gpus(1, 50.0))
+    server.add("ml-org", "trainer", "long", "pretrain", "running", iso(-240), iso(-0.05), system=gpus(8, 95.0))
+    server.add("ml-org", "trainer", "short", "finetune", "running", iso(-3), iso(-0.02), system=gpus(1, 50.0))
     got = values(poller(server))
     long_hours, short_hours = 8 * (168 - 0.05), 3 - 0.02  # up to each run's last heartbeat
     assert got["wandb.runs.active"] == 2
@@ -111,7 +127,8 @@ def test_a_long_run_is_active_and_spends_gpu_hours_this_week(server):
     assert got["wandb.runs.total_7d"] == 1  # created this week: the short one
     # GPU-hour weighted: the long run's 1,343.6 GPU hours dominate the short run's 3
     assert got["wandb.training.gpu_utilization_avg"] == pytest.approx(
-        (95 * long_hours + 50 * short_hours) / (long_hours + short_hours))
+        (95 * long_hours + 50 * short_hours) / (long_hours + short_hours)
+    )
 
 
 def test_a_run_declared_crashed_leaves_running_in_one_query(server):
@@ -150,8 +167,7 @@ def test_gpu_utilization_is_each_runs_average_not_its_last_sample(server):
     """The last system sample is the shutdown moment (0 %); the run's
     average over its sampled history is what the FoM means."""
     history = [gpus(2, 90.0)] * 3 + [{"system.gpu.0.gpu": 0.0, "system.gpu.1.gpu": 0.0}]
-    server.add("ml-org", "trainer", "u", "pretrain", "finished", iso(-5), iso(-1),
-               system=history[-1], events=history)
+    server.add("ml-org", "trainer", "u", "pretrain", "finished", iso(-5), iso(-1), system=history[-1], events=history)
     p = poller(server)
     assert values(p)["wandb.training.gpu_utilization_avg"] == pytest.approx(67.5)
     assert server.history_queries[-1]["samples"] == 200
@@ -162,8 +178,17 @@ def test_gpu_utilization_is_each_runs_average_not_its_last_sample(server):
 
 
 def test_a_running_run_is_resampled_hourly_and_once_when_it_ends(server):
-    server.add("ml-org", "trainer", "r", "pretrain", "running", iso(-5), iso(-0.01),
-               system=gpus(1, 40.0), events=[gpus(1, 40.0)])
+    server.add(
+        "ml-org",
+        "trainer",
+        "r",
+        "pretrain",
+        "running",
+        iso(-5),
+        iso(-0.01),
+        system=gpus(1, 40.0),
+        events=[gpus(1, 40.0)],
+    )
     p = poller(server)
     assert values(p)["wandb.training.gpu_utilization_avg"] == 40.0
     server.events[("ml-org", "trainer", "r")].append(gpus(1, 60.0))
@@ -199,8 +224,12 @@ def test_unmeasured_utilization_is_withheld_then_measured(server):
 def test_run_utilization_is_pure():
     assert run_utilization([]) is None
     assert run_utilization([{"system.cpu": 50}, {"_runtime": 3}]) is None
-    assert run_utilization([{"system.gpu.0.gpu": 100, "system.gpu.1.gpu": 50, "system.gpu.0.temp": 70},
-                            {"system.gpu.0.gpu": 25, "system.gpu.1.gpu": 25}]) == pytest.approx(50.0)
+    assert run_utilization(
+        [
+            {"system.gpu.0.gpu": 100, "system.gpu.1.gpu": 50, "system.gpu.0.temp": 70},
+            {"system.gpu.0.gpu": 25, "system.gpu.1.gpu": 25},
+        ]
+    ) == pytest.approx(50.0)
 
 
 def test_a_failing_api_is_retried_then_raises(fake):
@@ -218,10 +247,13 @@ def test_w_and_b_unreachable_when_the_poller_starts_is_a_counted_error_then_reco
     from tests.support.servers import free_port
 
     port = free_port()  # nothing listens: connection refused
-    p = WandbPoller(LazyApi(lambda: make_api("k" * 40, f"http://127.0.0.1:{port}", timeout=5, retries=1)),
-                    {"projects": ["ml-org/trainer"]})
+    p = WandbPoller(
+        LazyApi(lambda: make_api("k" * 40, f"http://127.0.0.1:{port}", timeout=5, retries=1)),
+        {"projects": ["ml-org/trainer"]},
+    )
     assert [(x.name, x.tag("reason")) for x in produced(p.collect(NOW))] == [
-        ("orgpulse.collector.errors", "client_failed")]
+        ("orgpulse.collector.errors", "client_failed")
+    ]
     server = FakeWandb(port)  # W&B comes up
     try:
         server.add("ml-org", "trainer", "r1", "run", "finished", iso(-30), iso(-26))
@@ -237,7 +269,9 @@ def test_the_poller_starts_without_reaching_w_and_b(make_settings):
     from pollers import registry
     from tests.support.servers import free_port
 
-    settings = make_settings({"WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": f"http://127.0.0.1:{free_port()}"},
-                             {"wandb": {"projects": ["ml-org/trainer"]}})
+    settings = make_settings(
+        {"WANDB_API_KEY": "k" * 40, "WANDB_BASE_URL": f"http://127.0.0.1:{free_port()}"},
+        {"wandb": {"projects": ["ml-org/trainer"]}},
+    )
     collectors = registry.build(settings)
     assert list(collectors) == ["wandb"] and collectors["wandb"].collect.__self__.api._api is None

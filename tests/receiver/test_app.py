@@ -1,4 +1,5 @@
 """The receiver through the Flask test client, with a real UDP DogStatsD listener."""
+
 from __future__ import annotations
 
 import json
@@ -32,8 +33,9 @@ def received(app, statsd) -> list:
     marker = f"orgpulse.test.flushed_{uuid.uuid4().hex}"
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(f"{marker}:1|c".encode(), statsd.address)
-    return [x for x in statsd.metrics(marker, wait_for=1) and statsd.metrics()
-            if not x.name.startswith("orgpulse.test.")]
+    return [
+        x for x in statsd.metrics(marker, wait_for=1) and statsd.metrics() if not x.name.startswith("orgpulse.test.")
+    ]
 
 
 def source_metrics(app, statsd):
@@ -43,7 +45,8 @@ def source_metrics(app, statsd):
 def test_github_published_signature_vector():
     # https://docs.github.com/webhooks/using-webhooks/validating-webhook-deliveries
     assert signature(b"It's a Secret to Everybody", b"Hello, World!") == (
-        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")
+        "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+    )
 
 
 def test_accepted_delivery_emits_metrics_with_constant_tags(app, client, statsd):
@@ -55,8 +58,14 @@ def test_accepted_delivery_emits_metrics_with_constant_tags(app, client, statsd)
     lines = received(app, statsd)
     [line] = [x for x in lines if x.name.startswith("github.")]
     assert (line.name, line.type, line.value) == ("github.prs.opened", "count", 1.0)
-    assert line.tag_map == {"env": "test", "service": "orgpulse", "repo": "codertocat/hello-world",
-                            "author_type": "human", "branch_type": "default", "draft": "false"}
+    assert line.tag_map == {
+        "env": "test",
+        "service": "orgpulse",
+        "repo": "codertocat/hello-world",
+        "author_type": "human",
+        "branch_type": "default",
+        "draft": "false",
+    }
     assert sorted(t for t in line.tags if t.startswith("env:")) == ["env:test"]  # once
     own = {x.name: x for x in lines if x.name.startswith("orgpulse.receiver.")}
     assert own["orgpulse.receiver.received"].tag_map["event"] == "pull_request"
@@ -64,15 +73,17 @@ def test_accepted_delivery_emits_metrics_with_constant_tags(app, client, statsd)
     assert own["orgpulse.receiver.handling_time"].tag_map["outcome"] == "accepted"
 
 
-@pytest.mark.parametrize("headers_change,reason", [
-    ({"X-Hub-Signature-256": None}, "missing_signature"),
-    ({"X-Hub-Signature-256": "sha256=" + "0" * 64}, "bad_signature"),
-    ({"X-Hub-Signature-256": "not-even-a-signature"}, "bad_signature"),
-])
+@pytest.mark.parametrize(
+    "headers_change,reason",
+    [
+        ({"X-Hub-Signature-256": None}, "missing_signature"),
+        ({"X-Hub-Signature-256": "sha256=" + "0" * 64}, "bad_signature"),
+        ({"X-Hub-Signature-256": "not-even-a-signature"}, "bad_signature"),
+    ],
+)
 def test_bad_or_missing_signature_is_401_and_emits_no_source_metric(app, client, statsd, headers_change, reason):
     body = pr_opened()
-    headers = {k: v for k, v in {**github_headers(body, "pull_request"), **headers_change}.items()
-               if v is not None}
+    headers = {k: v for k, v in {**github_headers(body, "pull_request"), **headers_change}.items() if v is not None}
     response = post(client, body, headers)
     assert response.status_code == 401
     assert response.json == {"result": reason}
@@ -110,11 +121,13 @@ def test_duplicate_delivery_is_2xx_and_emits_nothing_again(app, client, statsd):
     assert post(client, body, headers).json["result"] == "accepted"
     second = post(client, body, headers)
     assert second.status_code == 200 and second.json == {
-        "result": "duplicate", "delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958", "emitted": []}
+        "result": "duplicate",
+        "delivery": "72d3162e-cc78-11e3-81ab-4c9367dc0958",
+        "emitted": [],
+    }
     lines = received(app, statsd)
     assert [x.name for x in lines if x.name.startswith("github.")] == ["github.prs.opened"]
-    assert [x.name for x in lines if x.name == "orgpulse.receiver.duplicates"] == [
-        "orgpulse.receiver.duplicates"]
+    assert [x.name for x in lines if x.name == "orgpulse.receiver.duplicates"] == ["orgpulse.receiver.duplicates"]
 
 
 def test_malformed_json_is_400_and_a_fixed_redelivery_is_accepted(client):
@@ -151,8 +164,7 @@ def test_oversize_body_is_413_before_reading(make_settings, receiver_env, statsd
     response = post(small.test_client(), body, github_headers(body, "pull_request"))
     assert response.status_code == 413 and response.json["result"] == "too_large"
     rejected = [x for x in received(small, statsd) if x.name == "orgpulse.receiver.rejected"]
-    assert rejected[0].tag_map == {"env": "test", "service": "orgpulse", "source": "github",
-                                   "reason": "too_large"}
+    assert rejected[0].tag_map == {"env": "test", "service": "orgpulse", "source": "github", "reason": "too_large"}
 
 
 def test_no_secret_configured_is_503(make_settings, statsd):
@@ -179,8 +191,7 @@ def test_ping_and_unknown_events(app, client, statsd):
 def test_health_and_readiness(client):
     assert client.get("/healthz").json == {"status": "ok"}
     # Asana: no webhook has completed a handshake yet (see test_status.py for when it has).
-    assert client.get("/readyz").json == {"ready": True, "sources": {
-        "github": True, "asana": False, "wandb": False}}
+    assert client.get("/readyz").json == {"ready": True, "sources": {"github": True, "asana": False, "wandb": False}}
 
 
 def corpus_files():
@@ -196,8 +207,14 @@ def test_every_corpus_delivery_is_2xx(app, client, statsd):
     assert len(statuses) > 200
     assert {k: v for k, v in statuses.items() if not 200 <= v < 300} == {}
     emitted = {x.name for x in received(app, statsd)}
-    assert {"github.prs.opened", "github.ci.runs", "github.ci.jobs", "github.refs.created",
-            "github.checks.completed", "github.deployments.statuses"} <= emitted
+    assert {
+        "github.prs.opened",
+        "github.ci.runs",
+        "github.ci.jobs",
+        "github.refs.created",
+        "github.checks.completed",
+        "github.deployments.statuses",
+    } <= emitted
 
 
 def test_logs_carry_ids_and_never_secrets_or_bodies(client, caplog):
@@ -207,6 +224,7 @@ def test_logs_carry_ids_and_never_secrets_or_bodies(client, caplog):
         post(client, body, github_headers(body, "pull_request", delivery=delivery))
         post(client, body, github_headers(body, "pull_request", secret="wrong"))
     from orgpulse.logs import JsonFormatter
+
     lines = [JsonFormatter().format(r) for r in caplog.records]
     records = [json.loads(x) for x in lines]
     accepted = next(r for r in records if r.get("outcome") == "accepted")

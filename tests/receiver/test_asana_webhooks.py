@@ -1,5 +1,6 @@
 """Asana webhooks: handshake and durable secrets, signatures, events → metrics, and the
 enrichment fetched through the real `asana` client from a fake Asana API."""
+
 from __future__ import annotations
 
 import json
@@ -11,14 +12,14 @@ import pytest
 from orgpulse.emit import DogStatsdSink, Emitter
 from receiver import create_app, secretstore
 from receiver.sources.asana import event_metrics, signature
-from receiver.sources.asana.enrich import (AsanaApi, AsanaContext, Enricher, change_key,
-                                           completion_metrics)
+from receiver.sources.asana.enrich import AsanaApi, AsanaContext, Enricher, change_key, completion_metrics
 from tests.conftest import FIXTURES, received
 from tests.fakes.asana_api import FakeAsana
 from tests.fakes.kube_secrets import FakeKubeSecrets
 
-DELIVERIES = {json.loads(x)["name"]: json.loads(x)
-              for x in (FIXTURES / "asana/deliveries.jsonl").read_text().splitlines()}
+DELIVERIES = {
+    json.loads(x)["name"]: json.loads(x) for x in (FIXTURES / "asana/deliveries.jsonl").read_text().splitlines()
+}
 API = json.loads((FIXTURES / "asana/api_objects.json").read_text())
 HOOK_SECRET = "0d3c2a1b9f8e7d6c5b4a39281706f5e4"
 
@@ -35,12 +36,14 @@ def fake_asana():
 @pytest.fixture
 def asana_env(statsd, fake_asana):
     host, port = statsd.address
-    return {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "ASANA_ACCESS_TOKEN": fake_asana.token,
-            "ASANA_BASE_URL": fake_asana.base_url}
+    return {
+        "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
+        "ASANA_ACCESS_TOKEN": fake_asana.token,
+        "ASANA_BASE_URL": fake_asana.base_url,
+    }
 
 
-ASANA_OPTIONS = {"asana": {"bugs_project": "1100", "request_timeout_seconds": 1,
-                           "requests_per_minute": 6000}}
+ASANA_OPTIONS = {"asana": {"bugs_project": "1100", "request_timeout_seconds": 1, "requests_per_minute": 6000}}
 
 
 @pytest.fixture
@@ -50,6 +53,7 @@ def make_app(make_settings, asana_env):
         app = create_app(settings, Emitter(DogStatsdSink(settings), strict=True))
         app.config["TESTING"] = True
         return app
+
     return make
 
 
@@ -59,8 +63,11 @@ def handshake(client, name="engineering", secret=HOOK_SECRET):
 
 def deliver(client, name: str, secret: str = HOOK_SECRET, webhook="engineering"):
     body = DELIVERIES[name]["body"].encode()
-    return client.post(f"/webhooks/asana/{webhook}", data=body, headers={
-        "X-Hook-Signature": signature(secret.encode(), body), "Content-Type": "application/json"})
+    return client.post(
+        f"/webhooks/asana/{webhook}",
+        data=body,
+        headers={"X-Hook-Signature": signature(secret.encode(), body), "Content-Type": "application/json"},
+    )
 
 
 def store_of(app):
@@ -109,8 +116,7 @@ def test_secret_survives_a_restart_and_is_shared_between_apps(make_app):
     secretstore.arm(store_of(first), "ops")
     assert handshake(first.test_client(), name="ops", secret="ops-secret").status_code == 200
     time.sleep(2.1)  # past the store re-read rate limit
-    assert deliver(other.test_client(), "task_deleted", secret="ops-secret",
-                   webhook="ops").status_code == 200
+    assert deliver(other.test_client(), "task_deleted", secret="ops-secret", webhook="ops").status_code == 200
 
 
 def test_rotation_replaces_the_secret_only_after_a_new_handshake(make_app):
@@ -122,15 +128,19 @@ def test_rotation_replaces_the_secret_only_after_a_new_handshake(make_app):
     assert deliver(client, "comment_added", secret=HOOK_SECRET).status_code == 401
 
 
-@pytest.mark.parametrize("change,status,reason", [
-    ({"X-Hook-Signature": "00" * 32}, 401, "bad_signature"),
-    ({"X-Hook-Signature": None}, 401, "missing_signature"),
-])
+@pytest.mark.parametrize(
+    "change,status,reason",
+    [
+        ({"X-Hook-Signature": "00" * 32}, 401, "bad_signature"),
+        ({"X-Hook-Signature": None}, 401, "missing_signature"),
+    ],
+)
 def test_bad_signatures(make_app, statsd, change, status, reason):
     app = ready(make_app())
     body = DELIVERIES["comment_added"]["body"].encode()
-    headers = {k: v for k, v in {"X-Hook-Signature": signature(HOOK_SECRET.encode(), body),
-                                 **change}.items() if v is not None}
+    headers = {
+        k: v for k, v in {"X-Hook-Signature": signature(HOOK_SECRET.encode(), body), **change}.items() if v is not None
+    }
     response = app.test_client().post("/webhooks/asana/engineering", data=body, headers=headers)
     assert (response.status_code, response.json["result"]) == (status, reason)
     assert not [x for x in received(app, statsd) if x.name.startswith("asana.events")]
@@ -145,8 +155,9 @@ def test_unknown_or_invalid_webhook_name_is_404(make_app):
 @pytest.mark.parametrize("body", [b"not json", b"[]", b'{"events": {}}', b'{"events": [1]}'])
 def test_malformed_bodies_are_400(make_app, body):
     client = ready(make_app()).test_client()
-    response = client.post("/webhooks/asana/engineering", data=body,
-                           headers={"X-Hook-Signature": signature(HOOK_SECRET.encode(), body)})
+    response = client.post(
+        "/webhooks/asana/engineering", data=body, headers={"X-Hook-Signature": signature(HOOK_SECRET.encode(), body)}
+    )
     assert response.status_code == 400
 
 
@@ -165,8 +176,14 @@ def test_heartbeat(make_app, statsd):
 def test_events_now_and_enriched_later(make_app, statsd, fake_asana):
     app = ready(make_app())
     client = app.test_client()
-    for name in ("task_added_to_project", "task_completed", "comment_added", "task_deleted",
-                 "task_removed_from_project", "mixed"):
+    for name in (
+        "task_added_to_project",
+        "task_completed",
+        "comment_added",
+        "task_deleted",
+        "task_removed_from_project",
+        "mixed",
+    ):
         assert deliver(client, name).status_code == 200, name
     assert deliver(client, "comment_added").json["result"] == "duplicate"
     assert enricher_of(app).wait_idle()
@@ -174,11 +191,11 @@ def test_events_now_and_enriched_later(make_app, statsd, fake_asana):
     counts = {}
     for x in lines:
         if x.type == "count" and x.name.startswith("asana.") and x.name != "asana.webhooks.handshakes":
-            key = (x.name, tuple(sorted((k, v) for k, v in x.tag_map.items()
-                                        if k not in ("env", "service"))))
+            key = (x.name, tuple(sorted((k, v) for k, v in x.tag_map.items() if k not in ("env", "service"))))
             counts[key] = counts.get(key, 0) + x.value
     expect = {
-        ("asana.tasks.added", (("project", "bugs"),)): 1, ("asana.tasks.added", (("project", "trainer"),)): 1,
+        ("asana.tasks.added", (("project", "bugs"),)): 1,
+        ("asana.tasks.added", (("project", "trainer"),)): 1,
         ("asana.bugs.filed", ()): 1,
         ("asana.tasks.removed", (("project", "bugs"),)): 1,
         ("asana.tasks.completed", ()): 1,  # the task once; per project in the breakdown
@@ -254,11 +271,14 @@ def enriched(enricher, statsd, kind="completion", gid="1201"):
     return statsd.settle(0.1)
 
 
-@pytest.mark.parametrize("script,requests", [
-    ([(429, {"Retry-After": "0"}, 0)], 2),
-    ([(500, {}, 0), (503, {}, 0)], 3),
-    ([(200, {}, 0.5)], 2),  # slower than the 0.2 s request timeout: retried
-])
+@pytest.mark.parametrize(
+    "script,requests",
+    [
+        ([(429, {"Retry-After": "0"}, 0)], 2),
+        ([(500, {}, 0), (503, {}, 0)], 3),
+        ([(200, {}, 0.5)], 2),  # slower than the 0.2 s request timeout: retried
+    ],
+)
 def test_fetch_retries_then_emits_once(direct_enricher, statsd, fake_asana, script, requests):
     fake_asana.fail("/api/1.0/tasks/", *script)
     lines = enriched(direct_enricher, statsd)
@@ -310,7 +330,8 @@ def test_bugs_section_comes_from_the_bugs_project_membership():
     ctx = AsanaContext({"bugs_project": "1900", "sections": {"active": ["doing"]}})
     out = completion_metrics(API["tasks"]["1201"], ctx)
     assert [(x.name, dict(x.tags)) for x in out if x.name == "asana.bugs.completed"] == [
-        ("asana.bugs.completed", {"section": "active"})]
+        ("asana.bugs.completed", {"section": "active"})
+    ]
 
 
 def test_kubernetes_secret_store_shared_by_replicas(make_settings, asana_env, tmp_path):
@@ -318,9 +339,14 @@ def test_kubernetes_secret_store_shared_by_replicas(make_settings, asana_env, tm
     kube.create("observability", "orgpulse-webhook-secrets")
     token = tmp_path / "token"
     token.write_text(kube.token)
-    options = {"receiver": {"secret_store": "kubernetes", "kubernetes_api_url": kube.url,
-                            "kubernetes_namespace": "observability",
-                            "kubernetes_token_file": str(token)}}
+    options = {
+        "receiver": {
+            "secret_store": "kubernetes",
+            "kubernetes_api_url": kube.url,
+            "kubernetes_namespace": "observability",
+            "kubernetes_token_file": str(token),
+        }
+    }
     try:
         apps = [create_app(make_settings(asana_env, options)) for _ in range(2)]
         secretstore.arm(store_of(apps[0]), "engineering")
@@ -328,13 +354,16 @@ def test_kubernetes_secret_store_shared_by_replicas(make_settings, asana_env, tm
         assert deliver(apps[1].test_client(), "comment_added").status_code == 200
         # A writer racing us between read and patch: 409, read again, succeed.
         store = store_of(apps[0])
+
         def race(doc):
             race.calls = getattr(race, "calls", 0) + 1
             if race.calls == 1:  # only the first attempt is overtaken
                 kube.version += 1
-                kube.secrets[("observability", "orgpulse-webhook-secrets")]["metadata"][
-                    "resourceVersion"] = str(kube.version)
+                kube.secrets[("observability", "orgpulse-webhook-secrets")]["metadata"]["resourceVersion"] = str(
+                    kube.version
+                )
             doc["secrets"]["other"] = "x"
+
         store.update(race)
         assert race.calls == 2 and secretstore.get_secret(store, "other") == "x"
         assert secretstore.get_secret(store, "engineering") == HOOK_SECRET
@@ -342,12 +371,17 @@ def test_kubernetes_secret_store_shared_by_replicas(make_settings, asana_env, tm
         kube.close()
 
 
-def test_unreachable_kubernetes_store_answers_503_and_keeps_the_old_secret(
-        make_settings, asana_env, tmp_path):
+def test_unreachable_kubernetes_store_answers_503_and_keeps_the_old_secret(make_settings, asana_env, tmp_path):
     token = tmp_path / "token"
     token.write_text("t")
-    options = {"receiver": {"secret_store": "kubernetes", "kubernetes_api_url": "http://127.0.0.1:9",
-                            "kubernetes_namespace": "x", "kubernetes_token_file": str(token)}}
+    options = {
+        "receiver": {
+            "secret_store": "kubernetes",
+            "kubernetes_api_url": "http://127.0.0.1:9",
+            "kubernetes_namespace": "x",
+            "kubernetes_token_file": str(token),
+        }
+    }
     app = create_app(make_settings(asana_env, options))
     response = handshake(app.test_client())
     assert response.status_code == 503 and "X-Hook-Secret" not in response.headers

@@ -1,4 +1,5 @@
 """Dedup memory is bounded and expires."""
+
 from __future__ import annotations
 
 from receiver.dedup import Dedup

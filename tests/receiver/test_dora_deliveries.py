@@ -1,6 +1,7 @@
 """DORA in the receiver: real `deployment`, `deployment_status`, `workflow_run` and `issues`
 deliveries (octokit's examples, and two derived from them — fixtures/github/DERIVED.md),
 signed, through the Flask app, to a real DogStatsD listener."""
+
 from __future__ import annotations
 
 import copy
@@ -27,25 +28,30 @@ def make_app(make_settings, receiver_env):
         app = create_app(settings, Emitter(DogStatsdSink(settings), strict=True))
         app.config["TESTING"] = True
         return app
+
     return make
 
 
 def deliver(app, event: str, payload: dict | str, delivery: str | None = None) -> int:
     body = (GITHUB / payload).read_bytes() if isinstance(payload, str) else json.dumps(payload).encode()
-    return app.test_client().post("/webhooks/github", data=body,
-                                  headers=github_headers(body, event, delivery)).status_code
+    return (
+        app.test_client().post("/webhooks/github", data=body, headers=github_headers(body, event, delivery)).status_code
+    )
 
 
 def dora(app, statsd) -> list[tuple]:
-    return sorted((x.name, x.value, tuple(sorted(t for t in x.tags if not t.startswith(("env:", "service:")))))
-                  for x in received(app, statsd) if x.name.startswith("dora."))
+    return sorted(
+        (x.name, x.value, tuple(sorted(t for t in x.tags if not t.startswith(("env:", "service:")))))
+        for x in received(app, statsd)
+        if x.name.startswith("dora.")
+    )
 
 
 def test_a_production_success_counts_once_per_deployment(make_app, statsd):
     app = make_app()
-    assert deliver(app, "deployment", "deployment/payload.json") == 202     # created: not a deployment
+    assert deliver(app, "deployment", "deployment/payload.json") == 202  # created: not a deployment
     assert deliver(app, "deployment_status", "deployment_status/gh-pages.payload.json") == 200
-    assert dora(app, statsd) == []                                          # github-pages, in progress
+    assert dora(app, statsd) == []  # github-pages, in progress
     assert deliver(app, "deployment_status", "deployment_status/payload.json", "d-1") == 200
     assert deliver(app, "deployment_status", "deployment_status/payload.json", "d-1") == 200  # redelivery
     # the same deployment's success again, in another delivery (the installation's copy)
@@ -61,9 +67,17 @@ def test_a_failed_status_is_no_deployment(make_app, statsd):
     assert not [x for x in lines if x.name.startswith("dora.")]
 
 
-@pytest.mark.parametrize("environment,counted", [
-    ("production", True), ("Production", True), ("prod", True), ("production-eu", False),
-    ("staging", False), ("preprod", False)])
+@pytest.mark.parametrize(
+    "environment,counted",
+    [
+        ("production", True),
+        ("Production", True),
+        ("prod", True),
+        ("production-eu", False),
+        ("staging", False),
+        ("preprod", False),
+    ],
+)
 def test_production_is_the_configured_pattern(make_app, statsd, environment, counted):
     payload = load("deployment_status/payload.json")
     payload["deployment_status"]["environment"] = payload["deployment"]["environment"] = environment
@@ -73,19 +87,26 @@ def test_production_is_the_configured_pattern(make_app, statsd, environment, cou
 
 
 def test_a_repository_with_a_deploy_workflow_counts_its_runs_not_its_deployments(make_app, statsd):
-    app = make_app({"dora": {"deploy_workflows": {"codertocat/hello-world": "deploy.yml",
-                                                  "octo-org/octo-repo": "test.yml"}}})
+    app = make_app(
+        {"dora": {"deploy_workflows": {"codertocat/hello-world": "deploy.yml", "octo-org/octo-repo": "test.yml"}}}
+    )
     deliver(app, "deployment_status", "deployment_status/payload.json")
-    deliver(app, "workflow_run", "workflow_run/requested.payload.json")      # not completed
+    deliver(app, "workflow_run", "workflow_run/requested.payload.json")  # not completed
     assert dora(app, statsd) == []
-    deliver(app, "workflow_run", "workflow_run/completed.payload.json")      # test.yml, success, master
+    deliver(app, "workflow_run", "workflow_run/completed.payload.json")  # test.yml, success, master
     deliver(app, "workflow_run", "workflow_run/completed.with-pull-requests.payload.json")  # same run
     assert dora(app, statsd) == [("dora.deployments", 1.0, ("environment:production", "repo:octo-org/octo-repo"))]
 
 
-@pytest.mark.parametrize("change", [
-    {"head_branch": "feature"}, {"conclusion": "failure"}, {"path": ".github/workflows/ci.yml"},
-    {"head_repository": {"id": 1}}])   # a fork's branch named like the default one
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"head_branch": "feature"},
+        {"conclusion": "failure"},
+        {"path": ".github/workflows/ci.yml"},
+        {"head_repository": {"id": 1}},
+    ],
+)  # a fork's branch named like the default one
 def test_other_runs_are_not_deployments(make_app, statsd, change):
     payload = load("workflow_run/completed.payload.json")
     payload["workflow_run"].update(change)
@@ -133,23 +154,32 @@ def test_tasks_of_the_asana_incidents_project_are_incidents(make_settings, stats
     1900, then completed — with 1900 as dora.incidents_project, one incident opened and resolved."""
     from receiver.sources.asana.enrich import AsanaContext, membership_metrics
     from tests.fakes.asana_api import FakeAsana
-    from tests.receiver.test_asana_webhooks import API, deliver as asana_deliver, enricher_of, ready
+    from tests.receiver.test_asana_webhooks import API, enricher_of, ready
+    from tests.receiver.test_asana_webhooks import deliver as asana_deliver
 
     fake = FakeAsana()
     fake.tasks.update(API["tasks"])
     fake.projects.update(API["projects"])
     try:
         host, port = statsd.address
-        settings = make_settings({"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "ASANA_ACCESS_TOKEN": fake.token,
-                                  "ASANA_BASE_URL": fake.base_url},
-                                 {"asana": {"requests_per_minute": 6000}, "dora": {"incidents_project": "1900"}})
+        settings = make_settings(
+            {
+                "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
+                "ASANA_ACCESS_TOKEN": fake.token,
+                "ASANA_BASE_URL": fake.base_url,
+            },
+            {"asana": {"requests_per_minute": 6000}, "dora": {"incidents_project": "1900"}},
+        )
         app = ready(create_app(settings, Emitter(DogStatsdSink(settings), strict=True)))
         for name in ("task_added_to_project", "task_completed"):
             assert asana_deliver(app.test_client(), name).status_code == 200
         assert enricher_of(app).wait_idle(10)
-        assert dora(app, statsd) == [("dora.incidents.opened", 1.0, ("source:asana",)),
-                                     ("dora.incidents.resolved", 1.0, ("source:asana",))]
+        assert dora(app, statsd) == [
+            ("dora.incidents.opened", 1.0, ("source:asana",)),
+            ("dora.incidents.resolved", 1.0, ("source:asana",)),
+        ]
     finally:
         fake.close()
     assert [x.name for x in membership_metrics("added", "1900", "Trainer", AsanaContext({}))] == [
-        "asana.tasks.added"]  # no incidents project configured: no incident
+        "asana.tasks.added"
+    ]  # no incidents project configured: no incident

@@ -1,4 +1,5 @@
 """Table tests of the pure GitHub handlers on real payloads (octokit's examples)."""
+
 from __future__ import annotations
 
 import copy
@@ -7,11 +8,11 @@ import json
 import pytest
 
 from orgpulse import metrics as m
+from orgpulse.definitions import is_revert
+from receiver.payload import View
 from receiver.sources.github import HANDLERS
 from receiver.sources.github.ci import runner_class
 from receiver.sources.github.context import GithubContext
-from orgpulse.definitions import is_revert
-from receiver.payload import View
 from tests.conftest import GITHUB
 from tests.support.dogstatsd import PRODUCED
 
@@ -51,8 +52,7 @@ def test_pr_opened_draft_by_bot():
     payload["pull_request"]["draft"] = True
     payload["pull_request"]["user"] = {"login": "dependabot[bot]", "type": "Bot", "id": 49699333}
     out = run("pull_request", payload)
-    assert as_set(out) == {("github.prs.opened", "count", 1.0,
-                            tags(draft="true", **{**PR_TAGS, "author_type": "bot"}))}
+    assert as_set(out) == {("github.prs.opened", "count", 1.0, tags(draft="true", **{**PR_TAGS, "author_type": "bot"}))}
 
 
 def test_pr_closed_without_merge():
@@ -63,8 +63,9 @@ def test_pr_closed_without_merge():
 def test_pr_merged_time_and_size_from_payload():
     payload = load("pull_request/closed.payload.json")
     pr = payload["pull_request"]
-    pr.update(merged=True, merged_at="2019-05-16T17:20:33Z", additions=120, deletions=7,
-              changed_files=4)  # created 2019-05-15T15:20:33Z: 26 h before
+    pr.update(
+        merged=True, merged_at="2019-05-16T17:20:33Z", additions=120, deletions=7, changed_files=4
+    )  # created 2019-05-15T15:20:33Z: 26 h before
     out = run("pull_request", payload)
     t = tags(**PR_TAGS)
     assert as_set(out) == {
@@ -80,8 +81,7 @@ def test_pr_to_other_base_branch():
     payload = load("pull_request/reopened.payload.json")
     payload["pull_request"]["base"]["ref"] = "release-1.2"
     out = run("pull_request", payload)
-    assert as_set(out) == {("github.prs.reopened", "count", 1.0,
-                            tags(**{**PR_TAGS, "branch_type": "other"}))}
+    assert as_set(out) == {("github.prs.reopened", "count", 1.0, tags(**{**PR_TAGS, "branch_type": "other"}))}
 
 
 def test_pr_ready_for_review_and_ignored_actions():
@@ -115,8 +115,7 @@ def test_bot_review_has_no_pickup_time():
     payload = load("pull_request_review/submitted.payload.json")
     payload["review"]["user"] = {"login": "copilot[bot]", "id": 5, "type": "Bot"}
     out = run("pull_request_review", payload)
-    assert as_set(out) == {("github.prs.reviews", "count", 1.0,
-                            tags(repo=REPO, author_type="bot", state="commented"))}
+    assert as_set(out) == {("github.prs.reviews", "count", 1.0, tags(repo=REPO, author_type="bot", state="commented"))}
 
 
 def _push(branch: str, messages: list[str], forced=False, distinct=True) -> dict:
@@ -128,15 +127,21 @@ def _push(branch: str, messages: list[str], forced=False, distinct=True) -> dict
 
 
 def test_push_to_default_branch_counts_reverts_hotfixes_forced():
-    payload = _push("master", ['Revert "Add feature"\n\nThis reverts commit abcdef1.',
-                               "revert(api): drop v1", "hotfix: null deref", "Add docs"],
-                    forced=True)
+    payload = _push(
+        "master",
+        [
+            'Revert "Add feature"\n\nThis reverts commit abcdef1.',
+            "revert(api): drop v1",
+            "hotfix: null deref",
+            "Add docs",
+        ],
+        forced=True,
+    )
     repo = payload["repository"]["full_name"].lower()
     t = tags(repo=repo, branch_type="default")
     out = run("push", payload)
     assert as_set(out) == {
-        ("github.push.commits", "count", 4.0, tags(repo=repo, branch_type="default",
-                                                    author_type="human")),
+        ("github.push.commits", "count", 4.0, tags(repo=repo, branch_type="default", author_type="human")),
         ("github.push.forced", "count", 1.0, t),
         ("github.push.reverts", "count", 2.0, t),
         ("github.push.hotfixes", "count", 1.0, t),
@@ -154,19 +159,24 @@ def test_tag_push_and_branch_deletion_are_ignored():
     assert run("push", load("push/payload.json")) is None  # refs/tags/…, deleted
 
 
-@pytest.mark.parametrize("message,expected", [
-    ('Revert "feat: x"', True), ("revert: x", True), ("revert(ui)!: x", True),
-    ("Fix the revert button", False), ("reverted nothing", False),
-    ("Squash\n\nThis reverts commit 1234567.", True),
-])
+@pytest.mark.parametrize(
+    "message,expected",
+    [
+        ('Revert "feat: x"', True),
+        ("revert: x", True),
+        ("revert(ui)!: x", True),
+        ("Fix the revert button", False),
+        ("reverted nothing", False),
+        ("Squash\n\nThis reverts commit 1234567.", True),
+    ],
+)
 def test_is_revert(message, expected):
     assert is_revert(message) is expected
 
 
 def test_create_delete_refs():
     out = run("create", load("create/payload.json"))
-    assert as_set(out) == {("github.refs.created", "count", 1.0,
-                            tags(repo=REPO, ref_type="tag"))}
+    assert as_set(out) == {("github.refs.created", "count", 1.0, tags(repo=REPO, ref_type="tag"))}
     out = run("delete", load("delete/payload.json"))
     assert [x.name for x in out] == ["github.refs.deleted"]
 
@@ -177,14 +187,18 @@ WF_REPO = "octo-org/octo-repo"
 def test_workflow_run_completed_on_default_branch():
     payload = load("workflow_run/completed.payload.json")
     run_ = payload["workflow_run"]
-    run_.update(name="Tests", conclusion="failure", created_at="2020-10-05T16:33:24Z",
-                run_started_at="2020-10-05T16:34:00Z", updated_at="2020-10-05T16:44:00Z")
+    run_.update(
+        name="Tests",
+        conclusion="failure",
+        created_at="2020-10-05T16:33:24Z",
+        run_started_at="2020-10-05T16:34:00Z",
+        updated_at="2020-10-05T16:44:00Z",
+    )
     out = run("workflow_run", payload)
     t = dict(repo=WF_REPO, workflow="tests")
     assert as_set(out) == {
         ("github.ci.runs", "count", 1.0, tags(conclusion="failure", branch_type="default", **t)),
-        ("github.ci.run_time", "distribution", 600.0,
-         tags(conclusion="failure", branch_type="default", **t)),
+        ("github.ci.run_time", "distribution", 600.0, tags(conclusion="failure", branch_type="default", **t)),
         ("github.ci.queue_time", "distribution", 36.0, tags(**t)),
         ("github.ci.tests_passing_on_main", "gauge", 0.0, tags(**t)),
     }
@@ -219,8 +233,7 @@ def test_benchmark_workflow_and_rerun_flake():
     out = run("workflow_run", rerun, ctx)
     names = {x.name: x for x in out}
     assert names["github.ci.benchmarks_passing"].value == 1.0
-    assert names["github.ci.reruns"].tags == tags(repo=WF_REPO, workflow="perf_suite",
-                                                  conclusion="success")
+    assert names["github.ci.reruns"].tags == tags(repo=WF_REPO, workflow="perf_suite", conclusion="success")
     assert names["github.ci.flaky_checks"].tags == tags(repo=WF_REPO, kind="workflow_run")
     assert "github.ci.queue_time" not in names  # a re-run keeps the first created_at
 
@@ -240,11 +253,17 @@ def test_workflow_job_completed():
     assert run("workflow_job", load("workflow_job/queued.payload.json")) is None
 
 
-@pytest.mark.parametrize("labels,expected", [
-    (["ubuntu-latest"], "github_hosted_linux"), (["self-hosted", "linux", "gpu"], "self_hosted_linux"),
-    (["macos-14"], "github_hosted_macos"), (["windows-2022"], "github_hosted_windows"),
-    (["self-hosted", "h100"], "self_hosted_other"), ([], "github_hosted_other"),
-])
+@pytest.mark.parametrize(
+    "labels,expected",
+    [
+        (["ubuntu-latest"], "github_hosted_linux"),
+        (["self-hosted", "linux", "gpu"], "self_hosted_linux"),
+        (["macos-14"], "github_hosted_macos"),
+        (["windows-2022"], "github_hosted_windows"),
+        (["self-hosted", "h100"], "self_hosted_other"),
+        ([], "github_hosted_other"),
+    ],
+)
 def test_runner_class_is_bounded(labels, expected):
     assert runner_class(View({"labels": labels})) == expected
 
@@ -257,8 +276,7 @@ def test_check_run_failed_then_passed_is_flaky_once():
     payload["check_run"]["conclusion"] = "success"
     out = run("check_run", payload, ctx)
     assert as_set(out) == {
-        ("github.checks.completed", "count", 1.0, tags(repo=REPO, kind="check_run",
-                                                       conclusion="success")),
+        ("github.checks.completed", "count", 1.0, tags(repo=REPO, kind="check_run", conclusion="success")),
         ("github.ci.flaky_checks", "count", 1.0, tags(repo=REPO, kind="check_run")),
     }
     assert [x.name for x in run("check_run", payload, ctx)] == ["github.checks.completed"]
@@ -280,9 +298,10 @@ def test_check_suite_flake_keyed_by_head_sha():
 def test_deployment_status_environment_is_bounded():
     ctx = GithubContext.from_options({"environments": ["production", "staging"]})
     out = run("deployment_status", load("deployment_status/payload.json"), ctx)
-    assert as_set(out) == {("github.deployments.statuses", "count", 1.0,
-                            tags(repo=REPO, environment="production", state="success")),
-                           ("dora.deployments", "count", 1.0, tags(repo=REPO, environment="production"))}
+    assert as_set(out) == {
+        ("github.deployments.statuses", "count", 1.0, tags(repo=REPO, environment="production", state="success")),
+        ("dora.deployments", "count", 1.0, tags(repo=REPO, environment="production")),
+    }
     payload = load("deployment_status/payload.json")
     payload["deployment_status"]["environment"] = "pr-1234-preview"
     assert run("deployment_status", payload, ctx)[0].tag("environment") == "other"

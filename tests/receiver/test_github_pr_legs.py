@@ -1,5 +1,6 @@
 """The PR cycle's legs in real time (receiver), on octokit's real payloads: pickup on the first
 human review, review on the merge when that first review was seen."""
+
 from __future__ import annotations
 
 from receiver.sources.github.context import GithubContext
@@ -21,8 +22,11 @@ def merged(merged_at: str | None = "2019-05-15T20:20:33Z") -> dict:
 
 
 def legs(metrics) -> dict[str, tuple[float, tuple]]:
-    return {x.name: (x.value, x.tags) for x in metrics
-            if x.name in ("github.prs.time_to_first_review", "github.prs.review_time")}
+    return {
+        x.name: (x.value, x.tags)
+        for x in metrics
+        if x.name in ("github.prs.time_to_first_review", "github.prs.review_time")
+    }
 
 
 def test_review_leg_from_the_first_human_review_to_the_merge():
@@ -48,8 +52,9 @@ def test_no_review_leg_without_a_review_seen_or_after_the_merge():
 
 def merge(number: int, merged_at: str, sha: str, user: dict | None = None) -> dict:
     payload = merged(merged_at)
-    payload["pull_request"].update(number=number, merge_commit_sha=sha, created_at="2019-05-15T08:00:00Z",
-                                   **({"user": user} if user else {}))
+    payload["pull_request"].update(
+        number=number, merge_commit_sha=sha, created_at="2019-05-15T08:00:00Z", **({"user": user} if user else {})
+    )
     return payload
 
 
@@ -100,8 +105,9 @@ def test_the_review_leg_starts_at_the_earliest_review_even_one_delivered_late():
     ctx = GithubContext.from_options({})
     first = legs(run("pull_request_review", review("2019-05-15T19:20:33Z"), ctx))
     assert first == {"github.prs.time_to_first_review": (4 * 3600.0, (("repo", REPO),))}
-    late = legs(run("pull_request_review", review("2019-05-15T17:20:33Z", {"login": "other", "id": 7,
-                                                                           "type": "User"}), ctx))
+    late = legs(
+        run("pull_request_review", review("2019-05-15T17:20:33Z", {"login": "other", "id": 7, "type": "User"}), ctx)
+    )
     assert late == {}  # the pickup was sent once
     out = legs(run("pull_request", merged(), ctx))
     assert out == {"github.prs.review_time": (3 * 3600.0, (("author_type", "human"), ("repo", REPO)))}

@@ -2,6 +2,7 @@
 names of any size pass through the receiver's memories (the flaky recall, the tag-value
 cache, the capped tags) without being retained. Measured with tracemalloc (bytes still
 allocated after the deliveries), not with time; RSS under load is bench/soak.py's."""
+
 from __future__ import annotations
 
 import gc
@@ -35,11 +36,13 @@ def test_sender_chosen_names_are_not_retained(tmp_path):
 
     def send():
         for _ in range(50):
-            check["check_run"].update(name=uuid.uuid4().hex * (BIG // 32), conclusion="failure",
-                                      head_sha=uuid.uuid4().hex * (BIG // 32))
+            check["check_run"].update(
+                name=uuid.uuid4().hex * (BIG // 32), conclusion="failure", head_sha=uuid.uuid4().hex * (BIG // 32)
+            )
             run["workflow_run"]["name"] = uuid.uuid4().hex * (BIG // 32)
             assert rx.github(json.dumps(check).encode(), "check_run").status_code == 200
             assert rx.github(json.dumps(run).encode(), "workflow_run").status_code == 200
             rx.lines()
+
     # 150 names of 100 KB went through: 15 MB if kept. Dedup and recall entries are digests.
     assert retained(send) < 1_000_000

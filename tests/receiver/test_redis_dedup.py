@@ -2,6 +2,7 @@
 a redelivery that lands on another replica is a duplicate there; a failed delivery is
 released for all; Redis stopped or frozen mid-run costs a bounded wait and a counted
 fallback, never a lost or refused delivery."""
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,7 @@ def test_a_redelivery_on_another_replica_is_a_duplicate(replicas):
     a, b = replicas
     delivery = str(uuid.uuid4())
     assert a.github(PR, "pull_request", delivery).json["result"] == "accepted"
-    assert b.github(PR, "pull_request", delivery).json == {
-        "result": "duplicate", "delivery": delivery, "emitted": []}
+    assert b.github(PR, "pull_request", delivery).json == {"result": "duplicate", "delivery": delivery, "emitted": []}
     assert a.asana(ASANA).json["result"] == "accepted"
     assert b.asana(ASANA).json["result"] == "duplicate"  # Asana's retry: no id, the same body
     assert b.wandb(WANDB).json["result"] == "accepted"
@@ -105,24 +105,24 @@ class Clock:
 
 def test_shared_dedup_uses_redis_again_after_the_outage(redis_server, redis_db, tmp_path):
     clock, reasons = Clock(), []
-    client = redisconn.client(config.load({"ORGPULSE_REDIS_URL": redis_server.url,
-                                           "ORGPULSE_DATA_DIR": str(tmp_path)}))
+    client = redisconn.client(config.load({"ORGPULSE_REDIS_URL": redis_server.url, "ORGPULSE_DATA_DIR": str(tmp_path)}))
     shared = SharedDedup(client, Dedup(TTL, 1000), TTL, reasons.append, clock, retry_after=5)
     other = SharedDedup(client, Dedup(TTL, 1000), TTL, reasons.append, clock)
     redis_server.stop()
-    assert shared.claim("k1")                       # handled alone, counted
+    assert shared.claim("k1")  # handled alone, counted
     redis_server.start()
     clock.now = 4.9
     assert shared.claim("k2") and reasons == ["error", "skipped"]
-    clock.now = 5.1                                 # Redis is asked again
+    clock.now = 5.1  # Redis is asked again
     assert shared.claim("k3")
-    assert not other.claim("k3")                    # shared once more
+    assert not other.claim("k3")  # shared once more
     assert reasons == ["error", "skipped"]
     shared.release("k3")
-    assert other.claim("k3")                        # released for every replica
+    assert other.claim("k3")  # released for every replica
 
 
 DEPLOYED = (GITHUB / "deployment_status/payload.json").read_bytes()
+
 
 def _review_by_another() -> bytes:
     """octokit's submitted review is the PR author's own (not a review): a colleague's instead."""

@@ -1,6 +1,7 @@
 """HTTP protocol abuse against the real gunicorn and worker (a body left unread, slow
 clients, oversize and malformed requests, chunked framing; graceful shutdown): every such request gets a JSON 4xx and is counted,
 slow clients cost no thread, and SIGTERM cuts no delivery off."""
+
 from __future__ import annotations
 
 import http.client
@@ -33,9 +34,13 @@ def server(tmp_path_factory, request):
     tmp = tmp_path_factory.mktemp("protocol")
     statsd = udp_listener()
     host, port = statsd.address
-    env = {"DD_DOGSTATSD_URL": f"udp://{host}:{port}", "GITHUB_WEBHOOK_SECRET": "It's a Secret to Everybody",
-           "ORGPULSE_MAX_BODY_BYTES": str(LIMIT), "ORGPULSE_DATA_DIR": str(tmp / "data"),
-           "ORGPULSE_CONFIG": config(tmp, 2)}
+    env = {
+        "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
+        "GITHUB_WEBHOOK_SECRET": "It's a Secret to Everybody",
+        "ORGPULSE_MAX_BODY_BYTES": str(LIMIT),
+        "ORGPULSE_DATA_DIR": str(tmp / "data"),
+        "ORGPULSE_CONFIG": config(tmp, 2),
+    }
     proc, url = start_gunicorn(env, tmp)
     yield url.removeprefix("http://").split(":")[0], int(url.rsplit(":", 1)[1]), statsd
     stop(proc)
@@ -114,11 +119,14 @@ def test_a_body_shorter_than_its_content_length_is_400(server):
     assert (status, body["result"], headers["connection"]) == (400, "malformed", "close")
 
 
-@pytest.mark.parametrize("chunks", [
-    b"zz\r\nxx\r\n0\r\n\r\n",                  # a chunk size that is not hex
-    b"5\r\nabc",                               # no final chunk, then half-close
-    b"3\r\nabcde\r\n0\r\n\r\n",                # a chunk longer than its size
-])
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        b"zz\r\nxx\r\n0\r\n\r\n",  # a chunk size that is not hex
+        b"5\r\nabc",  # no final chunk, then half-close
+        b"3\r\nabcde\r\n0\r\n\r\n",  # a chunk longer than its size
+    ],
+)
 def test_malformed_chunked_framing_is_a_counted_400(server, chunks):
     sock = connect(server)
     headers = {**github_headers(b"abc", "push"), "Transfer-Encoding": "chunked"}
@@ -165,7 +173,7 @@ def raw_responses(sock: socket.socket, count: int) -> list[tuple[int, dict, dict
         headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
         while len(data) < int(headers["content-length"]):
             data += sock.recv(65536)
-        body, data = data[:int(headers["content-length"])], data[int(headers["content-length"]):]
+        body, data = data[: int(headers["content-length"])], data[int(headers["content-length"]) :]
         out.append((int(lines[0].split()[1]), headers, json.loads(body)))
     return out
 
@@ -183,12 +191,15 @@ def test_pipelined_and_keep_alive_requests_are_all_answered(server):
 
 
 def test_sigterm_answers_every_delivery_in_flight(tmp_path):
-    env = {"GITHUB_WEBHOOK_SECRET": "It's a Secret to Everybody", "ORGPULSE_SINK": "log",
-           "ORGPULSE_DATA_DIR": str(tmp_path / "data"), "ORGPULSE_CONFIG": config(tmp_path, 10)}
+    env = {
+        "GITHUB_WEBHOOK_SECRET": "It's a Secret to Everybody",
+        "ORGPULSE_SINK": "log",
+        "ORGPULSE_DATA_DIR": str(tmp_path / "data"),
+        "ORGPULSE_CONFIG": config(tmp_path, 10),
+    }
     proc, url = start_gunicorn(env, tmp_path)
     address = ("127.0.0.1", int(url.rsplit(":", 1)[1]))
-    requests = [head(github_headers(BODY, "pull_request", str(uuid.uuid4())), len(BODY)) + BODY
-                for _ in range(10)]
+    requests = [head(github_headers(BODY, "pull_request", str(uuid.uuid4())), len(BODY)) + BODY for _ in range(10)]
     socks = [socket.create_connection(address, timeout=10) for _ in requests]
     for sock, data in zip(socks, requests):
         sock.sendall(data[: len(data) // 2])  # half of each delivery is on its way
@@ -197,7 +208,7 @@ def test_sigterm_answers_every_delivery_in_flight(tmp_path):
     kept.getresponse().read()
     proc.send_signal(signal.SIGTERM)
     for sock, data in zip(socks, requests):
-        sock.sendall(data[len(data) // 2:])
+        sock.sendall(data[len(data) // 2 :])
     answers = [answer(sock) for sock in socks]
     assert [(status, body["result"]) for status, _, body in answers] == [(200, "accepted")] * 10
     # A request on a kept-alive connection right after SIGTERM is answered too.

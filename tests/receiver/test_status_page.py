@@ -2,6 +2,7 @@
 per-source configuration and deliveries (the envelope's record: never a payload or a
 secret), the poller's state file (missing, fresh, stale — never old values as current),
 the health grid by `fom.thresholds`, the informer. In a real browser: test_status_browser.py."""
+
 from __future__ import annotations
 
 import io
@@ -10,9 +11,8 @@ import time
 
 import pytest
 
-from orgpulse import config
+from orgpulse import config, state
 from orgpulse.emit import Emitter, LogSink
-from orgpulse import state
 from receiver import create_app, secretstore
 from receiver.envelope import Event, Outcome
 from receiver.status.model import RECENT, DeliveryLog, score_names
@@ -30,6 +30,7 @@ def make_app(make_settings):
         app = create_app(settings, Emitter(LogSink(settings, io.StringIO()), strict=True))
         app.config["TESTING"] = True
         return app
+
     return make
 
 
@@ -49,23 +50,29 @@ def write_state(app, *changes):
         store.update(change)
 
 
-@pytest.mark.parametrize("env,options,on", [
-    ({}, None, True),                                                   # local mode: the log sink
-    ({"DD_AGENT_HOST": "127.0.0.1"}, None, False),                      # an Agent: off
-    ({"DD_AGENT_HOST": "127.0.0.1"}, {"receiver": {"status_page": True}}, True),
-    ({}, {"receiver": {"status_page": False}}, False),
-])
+@pytest.mark.parametrize(
+    "env,options,on",
+    [
+        ({}, None, True),  # local mode: the log sink
+        ({"DD_AGENT_HOST": "127.0.0.1"}, None, False),  # an Agent: off
+        ({"DD_AGENT_HOST": "127.0.0.1"}, {"receiver": {"status_page": True}}, True),
+        ({}, {"receiver": {"status_page": False}}, False),
+    ],
+)
 def test_on_by_default_only_in_local_mode(make_app, env, options, on):
     client = make_app(env, options).test_client()
     assert client.get("/status").status_code == (200 if on else 404)
     assert client.get("/status.json").status_code == (200 if on else 404)
 
 
-@pytest.mark.parametrize("options,problem", [
-    ({"receiver": {"status_page": "yes"}}, "receiver.status_page must be true, false or null"),
-    ({"receiver": {"public_url": "hooks.example.com"}}, "receiver.public_url must be an http(s)://"),
-    ({"receiver": {"public_url": "https://x.example/?a=1"}}, "receiver.public_url must be"),
-])
+@pytest.mark.parametrize(
+    "options,problem",
+    [
+        ({"receiver": {"status_page": "yes"}}, "receiver.status_page must be true, false or null"),
+        ({"receiver": {"public_url": "hooks.example.com"}}, "receiver.public_url must be an http(s)://"),
+        ({"receiver": {"public_url": "https://x.example/?a=1"}}, "receiver.public_url must be"),
+    ],
+)
 def test_settings_are_validated(make_settings, options, problem):
     with pytest.raises(config.ConfigError) as err:
         make_settings({}, options)
@@ -78,12 +85,18 @@ def test_a_delivery_shows_with_its_outcome_and_never_its_payload(make_app):
     body = (GITHUB / "pull_request/opened.payload.json").read_bytes()
     client.post("/webhooks/github", data=body, headers=github_headers(body, "pull_request", "d-1"))
     client.post("/webhooks/github", data=body, headers=github_headers(body, "pull_request", "d-1"))
-    client.post("/webhooks/github", data=body, headers={**github_headers(body, "pull_request", "d-2"),
-                                                        "X-Hub-Signature-256": "sha256=" + "0" * 64})
+    client.post(
+        "/webhooks/github",
+        data=body,
+        headers={**github_headers(body, "pull_request", "d-2"), "X-Hub-Signature-256": "sha256=" + "0" * 64},
+    )
     github = source(page(app), "github")
     # A refused delivery's id is not shown: its headers were not verified.
     assert [(d["delivery"], d["outcome"], d["status"]) for d in github["recent"]] == [
-        (None, "bad_signature", 401), ("d-1", "duplicate", 200), ("d-1", "accepted", 200)]
+        (None, "bad_signature", 401),
+        ("d-1", "duplicate", 200),
+        ("d-1", "accepted", 200),
+    ]
     newest_accepted = github["recent"][2]
     assert (newest_accepted["event"], newest_accepted["action"]) == ("pull_request", "opened")
     assert newest_accepted["metrics"] == ["github.prs.opened"]
@@ -106,8 +119,12 @@ def test_configured_sources_their_webhook_urls_and_what_is_missing(make_app):
     assert "ASANA_ACCESS_TOKEN not set" in asana["notes"][0]
     store = app.extensions["orgpulse"].sources["asana"].store
     secretstore.arm(store, "engineering")
-    assert app.test_client().post("/webhooks/asana/engineering", data=b"",
-                                  headers={"X-Hook-Secret": HOOK_SECRET}).status_code == 200
+    assert (
+        app.test_client()
+        .post("/webhooks/asana/engineering", data=b"", headers={"X-Hook-Secret": HOOK_SECRET})
+        .status_code
+        == 200
+    )
     asana = source(page(app), "asana")
     assert asana["configured"] and asana["webhooks"] == ["https://hooks.example.com/webhooks/asana/engineering"]
     # Without receiver.public_url the page shows the address it was asked on.
@@ -116,6 +133,7 @@ def test_configured_sources_their_webhook_urls_and_what_is_missing(make_app):
 
 def test_readyz_and_the_page_agree_on_what_is_configured(make_app, tmp_path):
     """One definition per source (its missing()): for Asana a webhook with a completed handshake."""
+
     def both(app):
         ready = app.test_client().get("/readyz").json["sources"]
         shown = {s["name"]: s["configured"] for s in page(app)["sources"]}
@@ -126,8 +144,12 @@ def test_readyz_and_the_page_agree_on_what_is_configured(make_app, tmp_path):
     assert both(app) == {"github": True, "asana": False, "wandb": True}
     secretstore.arm(app.extensions["orgpulse"].sources["asana"].store, "engineering")
     assert both(app)["asana"] is False  # armed is not configured: no secret yet
-    assert app.test_client().post("/webhooks/asana/engineering", data=b"",
-                                  headers={"X-Hook-Secret": HOOK_SECRET}).status_code == 200
+    assert (
+        app.test_client()
+        .post("/webhooks/asana/engineering", data=b"", headers={"X-Hook-Secret": HOOK_SECRET})
+        .status_code
+        == 200
+    )
     assert both(app) == {"github": True, "asana": True, "wandb": True}
     # An unreadable store is "not configured" on both.
     data_dir = tmp_path / "broken"
@@ -139,12 +161,15 @@ def test_readyz_and_the_page_agree_on_what_is_configured(make_app, tmp_path):
 
 
 def test_no_configured_secret_reaches_the_page(make_app):
-    app = make_app({"WANDB_WEBHOOK_TOKEN": WANDB_TOKEN, "ASANA_ACCESS_TOKEN": ASANA_TOKEN,
-                    "ASANA_BASE_URL": "http://127.0.0.1:9"})
+    app = make_app(
+        {"WANDB_WEBHOOK_TOKEN": WANDB_TOKEN, "ASANA_ACCESS_TOKEN": ASANA_TOKEN, "ASANA_BASE_URL": "http://127.0.0.1:9"}
+    )
     secretstore.arm(app.extensions["orgpulse"].sources["asana"].store, "engineering")
     client = app.test_client()
-    assert client.post("/webhooks/asana/engineering", data=b"", headers={"X-Hook-Secret": HOOK_SECRET}).json[
-        "result"] == "handshake"
+    assert (
+        client.post("/webhooks/asana/engineering", data=b"", headers={"X-Hook-Secret": HOOK_SECRET}).json["result"]
+        == "handshake"
+    )
     body = b'{"event_type": "RUN_STATE_CHANGED", "project": "p", "entity": "e", "run_state": "failed"}'
     client.post("/webhooks/wandb", data=body, headers={"Authorization": f"Bearer {WANDB_TOKEN}"})
     for text in (page(app, "/status"), json.dumps(page(app))):
@@ -174,18 +199,31 @@ def test_the_poller_part_missing_fresh_and_stale(make_app):
     assert doc["poller"]["state"] == "missing" and "collectors" not in doc["poller"]
     assert doc["informer"]["state"] == "missing"
     now = time.time()
-    reports = {"github": {"ok": True, "duration": 1.5, "last_success": now - 10, "error": None,
-                          "reasons": [], "emitted": 40},
-               "ec2": {"ok": False, "duration": 0.2, "last_success": None, "error": "partial",
-                       "reasons": ["ebs_failed"], "emitted": 3}}
-    gauges = state.gauge_rows([("ec2.instances.running", (("region", "us-east-1"),), 4.0, now - 10),
-                               ("ec2.instances.total", (("region", "us-east-1"),), 9.0, now - 5000)])
+    reports = {
+        "github": {"ok": True, "duration": 1.5, "last_success": now - 10, "error": None, "reasons": [], "emitted": 40},
+        "ec2": {
+            "ok": False,
+            "duration": 0.2,
+            "last_success": None,
+            "error": "partial",
+            "reasons": ["ebs_failed"],
+            "emitted": 3,
+        },
+    }
+    gauges = state.gauge_rows(
+        [
+            ("ec2.instances.running", (("region", "us-east-1"),), 4.0, now - 10),
+            ("ec2.instances.total", (("region", "us-east-1"),), 9.0, now - 5000),
+        ]
+    )
     write_state(app, state.cycle(now - 10, 900, "leader", reports, gauges, {"health.ci.fom": 0.8}))
     doc = page(app)
     assert doc["poller"]["state"] == "fresh" and doc["poller"]["role"] == "leader"
     assert doc["poller"]["cycle_at"] == now - 10 and "last cycle ended" in page(app, "/status")
     assert [(c["name"], c["ok"], c["reasons"]) for c in doc["poller"]["collectors"]] == [
-        ("ec2", False, ["ebs_failed"]), ("github", True, [])]
+        ("ec2", False, ["ebs_failed"]),
+        ("github", True, []),
+    ]
     # A gauge measured longer ago than two intervals is not shown as current.
     assert [g["name"] for g in doc["gauges"]] == ["ec2.instances.running"] and doc["gauges_hidden"] == 1
     html = page(app, "/status")
@@ -203,8 +241,12 @@ def test_the_poller_part_missing_fresh_and_stale(make_app):
 def test_the_poller_and_the_informer_each_show_their_own_role(make_app):
     app = make_app()
     now = time.time()
-    write_state(app, state.cycle(now - 5, 20, "single", {}, []), state.informer(now - 1, 5, "leader", True),
-                state.cycle(now, 20, "single", {}, []))
+    write_state(
+        app,
+        state.cycle(now - 5, 20, "single", {}, []),
+        state.informer(now - 1, 5, "leader", True),
+        state.cycle(now, 20, "single", {}, []),
+    )
     doc = page(app)
     assert (doc["poller"]["role"], doc["informer"]["role"]) == ("single", "leader")
     html = page(app, "/status")
@@ -225,8 +267,12 @@ def test_an_unreadable_state_file_says_so(make_app):
 def test_the_grid_colours_by_the_configured_thresholds_and_says_no_data(make_app):
     app = make_app(options={"fom": {"thresholds": {"green": 0.9, "yellow": 0.5}}})
     now = time.time()
-    write_state(app, state.cycle(now, 900, "single", {}, [], {"health.ci.fom": 0.8, "health.overall.fom": 0.95,
-                                                              "health.infra.fom": 0.4}))
+    write_state(
+        app,
+        state.cycle(
+            now, 900, "single", {}, [], {"health.ci.fom": 0.8, "health.overall.fom": 0.95, "health.infra.fom": 0.4}
+        ),
+    )
     grid = page(app)["health"]
     assert grid["days"] == state.days(now)
     today = {row["name"]: row["cells"][-1] for row in grid["rows"]}
@@ -243,10 +289,17 @@ def test_the_grid_colours_by_the_configured_thresholds_and_says_no_data(make_app
 def test_the_informer_part(make_app):
     app = make_app()
     now = time.time()
-    write_state(app, state.cycle(now, 900, "leader", {}),
-                state.informer(now - 5, 60, "leader", True, {"pods": 42, "last_event": now - 7,
-                                                             "restarts_1h": 3, "oom_kills_1h": 1,
-                                                             "gauges": []}))
+    write_state(
+        app,
+        state.cycle(now, 900, "leader", {}),
+        state.informer(
+            now - 5,
+            60,
+            "leader",
+            True,
+            {"pods": 42, "last_event": now - 7, "restarts_1h": 3, "oom_kills_1h": 1, "gauges": []},
+        ),
+    )
     informer = page(app)["informer"]
     assert (informer["state"], informer["watching"], informer["pods"]) == ("fresh", True, 42)
     assert (informer["restarts_1h"], informer["oom_kills_1h"]) == (3, 1)
@@ -257,8 +310,8 @@ def test_the_informer_part(make_app):
 def test_a_request_no_source_could_be_told_is_listed_apart(make_app):
     app = make_app()
     envelope = app.extensions["orgpulse"].envelope
-    envelope.timed_out("/webhooks/github")   # a body that never arrived, on a source's path
-    envelope.timed_out(None)                 # not even a path
+    envelope.timed_out("/webhooks/github")  # a body that never arrived, on a source's path
+    envelope.timed_out(None)  # not even a path
     doc = page(app)
     assert source(doc, "github")["last_hour"] == {"timeout": 1} and source(doc, "github")["configured"]
     unknown = source(doc, "unknown")

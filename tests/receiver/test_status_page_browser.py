@@ -3,6 +3,7 @@ a real gunicorn, with the state file a real Poller cycle wrote: what a person ch
 delivery just sent appears with its outcome, a failed collector is red with its reason,
 grid cells carry the threshold colours and "no data", no console errors, no external
 request, and nothing on the page matches a configured secret."""
+
 from __future__ import annotations
 
 import io
@@ -14,32 +15,40 @@ import pytest
 from orgpulse import config
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter, LogSink
-from pollers.loop import Collector, Poller
 from orgpulse.state import StateFile
+from pollers.loop import Collector, Poller
 from pollers.values import ValueStore
 from receiver import secretstore
 from receiver.status.page import COLOURS
-from tests.support.browser import Watched
 from tests.conftest import GITHUB, github_headers
+from tests.support.browser import Watched
 from tests.support.servers import start_gunicorn, stop
 
 pytestmark = pytest.mark.peers
 
-SECRETS = {"GITHUB_WEBHOOK_SECRET": "gh-secret-4c1d9e0a", "WANDB_WEBHOOK_TOKEN": "wandb-token-b7e2",
-           "ASANA_ACCESS_TOKEN": "asana-pat-91f0c3"}
+SECRETS = {
+    "GITHUB_WEBHOOK_SECRET": "gh-secret-4c1d9e0a",
+    "WANDB_WEBHOOK_TOKEN": "wandb-token-b7e2",
+    "ASANA_ACCESS_TOKEN": "asana-pat-91f0c3",
+}
 HOOK_SECRET = "asana-hook-secret-3a8d"
 THRESHOLDS = {"green": 0.8, "yellow": 0.4}  # not the defaults: the page must use these
-SCORES = {"health.overall.fom": 0.95, "health.ci.fom": 0.75, "health.infra.fom": 0.1,
-          "health.ci.tests_passing.fom": 0.4}
+SCORES = {
+    "health.overall.fom": 0.95,
+    "health.ci.fom": 0.75,
+    "health.infra.fom": 0.1,
+    "health.ci.tests_passing.fom": 0.4,
+}
 
 
 def rgb(hex_colour: str) -> str:
-    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
     return f"rgb({r}, {g}, {b})"
 
 
 def write_cycle(data_dir) -> None:
     """One real poller cycle: a collector that works, one that raises, one that counts an error."""
+
     def github(now):
         return [m.gauge("github.prs.open", 7, repo="org/app", author_type="human")]
 
@@ -50,11 +59,18 @@ def write_cycle(data_dir) -> None:
         return [m.count("orgpulse.collector.errors", collector="ec2", reason="instances_failed", region="us-east-1")]
 
     settings = config.load({"ORGPULSE_DATA_DIR": str(data_dir)})
-    collectors = {c.name: c for c in (Collector("github", github, 5), Collector("skypilot", skypilot, 5),
-                                      Collector("ec2", ec2, 5))}
-    Poller(collectors, Emitter(LogSink(settings, io.StringIO()), strict=True), ValueStore(),
-           lambda values, now: [m.gauge(name, v) for name, v in SCORES.items()],
-           interval=900, state=StateFile(data_dir)).run_once()
+    collectors = {
+        c.name: c
+        for c in (Collector("github", github, 5), Collector("skypilot", skypilot, 5), Collector("ec2", ec2, 5))
+    }
+    Poller(
+        collectors,
+        Emitter(LogSink(settings, io.StringIO()), strict=True),
+        ValueStore(),
+        lambda values, now: [m.gauge(name, v) for name, v in SCORES.items()],
+        interval=900,
+        state=StateFile(data_dir),
+    ).run_once()
 
 
 @pytest.fixture(scope="module")
@@ -64,11 +80,20 @@ def server(tmp_path_factory):
     write_cycle(data)
     cfg = tmp / "orgpulse.yaml"
     cfg.write_text(f"fom: {{thresholds: {{green: {THRESHOLDS['green']}, yellow: {THRESHOLDS['yellow']}}}}}\n")
-    proc, url = start_gunicorn({**SECRETS, "ASANA_BASE_URL": "http://127.0.0.1:9", "ORGPULSE_SINK": "log",
-                                "ORGPULSE_DATA_DIR": str(data), "ORGPULSE_CONFIG": str(cfg)}, tmp)
+    proc, url = start_gunicorn(
+        {
+            **SECRETS,
+            "ASANA_BASE_URL": "http://127.0.0.1:9",
+            "ORGPULSE_SINK": "log",
+            "ORGPULSE_DATA_DIR": str(data),
+            "ORGPULSE_CONFIG": str(cfg),
+        },
+        tmp,
+    )
     secretstore.arm(secretstore.FileStore(data), "engineering")
-    handshake = urllib.request.Request(url + "/webhooks/asana/engineering", data=b"", method="POST",
-                                       headers={"X-Hook-Secret": HOOK_SECRET})
+    handshake = urllib.request.Request(
+        url + "/webhooks/asana/engineering", data=b"", method="POST", headers={"X-Hook-Secret": HOOK_SECRET}
+    )
     assert urllib.request.urlopen(handshake, timeout=10).status == 200
     yield url
     stop(proc)
@@ -87,8 +112,9 @@ def post_github(url: str, delivery: str, forged: bool = False) -> int:
     if forged:
         headers["X-Hub-Signature-256"] = "sha256=" + "0" * 64
     try:
-        with urllib.request.urlopen(urllib.request.Request(url + "/webhooks/github", data=body,
-                                                           headers=headers), timeout=10) as response:
+        with urllib.request.urlopen(
+            urllib.request.Request(url + "/webhooks/github", data=body, headers=headers), timeout=10
+        ) as response:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
@@ -134,8 +160,12 @@ def test_a_failed_collector_shows_red_with_its_reason(page, server):
 def test_grid_cells_carry_the_threshold_colours_and_no_data(page, server):
     page.page.goto(server + "/status")
     today = {name: page.page.locator(f'tr[data-score="{name}"] td.cell').last for name in SCORES}
-    expected = {"health.overall.fom": "green", "health.ci.fom": "yellow",   # 0.75: green by the default 0.7
-                "health.infra.fom": "red", "health.ci.tests_passing.fom": "yellow"}
+    expected = {
+        "health.overall.fom": "green",
+        "health.ci.fom": "yellow",  # 0.75: green by the default 0.7
+        "health.infra.fom": "red",
+        "health.ci.tests_passing.fom": "yellow",
+    }
     for name, colour in expected.items():
         assert today[name].inner_text() == f"{SCORES[name]:.2f}"
         assert background(today[name]) == rgb(COLOURS[colour]), name

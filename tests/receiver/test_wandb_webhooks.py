@@ -1,4 +1,5 @@
 """W&B automation webhooks: bearer token and/or HMAC signature, rendered templates → metrics."""
+
 from __future__ import annotations
 
 import base64
@@ -28,6 +29,7 @@ def make_app(make_settings, statsd):
         app = create_app(settings, Emitter(DogStatsdSink(settings), strict=True))
         app.config["TESTING"] = True
         return app
+
     return make
 
 
@@ -38,9 +40,9 @@ def sig(body: bytes, encoding="hex") -> str:
 
 def post(app, name: str, headers: dict):
     body = (WANDB / f"{name}.json").read_bytes()
-    return app.test_client().post("/webhooks/wandb", data=body,
-                                  headers={k: v(body) if callable(v) else v
-                                           for k, v in headers.items()})
+    return app.test_client().post(
+        "/webhooks/wandb", data=body, headers={k: v(body) if callable(v) else v for k, v in headers.items()}
+    )
 
 
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -50,21 +52,30 @@ def test_not_configured_is_503(make_app):
     assert post(make_app(token=None), "run_state_failed", BEARER).status_code == 503
 
 
-@pytest.mark.parametrize("headers,status", [
-    (BEARER, 200), ({"Authorization": "Bearer wrong"}, 401), ({}, 401),
-    ({"Authorization": TOKEN}, 401),  # the token without the Bearer scheme
-])
+@pytest.mark.parametrize(
+    "headers,status",
+    [
+        (BEARER, 200),
+        ({"Authorization": "Bearer wrong"}, 401),
+        ({}, 401),
+        ({"Authorization": TOKEN}, 401),  # the token without the Bearer scheme
+    ],
+)
 def test_bearer_token(make_app, headers, status):
     assert post(make_app(), "run_state_failed", headers).status_code == status
 
 
-@pytest.mark.parametrize("headers,status", [
-    ({"X-Wandb-Signature": lambda b: sig(b, "hex")}, 200),
-    ({"X-Wandb-Signature": lambda b: sig(b, "base64")}, 200),
-    ({"X-Wandb-Signature": lambda b: "sha256=" + sig(b, "hex")}, 200),
-    ({"X-Wandb-Signature": lambda b: sig(b + b" ", "hex")}, 401),
-    ({"X-Wandb-Signature": "%%%"}, 401), ({}, 401),
-])
+@pytest.mark.parametrize(
+    "headers,status",
+    [
+        ({"X-Wandb-Signature": lambda b: sig(b, "hex")}, 200),
+        ({"X-Wandb-Signature": lambda b: sig(b, "base64")}, 200),
+        ({"X-Wandb-Signature": lambda b: "sha256=" + sig(b, "hex")}, 200),
+        ({"X-Wandb-Signature": lambda b: sig(b + b" ", "hex")}, 401),
+        ({"X-Wandb-Signature": "%%%"}, 401),
+        ({}, 401),
+    ],
+)
 def test_signature_hex_or_base64(make_app, headers, status):
     assert post(make_app(token=None, secret=SECRET), "run_state_failed", headers).status_code == status
 
@@ -100,8 +111,7 @@ def test_every_template_sample_becomes_its_metric(make_app, statsd):
 
 def test_unknown_event_type_is_ignored_with_a_bounded_tag(make_app, statsd):
     app = make_app()
-    response = app.test_client().post("/webhooks/wandb", data=b'{"event_type": "${event_type}"}',
-                                      headers=BEARER)
+    response = app.test_client().post("/webhooks/wandb", data=b'{"event_type": "${event_type}"}', headers=BEARER)
     assert response.status_code == 202
     [ignored] = [x for x in received(app, statsd) if x.name == "orgpulse.receiver.ignored"]
     assert ignored.tag_map["event"] == "other"
@@ -109,14 +119,16 @@ def test_unknown_event_type_is_ignored_with_a_bounded_tag(make_app, statsd):
 
 @pytest.mark.parametrize("body", [b"nope", b"[]", b'{"project": "p"}'])
 def test_malformed_is_400(make_app, body):
-    assert make_app().test_client().post("/webhooks/wandb", data=body,
-                                         headers=BEARER).status_code == 400
+    assert make_app().test_client().post("/webhooks/wandb", data=body, headers=BEARER).status_code == 400
 
 
 def test_oversize_is_413(make_settings, statsd):
     settings = make_settings({"WANDB_WEBHOOK_TOKEN": TOKEN, "ORGPULSE_MAX_BODY_BYTES": "50"})
-    response = create_app(settings).test_client().post(
-        "/webhooks/wandb", data=(WANDB / "run_state_failed.json").read_bytes(), headers=BEARER)
+    response = (
+        create_app(settings)
+        .test_client()
+        .post("/webhooks/wandb", data=(WANDB / "run_state_failed.json").read_bytes(), headers=BEARER)
+    )
     assert response.status_code == 413
 
 
@@ -125,5 +137,4 @@ def test_identical_bodies_count_once_unless_dedup_is_off(make_app):
     assert post(app, "run_state_failed", BEARER).json["result"] == "accepted"
     assert post(app, "run_state_failed", BEARER).json["result"] == "duplicate"
     app = make_app(options={"wandb": {"dedup": False}})
-    assert [post(app, "run_state_failed", BEARER).json["result"] for _ in range(2)] == [
-        "accepted", "accepted"]
+    assert [post(app, "run_state_failed", BEARER).json["result"] for _ in range(2)] == ["accepted", "accepted"]

@@ -1,14 +1,23 @@
 """Debian's chromium, headless, driven by Playwright's Python API (its own browser download
 cannot work here: executable_path points at the system package). One per test run: the
 session fixture `browser` in conftest.py."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
 
 from tests.support.peers import require_executable
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @contextmanager

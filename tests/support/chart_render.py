@@ -1,5 +1,6 @@
 """The chart rendered the way `helm install` renders it — Helm 4 as a library
 (helm-python-sdk: no helm binary exists here) — and the value sets the tests use."""
+
 from __future__ import annotations
 
 import functools
@@ -25,8 +26,9 @@ def example(name: str) -> dict:
 # files a user starts from.
 CI = CHART / "ci"
 VALUE_SETS: dict[str, dict] = {
-    **{path.name[:-len("-values.yaml")]: yaml.safe_load(path.read_text())
-       for path in sorted(CI.glob("*-values.yaml"))},
+    **{
+        path.name[: -len("-values.yaml")]: yaml.safe_load(path.read_text()) for path in sorted(CI.glob("*-values.yaml"))
+    },
     # Ingress + TLS + existingSecret + UDS + 3 replicas + Redis + NetworkPolicy.
     "production": example("values-production.yaml"),
     "staging": example("values-staging.yaml"),
@@ -46,8 +48,13 @@ def render(values: dict) -> dict[str, str]:
 
 
 def manifests(values: dict) -> list[dict]:
-    return [doc for path, text in sorted(render(values).items()) if path.endswith(".yaml")
-            for doc in yaml.safe_load_all(text) if doc]
+    return [
+        doc
+        for path, text in sorted(render(values).items())
+        if path.endswith(".yaml")
+        for doc in yaml.safe_load_all(text)
+        if doc
+    ]
 
 
 def one(docs: list[dict], kind: str) -> dict:
@@ -64,9 +71,10 @@ def api_token_volumes(docs: list[dict]) -> dict[str, list[dict]]:
     """container → the volumes it mounts (read-only) where the ServiceAccount's token goes."""
     pod = one(docs, "Deployment")["spec"]["template"]["spec"]
     volumes = {v["name"]: v for v in pod["volumes"]}
-    return {name: [volumes[m["name"]] for m in c["volumeMounts"] if m["mountPath"] == str(ACCOUNT)
-                   and m.get("readOnly")]
-            for name, c in containers(docs).items()}
+    return {
+        name: [volumes[m["name"]] for m in c["volumeMounts"] if m["mountPath"] == str(ACCOUNT) and m.get("readOnly")]
+        for name, c in containers(docs).items()
+    }
 
 
 def notes_command(notes: str, action: str) -> tuple[str, list[str]]:
@@ -75,6 +83,6 @@ def notes_command(notes: str, action: str) -> tuple[str, list[str]]:
     joined = notes.replace("\\\n", " ")
     (line,) = [line for line in joined.splitlines() if f"orgpulse asana webhooks {action}" in line]
     words = shlex.split(line)
-    kubectl, argv = words[:words.index("--")], words[words.index("--") + 1:]
+    kubectl, argv = words[: words.index("--")], words[words.index("--") + 1 :]
     assert kubectl[:5] == ["kubectl", "-n", NAMESPACE, "exec", f"deploy/{RELEASE}"], kubectl
     return kubectl[kubectl.index("-c") + 1], argv

@@ -6,6 +6,7 @@ directory, each container path mapped to where that directory is on this machine
 Only the instructions and RUN steps the Dockerfile uses are understood; anything else fails
 with the step to teach this module, so the image cannot change without this test seeing it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -32,13 +33,15 @@ def instructions(text: str) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments), continuation lines joined, comments dropped."""
     lines = [line for line in text.splitlines() if not line.lstrip().startswith("#")]
     joined = re.sub(r"\\\n", " ", "\n".join(lines))
-    return [(op.upper(), args.strip()) for op, _, args in
-            (line.strip().partition(" ") for line in joined.splitlines() if line.strip())]
+    return [
+        (op.upper(), args.strip())
+        for op, _, args in (line.strip().partition(" ") for line in joined.splitlines() if line.strip())
+    ]
 
 
 @dataclass
 class Image:
-    root: Path                                    # where the image's own paths live here
+    root: Path  # where the image's own paths live here
     env: dict[str, str] = field(default_factory=dict)
     workdir: str = "/"
     user: str = ""
@@ -47,7 +50,7 @@ class Image:
     ports: list[int] = field(default_factory=list)
     bases: list[str] = field(default_factory=list)
     paths: set[str] = field(default_factory=set)  # image paths the steps made
-    constraints: str | None = None                # the pip install's --constraint file
+    constraints: str | None = None  # the pip install's --constraint file
 
     def host(self, path: str) -> Path:
         return self.root / path.lstrip("/")
@@ -76,17 +79,35 @@ def _run(image: Image, command: str) -> None:
     steps = {
         r"python -m venv --without-pip (/\S+)": lambda m: (
             image.paths.add(m[1]),
-            subprocess.run([sys.executable, "-m", "venv", "--without-pip", image.host(m[1])], check=True)),
+            subprocess.run([sys.executable, "-m", "venv", "--without-pip", image.host(m[1])], check=True),
+        ),
         # The build stage's own venv (with pip) and what its pip does there: the pinned build backend.
         r"python -m venv (/\S+)": lambda m: (
-            image.paths.add(m[1]), subprocess.run([sys.executable, "-m", "venv", image.host(m[1])], check=True)),
+            image.paths.add(m[1]),
+            subprocess.run([sys.executable, "-m", "venv", image.host(m[1])], check=True),
+        ),
         r"/\S+/bin/pip install --no-cache-dir --quiet setuptools==\S+": lambda m: run_here(),
         r"/\S+/bin/pip wheel .* --wheel-dir (/\S+) \.": lambda m: (image.paths.add(m[1]), run_here()),
         r"pip --python (/\S+) install --no-cache-dir --constraint (\S+) (/\S+)": lambda m: (
             setattr(image, "constraints", m[2]),
-            subprocess.run([sys.executable, "-m", "pip", "--python", image.host(m[1]), "install", "--quiet",
-                            "--no-cache-dir", "--constraint", m[2], *_here(image, [m[3]])], cwd=workdir,
-                           check=True)),
+            subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "--python",
+                    image.host(m[1]),
+                    "install",
+                    "--quiet",
+                    "--no-cache-dir",
+                    "--constraint",
+                    m[2],
+                    *_here(image, [m[3]]),
+                ],
+                cwd=workdir,
+                check=True,
+            ),
+        ),
         # The base image's own build tools: not part of this tree (checked: the venv has no pip).
         r"python -m pip uninstall --yes --quiet pip setuptools wheel": lambda m: None,
         r"useradd --uid (\d+) .*": lambda m: setattr(image, "uid", int(m[1])),
@@ -132,8 +153,11 @@ def build(root: Path) -> Image:
     image = Image(root)
     handlers = {
         "FROM": lambda a: image.bases.append(a.split()[0]),
-        "WORKDIR": lambda a: (setattr(image, "workdir", a), image.paths.add(a),
-                              image.host(a).mkdir(parents=True, exist_ok=True)),
+        "WORKDIR": lambda a: (
+            setattr(image, "workdir", a),
+            image.paths.add(a),
+            image.host(a).mkdir(parents=True, exist_ok=True),
+        ),
         "COPY": lambda a: _copy(image, a),
         "RUN": lambda a: [_run(image, part.strip()) for part in a.split("&&")],
         "ENV": lambda a: _env(image, a),
@@ -162,34 +186,38 @@ class Container:
     mounts: dict[str, Path]  # container path → directory here
 
 
-def container(image: Image, docs: list[dict], name: str, volumes_root: Path,
-              facts: dict[str, str]) -> Container:
+def container(image: Image, docs: list[dict], name: str, volumes_root: Path, facts: dict[str, str]) -> Container:
     """The rendered container `name` as a process: argv, environment, working directory."""
     deployment = next(d for d in docs if d["kind"] == "Deployment")
     pod = deployment["spec"]["template"]
     spec = next(c for c in pod["spec"]["containers"] if c["name"] == name)
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
-    mounts = {m["mountPath"]: _volume(volumes[m["name"]], docs, volumes_root / m["name"], facts)
-              for m in spec["volumeMounts"]}
+    mounts = {
+        m["mountPath"]: _volume(volumes[m["name"]], docs, volumes_root / m["name"], facts) for m in spec["volumeMounts"]
+    }
 
     def host(path: str) -> str:
         for mount in sorted(mounts, key=len, reverse=True):
             if path == mount or path.startswith(mount + "/"):
-                return str(mounts[mount]) + path[len(mount):]
+                return str(mounts[mount]) + path[len(mount) :]
         if any(path == p or path.startswith(p.rstrip("/") + "/") for p in image.paths):
             return str(image.host(path))
         return path
 
     def translate(value: str) -> str:
         if value.startswith("unix://"):
-            return "unix://" + host(value[len("unix://"):])
-        return ":".join(host(part) if part.startswith("/") else part for part in value.split(":")) \
-            if value.startswith("/") else value
+            return "unix://" + host(value[len("unix://") :])
+        return (
+            ":".join(host(part) if part.startswith("/") else part for part in value.split(":"))
+            if value.startswith("/")
+            else value
+        )
 
     env = {**BASE_ENV, **image.env}
     for item in spec.get("env", []):
-        env[item["name"]] = item["value"] if "value" in item else _field(
-            item["valueFrom"]["fieldRef"]["fieldPath"], pod, facts)
+        env[item["name"]] = (
+            item["value"] if "value" in item else _field(item["valueFrom"]["fieldRef"]["fieldPath"], pod, facts)
+        )
     argv = (spec.get("command") or image.cmd) + spec.get("args", [])
     return Container(argv, {k: translate(v) for k, v in env.items()}, Path(host(image.workdir)), mounts)
 
@@ -197,13 +225,15 @@ def container(image: Image, docs: list[dict], name: str, volumes_root: Path,
 def _volume(volume: dict, docs: list[dict], where: Path, facts: dict[str, str]) -> Path:
     where.mkdir(parents=True, exist_ok=True)
     if "configMap" in volume:
-        data = next(d for d in docs if d["kind"] == "ConfigMap"
-                    and d["metadata"]["name"] == volume["configMap"]["name"])["data"]
+        data = next(
+            d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == volume["configMap"]["name"]
+        )["data"]
         for key, text in data.items():
             (where / key).write_text(text)
     elif "secret" in volume:
-        secret = next(d for d in docs if d["kind"] == "Secret"
-                      and d["metadata"]["name"] == volume["secret"]["secretName"])
+        secret = next(
+            d for d in docs if d["kind"] == "Secret" and d["metadata"]["name"] == volume["secret"]["secretName"]
+        )
         for item in volume["secret"]["items"]:
             (where / item["path"]).write_bytes(base64.b64decode(secret["data"][item["key"]]))
     elif "projected" in volume:  # the ServiceAccount's token, CA and namespace: the cluster's facts

@@ -3,6 +3,7 @@
 Every metric it parses is recorded in PRODUCED, which the catalog contract
 check in conftest.py compares with catalog.csv at the end of the session.
 """
+
 from __future__ import annotations
 
 import socket
@@ -11,8 +12,7 @@ import time
 from dataclasses import dataclass
 
 PRODUCED: set[str] = set()
-_TYPES = {"c": "count", "g": "gauge", "d": "distribution", "h": "histogram", "ms": "timer",
-          "s": "set"}
+_TYPES = {"c": "count", "g": "gauge", "d": "distribution", "h": "histogram", "ms": "timer", "s": "set"}
 
 
 def produced(metrics):
@@ -64,7 +64,7 @@ class Listener:
         while not self._stop.is_set():
             try:
                 data = self.sock.recv(65536)
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             parsed = [parse_line(x) for x in data.decode().splitlines() if x]
             with self._lock:

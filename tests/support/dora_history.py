@@ -7,6 +7,7 @@ or never decided), now and then a rollback to an earlier deployed SHA, and label
 incident issues open and close. A repository given a deploy workflow gets workflow runs
 instead of deployments. Everything is plain records: a test computes the truth from them.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,9 +20,16 @@ OUTCOMES = ("success",) * 16 + ("failure", "failure", "error", None)
 
 
 def _commit(state: dict, sha: str, t: datetime, message: str, parents: list[str], authored: datetime):
-    c = {"sha": sha, "author": HUMAN, "parents": [{"sha": p} for p in parents],
-         "commit": {"message": message, "author": {"email": "dev@example.com", "date": iso(authored)},
-                    "committer": {"date": iso(t)}}}
+    c = {
+        "sha": sha,
+        "author": HUMAN,
+        "parents": [{"sha": p} for p in parents],
+        "commit": {
+            "message": message,
+            "author": {"email": "dev@example.com", "date": iso(authored)},
+            "committer": {"date": iso(t)},
+        },
+    }
     state.setdefault("history", []).append(c)
     state.setdefault("commits", []).append(c)
     return sha
@@ -55,15 +63,27 @@ class History:
             side = _commit(self.state, self.sha(), t - timedelta(minutes=1), "Work", parents, authored)
             _commit(self.state, self.sha(), t, "Merge pull request #7 from org/work", [*parents, side], t)
         elif kind < 0.68:
-            _commit(self.state, self.sha(), t, 'Revert "Add a feature"\n\nThis reverts commit '
-                    + (head or "0" * 40) + ".", parents, authored)
+            _commit(
+                self.state,
+                self.sha(),
+                t,
+                'Revert "Add a feature"\n\nThis reverts commit ' + (head or "0" * 40) + ".",
+                parents,
+                authored,
+            )
         elif kind < 0.74:
             _commit(self.state, self.sha(), t, "hotfix: nil check", parents, authored)
         else:
             _commit(self.state, self.sha(), t, "Refactor", parents, authored)
 
-    def deploy(self, t: datetime, sha: str, environment: str = "production",
-               outcome: str | None = "success", took: timedelta = timedelta(minutes=7)) -> None:
+    def deploy(
+        self,
+        t: datetime,
+        sha: str,
+        environment: str = "production",
+        outcome: str | None = "success",
+        took: timedelta = timedelta(minutes=7),
+    ) -> None:
         if self.workflow:
             self._run(t, sha, outcome, took)
         else:
@@ -71,25 +91,52 @@ class History:
             statuses = [{"state": "in_progress", "created_at": iso(t), "environment": environment}]
             if outcome:
                 statuses.append({"state": outcome, "created_at": iso(t + took), "environment": environment})
-            deployments.append({"id": 1000 + len(deployments), "sha": sha, "ref": "main",
-                                "environment": environment, "created_at": iso(t), "statuses": statuses})
+            deployments.append(
+                {
+                    "id": 1000 + len(deployments),
+                    "sha": sha,
+                    "ref": "main",
+                    "environment": environment,
+                    "created_at": iso(t),
+                    "statuses": statuses,
+                }
+            )
         if outcome == "success" and environment == "production":
             self.deployed.append(sha)
 
     def _run(self, t: datetime, sha: str, outcome: str | None, took: timedelta) -> None:
         conclusion = {"success": "success", "failure": "failure", "error": "timed_out", None: "cancelled"}[outcome]
         runs = self.state.setdefault("runs", [])
-        runs.append({"id": 5000 + len(runs), "name": "Deploy", "path": f".github/workflows/{self.workflow}",
-                     "head_branch": "main", "head_sha": sha, "status": "completed", "conclusion": conclusion,
-                     "run_attempt": 1, "created_at": iso(t), "run_started_at": iso(t),
-                     "updated_at": iso(t + took), "head_repository": {"full_name": self.repo}})
+        runs.append(
+            {
+                "id": 5000 + len(runs),
+                "name": "Deploy",
+                "path": f".github/workflows/{self.workflow}",
+                "head_branch": "main",
+                "head_sha": sha,
+                "status": "completed",
+                "conclusion": conclusion,
+                "run_attempt": 1,
+                "created_at": iso(t),
+                "run_started_at": iso(t),
+                "updated_at": iso(t + took),
+                "head_repository": {"full_name": self.repo},
+            }
+        )
 
     def incident(self, opened: datetime, hours: float | None, label: str = "incident") -> None:
         issues = self.state.setdefault("issues", [])
         closed = opened + timedelta(hours=hours) if hours is not None else None
-        issues.append({"number": len(issues) + 1, "labels": [{"name": label}],
-                       "state": "closed" if closed else "open", "created_at": iso(opened),
-                       "closed_at": iso(closed) if closed else None, "updated_at": iso(closed or opened)})
+        issues.append(
+            {
+                "number": len(issues) + 1,
+                "labels": [{"name": label}],
+                "state": "closed" if closed else "open",
+                "created_at": iso(opened),
+                "closed_at": iso(closed) if closed else None,
+                "updated_at": iso(closed or opened),
+            }
+        )
 
     def walk(self, start: datetime, end: datetime, step_hours: tuple[float, float] = (6, 20)) -> None:
         """Changes, deployments and incidents from start to end."""

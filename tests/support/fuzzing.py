@@ -14,6 +14,7 @@ a list of ops (kind, path choice, value) applied to one payload:
 Paths are picked among every key of the payload, half the time among the keys handlers
 read (INTERESTING), so the fields that matter are hit often.
 """
+
 from __future__ import annotations
 
 import copy
@@ -34,38 +35,82 @@ from receiver.sources.wandb import KNOWN_EVENTS, RUN_STATES
 from tests.conftest import FIXTURES, GITHUB
 
 KINDS = ("swap", "drop", "nest", "deep", "number", "unicode")
-NUMBERS = (1e20, -1e20, 253402300800, -62135596801, 9223372036854775807, -9223372036854775808,
-           18446744073709551615, 1e308, -0.0, 2**31, -1)
-SWAPS = (None, True, False, 0, -1, 3.5, "", "x", "2019-05-15T17:20:33Z", [], [1, "a"], {},
-         {"a": {"b": []}}, "../../etc/passwd", "f" * 40, "12345")
-INTERESTING = frozenset("""
-action repository full_name default_branch id pull_request user login type __typename base ref
-draft merged_at created_at additions deletions changed_files review state submitted_at number
-ref deleted forced commits message distinct sender ref_type workflow_run name path conclusion
-run_started_at updated_at run_attempt head_branch head_repository head_sha workflow_job
-workflow_name labels started_at completed_at check_run check_suite app deployment_status
-deployment environment events resource resource_type resource_subtype gid parent change field
-event_type entity project run_state workflow_id
-""".split())
+NUMBERS = (
+    1e20,
+    -1e20,
+    253402300800,
+    -62135596801,
+    9223372036854775807,
+    -9223372036854775808,
+    18446744073709551615,
+    1e308,
+    -0.0,
+    2**31,
+    -1,
+)
+SWAPS = (
+    None,
+    True,
+    False,
+    0,
+    -1,
+    3.5,
+    "",
+    "x",
+    "2019-05-15T17:20:33Z",
+    [],
+    [1, "a"],
+    {},
+    {"a": {"b": []}},
+    "../../etc/passwd",
+    "f" * 40,
+    "12345",
+)
+INTERESTING = frozenset(
+    ["action", "repository", "full_name", "default_branch", "id", "pull_request", "user", "login", "type", "__typename", "base", "ref", "draft", "merged_at", "created_at", "additions", "deletions", "changed_files", "review", "state", "submitted_at", "number", "ref", "deleted", "forced", "commits", "message", "distinct", "sender", "ref_type", "workflow_run", "name", "path", "conclusion", "run_started_at", "updated_at", "run_attempt", "head_branch", "head_repository", "head_sha", "workflow_job", "workflow_name", "labels", "started_at", "completed_at", "check_run", "check_suite", "app", "deployment_status", "deployment", "environment", "events", "resource", "resource_type", "resource_subtype", "gid", "parent", "change", "field", "event_type", "entity", "project", "run_state", "workflow_id"]
+)
 DEEP_MARK = "\u0000orgpulse-deep\u0000"
 
 # Capped tags: (the fuzz receiver's cap, the shape a value must have).
 CAPS = 5
-CAPPED = {"repo": owner_name, "workflow": human_name, "environment": human_name,
-          "project": lambda v: entity_project(v) or human_name(v)}
+CAPPED = {
+    "repo": owner_name,
+    "workflow": human_name,
+    "environment": human_name,
+    "project": lambda v: entity_project(v) or human_name(v),
+}
 ENUMERATED = {
     "conclusion": CONCLUSIONS | {"other"},
-    "author_type": {"human", "bot"}, "branch_type": {"default", "other"},
-    "draft": {"true", "false"}, "ref_type": {"branch", "tag"},
-    "state": {"approved", "changes_requested", "commented", "dismissed", "success", "failure",
-              "error", "inactive", "in_progress", "queued", "pending"} | RUN_STATES | {"other"},
-    "action": ACTIONS | {"other"}, "resource_type": RESOURCE_TYPES | {"other"},
+    "author_type": {"human", "bot"},
+    "branch_type": {"default", "other"},
+    "draft": {"true", "false"},
+    "ref_type": {"branch", "tag"},
+    "state": {
+        "approved",
+        "changes_requested",
+        "commented",
+        "dismissed",
+        "success",
+        "failure",
+        "error",
+        "inactive",
+        "in_progress",
+        "queued",
+        "pending",
+    }
+    | RUN_STATES
+    | {"other"},
+    "action": ACTIONS | {"other"},
+    "resource_type": RESOURCE_TYPES | {"other"},
     "kind": {"check_run", "check_suite", "workflow_run", "threshold", "change", "zscore"},
-    "runner_class": {f"{h}_{o}" for h in ("github_hosted", "self_hosted")
-                     for o in ("linux", "windows", "macos", "other")},
+    "runner_class": {
+        f"{h}_{o}" for h in ("github_hosted", "self_hosted") for o in ("linux", "windows", "macos", "other")
+    },
     "event": DOCUMENTED | {"other", "unknown", "events", "handshake"} | {e.lower() for e in KNOWN_EVENTS},
-    "source": {"github", "asana", "wandb", "unknown"}, "reason": set(STATUS),
-    "outcome": set(STATUS), "webhook": {"engineering"},
+    "source": {"github", "asana", "wandb", "unknown"},
+    "reason": set(STATUS),
+    "outcome": set(STATUS),
+    "webhook": {"engineering"},
 }
 
 
@@ -92,8 +137,7 @@ def paths(value: Any, limit: int = 2000) -> list[tuple]:
     out, queue = [], deque([value])
     while queue and len(out) < limit:
         node = queue.popleft()
-        items = node.items() if isinstance(node, dict) else enumerate(node) \
-            if isinstance(node, list) else ()
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
         for key, child in items:
             out.append((node, key))
             queue.append(child)
@@ -163,7 +207,12 @@ def problems(status: int, lines: list, seen: dict[str, set]) -> list[str]:
 def fuzz_options(tmp: Path) -> dict[str, str]:
     """The environment of a receiver whose capped tags hold CAPS values."""
     path = tmp / "fuzz.json"
-    path.write_text(json.dumps({"github": {"max_repositories": CAPS, "max_workflows": CAPS,
-                                           "max_environments": CAPS},
-                                "wandb": {"max_projects": CAPS}}))
+    path.write_text(
+        json.dumps(
+            {
+                "github": {"max_repositories": CAPS, "max_workflows": CAPS, "max_environments": CAPS},
+                "wandb": {"max_projects": CAPS},
+            }
+        )
+    )
     return {"ORGPULSE_CONFIG": str(path)}

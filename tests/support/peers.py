@@ -1,5 +1,6 @@
 """Real peer servers for the `peers`-marked tests: where they are, and a clear
 failure (never a silent skip) with the command that installs a missing one."""
+
 from __future__ import annotations
 
 import shutil

@@ -1,4 +1,5 @@
 """Real processes on loopback for end-to-end tests and benchmarks."""
+
 from __future__ import annotations
 
 import os
@@ -36,19 +37,32 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float = 20.0) -> None:
 def clean_env(extra: dict[str, str]) -> dict[str, str]:
     """The child's environment: only what a process needs plus `extra`, none of
     the Datadog/orgpulse variables of the shell that runs the tests."""
-    keep = {k: v for k, v in os.environ.items()
-            if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")}
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH")}
     return {**keep, **extra}
 
 
-def start_gunicorn(env: dict[str, str], cwd: Path, app: str = "receiver:create_app()",
-                   extra_args: tuple[str, ...] = ()) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(
+    env: dict[str, str], cwd: Path, app: str = "receiver:create_app()", extra_args: tuple[str, ...] = ()
+) -> tuple[subprocess.Popen, str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "receiver" / "server" / "gunicorn_conf.py"),
-         "--bind", f"127.0.0.1:{port}", *extra_args, app],
-        cwd=cwd, env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(ROOT / "receiver" / "server" / "gunicorn_conf.py"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            *extra_args,
+            app,
+        ],
+        cwd=cwd,
+        env=clean_env({**env, "PYTHONPATH": str(ROOT)}),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     drain(proc)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz", proc)
@@ -59,8 +73,10 @@ def drain(proc: subprocess.Popen) -> None:
     """Read the server's stdout and stderr as it writes them: a pipe nobody reads fills
     after 64 KiB and then blocks the server's next log line (and its request)."""
     proc.captured = ([], [])
-    proc.drains = [threading.Thread(target=lambda s=stream, into=into: into.extend(s), daemon=True)
-                   for stream, into in ((proc.stdout, proc.captured[0]), (proc.stderr, proc.captured[1]))]
+    proc.drains = [
+        threading.Thread(target=lambda s=stream, into=into: into.extend(s), daemon=True)
+        for stream, into in ((proc.stdout, proc.captured[0]), (proc.stderr, proc.captured[1]))
+    ]
     for thread in proc.drains:
         thread.start()
 
@@ -100,9 +116,22 @@ class RedisServer:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [self.executable, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                self.executable,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:

@@ -7,6 +7,7 @@ become metrics at once where they carry enough (an event count, comments,
 deletions); what needs the API (project names, a completed task's created_at
 and section) is queued to the Enricher and emitted when the fetch succeeds.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -15,8 +16,9 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import orjson
 
@@ -29,8 +31,21 @@ log = logging.getLogger("orgpulse.receiver")
 
 NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 GID = re.compile(r"[0-9]{1,32}")
-RESOURCE_TYPES = {"task", "story", "project", "section", "tag", "attachment", "portfolio",
-                  "project_membership", "team", "user", "workspace", "custom_field", "goal"}
+RESOURCE_TYPES = {
+    "task",
+    "story",
+    "project",
+    "section",
+    "tag",
+    "attachment",
+    "portfolio",
+    "project_membership",
+    "team",
+    "user",
+    "workspace",
+    "custom_field",
+    "goal",
+}
 ACTIONS = {"added", "changed", "removed", "deleted", "undeleted"}
 REFRESH_SECONDS = 2.0  # at most one store read this often, on unknown or mismatched secrets
 
@@ -43,6 +58,7 @@ def signature(secret: bytes, body: bytes) -> str:
 @dataclass(frozen=True)
 class Compact:
     """What orgpulse reads of one compact event, typed."""
+
     resource_type: str | None
     subtype: str | None
     gid: str | None
@@ -68,9 +84,15 @@ def compact(value: Any, where: str) -> Compact:
         raise Malformed(f"{where} must be an object")
     ev = View(value, strict=True, where=where)
     resource, parent = ev.require("resource"), ev.obj("parent")
-    return Compact(resource.text("resource_type"), resource.text("resource_subtype"),
-                   _gid(resource, "gid"), ev.text("action"), parent.text("resource_type"),
-                   _gid(parent, "gid"), ev.obj("change").text("field"))
+    return Compact(
+        resource.text("resource_type"),
+        resource.text("resource_subtype"),
+        _gid(resource, "gid"),
+        ev.text("action"),
+        parent.text("resource_type"),
+        _gid(parent, "gid"),
+        ev.obj("change").text("field"),
+    )
 
 
 def _jobs(ev: Compact) -> list[tuple]:
@@ -91,9 +113,14 @@ def _jobs(ev: Compact) -> list[tuple]:
 def one_event(webhook: str, ev: Compact) -> tuple[list[m.Metric], list[tuple]]:
     """Pure: one well-typed compact event → (metrics now, enrichment jobs for later)."""
     rtype, action = ev.resource_type, ev.action
-    out = [m.count("asana.events", webhook=webhook,
-                   resource_type=rtype if rtype in RESOURCE_TYPES else "other",
-                   action=action if action in ACTIONS else "other")]
+    out = [
+        m.count(
+            "asana.events",
+            webhook=webhook,
+            resource_type=rtype if rtype in RESOURCE_TYPES else "other",
+            action=action if action in ACTIONS else "other",
+        )
+    ]
     if rtype == "story" and action == "added" and ev.subtype == "comment_added":
         out.append(m.count("asana.comments.added", webhook=webhook))
     elif rtype == "task" and action == "deleted":
@@ -121,9 +148,10 @@ def event_metrics(webhook: str, values: list[Any]) -> tuple[list[m.Metric], list
         raise Malformed(f"no well-formed event: {problems[0]}")
     if problems:
         out.append(m.count("orgpulse.receiver.malformed_events", len(problems), source="asana"))
-        log.warning("malformed events skipped", extra={
-            "source": "asana", "webhook": webhook, "malformed": len(problems),
-            "detail": problems[0]})
+        log.warning(
+            "malformed events skipped",
+            extra={"source": "asana", "webhook": webhook, "malformed": len(problems), "detail": problems[0]},
+        )
     return out, jobs
 
 
@@ -150,8 +178,7 @@ class AsanaSource:
         if not self._reload("configured"):
             return ["a readable webhook secret store"]
         if not self.names():
-            return ["a webhook: `orgpulse asana webhooks create --name NAME …` "
-                    "(or `arm NAME` and its handshake)"]
+            return ["a webhook: `orgpulse asana webhooks create --name NAME …` (or `arm NAME` and its handshake)"]
         return []
 
     def configured(self) -> bool:
@@ -163,7 +190,7 @@ class AsanaSource:
         with self._lock:
             return sorted(self._secrets)
 
-    def webhook(self, name: str) -> "AsanaWebhook":
+    def webhook(self, name: str) -> AsanaWebhook:
         return AsanaWebhook(self, name)
 
     def remember(self, name: str, secret: str) -> None:
@@ -221,16 +248,16 @@ class AsanaWebhook:
             except secretstore.StoreError as exc:
                 raise Rejected("store_unavailable", str(exc)) from None
             if not armed:
-                raise Rejected("handshake_refused",
-                               "not armed: run `orgpulse asana webhooks create` or `arm`")
+                raise Rejected("handshake_refused", "not armed: run `orgpulse asana webhooks create` or `arm`")
             return
         given = headers.get("X-Hook-Signature", "")
         for refresh in (False, True):
             secret = self.source.secret(self.webhook, refresh=refresh)
             if secret is None and refresh:
                 raise Rejected("unknown_webhook", "no handshake was completed for this name")
-            if secret is not None and hmac.compare_digest(signature(secret, body).encode(),
-                                                          given.encode("utf-8", "replace")):
+            if secret is not None and hmac.compare_digest(
+                signature(secret, body).encode(), given.encode("utf-8", "replace")
+            ):
                 return
         raise Rejected("missing_signature" if not given else "bad_signature")
 
@@ -260,8 +287,7 @@ class AsanaWebhook:
             except secretstore.StoreError as exc:
                 raise Rejected("store_unavailable", str(exc)) from None
             self.source.remember(self.webhook, event.payload)
-            return Handled("handshake", [m.count("asana.webhooks.handshakes", **tag)],
-                           {"X-Hook-Secret": event.payload})
+            return Handled("handshake", [m.count("asana.webhooks.handshakes", **tag)], {"X-Hook-Secret": event.payload})
         if not event.payload:
             return Handled("heartbeat", [m.count("asana.webhooks.heartbeats", **tag)])
         metrics, jobs = event_metrics(self.webhook, event.payload)

@@ -4,6 +4,7 @@ create arms the name in the secret store, then asks Asana to create the webhook;
 Asana performs the handshake against the receiver before it answers, so when
 create returns, the receiver holds the secret durably.
 """
+
 from __future__ import annotations
 
 from receiver import secretstore
@@ -39,8 +40,13 @@ def parse_filter(text: str) -> dict:
 
 def create(store, token, base_url, name, resource, receiver_url, filters) -> dict:
     secretstore.arm(store, name, HANDSHAKE_WINDOW)
-    body = {"data": {"resource": resource, "target": target_url(receiver_url, name),
-                     **({"filters": [parse_filter(f) for f in filters]} if filters else {})}}
+    body = {
+        "data": {
+            "resource": resource,
+            "target": target_url(receiver_url, name),
+            **({"filters": [parse_filter(f) for f in filters]} if filters else {}),
+        }
+    }
     return _api(token, base_url).create_webhook(body, {})
 
 

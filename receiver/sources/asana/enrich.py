@@ -14,13 +14,15 @@ de-duplicated by task and change (the fetched completed_at), not by webhook:
 `asana.tasks.completed` and the cycle time count a task once, and
 `asana.tasks.completed_by_project` is the per-project breakdown.
 """
+
 from __future__ import annotations
 
 import logging
 import queue
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from cachetools import TTLCache
 
@@ -32,8 +34,10 @@ from receiver.dedup import Dedup
 
 log = logging.getLogger("orgpulse.asana")
 
-TASK_FIELDS = ("completed,completed_at,created_at,modified_at,"
-               "memberships.project.gid,memberships.project.name,memberships.section.name")
+TASK_FIELDS = (
+    "completed,completed_at,created_at,modified_at,"
+    "memberships.project.gid,memberships.project.name,memberships.section.name"
+)
 CHANGE_TTL_SECONDS = 72 * 3600  # Asana retries a delivery for 24 h; webhooks differ by minutes
 
 
@@ -57,8 +61,9 @@ class AsanaApi:
     """The two reads enrichment needs, through the official client (imported lazily:
     only a receiver with ASANA_ACCESS_TOKEN pays for it)."""
 
-    def __init__(self, token: str, base_url: str | None, timeout: float, per_minute: int,
-                 retries: int = 4, backoff: float = 0.5):
+    def __init__(
+        self, token: str, base_url: str | None, timeout: float, per_minute: int, retries: int = 4, backoff: float = 0.5
+    ):
         # The asana client (~0.3 s to import) loads only when a token builds this: the receiver's
         # cold start without one never pays for it (tests/receiver/test_imports.py).
         import asana
@@ -68,10 +73,14 @@ class AsanaApi:
         cfg.access_token = token
         if base_url:
             cfg.host = base_url.rstrip("/")
-        cfg.retry_strategy = Retry(total=retries, backoff_factor=backoff,
-                                   status_forcelist=(429, 500, 502, 503, 504),
-                                   allowed_methods=frozenset({"GET"}),
-                                   respect_retry_after_header=True, raise_on_status=False)
+        cfg.retry_strategy = Retry(
+            total=retries,
+            backoff_factor=backoff,
+            status_forcelist=(429, 500, 502, 503, 504),
+            allowed_methods=frozenset({"GET"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
         client = asana.ApiClient(cfg)
         self.tasks = asana.TasksApi(client)
         self.projects = asana.ProjectsApi(client)
@@ -90,8 +99,7 @@ class AsanaApi:
             if gid in self._names:
                 return self._names[gid]
         self.limiter.wait()
-        name = self.projects.get_project(gid, {"opt_fields": "name"},
-                                         _request_timeout=self.timeout)["name"]
+        name = self.projects.get_project(gid, {"opt_fields": "name"}, _request_timeout=self.timeout)["name"]
         with self._lock:
             self._names[gid] = name
         return name
@@ -104,13 +112,13 @@ class AsanaContext:
         self.projects = BoundedValues(options.get("projects", []), options.get("max_projects", 50))
         self.bugs_project = options.get("bugs_project", "")
         self.incidents_project = incidents_project  # dora.incidents_project: its tasks are incidents
-        self.sections = {bucket: [n.lower() for n in names]
-                         for bucket, names in (options.get("sections") or {}).items()}
+        self.sections = {
+            bucket: [n.lower() for n in names] for bucket, names in (options.get("sections") or {}).items()
+        }
 
     def section_bucket(self, section_name: str | None) -> str:
         name = (section_name or "").lower()
-        return next((bucket for bucket, names in self.sections.items()
-                     if any(n in name for n in names)), "other")
+        return next((bucket for bucket, names in self.sections.items() if any(n in name for n in names)), "other")
 
 
 def change_key(task: dict) -> str | None:
@@ -133,8 +141,9 @@ def completion_metrics(task: dict, ctx: AsanaContext) -> list[m.Metric]:
     for membership in task.get("memberships") or []:
         project = membership.get("project") or {}
         if completed:
-            out.append(m.count("asana.tasks.completed_by_project",
-                               project=ctx.projects(project.get("name") or "unnamed")))
+            out.append(
+                m.count("asana.tasks.completed_by_project", project=ctx.projects(project.get("name") or "unnamed"))
+            )
         if ctx.incidents_project and project.get("gid") == ctx.incidents_project and completed:
             out.append(m.count("dora.incidents.resolved", source="asana"))
         if ctx.bugs_project and project.get("gid") == ctx.bugs_project and completed:
@@ -146,8 +155,7 @@ def completion_metrics(task: dict, ctx: AsanaContext) -> list[m.Metric]:
     return out
 
 
-def membership_metrics(kind: str, project_gid: str, project_name: str,
-                       ctx: AsanaContext) -> list[m.Metric]:
+def membership_metrics(kind: str, project_gid: str, project_name: str, ctx: AsanaContext) -> list[m.Metric]:
     """Pure: a task added to / removed from a project."""
     out = [m.count(f"asana.tasks.{kind}", project=ctx.projects(project_name))]
     if kind == "added" and ctx.bugs_project and project_gid == ctx.bugs_project:
@@ -175,14 +183,22 @@ JOBS: dict[str, Callable[[AsanaApi, AsanaContext, str], tuple[list[m.Metric], st
 
 
 class Enricher:
-    def __init__(self, api: AsanaApi, ctx: AsanaContext, emitter: Emitter, workers: int,
-                 queue_size: int, changes: Dedup | None = None):
+    def __init__(
+        self,
+        api: AsanaApi,
+        ctx: AsanaContext,
+        emitter: Emitter,
+        workers: int,
+        queue_size: int,
+        changes: Dedup | None = None,
+    ):
         self.api, self.ctx, self.emitter = api, ctx, emitter
         # Changes already emitted (any object with claim/release: a shared store across replicas).
         self.changes = changes if changes is not None else Dedup(CHANGE_TTL_SECONDS, 100_000)
         self.jobs: queue.Queue = queue.Queue(maxsize=queue_size)
-        self._threads = [threading.Thread(target=self._work, name=f"asana-enrich-{i}", daemon=True)
-                         for i in range(workers)]
+        self._threads = [
+            threading.Thread(target=self._work, name=f"asana-enrich-{i}", daemon=True) for i in range(workers)
+        ]
         for thread in self._threads:
             thread.start()
 
@@ -205,10 +221,8 @@ class Enricher:
                     out, outcome = [], "duplicate"  # the same change through another webhook
             except Exception as exc:  # noqa: BLE001 - counted, logged, never kills the worker
                 out, outcome = [], "failed"
-                log.warning("asana fetch failed after retries",
-                            extra={"kind": kind, "error": type(exc).__name__})
-            self.emitter.emit(out + [m.count("orgpulse.enrichment.jobs", source="asana",
-                                             kind=kind, outcome=outcome)])
+                log.warning("asana fetch failed after retries", extra={"kind": kind, "error": type(exc).__name__})
+            self.emitter.emit(out + [m.count("orgpulse.enrichment.jobs", source="asana", kind=kind, outcome=outcome)])
             self.jobs.task_done()
 
     def wait_idle(self, timeout: float = 30.0) -> bool:

@@ -4,11 +4,12 @@ Handlers are pure functions (payload, ctx) -> [Metric] | None; None means the
 event's action is not one orgpulse measures (answered 2xx, counted as ignored).
 Adding an event: a handler here, its catalog rows, its fixture test.
 """
+
 from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import orjson
 
@@ -26,9 +27,11 @@ MAX_DELIVERY_ID = 100  # GitHub's are 36-character GUIDs; a longer header is not
 
 def both(*handlers: Handler) -> Handler:
     """Several handlers of one event (each its own module): None only when all ignore it."""
+
     def handler(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
         outs = [h(payload, ctx) for h in handlers]
         return None if all(o is None for o in outs) else [x for o in outs if o for x in o]
+
     return handler
 
 
@@ -65,8 +68,7 @@ def _signature_bytes(header: str) -> bytes | None:
 
 class GithubSource:
     name = "github"
-    capture_headers = ("x-github-event", "x-github-delivery", "x-github-hook-id",
-                       "content-type", "user-agent")
+    capture_headers = ("x-github-event", "x-github-delivery", "x-github-hook-id", "content-type", "user-agent")
 
     def __init__(self, secrets: tuple[Secret, ...], ctx: GithubContext):
         self._secrets = tuple(s.reveal() for s in secrets)
@@ -89,8 +91,7 @@ class GithubSource:
             raise Rejected("bad_signature")
         # Every secret is tried (no early exit), each compare in constant time;
         # hmac.digest is OpenSSL's one-shot HMAC, the fastest on a 25 MB body.
-        matches = [hmac.compare_digest(hmac.digest(s, body, "sha256"), expected)
-                   for s in self._secrets]
+        matches = [hmac.compare_digest(hmac.digest(s, body, "sha256"), expected) for s in self._secrets]
         if not any(matches):
             raise Rejected("bad_signature")
 
@@ -107,8 +108,12 @@ class GithubSource:
         view = View(payload)
         delivery = headers.get("X-GitHub-Delivery") or ""
         # The event name is a tag (bounded); the action is only logged (cut short).
-        return Event(name=event_name(name), action=(view.text("action") or "")[:64] or None,
-                     payload=view, delivery_id=delivery if len(delivery) <= MAX_DELIVERY_ID else "")
+        return Event(
+            name=event_name(name),
+            action=(view.text("action") or "")[:64] or None,
+            payload=view,
+            delivery_id=delivery if len(delivery) <= MAX_DELIVERY_ID else "",
+        )
 
     def dedup_key(self, event: Event, body: bytes) -> str | bytes:
         # The delivery GUID is kept on redelivery; without one, the body identifies it.

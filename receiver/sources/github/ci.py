@@ -8,6 +8,7 @@ by decisive conclusions (a cancelled or skipped run says nothing about tests);
 a benchmark workflow feeds benchmarks_passing only. What is decisive, failed
 and flaky is orgpulse/definitions.py's, shared with the poller.
 """
+
 from __future__ import annotations
 
 from orgpulse import metrics as m
@@ -16,8 +17,17 @@ from orgpulse.timeutil import seconds_between
 from receiver.payload import View
 from receiver.sources.github.context import GithubContext
 
-CONCLUSIONS = {"success", "failure", "cancelled", "timed_out", "skipped", "neutral",
-               "action_required", "stale", "startup_failure"}
+CONCLUSIONS = {
+    "success",
+    "failure",
+    "cancelled",
+    "timed_out",
+    "skipped",
+    "neutral",
+    "action_required",
+    "stale",
+    "startup_failure",
+}
 
 
 def _conclusion(value: object) -> str:
@@ -41,8 +51,12 @@ def workflow_run(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
     repo, workflow = ctx.repo(payload), ctx.workflows(name)
     on_default = _on_default_branch(run, payload)
     conclusion = _conclusion(run.text("conclusion"))
-    tags = {"repo": repo, "workflow": workflow, "conclusion": conclusion,
-            "branch_type": "default" if on_default else "other"}
+    tags = {
+        "repo": repo,
+        "workflow": workflow,
+        "conclusion": conclusion,
+        "branch_type": "default" if on_default else "other",
+    }
     out = [m.count("github.ci.runs", **tags)]
     run_time = seconds_between(run.time("run_started_at"), run.time("updated_at"))
     if run_time is not None:
@@ -55,13 +69,15 @@ def workflow_run(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
     else:
         out.append(m.count("github.ci.reruns", repo=repo, workflow=workflow, conclusion=conclusion))
     # Per (repo, workflow, head SHA): a re-run attempt and a new run on the same SHA alike.
-    typed = {"workflow_id": run.ident("workflow_id"), "name": run.text("name"),
-             "path": run.text("path"), "head_sha": run.ident("head_sha")}
-    out += _flaky(("workflow_run", *flaky_key(repo, typed)), conclusion, ctx, repo=repo,
-                  kind="workflow_run")
+    typed = {
+        "workflow_id": run.ident("workflow_id"),
+        "name": run.text("name"),
+        "path": run.text("path"),
+        "head_sha": run.ident("head_sha"),
+    }
+    out += _flaky(("workflow_run", *flaky_key(repo, typed)), conclusion, ctx, repo=repo, kind="workflow_run")
     if on_default and conclusion in DECISIVE:
-        out.append(m.gauge(passing_gauge(name, ctx.benchmark), DECISIVE[conclusion],
-                           repo=repo, workflow=workflow))
+        out.append(m.gauge(passing_gauge(name, ctx.benchmark), DECISIVE[conclusion], repo=repo, workflow=workflow))
     return out
 
 
@@ -78,10 +94,14 @@ def runner_class(job: View) -> str:
     labels = [x.lower() for x in job.texts("labels")]
     hosting = "self_hosted" if "self-hosted" in labels else "github_hosted"
     text = " ".join(labels)
-    osname = next((os for os, words in (("linux", ("ubuntu", "linux")),
-                                        ("windows", ("windows",)),
-                                        ("macos", ("macos", "mac")))
-                   if any(w in text for w in words)), "other")
+    osname = next(
+        (
+            os
+            for os, words in (("linux", ("ubuntu", "linux")), ("windows", ("windows",)), ("macos", ("macos", "mac")))
+            if any(w in text for w in words)
+        ),
+        "other",
+    )
     return f"{hosting}_{osname}"
 
 
@@ -90,8 +110,11 @@ def workflow_job(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
         return None
     job = payload.require("workflow_job")
     repo = ctx.repo(payload)
-    tags = {"repo": repo, "workflow": ctx.workflows(job.text("workflow_name") or "unnamed"),
-            "runner_class": runner_class(job)}
+    tags = {
+        "repo": repo,
+        "workflow": ctx.workflows(job.text("workflow_name") or "unnamed"),
+        "runner_class": runner_class(job),
+    }
     conclusion = _conclusion(job.text("conclusion"))
     out = [m.count("github.ci.jobs", conclusion=conclusion, **tags)]
     queued = seconds_between(job.time("created_at"), job.time("started_at"))
@@ -114,6 +137,7 @@ def _check(kind: str, identity):
         # The same check failing, then passing, on the same head_sha is a flake.
         out = [m.count("github.checks.completed", repo=repo, kind=kind, conclusion=conclusion)]
         return out + _flaky(key, conclusion, ctx, repo=repo, kind=kind)
+
     return handler
 
 

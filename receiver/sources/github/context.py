@@ -1,12 +1,14 @@
 """What GitHub handlers share: bounded tag values, patterns, a small memory, and pure helpers."""
+
 from __future__ import annotations
 
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Hashable
+from typing import Any
 
 from cachetools import TTLCache
 
@@ -112,15 +114,11 @@ class GithubContext:
     merges: Merges = field(default_factory=Merges)  # the deploy leg's memory
 
     @classmethod
-    def from_options(cls, gh: dict[str, Any], dora: dict[str, Any] | None = None,
-                     shared=None) -> "GithubContext":
+    def from_options(cls, gh: dict[str, Any], dora: dict[str, Any] | None = None, shared=None) -> GithubContext:
         return cls(
-            repos=BoundedValues(gh.get("repositories", []), gh.get("max_repositories", 200),
-                                owner_name),
-            workflows=BoundedValues(gh.get("workflows", []), gh.get("max_workflows", 50),
-                                    human_name),
-            environments=BoundedValues(gh.get("environments", []), gh.get("max_environments", 20),
-                                       human_name),
+            repos=BoundedValues(gh.get("repositories", []), gh.get("max_repositories", 200), owner_name),
+            workflows=BoundedValues(gh.get("workflows", []), gh.get("max_workflows", 50), human_name),
+            environments=BoundedValues(gh.get("environments", []), gh.get("max_environments", 20), human_name),
             hotfix=re.compile(gh.get("hotfix_pattern", r"(?i)\bhot-?fix\b")),
             benchmark=re.compile(gh.get("benchmark_workflows", r"(?i)bench")),
             recall=Recall(shared=shared),

@@ -1,4 +1,5 @@
 """deployment_status → DORA inputs: deployment frequency (success) and change failures."""
+
 from __future__ import annotations
 
 from orgpulse import metrics as m
@@ -12,6 +13,11 @@ def deployment_status(payload: View, ctx: GithubContext) -> list[m.Metric] | Non
     status = payload.obj("deployment_status")
     state = status.text("state")
     environment = status.text("environment") or payload.obj("deployment").text("environment")
-    return [m.count("github.deployments.statuses", repo=ctx.repo(payload),
-                    environment=ctx.environments(environment or "unknown"),
-                    state=state if state in STATES else "other")]
+    return [
+        m.count(
+            "github.deployments.statuses",
+            repo=ctx.repo(payload),
+            environment=ctx.environments(environment or "unknown"),
+            state=state if state in STATES else "other",
+        )
+    ]

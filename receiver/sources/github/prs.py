@@ -9,6 +9,7 @@ deployment that shipped it (deploy_time, for the merges this receiver remembers:
 arrive in the order reviews are submitted, but a redelivered one can arrive late — it still
 moves the review leg's start, while a pickup already sent stays (a distribution cannot be
 taken back; the poller's gauges, from the API, count it right)."""
+
 from __future__ import annotations
 
 from orgpulse import metrics as m
@@ -20,8 +21,11 @@ from receiver.sources.github.context import GithubContext, author_type, branch_t
 
 def _pr_tags(payload: View, ctx: GithubContext) -> dict:
     pr = payload.require("pull_request")
-    return {"repo": ctx.repo(payload), "author_type": author_type(pr.obj("user")),
-            "branch_type": branch_type(pr.obj("base").text("ref"), payload)}
+    return {
+        "repo": ctx.repo(payload),
+        "author_type": author_type(pr.obj("user")),
+        "branch_type": branch_type(pr.obj("base").text("ref"), payload),
+    }
 
 
 def _opened(pr: View, tags: dict) -> list[m.Metric]:
@@ -36,9 +40,11 @@ def _closed(pr: View, tags: dict) -> list[m.Metric]:
     if to_merge is not None:
         out.append(m.distribution("github.prs.time_to_merge", to_merge, **tags))
     # The closed payload carries the diff size: no per-commit API calls.
-    for field, name in (("additions", "github.prs.lines_added"),
-                        ("deletions", "github.prs.lines_deleted"),
-                        ("changed_files", "github.prs.files_changed")):
+    for field, name in (
+        ("additions", "github.prs.lines_added"),
+        ("deletions", "github.prs.lines_deleted"),
+        ("changed_files", "github.prs.files_changed"),
+    ):
         value = pr.count(field)
         if value is not None:
             out.append(m.count(name, value, **tags))
@@ -69,14 +75,20 @@ def pull_request(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
     out = handler(pr, tags)
     if payload.text("action") == "closed" and pr.truthy("merged_at"):
         # Review leg: the earliest first review seen → merge.
-        review = leg("review", {"first_review": ctx.recall.pop(_review_key(payload, pr)),
-                                "merged": pr.time("merged_at")})
+        review = leg(
+            "review", {"first_review": ctx.recall.pop(_review_key(payload, pr)), "merged": pr.time("merged_at")}
+        )
         if review is not None:
-            out.append(m.distribution("github.prs.review_time", review, repo=tags["repo"],
-                                      author_type=tags["author_type"]))
+            out.append(
+                m.distribution("github.prs.review_time", review, repo=tags["repo"], author_type=tags["author_type"])
+            )
         if pr.text("merge_commit_sha") and pr.time("merged_at"):
-            ctx.merges.add(payload.obj("repository").ident("id"), pr.text("merge_commit_sha"),
-                           pr.time("merged_at"), tags["author_type"])
+            ctx.merges.add(
+                payload.obj("repository").ident("id"),
+                pr.text("merge_commit_sha"),
+                pr.time("merged_at"),
+                tags["author_type"],
+            )
     return out
 
 
@@ -85,9 +97,11 @@ def deploy_legs(payload: View, ctx: GithubContext, sha: str | None, at) -> list[
     shipped that this receiver remembers (the poller's deploy_time gauges cover the rest)."""
     repo = ctx.repo(payload)
     shipped = ctx.merges.shipped(payload.obj("repository").ident("id"), sha, at) if at else []
-    return [m.distribution("github.prs.deploy_time", seconds, repo=repo, author_type=author)
-            for merged, author in shipped
-            if (seconds := leg("deploy", {"merged": merged, "deployed": at})) is not None]
+    return [
+        m.distribution("github.prs.deploy_time", seconds, repo=repo, author_type=author)
+        for merged, author in shipped
+        if (seconds := leg("deploy", {"merged": merged, "deployed": at})) is not None
+    ]
 
 
 REVIEW_STATES = {"approved", "changes_requested", "commented", "dismissed"}
@@ -108,8 +122,14 @@ def pull_request_review(payload: View, ctx: GithubContext) -> list[m.Metric] | N
         return None  # an author answering on their own PR is not a review
     state = (review.text("state") or "").lower()
     repo = ctx.repo(payload)
-    out = [m.count("github.prs.reviews", repo=repo, author_type=author_type(review.obj("user")),
-                   state=state if state in REVIEW_STATES else "other")]
+    out = [
+        m.count(
+            "github.prs.reviews",
+            repo=repo,
+            author_type=author_type(review.obj("user")),
+            state=state if state in REVIEW_STATES else "other",
+        )
+    ]
     submitted = review.time("submitted_at")
     if action != "submitted" or not counts_as_first_review(author, reviewer, submitted, pr.time("merged_at")):
         return out

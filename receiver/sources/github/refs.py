@@ -1,4 +1,5 @@
 """push, create and delete → metrics: commits, forced pushes, reverts, hotfixes, refs."""
+
 from __future__ import annotations
 
 from orgpulse import metrics as m
@@ -13,7 +14,7 @@ def push(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
     ref = payload.text("ref", "")
     if payload.truthy("deleted") or not ref.startswith(HEADS):
         return None  # tag pushes and branch deletions: counted by create/delete
-    branch = ref[len(HEADS):]
+    branch = ref[len(HEADS) :]
     btype = branch_type(branch, payload)
     commits = payload.items("commits")
     if btype == "other":
@@ -23,8 +24,7 @@ def push(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
     tags = {"repo": ctx.repo(payload), "branch_type": btype}
     out = []
     if commits:
-        out.append(m.count("github.push.commits", len(commits),
-                           author_type=author_type(payload.obj("sender")), **tags))
+        out.append(m.count("github.push.commits", len(commits), author_type=author_type(payload.obj("sender")), **tags))
     if payload.truthy("forced"):
         out.append(m.count("github.push.forced", **tags))
     reverts = sum(is_revert(c.text("message", "")) for c in commits)
@@ -43,6 +43,7 @@ def _ref_event(name: str):
         if ref_type not in ("branch", "tag"):
             return None
         return [m.count(name, repo=ctx.repo(payload), ref_type=ref_type)]
+
     return handler
 
 
