@@ -1,7 +1,7 @@
 """Writes what the chart derives from elsewhere, so the two never drift:
 
 - the `config` part of chart/orgpulse/values.schema.json, from orgpulse's own option schema
-  (orgpulse/options.py): a misspelt or mistyped `config:` key fails `helm install`, not the
+  (orgpulse/options/): a misspelt or mistyped `config:` key fails `helm install`, not the
   pod's start;
 - the values table of chart/orgpulse/README.md, from the `## @param` lines of values.yaml
   (Bitnami's convention).

@@ -4,7 +4,7 @@ Dashboards are environment-agnostic: their `$env` template variable defaults to
 `monitors.default_env`, else `*` — never the DD_ENV of whatever shell runs apply, which
 would flip it between CI jobs. Monitors and SLOs are built for one environment, with
 that environment's thresholds and notification handles, and only for the sources that
-are on (`monitors:` in the YAML, validated at start by orgpulse/options.py).
+are on (`monitors:` in the YAML, validated at start by orgpulse/options/).
 """
 
 from __future__ import annotations

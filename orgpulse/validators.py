@@ -1,4 +1,4 @@
-"""Value checks for the YAML schema (orgpulse/options.py): each returns a problem, or None."""
+"""Value checks for the YAML schema (orgpulse/options/): each returns a problem, or None."""
 
 from __future__ import annotations
 

@@ -53,7 +53,7 @@ def test_every_option_says_what_it_means():
         for key, option in options.items()
         if len(option.doc.strip()) < 10
     ]
-    assert missing == [], "give each Option a doc= (orgpulse/options.py)"
+    assert missing == [], "give each Option a doc= (orgpulse/options/)"
 
 
 class Recording(dict):
