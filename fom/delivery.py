@@ -10,7 +10,7 @@ and resolve the overlap as Apache DevLake does. Elite deploys "on demand"
 
 | key | elite | high | medium | low |
 |---|---|---|---|---|
-| deployment frequency (production deployments in 30 days) | on demand: >= 31 (more than daily) | >= 4 (weekly to daily) | >= 1 (monthly) | 0 |
+| deployment frequency (production, 30 d) | on demand: >= 31 (> daily) | >= 4 (weekly to daily) | >= 1 (monthly) | 0 |
 | lead time for changes (p50 hours) | < 24 (one day) | < 168 (one week) | < 720 (one month) | longer |
 | change failure rate (percent) | <= 5 | <= 10 | <= 15 | above (report: 64) |
 | time to restore (p50 hours) | < 1 (one hour) | < 24 (one day) | < 168 (one week) | longer |
@@ -43,7 +43,7 @@ LEVEL_SCORES = {"elite": 1.0, "high": 0.75, "medium": 0.5, "low": 0.25}
 def level(key: str, value: float) -> str:
     """The DORA level of a 30-day value of `key`."""
     _, passes, bounds = BANDS[key]
-    for name, bound in zip(("elite", "high", "medium"), bounds):
+    for name, bound in zip(("elite", "high", "medium"), bounds, strict=True):
         if passes(value, bound):
             return name
     return "low"

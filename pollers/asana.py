@@ -1,9 +1,10 @@
 """Asana rolling aggregates: workspace tasks, project statuses and the bugs project.
 
 Uses the v5 client's page iterators for real — the old collectors checked `.data` on
-a generator, so their task requests were never sent and every bug count was 0. Tasks come from each active project with `completed_since` 30 days ago
-(open tasks plus those completed in the window), de-duplicated across
-projects; the bugs project's sections come from that project's own membership,
+a generator, so their task requests were never sent and every bug count was 0. Tasks come
+from each active project with `completed_since` 30 days ago (open tasks plus those completed
+in the window), de-duplicated across projects; the bugs project's sections come from that
+project's own membership,
 and every configured section bucket is a `section` tag of asana.projects.bugs.open.
 Query booleans are sent as Asana documents them (`true`/`false`), never Python's
 `False`.

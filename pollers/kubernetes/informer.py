@@ -131,7 +131,7 @@ class Informer:
         out: list[m.Metric] = []
         listed: set[str] = set()
         version = ""
-        for items, version in self._pages(scope):
+        for items, version in self._pages(scope):  # noqa: B007 - the last page's version is the list's
             with self._lock:
                 for pod in items:
                     uid = pod["metadata"]["uid"]

@@ -19,6 +19,7 @@ a non-blocking linger in the main loop, never a blocking drain that stalls it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -247,10 +248,8 @@ class BufferingWorker(ThreadWorker):
         self._readable(conn, conn.sock)
 
     def _send(self, conn: TConn, data: bytes) -> None:
-        try:
+        with contextlib.suppress(OSError):
             conn.sock.send(data)  # a few hundred bytes into an empty send buffer
-        except OSError:
-            pass
 
     def _close(self, conn: TConn) -> None:
         """Half-close, then drain what the client still sends, from the main loop."""

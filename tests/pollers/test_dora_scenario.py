@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from github import Auth, Github
@@ -73,7 +74,7 @@ def shipped_changes(state: dict, ok: list[dict]) -> list[tuple[datetime, float]]
     index = {c["sha"]: i for i, c in enumerate(state["history"])}
     prs = state.get("commit_prs", {})
     lead, shipped = [], set()
-    for before, d in zip(ok, ok[1:]):
+    for before, d in pairwise(ok):
         if d["sha"] not in index or before["sha"] not in index:
             continue  # GitHub cannot compare them: nothing known shipped
         d["rollback"] = index[d["sha"]] < index[before["sha"]] or (
@@ -90,7 +91,7 @@ def shipped_changes(state: dict, ok: list[dict]) -> list[tuple[datetime, float]]
 def signals_of(state: dict, deps: list[dict], ok: list[dict]) -> dict[int, set]:
     """id(deployment) → the failure signals that mark it (each within a day after it)."""
     signals = {id(d): set() if d["ok"] else {"deployment_failure"} for d in deps}
-    for before, d in zip(ok, ok[1:]):
+    for before, d in pairwise(ok):
         if d.get("rollback") and d["at"] - before["at"] <= DAY:
             signals[id(before)].add("rollback")
     later = [
@@ -147,7 +148,11 @@ def truth(state: dict, repo: str, now: datetime, workflow: bool = False, events:
     if ok:
         out["dora.time_since_deployment_hours"] = (now - ok[-1]["at"]).total_seconds() / 3600
     for label, days in (("7d", 7), ("30d", 30)):
-        inside = lambda t: now - timedelta(days=days) < t <= now  # noqa: E731
+        since = now - timedelta(days=days)
+
+        def inside(t: datetime, since: datetime = since) -> bool:
+            return since < t <= now
+
         suffix = "" if label == "7d" else "_30d"
         if ok:  # a repository that deploys (one never seen deploying has no frequency)
             out[f"dora.deployments_{label}"] = sum(inside(d["at"]) for d in ok)
