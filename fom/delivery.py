@@ -24,11 +24,12 @@ only for repositories that deploy: one never seen deploying sends no `dora.deplo
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Mapping
 
 LEVELS = {"low": 1, "medium": 2, "high": 3, "elite": 4}
 
 # key → (30-day input, comparison a value must pass, bounds for elite, high, medium).
-BANDS: dict[str, tuple[str, object, tuple[float, float, float]]] = {
+BANDS: dict[str, tuple[str, Callable[[float, float], bool], tuple[float, float, float]]] = {
     "deployment_frequency": ("dora.deployments_30d", operator.ge, (31, 4, 1)),
     "lead_time": ("dora.lead_time_p50_hours_30d", operator.lt, (24, 168, 720)),
     "change_failure_rate": ("dora.change_failure_rate_30d", operator.le, (5, 10, 15)),
@@ -49,6 +50,6 @@ def level(key: str, value: float) -> str:
     return "low"
 
 
-def score(key: str):
+def score(key: str) -> Callable[[float, Mapping[str, float]], float]:
     """A FoM formula's score function for `key`: the level's score from the parameters."""
     return lambda value, params: params[level(key, value)]
