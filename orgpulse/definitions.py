@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime
+from typing import TypeGuard
 
 from orgpulse.timeutil import parse_time, seconds_between
 
@@ -88,7 +89,7 @@ def count_flaky(attempts: Iterable[tuple[Hashable, str | None]]) -> int:
     return flaky
 
 
-def is_production(environment: str | None, pattern: str) -> bool:
+def is_production(environment: str | None, pattern: str) -> TypeGuard[str]:
     """`dora.production`: a regular expression searched in the deployment's environment
     name, case-insensitively (GitHub treats environment names without case)."""
     return bool(environment and re.search(pattern, environment, re.IGNORECASE))

@@ -138,12 +138,12 @@ def cycle(
 
     def change(doc: dict) -> None:
         doc.update(updated_at=now, interval_seconds=interval, role=current_role)
-        doc["poller"] = {**_dict(doc.get("poller")), **collectors}  # `--only` keeps the others' last results
+        doc["poller"] = {**as_object(doc.get("poller")), **collectors}  # `--only` keeps the others' last results
         if gauges is not None:  # a cycle's end, not the heartbeat at its start
             doc["cycle_at"] = now
             doc["gauges"] = gauges
         if scores is not None:
-            doc["health"] = fold_health(_dict(doc.get("health")), scores, now)
+            doc["health"] = fold_health(as_object(doc.get("health")), scores, now)
 
     return change
 
@@ -166,8 +166,9 @@ def informer(
 
 
 # ------------------------------------------------------------------ what the page reads
-def _dict(value: object) -> dict:
-    """A part of the document that should be an object; {} when it is not (a damaged file)."""
+def as_object(value: object) -> dict:
+    """A part of the document that should be a JSON object; {} when it is not (a damaged
+    file): what the writers update and the status page reads."""
     return value if isinstance(value, dict) else {}
 
 
@@ -195,7 +196,7 @@ def fold_health(health: dict, scores: dict[str, float], now: float) -> dict:
     today = utc_day(now).isoformat()
     out: dict[str, dict] = {}
     for name in set(health) | set(scores):
-        kept = {d: v for d, v in _dict(health.get(name)).items() if d in keep and isinstance(v, dict)}
+        kept = {d: v for d, v in as_object(health.get(name)).items() if d in keep and isinstance(v, dict)}
         if name in scores:
             cell = kept.get(today) or {"avg": 0.0, "n": 0}
             n = cell["n"] + 1

@@ -28,7 +28,9 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
@@ -99,6 +101,8 @@ def _recv(sock) -> bytes | None:
 
 
 class BufferingWorker(ThreadWorker):
+    wsgi: Callable[..., Any]  # the app gunicorn's load_wsgi sets; wrapped in closing_app below
+
     def init_process(self):
         tune_malloc()
         self.waiting: deque[TConn] = deque()  # reading a request, oldest deadline first
