@@ -13,8 +13,8 @@ from orgpulse import config, logs, state, termui
 from orgpulse.emit import Emitter, build_sink
 from pollers import registry
 from pollers.kubernetes import client as kube
-from pollers.kubernetes.informer import Informer, identity
-from pollers.kubernetes.lease import LeaderElector
+from pollers.kubernetes.informer import Informer
+from pollers.kubernetes.lease import LeaderElector, identity
 from pollers.loop import Poller
 from pollers.values import ValueStore
 

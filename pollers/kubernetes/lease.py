@@ -11,6 +11,8 @@ The API is used through the kubernetes client with raw dicts (no models).
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -122,3 +124,8 @@ class LeaderElector:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def identity() -> str:
+    """This replica's name in the Lease: the pod name (HOSTNAME in a pod) and pid."""
+    return f"{socket.gethostname()}-{os.getpid()}"
