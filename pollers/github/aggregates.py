@@ -1,4 +1,4 @@
-"""Pure: a repository's 7-day windows (pollers/github/collector.py) → the GitHub rolling gauges,
+"""Pure: a repository's 7-day windows (pollers/github/parts.py) → the GitHub rolling gauges,
 one function per part of the repository (a part that failed emits nothing).
 
 Definitions (each one the old collectors got wrong): windows by merged_at / closed_at / created_at,
