@@ -64,11 +64,8 @@ def task_metrics(tasks: list[dict], now: datetime) -> list[m.Metric]:
                 "asana.tasks.completion_rate_7d", 100 * sum(bool(t.get("completed")) for t in created7) / len(created7)
             )
         )
-    cycles = [
-        (parse_time(t["completed_at"]) - parse_time(t["created_at"])).total_seconds() / 3600
-        for t in done7
-        if t.get("created_at")
-    ]
+    spans = [(parse_time(t.get("created_at")), parse_time(t["completed_at"])) for t in done7]
+    cycles = [(end - start).total_seconds() / 3600 for start, end in spans if start and end]
     if cycles:
         out += [
             m.gauge("asana.tasks.cycle_time_p50_hours", percentile(cycles, 0.5)),

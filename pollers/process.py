@@ -74,8 +74,13 @@ def poll(settings: config.Settings, once: bool, only: str | None) -> int:
     if once:
         return _poll_once(poller, only)
     done = threading.Event()
+
+    def shut_down(*_: object) -> None:
+        done.set()
+        poller.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: (done.set(), poller.stop()))
+        signal.signal(sig, shut_down)
     worker = threading.Thread(target=poller.run_forever, name="poller", daemon=True)
     worker.start()
     done.wait()

@@ -23,11 +23,10 @@ from typing import Any
 import orjson
 
 from orgpulse import metrics as m
-from orgpulse.emit import Emitter
 from orgpulse.timeutil import parse_time
 from pollers.kubernetes import client as kube
 from pollers.kubernetes import pods
-from pollers.kubernetes.informer_output import OOM_WINDOW, InformerOutput
+from pollers.kubernetes.informer_output import OOM_WINDOW, Emits, InformerOutput
 from pollers.series import VanishedSeries
 
 log = logging.getLogger("orgpulse.informer")
@@ -39,7 +38,7 @@ class Informer(InformerOutput):
     def __init__(
         self,
         api_client,
-        emitter: Emitter,
+        emitter: Emits,
         options: dict[str, Any] | None = None,
         elector=None,
         clock: Callable[[], float] = time.time,

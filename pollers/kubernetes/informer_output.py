@@ -11,16 +11,22 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from orgpulse import metrics as m
 from orgpulse import state as states
-from orgpulse.emit import Emitter
 from pollers.kubernetes import client as kube
 from pollers.kubernetes import cluster, pods
 from pollers.series import VanishedSeries
 
 log = logging.getLogger("orgpulse.informer")
 OOM_WINDOW = 86400.0  # seconds: k8s.containers.oom_kills_24h
+
+
+class Emits(Protocol):
+    """Where the informer's metrics go: an Emitter, or the poller's tap that records them first."""
+
+    def emit(self, batch: list[m.Metric]) -> object: ...
 
 
 class InformerOutput:
@@ -43,7 +49,7 @@ class InformerOutput:
     _lock: threading.Lock
     _stop: threading.Event
 
-    emitter: Emitter
+    emitter: Emits
 
     @property
     def scopes(self) -> list[str]:
