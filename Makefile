@@ -28,10 +28,6 @@ FUZZ_TESTS   := tests/receiver/test_fuzz.py
 # Every test that starts the receiver under a real gunicorn (its worker, `orgpulse serve`).
 WORKER_TESTS := tests/receiver/test_server_protocol.py tests/e2e/test_receiver_and_cli.py
 
-# `make test` runs `make lint` first. Not enforced yet: the tree is reformatted and typed once
-# its packages have moved; that change sets LINT_ENFORCED := 1 (then drop this switch).
-LINT_ENFORCED := 0
-
 .PHONY: setup run demo test test-core test-gunicorn-lowest lint fuzz peers system-packages bench \
         clean constraints docs
 
@@ -109,9 +105,10 @@ lint: $(DEV)
 # On every core (at most 4): pytest-xdist, groups as tests/conftest.py sets them.
 PARALLEL := -n auto --maxprocesses=4 --dist loadgroup
 
-# System packages first: a machine that lacks one stops here within seconds.
+# System packages first: a machine that lacks one stops here within seconds. Then lint: a
+# finding fails the run before any test.
 test: system-packages $(DEV) peers
-	$(MAKE) --no-print-directory lint || { [ "$(LINT_ENFORCED)" = 0 ] && echo "lint: not enforced yet (LINT_ENFORCED=0)"; }
+	$(MAKE) --no-print-directory lint
 	$(MAKE) --no-print-directory test-gunicorn-lowest
 	$(BIN)/python -m pytest -q $(PARALLEL)
 

@@ -5,8 +5,9 @@
   mix), and the CPU seconds the two spent per 1,000 deliveries;
 - poller: `orgpulse poll --once` with every collector configured (GitHub, Asana, W&B,
   SkyPilot, EC2) against endpoints that refuse connections (W&B: the fake W&B API, since its
-  client checks the login while it is built), so each builds its client and fails fast: the peak RSS of the process tree (W&B's login check runs its wandb-core binary
-  as a child). The informer's cache at 10,000 pods comes on top (bench/informer.py).
+  client checks the login while it is built), so each builds its client and fails fast: the
+  peak RSS of the process tree (W&B's login check runs its wandb-core binary as a child).
+  The informer's cache at 10,000 pods comes on top (bench/informer.py).
 
     .venv/bin/python bench/footprint.py [--deliveries N]
 """
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -42,10 +44,8 @@ def tree(pid: int) -> list[int]:
         p = todo.pop()
         out.append(p)
         for task in Path(f"/proc/{p}/task").glob("*"):
-            try:
+            with contextlib.suppress(OSError):
                 todo += [int(c) for c in (task / "children").read_text().split()]
-            except OSError:
-                pass
     return out
 
 

@@ -19,12 +19,12 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import orjson
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import orjson  # noqa: E402
-
-from tests.support.fuzzing import (
+from tests.support.fuzzing import (  # noqa: E402
     KINDS,
     SWAPS,
     apply,

@@ -44,7 +44,8 @@ def dispatch(self, req):
             uid = f"u{rng.randrange(n_pods)}"
             base = copy.deepcopy(fake.objects[uid])
             restarts[uid] = restarts.get(uid, 0) + 1
-            base["status"]["containerStatuses"] = [container_status("main", restarts[uid], last=oom(time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - k))))]
+            killed = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - k))
+            base["status"]["containerStatuses"] = [container_status("main", restarts[uid], last=oom(killed))]
             batch.append(base)
         with fake.cond:
             for base in batch:

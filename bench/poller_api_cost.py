@@ -33,8 +33,8 @@ from tests.support.github_history import generated, iso, pull, run
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SIZES = {
-    100: dict(runs_per_day=20, commits=80, commit_every_h=2.0, branches=30),
-    10_000: dict(runs_per_day=2000, commits=8000, commit_every_h=0.02, branches=3000),
+    100: {"runs_per_day": 20, "commits": 80, "commit_every_h": 2.0, "branches": 30},
+    10_000: {"runs_per_day": 2000, "commits": 8000, "commit_every_h": 0.02, "branches": 3000},
 }
 
 

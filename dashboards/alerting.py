@@ -38,6 +38,13 @@ def q(ctx: Context, space: str, metric: str, **kwargs) -> str:
     return query(Scope(env=ctx.env), space, metric, **kwargs)
 
 
+def _env(ctx: Context) -> str:
+    """Monitors and SLOs belong to one environment: the registry builds them only with one."""
+    if ctx.env is None:
+        raise ValueError("monitors and SLOs need an environment")
+    return ctx.env
+
+
 def message(ctx: Context, what: str, first: str) -> str:
     handles = " ".join(ctx.notify)
     text = f"{what}\n\nFirst: {first}\n\nDefined in orgpulse dashboards/ (environment {ctx.env})."
@@ -77,7 +84,7 @@ def monitor(
             "query": text,
             "message": message(ctx, what, first),
             "priority": priority,
-            "tags": identity.tags(key, ctx.env) + ["service:orgpulse"],
+            "tags": identity.tags(key, _env(ctx)) + ["service:orgpulse"],
             "options": opts,
         }
     }
@@ -105,7 +112,7 @@ def _slo(ctx: Context, key: str, name: str, description: str, target: float, **b
         key: {
             "name": f"[orgpulse {ctx.env}] {name}",
             "description": description,
-            "tags": identity.tags(key, ctx.env) + ["service:orgpulse"],
+            "tags": identity.tags(key, _env(ctx)) + ["service:orgpulse"],
             "thresholds": [{"timeframe": SLO_TIMEFRAME, "target": target}],
             "timeframe": SLO_TIMEFRAME,
             "target_threshold": target,

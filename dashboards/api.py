@@ -7,6 +7,7 @@ headers and nowhere else: no log line, message or exception text here holds them
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -94,10 +95,10 @@ class Datadog:
     def _wait(self, exc, attempt: int) -> float | None:
         if exc.status == 429:
             reset = _header(exc.headers, "X-RateLimit-Reset")
-            try:
-                return min(max(float(reset), 0.0), MAX_WAIT_SECONDS)
-            except (TypeError, ValueError):
-                return self.backoff * 2**attempt
+            with contextlib.suppress(ValueError):  # a reset that is no number: back off as below
+                if reset is not None:
+                    return min(max(float(reset), 0.0), MAX_WAIT_SECONDS)
+            return self.backoff * 2**attempt
         if exc.status is not None and exc.status >= 500:
             return self.backoff * 2**attempt
         return None
@@ -176,9 +177,9 @@ class Datadog:
         self.call(api, object_id, request)
 
     def delete(self, kind: str, object_id: Any) -> None:
-        api = {
+        deletes: dict[str, Callable[..., Any]] = {
             "dashboard": self.dashboards_api.delete_dashboard,
             "monitor": self.monitors_api.delete_monitor,
             "slo": self.slos_api.delete_slo,
-        }[kind]
-        self.call(api, object_id)
+        }
+        self.call(deletes[kind], object_id)

@@ -65,7 +65,7 @@ def _place(rows: tuple[Row, ...]) -> tuple[list[dict], int]:
     widgets, y = [], 0
     for r in rows:
         x = 0
-        for item, width in zip(r.items, _widths(r.items)):
+        for item, width in zip(r.items, _widths(r.items), strict=True):
             definition = item.definition if isinstance(item, Span) else item
             widgets.append({"definition": definition, "layout": {"x": x, "y": y, "width": width, "height": r.height}})
             x += width

@@ -89,7 +89,7 @@ def _sketch(d: dict, x: float, y: float, w: float, h: float) -> list[str]:
 def _widget(d: dict, x: float, y: float, w: float, h: float) -> list[str]:
     if d["type"] == "note":
         first = d["content"].replace("*", "").replace("`", "").splitlines()[0]
-        fill = NOTE_FILL.get(d.get("background_color"), FILL["note"])
+        fill = NOTE_FILL.get(d.get("background_color") or "", FILL["note"])
         return [
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{w:.0f}" height="{h:.0f}" rx="3" fill="{fill}" stroke="#d1d5db"/>',
             _text(x + 6, y + min(h / 2 + 4, 22), first, w, 11, fill="#111827"),

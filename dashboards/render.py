@@ -60,7 +60,7 @@ def _read_only(kind: str) -> set[str]:
     from datadog_api_client.v1.model.monitor import Monitor
     from datadog_api_client.v1.model.service_level_objective import ServiceLevelObjective
 
-    model = {"dashboard": Dashboard, "monitor": Monitor, "slo": ServiceLevelObjective}[kind]
+    model: Any = {"dashboard": Dashboard, "monitor": Monitor, "slo": ServiceLevelObjective}[kind]
     return set(model.read_only_vars) | SERVER_FIELDS[kind]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from dashboards import queryable as known
 from dashboards.queries import metric_of
@@ -127,7 +128,7 @@ def table(
     time: dict | None = None,
 ) -> dict:
     extra = {"conditional_formats": formats} if formats else {}
-    body = {
+    body: dict[str, Any] = {
         "type": "query_table",
         "title": title,
         "has_search_bar": "never" if time else "auto",

@@ -10,7 +10,7 @@ and resolve the overlap as Apache DevLake does. Elite deploys "on demand"
 
 | key | elite | high | medium | low |
 |---|---|---|---|---|
-| deployment frequency (production deployments in 30 days) | on demand: >= 31 (more than daily) | >= 4 (weekly to daily) | >= 1 (monthly) | 0 |
+| deployment frequency (production, 30 d) | on demand: >= 31 (> daily) | >= 4 (weekly to daily) | >= 1 (monthly) | 0 |
 | lead time for changes (p50 hours) | < 24 (one day) | < 168 (one week) | < 720 (one month) | longer |
 | change failure rate (percent) | <= 5 | <= 10 | <= 15 | above (report: 64) |
 | time to restore (p50 hours) | < 1 (one hour) | < 24 (one day) | < 168 (one week) | longer |
@@ -24,11 +24,12 @@ only for repositories that deploy: one never seen deploying sends no `dora.deplo
 from __future__ import annotations
 
 import operator
+from collections.abc import Callable, Mapping
 
 LEVELS = {"low": 1, "medium": 2, "high": 3, "elite": 4}
 
 # key → (30-day input, comparison a value must pass, bounds for elite, high, medium).
-BANDS: dict[str, tuple[str, object, tuple[float, float, float]]] = {
+BANDS: dict[str, tuple[str, Callable[[float, float], bool], tuple[float, float, float]]] = {
     "deployment_frequency": ("dora.deployments_30d", operator.ge, (31, 4, 1)),
     "lead_time": ("dora.lead_time_p50_hours_30d", operator.lt, (24, 168, 720)),
     "change_failure_rate": ("dora.change_failure_rate_30d", operator.le, (5, 10, 15)),
@@ -43,12 +44,12 @@ LEVEL_SCORES = {"elite": 1.0, "high": 0.75, "medium": 0.5, "low": 0.25}
 def level(key: str, value: float) -> str:
     """The DORA level of a 30-day value of `key`."""
     _, passes, bounds = BANDS[key]
-    for name, bound in zip(("elite", "high", "medium"), bounds):
+    for name, bound in zip(("elite", "high", "medium"), bounds, strict=True):
         if passes(value, bound):
             return name
     return "low"
 
 
-def score(key: str):
+def score(key: str) -> Callable[[float, Mapping[str, float]], float]:
     """A FoM formula's score function for `key`: the level's score from the parameters."""
     return lambda value, params: params[level(key, value)]

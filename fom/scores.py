@@ -56,13 +56,21 @@ class Formula:
     area: str
     name: str
     inputs: tuple[tuple[str, str], ...]  # (metric, aggregate across its series)
-    score: Callable[..., float]  # (*input values, params) -> raw score
+    score: Callable[..., float | None]  # (*input values, params) -> raw score, None: no score
     params: dict[str, Any] = field(default_factory=dict)
     weight: float = 1.0
     where: dict[str, str] | None = None  # tags every input series must carry
 
 
-def _f(area, name, inputs, score, weight=1.0, where=None, **params):
+def _f(
+    area: str,
+    name: str,
+    inputs: list[tuple[str, str]],
+    score: Callable[..., float | None],
+    weight: float = 1.0,
+    where: dict[str, str] | None = None,
+    **params: Any,
+) -> Formula:
     return Formula(area, name, tuple(inputs), score, params, weight, where)
 
 
@@ -201,7 +209,7 @@ FORMULAS: tuple[Formula, ...] = (
     ),
     # --- delivery (new): DORA's four keys, the level of the mean repository (fom/delivery.py)
     *(
-        _f("delivery", key, [(metric, "avg")], delivery.score(key), **delivery.LEVEL_SCORES)
+        Formula("delivery", key, ((metric, "avg"),), delivery.score(key), dict(delivery.LEVEL_SCORES))
         for key, (metric, _, _) in delivery.BANDS.items()
     ),
 )

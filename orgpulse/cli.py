@@ -46,7 +46,7 @@ def catalog(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register_catalog(sub) -> None:
+def _register_catalog(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("catalog", help="list the metric catalog")
     p.add_argument("--source", help="only this source's metrics")
     p.set_defaults(run=catalog)

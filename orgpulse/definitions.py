@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Hashable, Iterable, Mapping
 from datetime import datetime
+from typing import TypeGuard
 
 from orgpulse.timeutil import parse_time, seconds_between
 
@@ -88,10 +89,10 @@ def count_flaky(attempts: Iterable[tuple[Hashable, str | None]]) -> int:
     return flaky
 
 
-def is_production(environment: str | None, pattern: str) -> bool:
+def is_production(environment: str | None, pattern: str) -> TypeGuard[str]:
     """`dora.production`: a regular expression searched in the deployment's environment
     name, case-insensitively (GitHub treats environment names without case)."""
-    return bool(environment) and re.search(pattern, environment, re.IGNORECASE) is not None
+    return bool(environment and re.search(pattern, environment, re.IGNORECASE))
 
 
 def is_deploy_workflow(configured: str | None, path: str | None) -> bool:
@@ -137,7 +138,9 @@ def same_account(a: Mapping | None, b: Mapping | None) -> bool:
 def by_another_human(author: Mapping | None, reviewer: Mapping | None) -> bool:
     """A review by a person other than the pull request's author (a bot answers in seconds; an
     author answering on their own pull request is not a review). A deleted account: no one."""
-    return bool(reviewer) and not is_bot(dict(reviewer)) and not same_account(author, reviewer)
+    if not reviewer:
+        return False
+    return not is_bot(dict(reviewer)) and not same_account(author, reviewer)
 
 
 def counts_as_first_review(

@@ -56,15 +56,16 @@ def _make(kind: str, name: str, value: float, tags: dict[str, object]) -> Metric
     return Metric(name, kind, float(value), clean)
 
 
-def count(name: str, value: float = 1, **tags: object) -> Metric:
+# name and value are positional-only, so a tag may have any name (and a **tags dict cannot fill them).
+def count(name: str, value: float = 1, /, **tags: object) -> Metric:
     return _make(COUNT, name, value, tags)
 
 
-def gauge(name: str, value: float, **tags: object) -> Metric:
+def gauge(name: str, value: float, /, **tags: object) -> Metric:
     return _make(GAUGE, name, value, tags)
 
 
-def distribution(name: str, value: float, **tags: object) -> Metric:
+def distribution(name: str, value: float, /, **tags: object) -> Metric:
     return _make(DISTRIBUTION, name, value, tags)
 
 

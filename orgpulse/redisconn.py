@@ -3,10 +3,15 @@ outage or a slow server costs a bounded wait and a counted error, never a stall.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from orgpulse.config import Settings
 
+if TYPE_CHECKING:  # redis is imported only when configured (below)
+    from redis import Redis
 
-def client(settings: Settings, timeout_seconds: float = 0.25):
+
+def client(settings: Settings, timeout_seconds: float = 0.25) -> Redis | None:
     """A redis.Redis for settings.redis_url, or None when no Redis is configured."""
     if settings.redis_url is None:
         return None

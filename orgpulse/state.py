@@ -43,9 +43,10 @@ import json
 import logging
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any, Protocol
 
 log = logging.getLogger("orgpulse.poller")
 FILENAME = "poller-state.json"
@@ -101,7 +102,13 @@ class StateFile:
 
 
 # ------------------------------------------------------------------ the writers' changes
-def role(elector) -> str:
+class Elector(Protocol):
+    """What the state file needs of a leader election (pollers/kubernetes/lease.py)."""
+
+    def is_leader(self) -> bool: ...
+
+
+def role(elector: Elector | None) -> str:
     if elector is None:
         return "single"
     return "leader" if elector.is_leader() else "standby"
@@ -131,14 +138,12 @@ def cycle(
 
     def change(doc: dict) -> None:
         doc.update(updated_at=now, interval_seconds=interval, role=current_role)
-        poller = doc.get("poller") if isinstance(doc.get("poller"), dict) else {}
-        doc["poller"] = {**poller, **collectors}  # `--only` keeps the others' last results
+        doc["poller"] = {**as_object(doc.get("poller")), **collectors}  # `--only` keeps the others' last results
         if gauges is not None:  # a cycle's end, not the heartbeat at its start
             doc["cycle_at"] = now
             doc["gauges"] = gauges
         if scores is not None:
-            health = doc.get("health") if isinstance(doc.get("health"), dict) else {}
-            doc["health"] = fold_health(health, scores, now)
+            doc["health"] = fold_health(as_object(doc.get("health")), scores, now)
 
     return change
 
@@ -161,7 +166,13 @@ def informer(
 
 
 # ------------------------------------------------------------------ what the page reads
-def gauge_rows(series, limit: int = MAX_GAUGES) -> list[dict]:
+def as_object(value: object) -> dict:
+    """A part of the document that should be a JSON object; {} when it is not (a damaged
+    file): what the writers update and the status page reads."""
+    return value if isinstance(value, dict) else {}
+
+
+def gauge_rows(series: Iterable[tuple[str, Any, float, float]], limit: int = MAX_GAUGES) -> list[dict]:
     """(name, tags, value, measured at) tuples → the file's gauge rows, sorted, at most `limit`."""
     rows = sorted(series, key=lambda s: (s[0], s[1]))[:limit]
     return [{"name": name, "tags": dict(tags), "value": value, "at": at} for name, tags, value, at in rows]
@@ -185,8 +196,7 @@ def fold_health(health: dict, scores: dict[str, float], now: float) -> dict:
     today = utc_day(now).isoformat()
     out: dict[str, dict] = {}
     for name in set(health) | set(scores):
-        past = health.get(name) if isinstance(health.get(name), dict) else {}
-        kept = {d: v for d, v in past.items() if d in keep and isinstance(v, dict)}
+        kept = {d: v for d, v in as_object(health.get(name)).items() if d in keep and isinstance(v, dict)}
         if name in scores:
             cell = kept.get(today) or {"avg": 0.0, "n": 0}
             n = cell["n"] + 1
@@ -196,12 +206,23 @@ def fold_health(health: dict, scores: dict[str, float], now: float) -> dict:
     return out
 
 
+def _number(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _written(part: dict) -> tuple[float, float] | None:
+    """(updated_at, interval_seconds) of a writer's part, or None when either is not a
+    number or the interval is not positive."""
+    written, interval = _number(part.get("updated_at")), _number(part.get("interval_seconds"))
+    if written is None or interval is None or interval <= 0:
+        return None
+    return written, interval
+
+
 def stale(part: dict, now: float) -> bool:
     """A writer's part is stale (or unusable) after STALE_AFTER of its intervals."""
-    written, interval = part.get("updated_at"), part.get("interval_seconds")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (written, interval)):
-        return True
-    return interval <= 0 or now - written > STALE_AFTER * interval
+    timing = _written(part)
+    return timing is None or now - timing[0] > STALE_AFTER * timing[1]
 
 
 # ------------------------------------------------------------------ the probe
@@ -219,10 +240,10 @@ TARGETS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 def _check(name: str, part: dict, now: float) -> tuple[str | None, str]:
     """(problem or None, description) for one writer's part."""
-    written, interval = part.get("updated_at"), part.get("interval_seconds")
-    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (written, interval))
-    if not numbers or interval <= 0:
+    timing = _written(part)
+    if timing is None:
         return f"{name}: the state file has no valid updated_at/interval_seconds", ""
+    written, interval = timing
     age, limit = now - written, STALE_AFTER * interval
     if age > limit:
         return (

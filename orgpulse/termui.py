@@ -21,7 +21,8 @@ def table(headers: list[str], rows: Iterable[Iterable[object]], right: Iterable[
     right = set(right)
 
     def line(row: list[str]) -> str:
-        return "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths))).rstrip()
+        columns = enumerate(zip(row, widths, strict=True))
+        return "  ".join(v.rjust(w) if i in right else v.ljust(w) for i, (v, w) in columns).rstrip()
 
     rule = "  ".join("-" * w for w in widths)
     return "\n".join([line(cells[0]), rule] + [line(row) for row in cells[1:]])

@@ -1,9 +1,10 @@
 """Asana rolling aggregates: workspace tasks, project statuses and the bugs project.
 
 Uses the v5 client's page iterators for real — the old collectors checked `.data` on
-a generator, so their task requests were never sent and every bug count was 0. Tasks come from each active project with `completed_since` 30 days ago
-(open tasks plus those completed in the window), de-duplicated across
-projects; the bugs project's sections come from that project's own membership,
+a generator, so their task requests were never sent and every bug count was 0. Tasks come
+from each active project with `completed_since` 30 days ago (open tasks plus those completed
+in the window), de-duplicated across projects; the bugs project's sections come from that
+project's own membership,
 and every configured section bucket is a `section` tag of asana.projects.bugs.open.
 Query booleans are sent as Asana documents them (`true`/`false`), never Python's
 `False`.
@@ -63,11 +64,8 @@ def task_metrics(tasks: list[dict], now: datetime) -> list[m.Metric]:
                 "asana.tasks.completion_rate_7d", 100 * sum(bool(t.get("completed")) for t in created7) / len(created7)
             )
         )
-    cycles = [
-        (parse_time(t["completed_at"]) - parse_time(t["created_at"])).total_seconds() / 3600
-        for t in done7
-        if t.get("created_at")
-    ]
+    spans = [(parse_time(t.get("created_at")), parse_time(t["completed_at"])) for t in done7]
+    cycles = [(end - start).total_seconds() / 3600 for start, end in spans if start and end]
     if cycles:
         out += [
             m.gauge("asana.tasks.cycle_time_p50_hours", percentile(cycles, 0.5)),

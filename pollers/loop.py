@@ -112,7 +112,7 @@ class Poller:
         for c, thread in started:
             thread.join(max(0.0, deadline + c.timeout - time.monotonic()))
         success = {}
-        for c, thread in started:
+        for c, _thread in started:
             if c.name not in results:
                 out += self._outcome(c.name, False, c.timeout, "timeout")
                 success[c.name] = False

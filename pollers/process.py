@@ -13,8 +13,8 @@ from orgpulse import config, logs, state, termui
 from orgpulse.emit import Emitter, build_sink
 from pollers import registry
 from pollers.kubernetes import client as kube
-from pollers.kubernetes.informer import Informer, identity
-from pollers.kubernetes.lease import LeaderElector
+from pollers.kubernetes.informer import Informer
+from pollers.kubernetes.lease import LeaderElector, identity
 from pollers.loop import Poller
 from pollers.values import ValueStore
 
@@ -74,8 +74,13 @@ def poll(settings: config.Settings, once: bool, only: str | None) -> int:
     if once:
         return _poll_once(poller, only)
     done = threading.Event()
+
+    def shut_down(*_: object) -> None:
+        done.set()
+        poller.stop()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: (done.set(), poller.stop()))
+        signal.signal(sig, shut_down)
     worker = threading.Thread(target=poller.run_forever, name="poller", daemon=True)
     worker.start()
     done.wait()

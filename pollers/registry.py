@@ -183,7 +183,7 @@ def build(settings: Settings, elector=None) -> dict[str, Collector]:
     """`elector`: the Lease holder check, for collectors that keep high-water marks (dora).
     The dora collector is made first: the github collector's deploy leg reads its records."""
     deployments = _dora(settings, elector)
-    builders = {
+    builders: dict[str, Callable[[Settings], Collector | None]] = {
         **BUILDERS,
         "github": functools.partial(github, deployments=deployments),
         "dora": functools.partial(dora, built=deployments),

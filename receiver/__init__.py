@@ -18,7 +18,7 @@ from orgpulse.emit import Emitter, build_sink
 from receiver import secretstore, status
 from receiver.capture import Capture
 from receiver.dedup import Dedup, SharedDedup
-from receiver.envelope import Envelope, Source
+from receiver.envelope import Envelope, Registered
 from receiver.routes import bp
 from receiver.sources.asana import AsanaSource
 from receiver.sources.asana.enrich import AsanaApi, AsanaContext, Enricher
@@ -33,7 +33,7 @@ log = logging.getLogger("orgpulse.receiver")
 class ReceiverState:
     settings: config.Settings
     envelope: Envelope
-    sources: dict[str, Source]
+    sources: dict[str, Registered]
 
 
 def build_enricher(settings: config.Settings, emitter: Emitter, shared=None):
@@ -71,7 +71,7 @@ def build_dedup(settings: config.Settings, emitter: Emitter) -> Dedup | SharedDe
 
 def build_sources(
     settings: config.Settings, emitter: Emitter | None, shared: SharedDedup | None = None
-) -> dict[str, Source]:
+) -> dict[str, Registered]:
     """The source registry: URL name → Source. `shared` (Redis, replicas > 1): where the
     once-only facts of the sources (a deployment, an incident, a first review, an Asana
     change) are claimed, so each counts once across replicas, not once per replica.

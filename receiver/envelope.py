@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from orgpulse import metrics as m
 from orgpulse.emit import Emitter
 from receiver.capture import Capture
-from receiver.dedup import Dedup
+from receiver.dedup import Dedup, SharedDedup
 
 log = logging.getLogger("orgpulse.receiver")
 
@@ -81,11 +81,20 @@ class Handled:
     headers: dict[str, str] = field(default_factory=dict)  # response headers a source must send
 
 
-class Source(Protocol):
-    name: str
-    capture_headers: tuple[str, ...]
+class Registered(Protocol):
+    """What the source registry (receiver/__init__.py) holds per URL name: a Source, or a
+    source with one Source per webhook name (Asana's webhook())."""
 
+    @property  # read-only: each source sets it as a class attribute
+    def name(self) -> str: ...
+    def missing(self) -> list[str]: ...  # what it lacks to count deliveries ([] when ready)
     def configured(self) -> bool: ...
+
+
+class Source(Registered, Protocol):
+    @property
+    def capture_headers(self) -> tuple[str, ...]: ...
+
     def verify(self, headers: Mapping[str, str], body: bytes) -> None: ...
     def parse(self, headers: Mapping[str, str], body: bytes) -> Event: ...
     def dedup_key(self, event: Event, body: bytes) -> str | bytes | None: ...  # None: never a duplicate
@@ -112,7 +121,12 @@ class Outcome:
 
 class Envelope:
     def __init__(
-        self, emitter: Emitter, dedup: Dedup, capture: Capture | None = None, clock=time.perf_counter, observer=None
+        self,
+        emitter: Emitter,
+        dedup: Dedup | SharedDedup,
+        capture: Capture | None = None,
+        clock=time.perf_counter,
+        observer=None,
     ):
         self.emitter = emitter
         self.dedup = dedup

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from orgpulse.timeutil import parse_time
 from receiver.envelope import Rejected
@@ -86,6 +86,13 @@ class View:
             raise Malformed(f"{self.path(key)} is required and must be an object")
         return View(value, self._strict, self.path(key))
 
+    # A str default gives a str: callers that pass "" need no None check.
+    @overload
+    def text(self, key: str) -> str | None: ...
+    @overload
+    def text(self, key: str, default: str) -> str: ...
+    @overload
+    def text(self, key: str, default: None) -> str | None: ...
     def text(self, key: str, default: str | None = None) -> str | None:
         """A string (any length: messages, names before tag bounding); else `default`."""
         value = self._get(key, (str,), "a string")

@@ -127,10 +127,7 @@ EXAMPLES = {"github": github_example, "wandb": wandb_example}
 def load(paths: list[Path], example_source: str = "github") -> Iterator[Delivery]:
     """Deliveries from capture files and example files or trees (of `example_source`)."""
     for path in paths:
-        if path.is_dir():
-            files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl"))
-        else:
-            files = [path]
+        files = sorted(p for p in path.rglob("*") if p.suffix in (".json", ".jsonl")) if path.is_dir() else [path]
         for file in files:
             if file.suffix == ".jsonl":
                 yield from _captured(file)

@@ -13,18 +13,18 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
-# tests/receiver/test_fuzz.py: "ci" in every run (a few thousand deliveries in all), "fuzz" in
-# `make fuzz` (pytest --hypothesis-profile=fuzz).
-settings.register_profile("ci", max_examples=1000)
-settings.register_profile("fuzz", max_examples=20000)
-settings.load_profile("ci")
-
 from orgpulse import config
 from orgpulse.emit import DogStatsdSink, Emitter
 from orgpulse.metrics import catalog
 from receiver import create_app
 from receiver.sources.github import signature
 from tests.support.dogstatsd import PRODUCED, udp_listener
+
+# tests/receiver/test_fuzz.py: "ci" in every run (a few thousand deliveries in all), "fuzz" in
+# `make fuzz` (pytest --hypothesis-profile=fuzz).
+settings.register_profile("ci", max_examples=1000)
+settings.register_profile("fuzz", max_examples=20000)
+settings.load_profile("ci")
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GITHUB = FIXTURES / "github"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dashboards.board import Board
 from dashboards.context import Context
-from dashboards.layout import grid, group, row, span
+from dashboards.layout import Span, grid, group, row, span
 from dashboards.widgets import note, table, timeseries, value
 
 BOARD = Board(
@@ -16,7 +16,7 @@ BOARD = Board(
 )
 
 
-def _stage(text: str) -> dict:
+def _stage(text: str) -> Span:
     return span(note(text, background="blue", size="16"), 2)
 
 

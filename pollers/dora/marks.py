@@ -2,9 +2,9 @@
 
 The poller rebuilds its windows from the APIs after a restart or a failover; the marks
 make sure it never sends a distribution value twice (a restart or a failover re-reads
-the window; Datadog would count a value sent again twice). They live in a JSON file in the data dir and, when Redis is configured,
-in one Redis hash shared by every replica, so a replica that takes the Lease over
-continues where the last leader stopped. Reading takes the later of the two.
+the window; Datadog would count a value sent again twice). They live in a JSON file in the
+data dir and, when Redis is configured, in one Redis hash shared by every replica, so a
+replica that takes the Lease over continues where the last leader stopped. Reading takes the later of the two.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pure: a repository's 7-day windows (pollers/github/collector.py) → the GitHub rolling gauges,
+"""Pure: a repository's 7-day windows (pollers/github/parts.py) → the GitHub rolling gauges,
 one function per part of the repository (a part that failed emits nothing).
 
 Definitions (each one the old collectors got wrong): windows by merged_at / closed_at / created_at,
@@ -129,7 +129,7 @@ def leg_metrics(repo: str, human: list[tuple[dict, dict]], deployed_at: Deployed
     commit) needs DORA's records, `deployed_at`."""
     moments = [_moments(pr, d) for pr, d in human]
     if deployed_at is not None:
-        for (pr, _), known in zip(human, moments):
+        for (pr, _), known in zip(human, moments, strict=True):
             known["deployed"] = deployed_at(repo, pr["merge_commit_sha"]) if pr.get("merge_commit_sha") else None
     out = []
     for name in [n for n in LEGS if n != "deploy" or deployed_at is not None]:

@@ -117,7 +117,7 @@ def _underused(s: PodState, cpu: float, mem: float) -> list[str]:
         (s.cpu_request > 0 and cpu < OVERALLOCATED * s.cpu_request)
         or (s.memory_request > 0 and mem < OVERALLOCATED * s.memory_request),
     )
-    return [name for name, hit in zip(UNDERUSED, hits) if hit]
+    return [name for name, hit in zip(UNDERUSED, hits, strict=True) if hit]
 
 
 def resource_metrics(states: Iterable[PodState], usage: dict[tuple[str, str], tuple[float, float]]) -> list[m.Metric]:

@@ -1,9 +1,9 @@
 """The pod informer: list + watch → a small cache → a metric at every transition.
 
 Thin on purpose: what a transition means is pods.py, what the gauges are is
-cluster.py. This module keeps the watch alive — resourceVersion tracked,
-bookmarks accepted, watch timeouts renewed, exponential backoff on errors,
-and on 410 Gone a re-list diffed against the cache, so a restart seen before
+cluster.py, what it sends and writes is informer_output.py. This module keeps the watch
+alive — resourceVersion tracked, bookmarks accepted, watch timeouts renewed, exponential
+backoff on errors, and on 410 Gone a re-list diffed against the cache, so a restart seen before
 and after is counted once and one that happened while disconnected is counted
 once too. With a LeaderElector only the leader emits; every replica keeps its
 cache warm. Its own health: orgpulse.informer.{watching, pods_cached} every
@@ -14,36 +14,31 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import random
-import socket
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from orgpulse import metrics as m
-from orgpulse import state as states
-from orgpulse.emit import Emitter
 from orgpulse.timeutil import parse_time
 from pollers.kubernetes import client as kube
-from pollers.kubernetes import cluster, pods
+from pollers.kubernetes import pods
+from pollers.kubernetes.informer_output import OOM_WINDOW, Emits, InformerOutput
 from pollers.series import VanishedSeries
 
 log = logging.getLogger("orgpulse.informer")
 CLOCK_SKEW = 60.0  # seconds of slack when deciding a pod was created during a gap
 LIST_PAGE = 500  # pods per list page, as client-go's reflector pages
-OOM_WINDOW = 86400.0
 
 
-class Informer:
+class Informer(InformerOutput):
     def __init__(
         self,
         api_client,
-        emitter: Emitter,
+        emitter: Emits,
         options: dict[str, Any] | None = None,
         elector=None,
         clock: Callable[[], float] = time.time,
@@ -91,17 +86,6 @@ class Informer:
         self._stop = threading.Event()
         self._watches: dict[str, Any] = {}  # scope → its current Watch
 
-    @property
-    def scopes(self) -> list[str]:
-        return self.namespaces or [""]
-
-    # ------------------------------------------------------------- emission
-    def emit(self, metrics: list[m.Metric]) -> None:
-        now = self.clock()
-        self.restarts.extend((now, x.value) for x in metrics if x.name == "k8s.containers.restarts")
-        if metrics and (self.elector is None or self.elector.is_leader()):
-            self.emitter.emit(metrics)
-
     # ------------------------------------------------------------- list/watch
     def _list_fn(self, scope: str):
         if scope:
@@ -113,7 +97,7 @@ class Informer:
         list never sits in memory whole; yields (items, resourceVersion)."""
         token = None
         while True:
-            kwargs = {"_preload_content": False, "limit": LIST_PAGE, "_request_timeout": 60}
+            kwargs: dict[str, Any] = {"_preload_content": False, "limit": LIST_PAGE, "_request_timeout": 60}
             if self.label_selector:
                 kwargs["label_selector"] = self.label_selector
             if token:
@@ -131,7 +115,7 @@ class Informer:
         out: list[m.Metric] = []
         listed: set[str] = set()
         version = ""
-        for items, version in self._pages(scope):
+        for items, version in self._pages(scope):  # noqa: B007 - the last page's version is the list's
             with self._lock:
                 for pod in items:
                     uid = pod["metadata"]["uid"]
@@ -254,93 +238,6 @@ class Informer:
         self._stop.wait(delay * random.uniform(0.5, 1.0))
         return min(delay * 2, self.backoff[1])
 
-    # ------------------------------------------------------------- gauges
-    def gauges(self) -> list[m.Metric]:
-        """The informer's own gauges, then the cluster's: each part measured alone; a part
-        that cannot be measured is absent (and counted), never zero; a series a clean part
-        no longer sends is sent once as 0 (pollers/series.py)."""
-        out = self.self_gauges()
-        if not all(s in self.synced for s in self.scopes):
-            return out
-        with self._lock:
-            states = list(self.cache.values())
-        for part, measure in self._parts(states).items():
-            try:
-                metrics, clean = measure(), True
-            except Exception as exc:  # noqa: BLE001 - e.g. no metrics-server installed, RBAC
-                log.warning("cluster measurement failed", extra={"part": part, "error": type(exc).__name__})
-                metrics, clean = [m.count("orgpulse.collector.errors", collector=part, reason="fetch_failed")], False
-            out += metrics + self.vanished.fill(part, metrics, clean)
-        return out
-
-    def self_gauges(self) -> list[m.Metric]:
-        watching = all(self.watching.get(s) for s in self.scopes)
-        return [
-            m.gauge("orgpulse.informer.watching", 1 if watching else 0),
-            m.gauge("orgpulse.informer.pods_cached", len(self.cache)),
-        ]
-
-    def _parts(self, states: list[pods.PodState]) -> dict[str, Callable[[], list[m.Metric]]]:
-        now = self.clock()
-        return {
-            "pods": lambda: (
-                cluster.pod_gauges(states, datetime.fromtimestamp(now, tz=UTC), self.namespaces)
-                + self._oom_gauges(states, now)
-            ),
-            "metrics_server": lambda: cluster.resource_metrics(
-                states, cluster.pod_usage(self.lists.pod_metrics(self.scopes, self.label_selector))
-            ),
-            "nodes": lambda: cluster.gpu_metrics(states, self.lists.nodes()),
-            "deployments": lambda: cluster.deployment_metrics(self.lists.deployments(self.scopes)),
-        }
-
-    def _oom_gauges(self, states: list[pods.PodState], now: float) -> list[m.Metric]:
-        """OOM kills in the last 24 h per namespace: those seen since start, and the last
-        termination of every container in the first list (a lower bound for 24 h after a start)."""
-        horizon = now - OOM_WINDOW
-        with self._lock:
-            for key in [k for k, (at, _) in self.ooms.items() if at < horizon]:
-                del self.ooms[key]
-            kills = list(self.ooms.values())
-        present = {s.namespace for s in states} | set(self.namespaces)
-        return cluster.oom_gauges(kills, horizon, present)
-
-    def gauge_loop(self) -> None:
-        self.beat()
-        while not self._stop.wait(self.gauge_interval):
-            self.beat()  # before and after: slow but live measuring is not a stuck loop
-            gauges = self.gauges()
-            self.emit(gauges)
-            now = self.clock()
-            self.measured = states.gauge_rows([(x.name, x.tags, x.value, now) for x in gauges if x.type == m.GAUGE])
-            self.beat()
-
-    def details(self) -> dict:
-        """What the status page shows of the informer: pods cached, the last watch event,
-        restarts and OOM kills (by when they happened) in the last hour, its latest gauges."""
-        now = self.clock()
-        while self.restarts and self.restarts[0][0] < now - 3600:
-            self.restarts.popleft()
-        with self._lock:
-            pods_cached = len(self.cache)
-            oom_kills = sum(1 for at, _ in self.ooms.values() if at >= now - 3600)
-        return {
-            "pods": pods_cached,
-            "last_event": self.last_event,
-            "oom_kills_1h": oom_kills,
-            # list() copies in one step: the watch threads append while we add up
-            "restarts_1h": sum(v for _, v in list(self.restarts)),
-            "gauges": self.measured,
-        }
-
-    def beat(self) -> None:
-        """Write the informer's part of the state file (orgpulse/state.py), if there is one."""
-        if self.state is not None:
-            synced = all(s in self.synced for s in self.scopes)
-            self.state.update(
-                states.informer(self.clock(), self.gauge_interval, states.role(self.elector), synced, self.details())
-            )
-
     # ------------------------------------------------------------- lifecycle
     def start(self) -> list[threading.Thread]:
         threads = [
@@ -356,8 +253,3 @@ class Informer:
         self._stop.set()
         for w in list(self._watches.values()):
             w.stop()
-
-
-def identity() -> str:
-    """This replica's name in the Lease: the pod name (HOSTNAME in a pod) and pid."""
-    return f"{socket.gethostname()}-{os.getpid()}"

@@ -11,9 +11,12 @@ The API is used through the kubernetes client with raw dicts (no models).
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 
@@ -40,7 +43,8 @@ class LeaderElector:
     ):
         from kubernetes import client  # ~0.8 s: only a poller with a cluster configured
 
-        self.api = client.CoordinationV1Api(api_client)
+        # Any: called with raw dicts and _preload_content=False, which its model-typed stubs do not describe.
+        self.api: Any = client.CoordinationV1Api(api_client)
         self.exception = client.ApiException
         self.namespace, self.name, self.identity = namespace, name, identity
         self.lease_seconds, self.renew_seconds = lease_seconds, renew_seconds
@@ -52,7 +56,7 @@ class LeaderElector:
         renewed = self._renewed_at
         return renewed is not None and self.clock() < renewed + self.lease_seconds - 1
 
-    def _body(self, now: float, acquired: str, transitions: int, version: str | None) -> dict:
+    def _body(self, now: float, acquired: str | None, transitions: int, version: str | None) -> dict:
         meta = {"name": self.name, "namespace": self.namespace}
         if version:
             meta["resourceVersion"] = version  # optimistic concurrency: 409 if someone wrote first
@@ -122,3 +126,8 @@ class LeaderElector:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def identity() -> str:
+    """This replica's name in the Lease: the pod name (HOSTNAME in a pod) and pid."""
+    return f"{socket.gethostname()}-{os.getpid()}"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from orgpulse import metrics as m
 from orgpulse.tags import BoundedValues
@@ -34,6 +35,7 @@ TERMINATION_REASONS = {
     "Evicted",
     "StartError",
 }
+NEVER = datetime.max.replace(tzinfo=UTC)  # sorts after every readable time
 PHASES = {"Pending", "Running", "Succeeded", "Failed", "Unknown"}
 GPU_RESOURCES = ("nvidia.com/gpu", "amd.com/gpu")
 _CRONJOB_JOB = re.compile(r"^(.+)-\d{8,10}$")  # a CronJob's Job: <cronjob>-<scheduled minute>
@@ -194,7 +196,7 @@ def _running_since(pod: dict) -> str | None:
         for cs in (pod.get("status") or {}).get("containerStatuses") or []
     ]
     starts = [s for s in starts if s]
-    return min(starts, key=lambda s: parse_time(s)) if starts else None
+    return min(starts, key=lambda s: parse_time(s) or NEVER) if starts else None  # unreadable: last
 
 
 def transitions(old: PodState | None, new: PodState, pod: dict, bounds: Bounds) -> list[m.Metric]:

@@ -75,7 +75,7 @@ class Arrival:
         self.expects_continue = b"100-continue" in b",".join(headers.get(b"expect", [])).lower()
         if coding:
             self._chunked = coding.replace(b" ", b"") == b"chunked" and not lengths
-            self._pos = self.head_end
+            self._pos = len(head) + 4  # the body starts just past the head's blank line
             return None if self._chunked else READY  # anything else: the parser refuses it
         if len(lengths) > 1 or (lengths and not lengths[0].isdigit()):
             return READY

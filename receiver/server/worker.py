@@ -19,6 +19,7 @@ a non-blocking linger in the main loop, never a blocking drain that stalls it.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import errno
@@ -27,7 +28,9 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 from gunicorn.workers.gthread import STOP_KEEPALIVE_LINGER, TConn, ThreadWorker
 
@@ -98,6 +101,8 @@ def _recv(sock) -> bytes | None:
 
 
 class BufferingWorker(ThreadWorker):
+    wsgi: Callable[..., Any]  # the app gunicorn's load_wsgi sets; wrapped in closing_app below
+
     def init_process(self):
         tune_malloc()
         self.waiting: deque[TConn] = deque()  # reading a request, oldest deadline first
@@ -247,10 +252,8 @@ class BufferingWorker(ThreadWorker):
         self._readable(conn, conn.sock)
 
     def _send(self, conn: TConn, data: bytes) -> None:
-        try:
+        with contextlib.suppress(OSError):
             conn.sock.send(data)  # a few hundred bytes into an empty send buffer
-        except OSError:
-            pass
 
     def _close(self, conn: TConn) -> None:
         """Half-close, then drain what the client still sends, from the main loop."""

@@ -144,7 +144,7 @@ def _part(doc: dict | None, error: str | None, path: str, now: float) -> dict:
 
 
 def _collectors(doc: dict) -> list[dict]:
-    poller = doc.get("poller") if isinstance(doc.get("poller"), dict) else {}
+    poller = states.as_object(doc.get("poller"))
     return [{"name": name, **report} for name, report in sorted(poller.items()) if isinstance(report, dict)]
 
 
@@ -174,7 +174,7 @@ def score_names(found: list[str]) -> list[str]:
 
 
 def _grid(doc: dict, thresholds: dict[str, float], now: float) -> dict:
-    health = doc.get("health") if isinstance(doc.get("health"), dict) else {}
+    health = states.as_object(doc.get("health"))
     days = states.days(now)
     rows = []
     for name in score_names(list(health)):

@@ -108,7 +108,8 @@ TEMPLATE = """<!doctype html>
     {% for note in s.notes %}<div class="mute">{{ note }}</div>{% endfor %}</td>
    <td>{% for url in s.webhooks %}<div><code>{{ url }}</code></div>{% else %}—{% endfor %}</td>
    <td class="num"><b>{{ s.last_hour.values()|sum }}</b></td>
-   <td>{% for outcome, n in s.last_hour.items() %}<span class="badge {{ kind(outcome) }}">{{ outcome }} {{ n }}</span> {% endfor %}</td>
+   <td>{% for outcome, n in s.last_hour.items()
+   %}<span class="badge {{ kind(outcome) }}">{{ outcome }} {{ n }}</span> {% endfor %}</td>
    <td>{{ ago(s.last_delivery) }}</td></tr>
  {% endfor %}</tbody></table>
 </section>
@@ -148,7 +149,8 @@ TEMPLATE = """<!doctype html>
    <td><span class="badge {{ 'ok' if c.ok else 'bad' }}">{{ "ok" if c.ok else "failed" }}</span></td>
    <td class="num">{{ "%.2f s"|format(c.duration) if c.duration is not none else "—" }}</td>
    <td>{{ ago(c.last_success) }}</td><td class="num">{{ c.emitted if c.emitted is defined else "—" }}</td>
-   <td class="reason">{% if not c.ok %}{{ c.error }}{% if c.reasons %}: {{ c.reasons|join(", ") }}{% endif %}{% endif %}</td></tr>
+   <td class="reason">{% if not c.ok %}{{ c.error }}{% if c.reasons
+   %}: {{ c.reasons|join(", ") }}{% endif %}{% endif %}</td></tr>
  {% else %}<tr><td colspan="6" class="mute">No collector is configured.</td></tr>{% endfor %}
  </tbody></table>
  {% elif p.state == "stale" %}
@@ -186,13 +188,15 @@ TEMPLATE = """<!doctype html>
   <div><b>{{ ago(i.updated_at) }}</b><span>last written</span></div>
  </div>
  {% elif i.state == "stale" %}
- <div class="banner stale">Stale: the informer last wrote {{ ago(i.updated_at) }}; its values are not shown as current.</div>
+ <div class="banner stale">Stale: the informer last wrote {{ ago(i.updated_at)
+  }}; its values are not shown as current.</div>
  {% else %}
  <div class="banner missing">The informer has not written its state (no cluster configured, or not started).</div>
  {% endif %}
 </section>
 
-<section id="gauges"><details><summary>Gauges: latest value of every series ({{ page.gauges|length }}{% if page.gauges_hidden %}; {{ page.gauges_hidden }} older not shown{% endif %})</summary>
+<section id="gauges"><details><summary>Gauges: latest value of every series ({{ page.gauges|length
+ }}{% if page.gauges_hidden %}; {{ page.gauges_hidden }} older not shown{% endif %})</summary>
  <table><thead><tr><th>metric</th><th>tags</th><th class="num">value</th><th>measured</th></tr></thead><tbody>
  {% for g in page.gauges %}<tr><td class="mono">{{ g.name }}</td>
   <td class="mono">{% for k, v in g.tags.items() %}{{ k }}:{{ v }} {% endfor %}</td>

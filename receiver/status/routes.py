@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template_string, request
+from flask import Blueprint, Response, current_app, jsonify, render_template_string, request
 
 from receiver.envelope import STATUS
 from receiver.status.model import DeliveryLog, model
@@ -24,7 +24,7 @@ def _current() -> dict:
 
 @bp.get("/status.json")
 def status_json() -> Response:
-    return current_app.json.response(_current())
+    return jsonify(_current())
 
 
 @bp.get("/status")

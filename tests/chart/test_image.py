@@ -110,7 +110,7 @@ def test_the_image_is_pinned_non_root_and_carries_no_installer(image):
     assert len(set(image.bases)) == 1, "both stages from the same base"
     match = PINNED.match(image.bases[0])
     assert match, f"{image.bases[0]}: pin the base by its full version tag"
-    assert match[1] == "%d.%d" % sys.version_info[:2], "the venv is built with the image's Python"
+    assert match[1] == "{}.{}".format(*sys.version_info[:2]), "the venv is built with the image's Python"
     uid, _, gid = image.user.partition(":")
     assert int(uid) == image.uid == 10001 and int(gid) == 10001  # the chart's runAsUser/runAsGroup
     assert image.ports == [8080]

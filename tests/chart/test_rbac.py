@@ -18,7 +18,12 @@ from tests.support.chart_render import NAMESPACE, RELEASE, VALUE_SETS, manifests
 ROOT = Path(__file__).resolve().parents[2]
 # Each part of orgpulse that talks to the API server, and the config switch that turns it on.
 PARTS = {
-    "informer": ("pollers/kubernetes/informer.py", "pollers/kubernetes/cluster.py", "pollers/kubernetes/client.py"),
+    "informer": (
+        "pollers/kubernetes/informer.py",
+        "pollers/kubernetes/informer_output.py",
+        "pollers/kubernetes/cluster.py",
+        "pollers/kubernetes/client.py",
+    ),
     "lease": ("pollers/kubernetes/lease.py",),
     "secret store": ("receiver/secretstore.py",),
 }
@@ -30,13 +35,13 @@ NAMED = {"get", "update", "patch", "delete"}  # verbs on one object, by its name
 
 
 def _api_objects(tree: ast.AST) -> dict[str, str]:
-    """self.<attr> = client.<Api>(...) → attr → API group."""
+    """self.<attr>[: type] = client.<Api>(...) → attr → API group."""
     out = {}
     for node in ast.walk(tree):
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
+        if isinstance(node, ast.Assign | ast.AnnAssign) and isinstance(node.value, ast.Call):
             func = node.value.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            for target in node.targets:
+            for target in node.targets if isinstance(node, ast.Assign) else [node.target]:
                 if isinstance(target, ast.Attribute) and name in API_GROUPS:
                     out[target.attr] = API_GROUPS[name]
                 elif isinstance(target, ast.Attribute) and name == "CustomObjectsApi":

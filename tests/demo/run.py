@@ -184,7 +184,7 @@ class Demo:
             if proc.poll() is None:
                 proc.terminate()
         deadline = time.monotonic() + 20
-        for name, proc in self.procs.items():
+        for proc in self.procs.values():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:

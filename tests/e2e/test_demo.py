@@ -68,14 +68,17 @@ def yours(env_file: Path, receiver: str, said: str) -> None:
     urls = [v for v in env.values() if "://" in v]
     assert len(urls) >= 6 and all(v.startswith("http://127.0.0.1:") for v in urls)  # no network
     assert env["ORGPULSE_DATA_DIR"] != str(env_file.parent)  # not the demo poller's state file
-    run = lambda command: subprocess.run(
-        ["sh", "-c", f"env $(cat {env_file}) {command}"],
-        cwd=ROOT,
-        env=clean_env({}),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def run(command):
+        return subprocess.run(
+            ["sh", "-c", f"env $(cat {env_file}) {command}"],
+            cwd=ROOT,
+            env=clean_env({}),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     mine = run(".venv/bin/orgpulse poll --once --only github")
     assert mine.returncode == 0, mine.stderr
     assert re.search(r"^github: ok, \d+\.\d\d s, [1-9]\d* metrics$", mine.stderr, re.M), mine.stderr

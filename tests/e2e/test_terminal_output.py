@@ -74,14 +74,16 @@ def test_catalog_is_an_aligned_table():
 
 
 def test_catalog_of_an_unknown_source_exits_2_naming_the_known_ones():
-    run = lambda *args: subprocess.run(
-        [sys.executable, "-m", "orgpulse.cli", "catalog", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=60,
-        env=clean_env({"PYTHONPATH": str(ROOT)}),
-    )
+    def run(*args):
+        return subprocess.run(
+            [sys.executable, "-m", "orgpulse.cli", "catalog", *args],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=60,
+            env=clean_env({"PYTHONPATH": str(ROOT)}),
+        )
+
     unknown = run("--source", "nosuch")
     known = sorted({r.source for r in catalog().values() if r.source})
     assert unknown.returncode == 2 and unknown.stdout == ""

@@ -31,7 +31,8 @@ MAX_PAGE = 100
 def schema():
     """GitHub's schema, built once per process (~0.5 s)."""
     built = build_schema(SCHEMA.read_text(), assume_valid_sdl=True)
-    built._validation_errors = []  # two interface rules fail on GitHub's own SDL (tests/fixtures/github-graphql/README.md)
+    # Two interface rules fail on GitHub's own SDL (tests/fixtures/github-graphql/README.md).
+    built._validation_errors = []
     return built
 
 

@@ -11,7 +11,7 @@ import pytest
 from orgpulse import redisconn
 from pollers.dora.marks import REDIS_KEY, Marks, MarksUnavailable
 from tests.pollers.test_dora_collector import NOW, small
-from tests.pollers.test_dora_scenario import collector, distributions, expected_between, fake  # noqa: F401
+from tests.pollers.test_dora_scenario import collector, distributions, expected_between
 
 
 def test_a_file_that_cannot_be_read_is_a_first_start_and_one_that_cannot_be_written_sends_nothing(tmp_path):
@@ -26,9 +26,9 @@ def test_a_file_that_cannot_be_read_is_a_first_start_and_one_that_cannot_be_writ
         Marks(blocked / "marks.json").save({"a": 1.0})  # its directory is a file
 
 
-def test_marks_that_cannot_be_saved_hold_the_values_back(fake, tmp_path):
-    app = small(fake)
-    c = collector(fake, tmp_path, repos=("org/app",))
+def test_marks_that_cannot_be_saved_hold_the_values_back(fake_dora_github, tmp_path):
+    app = small(fake_dora_github)
+    c = collector(fake_dora_github, tmp_path, repos=("org/app",))
     c.collect(NOW)
     app.land(NOW + timedelta(minutes=1))
     app.deploy(NOW + timedelta(minutes=2), app.head())
@@ -52,11 +52,11 @@ def shared(redis_server, make_settings):
 
 
 @pytest.mark.peers
-def test_a_failover_continues_from_the_shared_marks(fake, tmp_path, shared):
-    app = small(fake)
+def test_a_failover_continues_from_the_shared_marks(fake_dora_github, tmp_path, shared):
+    app = small(fake_dora_github)
     minutes = lambda n: NOW + timedelta(minutes=n)  # noqa: E731
-    leader = collector(fake, tmp_path / "a", repos=("org/app",))  # two replicas, each its own
-    standby = collector(fake, tmp_path / "b", repos=("org/app",), leading=lambda: False)  # data dir
+    leader = collector(fake_dora_github, tmp_path / "a", repos=("org/app",))  # two replicas, each its own
+    standby = collector(fake_dora_github, tmp_path / "b", repos=("org/app",), leading=lambda: False)  # data dir
     leader.marks.redis = standby.marks.redis = shared
     for c in (leader, standby):
         c.collect(NOW)
@@ -77,10 +77,10 @@ def test_a_failover_continues_from_the_shared_marks(fake, tmp_path, shared):
 
 
 @pytest.mark.peers
-def test_redis_down_sends_no_distribution_and_loses_none(fake, tmp_path, make_settings):
-    app = small(fake)
+def test_redis_down_sends_no_distribution_and_loses_none(fake_dora_github, tmp_path, make_settings):
+    app = small(fake_dora_github)
     dead = redisconn.client(make_settings({"ORGPULSE_REDIS_URL": f"unix://{tmp_path}/none.sock"}))
-    c = collector(fake, tmp_path, repos=("org/app",))
+    c = collector(fake_dora_github, tmp_path, repos=("org/app",))
     c.collect(NOW)
     c.marks.redis = dead
     app.land(NOW + timedelta(minutes=1))

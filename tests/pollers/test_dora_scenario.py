@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from github import Auth, Github
@@ -16,7 +17,6 @@ from pollers.dora.collector import DoraCollector
 from pollers.dora.marks import Marks
 from pollers.github.http import GithubHttp
 from receiver.sources.github.context import dora_options
-from tests.fakes.github_dora import DoraGithub
 from tests.support.dogstatsd import produced
 from tests.support.dora_history import History
 
@@ -74,7 +74,7 @@ def shipped_changes(state: dict, ok: list[dict]) -> list[tuple[datetime, float]]
     index = {c["sha"]: i for i, c in enumerate(state["history"])}
     prs = state.get("commit_prs", {})
     lead, shipped = [], set()
-    for before, d in zip(ok, ok[1:]):
+    for before, d in pairwise(ok):
         if d["sha"] not in index or before["sha"] not in index:
             continue  # GitHub cannot compare them: nothing known shipped
         d["rollback"] = index[d["sha"]] < index[before["sha"]] or (
@@ -91,7 +91,7 @@ def shipped_changes(state: dict, ok: list[dict]) -> list[tuple[datetime, float]]
 def signals_of(state: dict, deps: list[dict], ok: list[dict]) -> dict[int, set]:
     """id(deployment) → the failure signals that mark it (each within a day after it)."""
     signals = {id(d): set() if d["ok"] else {"deployment_failure"} for d in deps}
-    for before, d in zip(ok, ok[1:]):
+    for before, d in pairwise(ok):
         if d.get("rollback") and d["at"] - before["at"] <= DAY:
             signals[id(before)].add("rollback")
     later = [
@@ -148,7 +148,11 @@ def truth(state: dict, repo: str, now: datetime, workflow: bool = False, events:
     if ok:
         out["dora.time_since_deployment_hours"] = (now - ok[-1]["at"]).total_seconds() / 3600
     for label, days in (("7d", 7), ("30d", 30)):
-        inside = lambda t: now - timedelta(days=days) < t <= now  # noqa: E731
+        since = now - timedelta(days=days)
+
+        def inside(t: datetime, since: datetime = since) -> bool:
+            return since < t <= now
+
         suffix = "" if label == "7d" else "_30d"
         if ok:  # a repository that deploys (one never seen deploying has no frequency)
             out[f"dora.deployments_{label}"] = sum(inside(d["at"]) for d in ok)
@@ -190,26 +194,22 @@ def got(metrics: list, repo: str) -> dict:
 
 
 # ---------------------------------------------------------------- the scenario
-@pytest.fixture
-def fake():
-    server = DoraGithub()
-    yield server
-    server.close()
-    assert server.rejected_queries == []  # every GraphQL query is valid on GitHub's schema
-
-
-def collector(fake, tmp_path, repos=("org/app", "org/svc"), options=OPTIONS, **kw):
+def collector(fake_dora_github, tmp_path, repos=("org/app", "org/svc"), options=OPTIONS, **kw):
     gh = Github(
-        auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0, seconds_between_writes=0
+        auth=Auth.Token(fake_dora_github.token),
+        base_url=fake_dora_github.url,
+        retry=None,
+        seconds_between_requests=0,
+        seconds_between_writes=0,
     )
     api = GithubHttp(gh.requester, 1.0)
     return DoraCollector(api, list(repos), options, {}, Marks(tmp_path / "marks.json"), **kw)
 
 
-def scenario(fake, seed: int = 3):
-    app = History(fake, "org/app", seed=seed)
+def scenario(fake_dora_github, seed: int = 3):
+    app = History(fake_dora_github, "org/app", seed=seed)
     app.walk(NOW - timedelta(days=36), NOW)
-    svc = History(fake, "org/svc", seed=seed + 1, workflow="deploy.yml")
+    svc = History(fake_dora_github, "org/svc", seed=seed + 1, workflow="deploy.yml")
     svc.walk(NOW - timedelta(days=36), NOW)
     # noise the definitions exclude: a fork's run of the deploy workflow, another workflow, a
     # pull request and a bug carrying no incident label
@@ -223,9 +223,9 @@ def scenario(fake, seed: int = 3):
 
 
 @pytest.mark.parametrize("seed", [3, 11])
-def test_the_four_keys_match_the_truth(fake, tmp_path, seed):
-    app, svc = scenario(fake, seed)
-    out = collector(fake, tmp_path).collect(NOW)
+def test_the_four_keys_match_the_truth(fake_dora_github, tmp_path, seed):
+    app, svc = scenario(fake_dora_github, seed)
+    out = collector(fake_dora_github, tmp_path).collect(NOW)
     for repo, expected in (
         ("org/app", truth(app.state, "org/app", NOW)),
         ("org/svc", truth(svc.state, "org/svc", NOW, workflow=True)),
@@ -274,15 +274,15 @@ def later_events(app: History, svc: History, at: datetime) -> None:
     app.incident(at - timedelta(hours=1), 1 + 4 / 60)
 
 
-def test_later_cycles_send_each_event_once_and_ask_only_for_what_changed(fake, tmp_path):
-    app, svc = scenario(fake)
-    c = collector(fake, tmp_path)
+def test_later_cycles_send_each_event_once_and_ask_only_for_what_changed(fake_dora_github, tmp_path):
+    app, svc = scenario(fake_dora_github)
+    c = collector(fake_dora_github, tmp_path)
     c.collect(NOW)
-    backfill = sum(fake.requests.values())
+    backfill = sum(fake_dora_github.requests.values())
     later_events(app, svc, NOW)
     second = NOW + timedelta(minutes=15)
     out = c.collect(second)
-    steady = sum(fake.requests.values()) - backfill
+    steady = sum(fake_dora_github.requests.values()) - backfill
     expected = {
         **expected_between(app.state, "org/app", NOW - timedelta(minutes=5), second - timedelta(minutes=5)),
         **expected_between(
@@ -298,15 +298,15 @@ def test_later_cycles_send_each_event_once_and_ask_only_for_what_changed(fake, t
     assert distributions(third) == {}  # nothing new: nothing sent again
 
 
-def test_a_restart_or_a_standby_never_sends_a_value_twice(fake, tmp_path):
-    app, svc = scenario(fake)
-    collector(fake, tmp_path).collect(NOW)  # first start: the marks are set
+def test_a_restart_or_a_standby_never_sends_a_value_twice(fake_dora_github, tmp_path):
+    app, svc = scenario(fake_dora_github)
+    collector(fake_dora_github, tmp_path).collect(NOW)  # first start: the marks are set
     later_events(app, svc, NOW)
-    standby = collector(fake, tmp_path, leading=lambda: False)
+    standby = collector(fake_dora_github, tmp_path, leading=lambda: False)
     marks = (tmp_path / "marks.json").read_text()
     assert distributions(standby.collect(NOW + timedelta(minutes=15))) == {}
     assert (tmp_path / "marks.json").read_text() == marks  # a standby moves no mark
-    restarted = collector(fake, tmp_path)  # memory lost; the marks kept
+    restarted = collector(fake_dora_github, tmp_path)  # memory lost; the marks kept
     out = restarted.collect(NOW + timedelta(minutes=15))
     sent = distributions(out)
     assert sent and sent == {
@@ -315,5 +315,5 @@ def test_a_restart_or_a_standby_never_sends_a_value_twice(fake, tmp_path):
             svc.state, "org/svc", NOW - timedelta(minutes=5), NOW + timedelta(minutes=10), workflow=True
         ),
     }
-    again = collector(fake, tmp_path).collect(NOW + timedelta(minutes=16))
+    again = collector(fake_dora_github, tmp_path).collect(NOW + timedelta(minutes=16))
     assert distributions(again) == {}

@@ -16,7 +16,7 @@ from pollers.ec2.prices import CostExplorer, Prices
 from pollers.loop import Collector, Poller
 from pollers.values import ValueStore
 from tests.fakes.aws_pricing import FakeAwsProxy, FakePricing
-from tests.pollers.test_loop import emitter, lines  # noqa: F401 - the fixture
+from tests.pollers.test_loop import lines
 from tests.support.dogstatsd import PRODUCED
 
 CREDS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -171,9 +171,7 @@ def test_instances_gpus_idle_ebs_and_cost(clients, pricing, moto_url):
 def test_unknown_price_is_counted_not_zero(clients, pricing):
     launch(clients, "us-east-1", "m5.large")  # not in the fake price list, no fallback
     out = record(
-        Ec2Collector(clients, ["us-east-1"], Prices(pricing_client(pricing), {}), None).collect(
-            datetime.now(UTC)
-        )
+        Ec2Collector(clients, ["us-east-1"], Prices(pricing_client(pricing), {}), None).collect(datetime.now(UTC))
     )
     assert by(out, "ec2.cost.unpriced_instances", region="us-east-1") == 1
     assert "ec2.cost.running_hourly_estimate" not in {x.name for x in out}

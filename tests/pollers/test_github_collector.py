@@ -12,7 +12,6 @@ from orgpulse import metrics as m
 from pollers.github.collector import GithubCollector
 from pollers.github.http import GithubHttp
 from pollers.values import ValueStore
-from tests.fakes.github_api import FakeGithub
 from tests.support.dogstatsd import produced
 from tests.support.github_history import BOT, commit, generated, pull, run
 
@@ -28,19 +27,13 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def fake():
-    server = FakeGithub()
-    yield server
-    server.close()
-    # GitHub's schema refused a query the collector sent: the suite fails on it, even where
-    # the collector survived it as a failed part. (Tests that send one on purpose clear it.)
-    assert not server.rejected_queries, server.rejected_queries
-
-
-def collector(fake, repos=(REPO,), clock=None, backfill=None, deadline=None, **options):
+def collector(fake_github, repos=(REPO,), clock=None, backfill=None, deadline=None, **options):
     gh = Github(
-        auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0, seconds_between_writes=0
+        auth=Auth.Token(fake_github.token),
+        base_url=fake_github.url,
+        retry=None,
+        seconds_between_requests=0,
+        seconds_between_writes=0,
     )
     options = {"budget_share": 1.0, **options}
     http = GithubHttp(gh.requester, options["budget_share"], *([clock] if clock else []))
@@ -57,8 +50,8 @@ def errors(metrics) -> list[str]:
     return sorted(x.tag("reason") for x in metrics if x.name == "orgpulse.collector.errors")
 
 
-def hand_made(fake):
-    s = fake.add_repo(REPO)
+def hand_made(fake_github):
+    s = fake_github.add_repo(REPO)
     s["pulls"] += [
         pull(1, NOW, merged_h=-10, created_h=-34, first_commit_h=-58, review_comments=3),  # 24 h to merge, cycle 48 h
         pull(2, NOW, merged_h=-20, created_h=-30, reviewers=("octocat",)),  # self-review only
@@ -103,9 +96,9 @@ def hand_made(fake):
     return s
 
 
-def test_definitions(fake):
-    hand_made(fake)
-    got = collect(collector(fake))
+def test_definitions(fake_github):
+    hand_made(fake_github)
+    got = collect(collector(fake_github))
     # counts by author_type: their sum is the seed's figure (bots included), human the human one
     assert got[("github.prs.open", "human")] == 3 and got[("github.prs.open", "bot")] == 2
     assert got[("github.prs.merged_7d", "human")] == 3 and got[("github.prs.merged_7d", "bot")] == 1
@@ -138,18 +131,18 @@ def test_definitions(fake):
     assert got[("github.ci.queue_time_p50_minutes", None)] == 0.5
 
 
-def test_steady_state_is_incremental_and_conditional(fake):
-    generated(fake, REPO, NOW, prs=300)
-    c = collector(fake)
+def test_steady_state_is_incremental_and_conditional(fake_github):
+    generated(fake_github, REPO, NOW, prs=300)
+    c = collector(fake_github)
     before_merged = collect(c)[("github.prs.merged_7d", "human")]
     first = c.requests
     later = NOW + timedelta(minutes=15)
     collect(c, later)
     steady = c.requests - first
     assert steady <= 20, steady
-    assert fake.not_modified >= 2  # unchanged pages answered 304: no rate limit spent
+    assert fake_github.not_modified >= 2  # unchanged pages answered 304: no rate limit spent
     # something changes: a PR merges and a run completes — both are picked up
-    s = fake.repos[REPO]
+    s = fake_github.repos[REPO]
     changed = later + timedelta(minutes=5)
     s["pulls"].append(pull(9999, changed, merged_h=0, created_h=-3))
     s["runs"].append(run(99999, changed, created_h=0))
@@ -159,11 +152,11 @@ def test_steady_state_is_incremental_and_conditional(fake):
     assert got[("github.prs.merged_7d", "human")] == before_merged + 1
 
 
-def test_a_day_over_the_1000_cap_is_split(fake):
-    s = fake.add_repo(REPO)
+def test_a_day_over_the_1000_cap_is_split(fake_github):
+    s = fake_github.add_repo(REPO)
     for i in range(1500):  # 1,500 runs yesterday: one query would see only 1,000
         s["runs"].append(run(i + 1, NOW, created_h=-24 + (i % 23) + 0.5))
-    got = collect(collector(fake))
+    got = collect(collector(fake_github))
     assert got[("github.ci.workflow_runs_7d", None)] == 1500
 
 
@@ -172,13 +165,13 @@ def pending(metrics) -> float:
     return gauge.value
 
 
-def test_budget_exhausted_skips_and_counts_never_zeros(fake):
+def test_budget_exhausted_skips_and_counts_never_zeros(fake_github):
     """Once backfilled, a spent budget fails the parts it stops (a first cycle's is pending:
     test_a_first_cycle_cut_short_is_pending_while_it_progresses)."""
-    hand_made(fake)
-    c = collector(fake)
+    hand_made(fake_github)
+    c = collector(fake_github)
     assert errors(c.collect(NOW)) == [] and pending(c.collect(NOW)) == 0
-    fake.remaining = 0  # REST spent; GraphQL's own points still answer
+    fake_github.remaining = 0  # REST spent; GraphQL's own points still answer
     out = c.collect(NOW + timedelta(minutes=15))
     # meta, pulls, commits, runs and force pushes fail (commits and runs on the last default
     # branch); what needs them (details, attempts) is skipped; branches (hourly) still emitted
@@ -186,7 +179,7 @@ def test_budget_exhausted_skips_and_counts_never_zeros(fake):
     assert {x.name for x in out if x.name.startswith("github.")} == {"github.branches.active"}
     gh = Github(
         auth=Auth.Token("not-the-token"),
-        base_url=fake.url,
+        base_url=fake_github.url,
         retry=None,
         seconds_between_requests=0,
         seconds_between_writes=0,
@@ -195,30 +188,30 @@ def test_budget_exhausted_skips_and_counts_never_zeros(fake):
         GithubCollector(GithubHttp(gh.requester, 1.0), [REPO], {"budget_share": 1.0}).collect(NOW)
 
 
-def test_a_first_cycle_cut_short_is_pending_while_it_progresses(fake):
+def test_a_first_cycle_cut_short_is_pending_while_it_progresses(fake_github):
     from pollers.github.backfill import Backfill
 
-    hand_made(fake)
-    c = collector(fake, budget_share=0.001)  # 5 requests and 5 points an hour
+    hand_made(fake_github)
+    c = collector(fake_github, budget_share=0.001)  # 5 requests and 5 points an hour
     out = c.collect(NOW)
     assert errors(out) == [] and pending(out) == 1 and c.requests <= 10  # cut short: pending, not failed
     assert "github.ci.workflow_runs_7d" not in {x.name for x in out}  # absent, never a zero
-    fake.remaining, fake.graphql_remaining = 0, 0  # nothing more can be read: no progress
-    c = collector(fake, backfill=Backfill("github", 2))
+    fake_github.remaining, fake_github.graphql_remaining = 0, 0  # nothing more can be read: no progress
+    c = collector(fake_github, backfill=Backfill("github", 2))
     first = c.collect(NOW)  # nothing measured, but a backfill waiting: no raise
     assert errors(first) == [] and pending(first) == 1
     assert errors(c.collect(NOW + timedelta(minutes=15))) == ["backfill_stalled"]
 
 
-def test_a_first_cycle_longer_than_its_time_budget_spans_cycles_and_ends_with_every_figure(fake):
+def test_a_first_cycle_longer_than_its_time_budget_spans_cycles_and_ends_with_every_figure(fake_github):
     """Each request the fake answers takes one second of a 12-second budget: every cycle
     returns (no timeout), pending and error-free, and the last one measures what one
     unlimited first cycle measures."""
     from pollers.github.backfill import Deadline
 
-    generated(fake, REPO, NOW, prs=300)
-    generated(fake, "org/other", NOW, prs=50)
-    c = collector(fake, repos=(REPO, "org/other"), deadline=Deadline(12, lambda: float(len(fake.log))))
+    generated(fake_github, REPO, NOW, prs=300)
+    generated(fake_github, "org/other", NOW, prs=50)
+    c = collector(fake_github, repos=(REPO, "org/other"), deadline=Deadline(12, lambda: float(len(fake_github.log))))
     now, cycles = NOW, []
     while len(cycles) < 8:
         out = c.collect(now)
@@ -236,15 +229,15 @@ def test_a_first_cycle_longer_than_its_time_budget_spans_cycles_and_ends_with_ev
             if x.name.startswith("github.")
         }
 
-    assert figures(out) == figures(collector(fake, repos=(REPO, "org/other")).collect(now))
+    assert figures(out) == figures(collector(fake_github, repos=(REPO, "org/other")).collect(now))
 
 
-def test_a_page_failing_midway_fails_that_part_only_and_keeps_its_window(fake):
-    generated(fake, REPO, NOW, prs=300)
-    generated(fake, "org/other", NOW, prs=50)
-    c = collector(fake, repos=(REPO, "org/other"))
+def test_a_page_failing_midway_fails_that_part_only_and_keeps_its_window(fake_github):
+    generated(fake_github, REPO, NOW, prs=300)
+    generated(fake_github, "org/other", NOW, prs=50)
+    c = collector(fake_github, repos=(REPO, "org/other"))
     before = {(x.name, x.tag("repo"), x.tag("author_type")): x.value for x in c.collect(NOW)}
-    fake.fail(f"/repos/{REPO}/commits", (500, {}, 0))
+    fake_github.fail(f"/repos/{REPO}/commits", (500, {}, 0))
     out = c.collect(NOW + timedelta(minutes=15))
     assert errors(out) == ["fetch_failed"]
     mine = {x.name for x in out if x.tag("repo") == REPO}
@@ -261,8 +254,8 @@ def test_a_page_failing_midway_fails_that_part_only_and_keeps_its_window(fake):
     assert after[key] == before[key]  # the commits window was kept and resumed from its own last sync
 
 
-def test_failed_deliveries_are_redelivered_once(fake):
-    s = hand_made(fake)
+def test_failed_deliveries_are_redelivered_once(fake_github):
+    s = hand_made(fake_github)
     t = lambda h: (NOW + timedelta(hours=h)).strftime("%Y-%m-%dT%H:%M:%SZ")  # noqa: E731
     s["deliveries"] = [
         {"id": 1, "guid": "g-ok", "status_code": 200, "delivered_at": t(-1)},
@@ -272,7 +265,7 @@ def test_failed_deliveries_are_redelivered_once(fake):
         {"id": 5, "guid": "g-recovered", "status_code": 200, "delivered_at": t(-4)},  # already redelivered
         {"id": 6, "guid": "g-too-old", "status_code": 500, "delivered_at": t(-24 * 4)},
     ]
-    c = collector(fake, hooks={REPO: 42})
+    c = collector(fake_github, hooks={REPO: 42})
     got = collect(c)
     assert sorted(s["redelivered"]) == [2, 3]
     assert got[("github.deliveries.redelivered", None)] == 2
@@ -280,19 +273,19 @@ def test_failed_deliveries_are_redelivered_once(fake):
     assert sorted(s["redelivered"]) == [2, 3]  # not asked twice
 
 
-def test_poll_once_only_github(tmp_path, statsd, fake):
+def test_poll_once_only_github(tmp_path, statsd, fake_github):
     import subprocess
     import sys
 
     from tests.support.servers import ROOT, clean_env
 
-    generated(fake, REPO, NOW, prs=100)
+    generated(fake_github, REPO, NOW, prs=100)
     config = tmp_path / "orgpulse.yaml"
     config.write_text(f"github: {{repositories: [{REPO}], request_interval_seconds: 0}}\n")
     host, port = statsd.address
     env = {
-        "GITHUB_TOKEN": fake.token,
-        "GITHUB_API_URL": fake.url,
+        "GITHUB_TOKEN": fake_github.token,
+        "GITHUB_API_URL": fake_github.url,
         "ORGPULSE_CONFIG": str(config),
         "DD_DOGSTATSD_URL": f"udp://{host}:{port}",
         "PYTHONPATH": str(ROOT),
@@ -306,26 +299,26 @@ def test_poll_once_only_github(tmp_path, statsd, fake):
         timeout=120,
     )
     assert result.returncode == 0, result.stderr
-    assert "github: ok" in result.stderr and fake.token not in result.stderr
+    assert "github: ok" in result.stderr and fake_github.token not in result.stderr
     assert statsd.metrics("github.ci.workflow_runs_7d", wait_for=1)[0].tag_map["repo"] == REPO
 
 
-def test_active_branches_and_force_pushes_are_not_capped_at_one_page(fake):
-    s = hand_made(fake)
+def test_active_branches_and_force_pushes_are_not_capped_at_one_page(fake_github):
+    s = hand_made(fake_github)
     recent, old = NOW - timedelta(days=1), NOW - timedelta(days=40)
     s["branches"] = [(f"new{i}", recent.strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(250)] + [
         (f"old{i}", old.strftime("%Y-%m-%dT%H:%M:%SZ")) for i in range(400)
     ]
     s["activity"] = [{"activity_type": "force_push", "timestamp": recent.isoformat()} for _ in range(150)]
-    got = collect(collector(fake))
+    got = collect(collector(fake_github))
     assert got[("github.branches.active", None)] == 250
     assert got[("github.commits.force_merge_7d", None)] == 150
-    queries = [r for r in fake.log if r.path == "/graphql" and "refs(" in r.json()["query"]]
+    queries = [r for r in fake_github.log if r.path == "/graphql" and "refs(" in r.json()["query"]]
     assert len(queries) == 3  # stops at the first page that reaches branches older than 14 days
 
 
-def test_flaky_is_per_workflow_and_head_sha_by_rerun_or_new_run(fake):
-    s = fake.add_repo(REPO)
+def test_flaky_is_per_workflow_and_head_sha_by_rerun_or_new_run(fake_github):
+    s = fake_github.add_repo(REPO)
     s["runs"] += [
         run(1, NOW, conclusion="failure", created_h=-10, sha="a" * 40),
         run(2, NOW, conclusion="success", created_h=-9, sha="a" * 40),  # a new run passes: flaky
@@ -342,18 +335,18 @@ def test_flaky_is_per_workflow_and_head_sha_by_rerun_or_new_run(fake):
         run(11, NOW, name="Lint", conclusion="timed_out", created_h=-1, sha="1" * 40, run_s=60),
         run(12, NOW, name="Lint", conclusion="success", created_h=-0.5, sha="1" * 40),
     ]  # flaky
-    c = collector(fake)
+    c = collector(fake_github)
     assert collect(c)[("github.ci.flaky_checks_7d", None)] == 4
-    fetched = sorted(r.path.split("/runs/")[1] for r in fake.log if "/attempts/" in r.path)
+    fetched = sorted(r.path.split("/runs/")[1] for r in fake_github.log if "/attempts/" in r.path)
     assert fetched == ["3/attempts/1", "4/attempts/1", "9/attempts/1", "9/attempts/2"]
     assert collect(c, NOW + timedelta(minutes=15))[("github.ci.flaky_checks_7d", None)] == 4
-    assert len([r for r in fake.log if "/attempts/" in r.path]) == 4  # a finished attempt is fetched once
+    assert len([r for r in fake_github.log if "/attempts/" in r.path]) == 4  # a finished attempt is fetched once
 
 
-def test_a_rerun_after_the_last_sync_is_seen(fake):
-    s = fake.add_repo(REPO)
+def test_a_rerun_after_the_last_sync_is_seen(fake_github):
+    s = fake_github.add_repo(REPO)
     s["runs"].append(run(1, NOW, conclusion="failure", created_h=-1))
-    c = collector(fake)
+    c = collector(fake_github)
     got = collect(c)
     assert got[("github.ci.flaky_checks_7d", None)] == 0 and got[("github.ci.failed_workflows_7d", None)] == 1
     # re-run to success: the same run and created_at (no `created=` query finds it), attempt 2
@@ -361,11 +354,11 @@ def test_a_rerun_after_the_last_sync_is_seen(fake):
     got = collect(c, NOW + timedelta(minutes=15))
     assert got[("github.ci.flaky_checks_7d", None)] == 1 and got[("github.ci.failed_workflows_7d", None)] == 0
     collect(c, NOW + timedelta(minutes=30))
-    assert fake.requests[f"/repos/{REPO}/actions/runs/1"] == 1  # re-read while failed only
+    assert fake_github.requests[f"/repos/{REPO}/actions/runs/1"] == 1  # re-read while failed only
 
 
-def test_scores_read_human_stale_prs_and_the_minimum_over_test_workflows(fake):
-    s = fake.add_repo(REPO)
+def test_scores_read_human_stale_prs_and_the_minimum_over_test_workflows(fake_github):
+    s = fake_github.add_repo(REPO)
     s["pulls"] += [pull(n, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20) for n in range(1, 21)]
     s["pulls"] += [
         pull(n, NOW, state="open", created_h=-24 * 30, updated_h=-24 * 20, user=BOT) for n in range(21, 51)
@@ -376,7 +369,7 @@ def test_scores_read_human_stale_prs_and_the_minimum_over_test_workflows(fake):
     ]
     clock = Clock()
     values = ValueStore(clock)
-    values.record(produced(collector(fake).collect(NOW)))
+    values.record(produced(collector(fake_github).collect(NOW)))
     got = {x.name: x.value for x in score_metrics(lambda name, agg, where: values.get(name, 1800, agg, where), {})}
     assert got["health.ci.stale_prs.fom"] == pytest.approx(0.6)  # 20 human stale PRs of a limit of 50
     assert got["health.ci.tests_passing.fom"] == 1.0  # the failing benchmark does not count
@@ -406,8 +399,8 @@ def test_request_interval_is_validated(make_settings):
         make_settings(options={"github": {"request_interval_seconds": -1}})
 
 
-def test_pr_cycle_legs_coding_pickup_review(fake):
-    s = fake.add_repo(REPO)
+def test_pr_cycle_legs_coding_pickup_review(fake_github):
+    s = fake_github.add_repo(REPO)
     s["pulls"] += [
         pull(1, NOW, first_commit_h=-60, created_h=-50, merged_h=-40, reviewers=(("alice", -45),)),
         pull(
@@ -425,7 +418,7 @@ def test_pr_cycle_legs_coding_pickup_review(fake):
         pull(7, NOW, created_h=-24 * 10, merged_h=-24 * 9, reviewers=(("alice", -24 * 9.5),)),  # merged 9 days ago
         pull(8, NOW, state="open", created_h=-3, reviewers=(("alice", -2),)),
     ]  # not merged
-    got = collect(collector(fake))
+    got = collect(collector(fake_github))
     # coding: 10 h, 2 h, 24 h, 24 h (PR 5's first commit is after it opened: no value)
     assert got[("github.prs.coding_time_p50_hours", None)] == 10
     assert got[("github.prs.coding_time_p90_hours", None)] == 24
@@ -437,9 +430,9 @@ def test_pr_cycle_legs_coding_pickup_review(fake):
     assert got[("github.prs.review_coverage_pct", None)] == pytest.approx(100 * 3 / 5)  # coverage keeps late reviews
 
 
-def test_a_leg_no_pr_has_is_not_sent(fake):
-    fake.add_repo(REPO)["pulls"] += [pull(1, NOW, created_h=-30, merged_h=-29, reviewers=())]
-    got = collect(collector(fake))
+def test_a_leg_no_pr_has_is_not_sent(fake_github):
+    fake_github.add_repo(REPO)["pulls"] += [pull(1, NOW, created_h=-30, merged_h=-29, reviewers=())]
+    got = collect(collector(fake_github))
     assert got[("github.prs.coding_time_p50_hours", None)] == 24
     assert not [k for k in got if k[0].startswith(("github.prs.pickup_time", "github.prs.review_time"))]
 
@@ -449,9 +442,9 @@ def test_deploy_leg_from_doras_production_deployments(tmp_path, make_settings):
     from tests.fakes.github_dora import DoraGithub
     from tests.support.dora_history import History, _commit
 
-    fake = DoraGithub()
+    fake_github = DoraGithub()
     try:
-        h = History(fake, REPO)
+        h = History(fake_github, REPO)
         at = lambda hours: NOW + timedelta(hours=hours)  # noqa: E731
         base = _commit(h.state, "c0".ljust(40, "0"), at(-50), "Start", [], at(-50))
         m1 = _commit(h.state, "a1".ljust(40, "0"), at(-30), "Merge pull request #1", [base], at(-31))
@@ -466,24 +459,24 @@ def test_deploy_leg_from_doras_production_deployments(tmp_path, make_settings):
             for n, merged, sha in ((1, -30, m1), (2, -20, m2), (3, -5, m3))
         ]
         settings = make_settings(
-            {"GITHUB_TOKEN": fake.token, "GITHUB_API_URL": fake.url},
+            {"GITHUB_TOKEN": fake_github.token, "GITHUB_API_URL": fake_github.url},
             {"github": {"repositories": [REPO], "request_interval_seconds": 0}},
         )
         collectors = registry.build(settings)
         produced(collectors["dora"].collect(NOW))
         got = collect(collectors["github"].collect.__self__)
     finally:
-        fake.close()
-    assert not fake.rejected_queries
+        fake_github.close()
+    assert not fake_github.rejected_queries
     # #1: merged 12 h before the deployment began, #2: 2 h; + 7 minutes to succeed; #3 not deployed
     assert got[("github.prs.deploy_time_p50_hours", None)] == pytest.approx(2 + 7 / 60)
     assert got[("github.prs.deploy_time_p90_hours", None)] == pytest.approx(12 + 7 / 60)
 
 
-def test_no_deploy_leg_without_dora_or_a_production_deployment(fake):
-    fake.add_repo(REPO)["pulls"] += [pull(1, NOW, created_h=-30, merged_h=-29)]
-    assert not [k for k in collect(collector(fake)) if k[0].startswith("github.prs.deploy_time")]
-    c = collector(fake)
+def test_no_deploy_leg_without_dora_or_a_production_deployment(fake_github):
+    fake_github.add_repo(REPO)["pulls"] += [pull(1, NOW, created_h=-30, merged_h=-29)]
+    assert not [k for k in collect(collector(fake_github)) if k[0].startswith("github.prs.deploy_time")]
+    c = collector(fake_github)
     c.deployed_at = lambda repo, sha: None  # DORA on, nothing deployed yet: no value, never 0
     assert not [k for k in collect(c, NOW + timedelta(minutes=15)) if k[0].startswith("github.prs.deploy_time")]
 

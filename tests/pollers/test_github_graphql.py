@@ -16,7 +16,6 @@ from tests.pollers.test_github_collector import (
     collect,
     collector,
     errors,
-    fake,  # noqa: F401
     hand_made,
     pending,
 )
@@ -41,9 +40,13 @@ GRAPHQL_PARTS = {
 }
 
 
-def http(fake) -> GithubHttp:
+def http(fake_github) -> GithubHttp:
     gh = Github(
-        auth=Auth.Token(fake.token), base_url=fake.url, retry=None, seconds_between_requests=0, seconds_between_writes=0
+        auth=Auth.Token(fake_github.token),
+        base_url=fake_github.url,
+        retry=None,
+        seconds_between_requests=0,
+        seconds_between_writes=0,
     )
     return GithubHttp(gh.requester, 1.0)
 
@@ -65,39 +68,39 @@ def http(fake) -> GithubHttp:
         ),
     ],
 )
-def test_the_fake_refuses_what_github_refuses(fake, selection, refusal):
-    fake.add_repo(REPO)["pulls"].append(pull(1, NOW, merged_h=-1))
+def test_the_fake_refuses_what_github_refuses(fake_github, selection, refusal):
+    fake_github.add_repo(REPO)["pulls"].append(pull(1, NOW, merged_h=-1))
     query = "query($owner: String!, $name: String!) { repository(owner: $owner, name: $name) { " + selection + " } }"
     with pytest.raises(GraphqlRejected) as caught:
-        http(fake).graphql(query, {"owner": "org", "name": "app"})
+        http(fake_github).graphql(query, {"owner": "org", "name": "app"})
     assert caught.value.reason == "graphql_rejected"
-    assert refusal in " ".join(fake.rejected_queries), fake.rejected_queries
-    fake.rejected_queries.clear()
+    assert refusal in " ".join(fake_github.rejected_queries), fake_github.rejected_queries
+    fake_github.rejected_queries.clear()
 
 
-def test_a_bots_graphql_login_has_no_bot_suffix(fake):
-    fake.add_repo(REPO)["pulls"].append(pull(1, NOW, merged_h=-1, reviewers=("renovate[bot]", "octocat")))
+def test_a_bots_graphql_login_has_no_bot_suffix(fake_github):
+    fake_github.add_repo(REPO)["pulls"].append(pull(1, NOW, merged_h=-1, reviewers=("renovate[bot]", "octocat")))
     query = (
         "query($owner: String!, $name: String!) { rateLimit { cost remaining resetAt } "
         "repository(owner: $owner, name: $name) { pullRequest(number: 1) { "
         "reviews(first: 10) { nodes { author { __typename login } } } } } }"
     )
-    data = http(fake).graphql(query, {"owner": "org", "name": "app"})
+    data = http(fake_github).graphql(query, {"owner": "org", "name": "app"})
     authors = [n["author"] for n in data["repository"]["pullRequest"]["reviews"]["nodes"]]
     assert authors == [{"__typename": "Bot", "login": "renovate"}, {"__typename": "User", "login": "octocat"}]
     assert data["rateLimit"]["cost"] == 1 and data["rateLimit"]["remaining"] == 4999
 
 
-def _outage(fake):
-    fake.fail("/graphql", *[(502, {}, 0)] * 5)
+def _outage(fake_github):
+    fake_github.fail("/graphql", *[(502, {}, 0)] * 5)
 
 
-def _points_spent(fake):
-    fake.graphql_remaining = 0
+def _points_spent(fake_github):
+    fake_github.graphql_remaining = 0
 
 
-def _refused(fake):
-    fake.fail("/graphql", *[(200, {}, 0)] * 5)  # HTTP 200 with `errors`: how GitHub refuses a query
+def _refused(fake_github):
+    fake_github.fail("/graphql", *[(200, {}, 0)] * 5)  # HTTP 200 with `errors`: how GitHub refuses a query
 
 
 @pytest.mark.parametrize(
@@ -110,36 +113,36 @@ def _refused(fake):
         (_refused, ["graphql_rejected"] * 2, 2),
     ],
 )
-def test_graphql_failing_never_takes_the_rest_parts_down(fake, break_graphql, reasons, graphql_requests):
-    hand_made(fake)
-    break_graphql(fake)
-    out = collector(fake).collect(NOW)
+def test_graphql_failing_never_takes_the_rest_parts_down(fake_github, break_graphql, reasons, graphql_requests):
+    hand_made(fake_github)
+    break_graphql(fake_github)
+    out = collector(fake_github).collect(NOW)
     assert errors(out) == reasons  # merged PRs' details and branches
     names = {x.name for x in out}
     assert names >= REST_PARTS and not GRAPHQL_PARTS & names
     # a spent points limit is not asked again before it resets
-    assert fake.requests["/graphql"] == graphql_requests
+    assert fake_github.requests["/graphql"] == graphql_requests
 
 
-def test_graphql_points_are_spent_within_the_limit_and_asked_again_after_reset(fake):
+def test_graphql_points_are_spent_within_the_limit_and_asked_again_after_reset(fake_github):
     clock = Clock()
-    fake.graphql_clock = clock
-    fake.graphql_reset = clock() + 3600
-    hand_made(fake)
-    fake.graphql_remaining = 1  # one query left this hour
-    c = collector(fake, clock=clock)
+    fake_github.graphql_clock = clock
+    fake_github.graphql_reset = clock() + 3600
+    hand_made(fake_github)
+    fake_github.graphql_remaining = 1  # one query left this hour
+    c = collector(fake_github, clock=clock)
     out = c.collect(NOW)
     # the branches query was not even sent: their first read waits (pending, not an error)
     assert errors(out) == [] and pending(out) == 1
-    assert "github.prs.cycle_time_hours" in {x.name for x in out} and fake.requests["/graphql"] == 1
+    assert "github.prs.cycle_time_hours" in {x.name for x in out} and fake_github.requests["/graphql"] == 1
     clock.now += 1800
     out = c.collect(NOW + timedelta(minutes=30))
-    assert errors(out) == [] and pending(out) == 1 and fake.requests["/graphql"] == 1
+    assert errors(out) == [] and pending(out) == 1 and fake_github.requests["/graphql"] == 1
     clock.now += 1801  # past resetAt: GitHub gives the points back
     got = collect(c, NOW + timedelta(hours=1, minutes=1))
-    assert got[("github.branches.active", None)] == 2 and fake.requests["/graphql"] == 2
+    assert got[("github.branches.active", None)] == 2 and fake_github.requests["/graphql"] == 2
     # backfilled: a spent points limit now fails what needs GraphQL (a newly merged PR's details)
-    fake.graphql_remaining, fake.graphql_reset = 0, clock() + 3600
-    fake.repos[REPO]["pulls"].append(pull(3, NOW, merged_h=1.2, created_h=-5))
+    fake_github.graphql_remaining, fake_github.graphql_reset = 0, clock() + 3600
+    fake_github.repos[REPO]["pulls"].append(pull(3, NOW, merged_h=1.2, created_h=-5))
     out = c.collect(NOW + timedelta(hours=1, minutes=16))
     assert errors(out) == ["graphql_rate_limited"] and pending(out) == 0

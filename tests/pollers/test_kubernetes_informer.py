@@ -145,7 +145,7 @@ def test_dropped_connection_resumes_without_double_counting(fake, make_informer)
     for _ in range(3):
         watches = len(watch_requests(fake))
         fake.drop()
-        assert wait_until(lambda: len(watch_requests(fake)) > watches)  # resumed
+        assert wait_until(lambda watches=watches: len(watch_requests(fake)) > watches)  # resumed
     fake.put(pod(uid="p1", statuses=[container_status("main", 2, last=oom("2026-11-26T10:30:00Z"))]))
     assert restarts_of(informer, "p1", 2)
     assert sum(totals(listener, emitter, "k8s.containers.restarts", 2).values()) == 2
@@ -231,7 +231,7 @@ def test_kubelet_steps_live_count_each_termination_once(fake, make_informer):
         elif i != 5:
             seen = informer.events
             fake.put(pod(uid="k", statuses=[status]))
-            assert wait_until(lambda: informer.events > seen)
+            assert wait_until(lambda seen=seen: informer.events > seen)
     assert restarts_of(informer, "k", 5)
     assert totals(listener, emitter, "k8s.containers.terminations", 5) == {"oomkilled": 3, "error": 2}
     assert totals(listener, emitter, "k8s.containers.restarts", 5) == {"oomkilled": 3, "error": 2}

@@ -13,7 +13,6 @@ import pytest
 
 from fom.scores import score_metrics
 from orgpulse import metrics as m
-from orgpulse.emit import DogStatsdSink, Emitter
 from pollers import retry
 from pollers.loop import Collector, Poller
 from pollers.values import ValueStore
@@ -26,12 +25,6 @@ class Clock:
 
     def __call__(self):
         return self.now
-
-
-@pytest.fixture
-def emitter(make_settings, statsd):
-    host, port = statsd.address
-    return Emitter(DogStatsdSink(make_settings({"DD_DOGSTATSD_URL": f"udp://{host}:{port}"})), strict=True)
 
 
 def lines(emitter, statsd):

@@ -9,8 +9,8 @@ from pollers.loop import Collector, Poller
 from pollers.series import VanishedSeries, is_level
 from pollers.skypilot.collector import SkyPilotCollector
 from pollers.values import ValueStore
-from tests.pollers.test_loop import emitter, lines  # noqa: F401 - the fixture
-from tests.pollers.test_skypilot_collector import PRICES, H, T, api, fake, job, server  # noqa: F401 - fixtures
+from tests.pollers.test_loop import lines
+from tests.pollers.test_skypilot_collector import PRICES, H, T, api, job
 
 
 def test_levels_are_tagged_counts_and_sums_not_statistics_or_withheld_values():
@@ -114,16 +114,16 @@ def test_the_loop_fills_a_healthy_region_while_another_fails_every_cycle(emitter
     assert got == {("a100", "us-east-1"): 0, ("a10g", "us-west-2"): 1}
 
 
-def test_the_cost_of_an_ended_job_goes_to_zero_once(emitter, statsd, fake):
+def test_the_cost_of_an_ended_job_goes_to_zero_once(emitter, statsd, fake_skypilot):
     # Once, skypilot.cost.hourly_estimate was withheld from filling, so the
     # $131.2/h of a finished 4-node 8xH100 job stayed on "last value" widgets for good.
     running = job("RUNNING", start=-H, accelerators={"H100": 8}, cluster_resources="4x(gpus=H100:8, p5.48xlarge, ...)")
     ended = {**running, "status": "SUCCEEDED", "end_at": T - 60}
-    sky = SkyPilotCollector(api(fake), PRICES)
+    sky = SkyPilotCollector(api(fake_skypilot), PRICES)
     poller = Poller({"skypilot": Collector("skypilot", sky.collect)}, emitter, ValueStore(), clock=lambda: T)
 
     def h100(cycle_jobs):
-        fake.jobs = cycle_jobs
+        fake_skypilot.jobs = cycle_jobs
         statsd.clear()
         assert poller.run_once() == {"skypilot": True}
         return {x.name: x.value for x in lines(emitter, statsd) if x.tag_map.get("accelerator") == "h100"}

@@ -13,7 +13,6 @@ import pytest
 
 from pollers.skypilot.api import SkyPilotApi
 from pollers.skypilot.collector import SkyPilotCollector, group_jobs, nodes
-from tests.fakes.skypilot_api import FakeSkyPilot
 from tests.support.dogstatsd import produced
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -93,18 +92,11 @@ CLUSTERS = [
 PRICES = {"regions": ["us-east-1"], "gpu_prices": {"H100": 4.10, "A10G": 1.01}}
 
 
-@pytest.fixture(scope="module")
-def server():
-    fake = FakeSkyPilot()
-    yield fake
-    fake.close()
-
-
 @pytest.fixture
-def fake(server):
-    server.reset()
-    server.jobs, server.clusters = JOBS, CLUSTERS
-    return server
+def fake(fake_skypilot):
+    """The shared fake SkyPilot server, answering this module's jobs and clusters."""
+    fake_skypilot.jobs, fake_skypilot.clusters = JOBS, CLUSTERS
+    return fake_skypilot
 
 
 def api(fake, token=None):

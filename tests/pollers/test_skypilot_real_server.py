@@ -10,6 +10,7 @@ new ports if one is taken before it binds.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -150,10 +151,8 @@ def _stop_everything_started_with(marker: str, procs: list[subprocess.Popen]) ->
     """The servers' process groups, then what they started in sessions of its own
     (jobs controllers, subprocess daemons): found by the marker in their environment."""
     for proc in procs:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=10)
     needle = f"{MARKER}={marker}".encode()
     for pid in filter(str.isdigit, os.listdir("/proc")):

@@ -235,7 +235,7 @@ def test_run_utilization_is_pure():
 def test_a_failing_api_is_retried_then_raises(fake):
     p = poller(fake)  # login: one request
     fake.fail("/graphql", *[(500, RETRY_NOW, 0)] * 30)
-    with pytest.raises(Exception):
+    with pytest.raises(RuntimeError, match="every W&B project failed"):
         p.collect(NOW)
     assert fake.requests["/graphql"] == 1 + 3  # the injected policy: 2 retries, then give up
 

@@ -228,8 +228,9 @@ def totals(lines, name: str, tag: str | None = None) -> dict:
 
 
 def test_a_task_in_two_projects_each_with_its_webhook_counts_once(make_app, statsd, fake_asana):
-    """Task 1201 is in Bugs and Trainer, each project with its webhook: both deliver its completion; it is completed once, its cycle time sent
-    once, its bug counted once — de-duplicated by task and change, not by webhook."""
+    """Task 1201 is in Bugs and Trainer, each project with its webhook: both deliver its
+    completion; it is completed once, its cycle time sent once, its bug counted once —
+    de-duplicated by task and change, not by webhook."""
     app = ready(make_app())  # "engineering" watches Trainer
     secretstore.arm(store_of(app), "bugs")
     assert handshake(app.test_client(), name="bugs", secret="bugs-secret").status_code == 200

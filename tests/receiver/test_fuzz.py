@@ -18,7 +18,7 @@ from tests.support.fuzzing import KINDS, SWAPS, apply, asana_corpus, fuzz_option
 from tests.support.inprocess import Receiver
 
 GITHUB = [(event, orjson.dumps(payload)) for event, payload, _ in github_corpus()]
-HANDLED = [(event, body) for (event, body), (_, _, handled) in zip(GITHUB, github_corpus()) if handled]
+HANDLED = [(event, body) for (event, body), (_, _, handled) in zip(GITHUB, github_corpus(), strict=True) if handled]
 ASANA = [orjson.dumps(x) for x in asana_corpus()]
 WANDB = [orjson.dumps(x) for x in wandb_corpus()]
 

@@ -39,7 +39,7 @@ def tags(**kw) -> tuple:
 
 
 REPO = "codertocat/hello-world"
-PR_TAGS = dict(repo=REPO, author_type="human", branch_type="default")
+PR_TAGS = {"repo": REPO, "author_type": "human", "branch_type": "default"}
 
 
 def test_pr_opened_ready():
@@ -195,7 +195,7 @@ def test_workflow_run_completed_on_default_branch():
         updated_at="2020-10-05T16:44:00Z",
     )
     out = run("workflow_run", payload)
-    t = dict(repo=WF_REPO, workflow="tests")
+    t = {"repo": WF_REPO, "workflow": "tests"}
     assert as_set(out) == {
         ("github.ci.runs", "count", 1.0, tags(conclusion="failure", branch_type="default", **t)),
         ("github.ci.run_time", "distribution", 600.0, tags(conclusion="failure", branch_type="default", **t)),
@@ -244,7 +244,7 @@ def test_workflow_run_requested_is_ignored():
 
 def test_workflow_job_completed():
     out = run("workflow_job", load("workflow_job/completed.failure.with-organization.payload.json"))
-    t = dict(repo=REPO, workflow="codeql", runner_class="github_hosted_linux")
+    t = {"repo": REPO, "workflow": "codeql", "runner_class": "github_hosted_linux"}
     assert as_set(out) == {
         ("github.ci.jobs", "count", 1.0, tags(conclusion="failure", **t)),
         ("github.ci.job_queue_time", "distribution", 60.0, tags(**t)),

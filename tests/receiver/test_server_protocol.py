@@ -1,6 +1,7 @@
 """HTTP protocol abuse against the real gunicorn and worker (a body left unread, slow
-clients, oversize and malformed requests, chunked framing; graceful shutdown): every such request gets a JSON 4xx and is counted,
-slow clients cost no thread, and SIGTERM cuts no delivery off."""
+clients, oversize and malformed requests, chunked framing; graceful shutdown): every such
+request gets a JSON 4xx and is counted, slow clients cost no thread, and SIGTERM cuts no
+delivery off."""
 
 from __future__ import annotations
 
@@ -201,13 +202,13 @@ def test_sigterm_answers_every_delivery_in_flight(tmp_path):
     address = ("127.0.0.1", int(url.rsplit(":", 1)[1]))
     requests = [head(github_headers(BODY, "pull_request", str(uuid.uuid4())), len(BODY)) + BODY for _ in range(10)]
     socks = [socket.create_connection(address, timeout=10) for _ in requests]
-    for sock, data in zip(socks, requests):
+    for sock, data in zip(socks, requests, strict=True):
         sock.sendall(data[: len(data) // 2])  # half of each delivery is on its way
     kept = http.client.HTTPConnection(*address, timeout=10)  # an idle keep-alive one, too
     kept.request("GET", "/healthz")
     kept.getresponse().read()
     proc.send_signal(signal.SIGTERM)
-    for sock, data in zip(socks, requests):
+    for sock, data in zip(socks, requests, strict=True):
         sock.sendall(data[len(data) // 2 :])
     answers = [answer(sock) for sock in socks]
     assert [(status, body["result"]) for status, _, body in answers] == [(200, "accepted")] * 10

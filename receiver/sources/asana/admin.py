@@ -30,7 +30,7 @@ def parse_filter(text: str) -> dict:
     """'task:changed:completed' → {resource_type, action, fields}; action and fields optional."""
     resource_type, _, rest = text.partition(":")
     action, _, fields = rest.partition(":")
-    out = {"resource_type": resource_type}
+    out: dict[str, str | list[str]] = {"resource_type": resource_type}
     if action:
         out["action"] = action
     if fields:

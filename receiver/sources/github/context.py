@@ -91,8 +91,8 @@ class Merges:
         `sha` is and every earlier one not shipped yet (merges reach the default branch one
         after another), each forgotten once returned. A SHA that is no merge seen: nothing."""
         with self._lock:
-            merges = self._by_repo.get(repo, {})
-            if sha not in merges:
+            merges = self._by_repo.get(repo)
+            if merges is None or sha is None or sha not in merges:
                 return []
             until = merges[sha][0]
             out = [v for k, v in merges.items() if v[0] <= until]

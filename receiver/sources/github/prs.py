@@ -68,7 +68,7 @@ def _review_key(payload: View, pr: View) -> tuple:
 
 
 def pull_request(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
-    handler = PR_ACTIONS.get(payload.text("action"))
+    handler = PR_ACTIONS.get(payload.text("action", ""))
     if handler is None:
         return None
     pr, tags = payload.require("pull_request"), _pr_tags(payload, ctx)
@@ -82,13 +82,9 @@ def pull_request(payload: View, ctx: GithubContext) -> list[m.Metric] | None:
             out.append(
                 m.distribution("github.prs.review_time", review, repo=tags["repo"], author_type=tags["author_type"])
             )
-        if pr.text("merge_commit_sha") and pr.time("merged_at"):
-            ctx.merges.add(
-                payload.obj("repository").ident("id"),
-                pr.text("merge_commit_sha"),
-                pr.time("merged_at"),
-                tags["author_type"],
-            )
+        sha, merged_at = pr.text("merge_commit_sha"), pr.time("merged_at")
+        if sha and merged_at:
+            ctx.merges.add(payload.obj("repository").ident("id"), sha, merged_at, tags["author_type"])
     return out
 
 
